@@ -1,0 +1,230 @@
+// Package store defines what Twofold keeps and the contract every storage backend honours.
+//
+// The account service talks to a Store only through these interfaces. Backends turn driver
+// errors into the sentinel errors below; callers test them with errors.Is. Every backend passes
+// the conformance suite in package storetest, concurrency cases included.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors returned by every backend.
+var (
+	// ErrNotFound means the row asked for does not exist (or, for a conditional write, that
+	// the condition no longer holds because the row is gone).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a unique key is already taken or a conditional write lost a race.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Account kinds, sources and roles (SPEC §1).
+const (
+	KindInternal = "internal"
+	KindExternal = "external"
+
+	SourceLocal = "local"
+	SourceSSO   = "sso"
+
+	RoleAdmin = "admin"
+	RoleUser  = "user"
+)
+
+// User is one account with its password and second-factor state.
+type User struct {
+	ID       int64
+	Username string // lower case, unique
+	Email    string
+	Name     string
+	Kind     string
+	Source   string
+	Role     string
+	Disabled bool
+
+	// PasswordHash is the argon2id PHC string; empty for SSO accounts.
+	PasswordHash string
+	// PasswordTemporary is set while the password is an emailed temporary one;
+	// PasswordExpiresAt is then when it stops working.
+	PasswordTemporary bool
+	PasswordExpiresAt time.Time
+
+	// TOTPKey is the sealed (encrypted) TOTP key; nil when the account is not enrolled.
+	TOTPKey []byte
+	// TOTPKeyVersion is the version of the server key that sealed TOTPKey.
+	TOTPKeyVersion int
+	// TOTPLastStep is the last accepted TOTP time step; codes of this step or earlier are refused.
+	TOTPLastStep int64
+	// BackupSalt is the per-account salt mixed into backup-code MACs.
+	BackupSalt []byte
+
+	// MFAFailures counts failed second-factor checks since the last success or unlock.
+	MFAFailures int
+	// MFALockedUntil is the end of a temporary second-factor lock (zero when none).
+	MFALockedUntil time.Time
+	// MFALockedForever is a lock that only an admin ends.
+	MFALockedForever bool
+
+	CreatedAt time.Time
+}
+
+// Enrolled reports whether the account has a TOTP key.
+func (u *User) Enrolled() bool { return len(u.TOTPKey) > 0 }
+
+// MFALocked reports whether the second factor is locked at now.
+func (u *User) MFALocked(now time.Time) bool {
+	return u.MFALockedForever || now.Before(u.MFALockedUntil)
+}
+
+// Session is a sign-in in progress or a finished session, bound to the cookie whose SHA-256
+// hash is IDHash.
+type Session struct {
+	IDHash []byte
+	UserID int64
+	// Done marks a finished sign-in (a session proper).
+	Done bool
+	// MFAPassed is set once the second factor was proved (or enrolled) in this sign-in.
+	MFAPassed bool
+	// MFASkipped is set when the user chose "Skip for now" under an optional policy.
+	MFASkipped bool
+	// PendingKey is the sealed TOTP key offered for enrolment in this sign-in or session.
+	PendingKey []byte
+	// Reauthenticated is set on a session once the current password was proved for an enrolment
+	// from the profile.
+	Reauthenticated bool
+
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+}
+
+// Event is one audit record.
+type Event struct {
+	ID     int64
+	At     time.Time
+	Actor  string // who did it: a username, or "cli"/"system"
+	User   string // the account concerned, if any
+	Action string
+	Detail string
+}
+
+// EventFilter narrows an audit listing. Zero fields do not filter; Limit 0 means a default.
+type EventFilter struct {
+	User   string
+	Action string
+	Limit  int
+}
+
+// BackupCode is one stored backup code: only its MAC is kept.
+type BackupCode struct {
+	MAC    []byte
+	UsedAt time.Time // zero while unused
+}
+
+// LockRule says when repeated failures lock: every Every failures the lock lasts For, and at
+// Permanent failures it lasts until an admin unlocks.
+type LockRule struct {
+	Every     int
+	For       time.Duration
+	Permanent int // 0: never permanent
+}
+
+// PasswordAttempt is the state of a username's password failures after one was counted.
+type PasswordAttempt struct {
+	Failures    int
+	LockedUntil time.Time // zero when not locked
+}
+
+// Queries are the operations a backend offers, inside a transaction (see Store.Update) or on
+// their own, where each is atomic by itself.
+type Queries interface {
+	// CreateUser inserts u and sets u.ID. ErrConflict when the username is taken.
+	CreateUser(ctx context.Context, u *User) error
+	// User returns the account with id. Inside Update it also locks the row until commit, so
+	// that reading and writing an account's counters cannot interleave with another transaction.
+	User(ctx context.Context, id int64) (*User, error)
+	// UserByName returns the account with the lower-case username.
+	UserByName(ctx context.Context, username string) (*User, error)
+	// Users lists every account, newest first.
+	Users(ctx context.Context) ([]*User, error)
+	// CountUsers counts accounts with the role ("" for all).
+	CountUsers(ctx context.Context, role string) (int, error)
+	// UpdateUser writes every field of u except ID, Username, BackupSalt and CreatedAt.
+	UpdateUser(ctx context.Context, u *User) error
+
+	// SetTOTPStep records step as the last accepted TOTP step when it is later than the stored
+	// one, in one conditional write; false when it is not (a replay).
+	SetTOTPStep(ctx context.Context, userID, step int64) (bool, error)
+
+	// AddBackupCodes stores MACs as unused codes of the account.
+	AddBackupCodes(ctx context.Context, userID int64, macs [][]byte) error
+	// DeleteBackupCodes removes every code of the account, used or not.
+	DeleteBackupCodes(ctx context.Context, userID int64) error
+	// UseBackupCode marks the unused code with mac as used at now, in one conditional write;
+	// false when there is no such unused code.
+	UseBackupCode(ctx context.Context, userID int64, mac []byte, now time.Time) (bool, error)
+	// CountBackupCodes counts the account's unused codes.
+	CountBackupCodes(ctx context.Context, userID int64) (int, error)
+
+	// CountPasswordFailure adds one failure for username and, when the count reaches
+	// rule.Every, locks it until now+rule.For and starts the count again. A lock that has
+	// passed is cleared first. It answers the state after counting.
+	CountPasswordFailure(ctx context.Context, username string, now time.Time, rule LockRule) (PasswordAttempt, error)
+	// PasswordLock answers the username's current failures and lock.
+	PasswordLock(ctx context.Context, username string) (PasswordAttempt, error)
+	// ClearPasswordFailures forgets the username's failures and lock.
+	ClearPasswordFailures(ctx context.Context, username string) error
+
+	// AddAddressFailure records a password failure from addr at now and forgets those older
+	// than since.
+	AddAddressFailure(ctx context.Context, addr string, now, since time.Time) error
+	// CountAddressFailures counts addr's failures after since.
+	CountAddressFailures(ctx context.Context, addr string, since time.Time) (int, error)
+
+	// CreateSession inserts s. ErrConflict when the id hash exists.
+	CreateSession(ctx context.Context, s *Session) error
+	// Session returns the session with the id hash.
+	Session(ctx context.Context, idHash []byte) (*Session, error)
+	// ReplaceSession writes s in place of the session with oldHash (s.IDHash may differ: the id
+	// changes at every step). ErrNotFound when oldHash is gone, so that of two requests racing
+	// on one sign-in only one moves it on.
+	ReplaceSession(ctx context.Context, oldHash []byte, s *Session) error
+	// TouchSession sets the session's last use.
+	TouchSession(ctx context.Context, idHash []byte, at time.Time) error
+	// DeleteSession removes one session; no error when it is gone already.
+	DeleteSession(ctx context.Context, idHash []byte) error
+	// DeleteUserSessions removes every session and sign-in of the account but the one with
+	// keepHash (nil keeps none).
+	DeleteUserSessions(ctx context.Context, userID int64, keepHash []byte) error
+	// DeleteExpiredSessions removes sign-ins created before signinBefore, sessions last used
+	// before idleBefore and sessions created before createdBefore.
+	DeleteExpiredSessions(ctx context.Context, signinBefore, idleBefore, createdBefore time.Time) (int, error)
+
+	// Options answers every stored option value by key.
+	Options(ctx context.Context) (map[string]string, error)
+	// SetOption stores value under key.
+	SetOption(ctx context.Context, key, value string) error
+
+	// AddEvent appends an audit event.
+	AddEvent(ctx context.Context, e *Event) error
+	// Events lists audit events, newest first.
+	Events(ctx context.Context, f EventFilter) ([]*Event, error)
+
+	// Meta answers a value of the store's own metadata; ErrNotFound when unset.
+	Meta(ctx context.Context, key string) (string, error)
+	// SetMetaOnce stores value under key unless a value is there, and answers the value that
+	// is stored afterwards.
+	SetMetaOnce(ctx context.Context, key, value string) (string, error)
+}
+
+// Store is a storage backend.
+type Store interface {
+	Queries
+	// Update runs fn in one read-write transaction and commits it when fn returns nil. Accounts
+	// read with User inside fn are locked against other Update calls until it ends.
+	Update(ctx context.Context, fn func(q Queries) error) error
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+	// Close releases the store.
+	Close() error
+}
