@@ -1,0 +1,392 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"runtime/debug"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/httpapi"
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+// memoryLimit is the soft heap limit of the server unless GOMEMLIMIT says otherwise: it makes
+// the collector return argon2id's buffers promptly, so a sign-in flood stays within SPEC §6.
+const memoryLimit = 96 << 20
+
+func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
+	f := newFlags("serve")
+	addr := f.String("addr", "127.0.0.1:8080", "listen address")
+	proxies := f.String("trusted-proxies", "", "comma-separated addresses or CIDRs whose X-Forwarded-For is believed")
+	adminEmail := f.String("admin-email", "admin@localhost", "email of the first admin")
+	if _, err := f.parse(args); err != nil {
+		return err
+	}
+	trusted, err := parsePrefixes(*proxies)
+	if err != nil {
+		return usageError{fmt.Sprintf("serve: --trusted-proxies: %v", err)}
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if f.common.baseURL == "" {
+		f.common.baseURL = "http://" + ln.Addr().String()
+	}
+	a, err := open(ctx, f.common, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	pw, err := a.svc.Bootstrap(ctx, *adminEmail)
+	if err != nil {
+		return fmt.Errorf("bootstrap admin: %w", err)
+	}
+	if pw != "" {
+		// Printed once, never through the logger.
+		fmt.Fprintf(stderr, "Made the first admin account \"admin\" (%s).\nTemporary password: %s\n", *adminEmail, pw)
+	}
+
+	mux := http.NewServeMux()
+	httpapi.New(httpapi.Config{Service: a.svc, Logger: log, TrustedProxies: trusted,
+		SecureCookies: strings.HasPrefix(f.common.baseURL, "https://"), Ready: a.store.Ping}, mux)
+	srv := &http.Server{
+		Handler:           http.NewCrossOriginProtection().Handler(mux),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go a.sweep(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("twofold listening", "addr", ln.Addr().String(), "base_url", f.common.baseURL, "version", version)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	log.Info("twofold stopping")
+	return srv.Shutdown(shutdown)
+}
+
+// sweep removes expired sign-ins and sessions every minute.
+func (a *app) sweep(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := time.Now()
+			n, err := a.store.DeleteExpiredSessions(ctx, now.Add(-account.SignInLifetime),
+				now.Add(-account.SessionIdle), now.Add(-account.SessionLifetime))
+			if err != nil {
+				a.log.Warn("session sweep failed", "err", err)
+			} else if n > 0 {
+				a.log.Info("expired sessions removed", "count", n)
+			}
+		}
+	}
+}
+
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(part); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an address or CIDR", part)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+func userCommand(ctx context.Context, sub string, args []string, stdout io.Writer, log *slog.Logger) error {
+	f := newFlags("user " + sub)
+	var (
+		email, name          *string
+		external, sso, admin *bool
+		asJSON, withPassword *bool
+		want                 = []string{"USERNAME"}
+	)
+	switch sub {
+	case "add":
+		email = f.String("email", "", "email address (required)")
+		name = f.String("name", "", "display name")
+		external = f.Bool("external", false, "an external account")
+		sso = f.Bool("sso", false, "signs in through the identity provider")
+		admin = f.Bool("admin", false, "an administrator")
+	case "list":
+		want = nil
+		asJSON = f.Bool("json", false, "print JSON")
+	case "show":
+		asJSON = f.Bool("json", false, "print JSON")
+	case "reset-mfa":
+		withPassword = f.Bool("with-password", false, "also void the password and email a new temporary one")
+	case "unlock", "reset-password", "disable", "enable":
+	default:
+		return usageError{fmt.Sprintf("unknown command user %s", sub)}
+	}
+	pos, err := f.parse(args, want...)
+	if err != nil {
+		return err
+	}
+	if sub == "add" && *email == "" {
+		return usageError{"user add: --email is required"}
+	}
+	a, err := open(ctx, f.common, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	svc := a.svc
+	var v *account.UserView
+	switch sub {
+	case "add":
+		n := account.NewUser{Username: pos[0], Email: *email, Name: *name}
+		if *external {
+			n.Kind = store.KindExternal
+		}
+		if *sso {
+			n.Source = store.SourceSSO
+		}
+		if *admin {
+			n.Role = store.RoleAdmin
+		}
+		if v, _, err = svc.CreateUser(ctx, account.CLI, n); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Made account %q; the \"Password Generated\" email was sent to %s.\n", v.Username, v.Email)
+		return nil
+	case "list":
+		list, err := svc.Users(ctx, account.CLI)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(stdout, map[string]any{"users": userRows(list)})
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "USERNAME\tEMAIL\tKIND\tSOURCE\tROLE\tMFA\tSTATE")
+		for _, u := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Email, u.Kind, u.Source, u.Role, mfaState(u), userState(u))
+		}
+		return tw.Flush()
+	case "show":
+		if v, err = svc.User(ctx, account.CLI, pos[0]); err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(stdout, userRow(v))
+		}
+		printUser(stdout, v)
+		return nil
+	case "reset-mfa":
+		v, err = svc.ResetMFA(ctx, account.CLI, pos[0], *withPassword)
+	case "unlock":
+		v, err = svc.Unlock(ctx, account.CLI, pos[0])
+	case "reset-password":
+		v, err = svc.ResetPassword(ctx, account.CLI, pos[0])
+	case "disable":
+		v, err = svc.SetDisabled(ctx, account.CLI, pos[0], true)
+	case "enable":
+		v, err = svc.SetDisabled(ctx, account.CLI, pos[0], false)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Done: user %s %s.\n", sub, v.Username)
+	return nil
+}
+
+func mfaState(u *account.UserView) string {
+	s := u.MFA.Policy
+	if u.MFA.Enrolled {
+		s += ", enrolled"
+	}
+	if u.MFALocked {
+		s += ", locked"
+	}
+	return s
+}
+
+func userState(u *account.UserView) string {
+	switch {
+	case u.Disabled:
+		return "disabled"
+	case u.PasswordLockedUntil != nil:
+		return "password locked"
+	}
+	return "active"
+}
+
+func printUser(w io.Writer, u *account.UserView) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k string, v any) { fmt.Fprintf(tw, "%s:\t%v\n", k, v) }
+	row("Username", u.Username)
+	row("Email", u.Email)
+	row("Name", u.Name)
+	row("Kind", u.Kind)
+	row("Source", u.Source)
+	row("Role", u.Role)
+	row("Disabled", u.Disabled)
+	row("MFA policy", u.MFA.Policy)
+	row("MFA enrolled", u.MFA.Enrolled)
+	if u.MFA.BackupCodesRemaining != nil {
+		row("Backup codes left", *u.MFA.BackupCodesRemaining)
+	}
+	row("MFA locked", u.MFALocked)
+	if u.MFALockedUntil != nil {
+		row("MFA locked until", u.MFALockedUntil.Format(time.RFC3339))
+	}
+	if u.PasswordLockedUntil != nil {
+		row("Password locked until", u.PasswordLockedUntil.Format(time.RFC3339))
+	}
+	row("Created", u.CreatedAt.UTC().Format(time.RFC3339))
+	tw.Flush()
+}
+
+// userRow is the JSON shape of an account, the same as the API's.
+func userRow(u *account.UserView) map[string]any {
+	return map[string]any{
+		"username": u.Username, "email": u.Email, "name": u.Name, "kind": u.Kind, "source": u.Source, "role": u.Role,
+		"mfa": map[string]any{"policy": u.MFA.Policy, "enrolled": u.MFA.Enrolled,
+			"backup_codes_enabled": u.MFA.BackupCodesEnabled, "backup_codes_remaining": u.MFA.BackupCodesRemaining},
+		"disabled": u.Disabled, "password_locked_until": u.PasswordLockedUntil, "mfa_locked": u.MFALocked,
+		"mfa_locked_until": u.MFALockedUntil, "created_at": u.CreatedAt.UTC(),
+	}
+}
+
+func userRows(list []*account.UserView) []map[string]any {
+	out := make([]map[string]any, len(list))
+	for i, u := range list {
+		out[i] = userRow(u)
+	}
+	return out
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func optionsCommand(ctx context.Context, sub string, args []string, stdout io.Writer, log *slog.Logger) error {
+	f := newFlags("options " + sub)
+	var search *string
+	var asJSON *bool
+	var want []string
+	switch sub {
+	case "list":
+		search = f.String("search", "", "only options whose key or description contains this")
+		asJSON = f.Bool("json", false, "print JSON")
+	case "set":
+		want = []string{"KEY", "VALUE"}
+	default:
+		return usageError{fmt.Sprintf("unknown command options %s", sub)}
+	}
+	pos, err := f.parse(args, want...)
+	if err != nil {
+		return err
+	}
+	a, err := open(ctx, f.common, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if sub == "set" {
+		o, err := a.svc.SetOption(ctx, account.CLI, pos[0], pos[1])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s = %s (running servers apply it within 5 seconds)\n", o.Key, o.Value)
+		return nil
+	}
+	list, err := a.svc.Options(ctx, account.CLI, *search)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := make([]map[string]any, len(list))
+		for i, o := range list {
+			out[i] = map[string]any{"key": o.Key, "description": o.Description, "value": o.Value,
+				"default": o.Default, "values": o.Values()}
+		}
+		return printJSON(stdout, map[string]any{"options": out})
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tVALUE\tDEFAULT\tVALUES")
+	for _, o := range list {
+		values := o.Range
+		if o.Choices != nil {
+			values = strings.Join(o.Choices, ", ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Key, o.Value, o.Default, values)
+	}
+	return tw.Flush()
+}
+
+func auditCommand(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	f := newFlags("audit")
+	user := f.String("user", "", "only events about this account")
+	action := f.String("action", "", "only events of this action")
+	limit := f.Int("limit", 100, "at most this many events (1 to 1000)")
+	asJSON := f.Bool("json", false, "print JSON")
+	if _, err := f.parse(args); err != nil {
+		return err
+	}
+	a, err := open(ctx, f.common, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if *limit < 1 {
+		return usageError{"audit: --limit must be 1 to 1000"}
+	}
+	events, err := a.svc.Audit(ctx, account.CLI, store.EventFilter{User: *user, Action: *action, Limit: *limit})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := make([]map[string]any, len(events))
+		for i, e := range events {
+			out[i] = map[string]any{"at": e.At.UTC(), "actor": e.Actor, "user": e.User, "action": e.Action, "detail": e.Detail}
+		}
+		return printJSON(stdout, map[string]any{"events": out})
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "AT\tACTOR\tUSER\tACTION\tDETAIL")
+	for _, e := range events {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format(time.RFC3339), e.Actor, e.User, e.Action, e.Detail)
+	}
+	return tw.Flush()
+}

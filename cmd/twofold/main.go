@@ -1,0 +1,184 @@
+// Command twofold is the Twofold sign-in server and its administration commands.
+//
+//	twofold serve [--addr 127.0.0.1:8080] [--trusted-proxies CIDRS] [--admin-email EMAIL]
+//	twofold user add USERNAME --email EMAIL [--name NAME] [--external] [--sso] [--admin]
+//	twofold user list [--json]          twofold user show USERNAME [--json]
+//	twofold user reset-mfa USERNAME [--with-password]
+//	twofold user unlock USERNAME        twofold user reset-password USERNAME
+//	twofold user disable USERNAME       twofold user enable USERNAME
+//	twofold options list [--search TEXT] [--json]
+//	twofold options set KEY VALUE
+//	twofold audit [--user USERNAME] [--json]
+//	twofold version
+//
+// Every command takes --data DIR, --db URL, --mail outbox|smtp://... and --base-url URL.
+// Commands other than serve work on the database directly, also while a server runs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/twofold-auth/twofold/internal/errs"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is a command line that cannot be run as written.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+const usage = `usage:
+  twofold serve [--addr 127.0.0.1:8080] [--trusted-proxies CIDRS] [--admin-email EMAIL]
+  twofold user add USERNAME --email EMAIL [--name NAME] [--external] [--sso] [--admin]
+  twofold user list [--json]
+  twofold user show USERNAME [--json]
+  twofold user reset-mfa USERNAME [--with-password]
+  twofold user unlock|reset-password|disable|enable USERNAME
+  twofold options list [--search TEXT] [--json]
+  twofold options set KEY VALUE
+  twofold audit [--user USERNAME] [--json]
+  twofold version
+every command also takes --data DIR, --db URL, --mail outbox|smtp://..., --base-url URL`
+
+// Main runs one command and answers the process exit code: 0 done, 1 refused or failed,
+// 2 a usage error.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	err := run(ctx, args, stdout, stderr, log)
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintln(stdout, usage)
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "twofold: %s\n%s\n", ue.msg, usage)
+		return 2
+	default:
+		e := errs.As(err)
+		if e.Code == errs.Internal {
+			fmt.Fprintf(stderr, "twofold: %v\n", err)
+		} else {
+			fmt.Fprintf(stderr, "twofold: %s\n", e.Message)
+		}
+		return 1
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	if len(args) == 0 {
+		return usageError{"no command given"}
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(ctx, rest, stderr, log)
+	case "user":
+		if len(rest) == 0 {
+			return usageError{"user needs a subcommand"}
+		}
+		return userCommand(ctx, rest[0], rest[1:], stdout, log)
+	case "options":
+		if len(rest) == 0 {
+			return usageError{"options needs list or set"}
+		}
+		return optionsCommand(ctx, rest[0], rest[1:], stdout, log)
+	case "audit":
+		return auditCommand(ctx, rest, stdout, log)
+	case "version":
+		fmt.Fprintln(stdout, "twofold", version)
+		return nil
+	case "help", "-h", "--help":
+		return flag.ErrHelp
+	default:
+		return usageError{fmt.Sprintf("unknown command %q", cmd)}
+	}
+}
+
+// flags is a command's flag set with the settings every command takes.
+type flags struct {
+	*flag.FlagSet
+	common common
+}
+
+func newFlags(name string) *flags {
+	f := &flags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError)}
+	f.SetOutput(io.Discard)
+	f.StringVar(&f.common.data, "data", envOr("TWOFOLD_DATA", "./data"), "data folder")
+	f.StringVar(&f.common.db, "db", os.Getenv("TWOFOLD_DB"), "database URL (default SQLite in the data folder)")
+	f.StringVar(&f.common.mail, "mail", envOr("TWOFOLD_MAIL", "outbox"), "outbox or smtp://...")
+	f.StringVar(&f.common.baseURL, "base-url", os.Getenv("TWOFOLD_BASE_URL"), "where the pages are served, for links in mail")
+	return f
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// parse reads flags wherever they stand among the positional arguments, and checks that
+// exactly want positionals remain.
+func (f *flags) parse(args []string, want ...string) ([]string, error) {
+	var named, positional []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			positional = append(positional, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			positional = append(positional, a)
+			continue
+		}
+		named = append(named, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		fl := f.Lookup(name)
+		if fl == nil {
+			return nil, usageError{fmt.Sprintf("%s: unknown flag %s", f.Name(), a)}
+		}
+		if b, ok := fl.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 >= len(args) {
+			return nil, usageError{fmt.Sprintf("%s: flag %s needs a value", f.Name(), a)}
+		}
+		i++
+		named = append(named, args[i])
+	}
+	if err := f.Parse(named); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usageError{fmt.Sprintf("%s: %v", f.Name(), err)}
+	}
+	if len(positional) != len(want) {
+		if len(want) == 0 {
+			return nil, usageError{fmt.Sprintf("%s takes no arguments", f.Name())}
+		}
+		return nil, usageError{fmt.Sprintf("%s takes %s", f.Name(), strings.Join(want, " "))}
+	}
+	return positional, nil
+}

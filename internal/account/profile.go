@@ -1,0 +1,267 @@
+package account
+
+import (
+	"context"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/options"
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+// Me is what a signed-in account sees of itself.
+type Me struct {
+	Username string
+	Email    string
+	Name     string
+	Kind     string
+	Source   string
+	Role     string
+	MFA      MFAStatus
+}
+
+// MFAStatus is the account's second factor as /me shows it.
+type MFAStatus struct {
+	Policy             string
+	Enrolled           bool
+	BackupCodesEnabled bool
+	// BackupCodesRemaining is nil while backup codes are disabled.
+	BackupCodesRemaining *int
+}
+
+// Principal is a finished session and its account.
+type Principal struct {
+	User    *store.User
+	session *store.Session
+}
+
+// Actor answers who the principal is for administrative use cases.
+func (p *Principal) Actor() Actor {
+	return Actor{Name: p.User.Username, Admin: p.User.Role == store.RoleAdmin}
+}
+
+// Authenticate answers the finished session of token, noting its use.
+func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, error) {
+	sess, u, err := s.current(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if !sess.Done {
+		return nil, errs.E(errs.NotSignedIn, "Finish signing in first.")
+	}
+	if now := s.now(); now.Sub(sess.LastSeenAt) > touchEvery {
+		if err := s.store.TouchSession(ctx, sess.IDHash, now); err != nil {
+			return nil, err
+		}
+	}
+	return &Principal{User: u, session: sess}, nil
+}
+
+// Me answers the account of a session.
+func (s *Service) Me(ctx context.Context, p *Principal) (*Me, error) {
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u := p.User
+	m := &Me{Username: u.Username, Email: u.Email, Name: u.Name, Kind: u.Kind, Source: u.Source, Role: u.Role,
+		MFA: MFAStatus{Policy: o.Policy(u.Kind), Enrolled: u.Enrolled(), BackupCodesEnabled: o.BackupCodesEnabled()}}
+	if u.Source == store.SourceSSO {
+		m.MFA.Policy = options.PolicyOff
+	}
+	if m.MFA.BackupCodesEnabled {
+		n, err := s.store.CountBackupCodes(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		m.MFA.BackupCodesRemaining = &n
+	}
+	return m, nil
+}
+
+// checkCurrentPassword proves the current password of a signed-in account; failures count
+// towards the username's password lock like sign-in failures.
+func (s *Service) checkCurrentPassword(ctx context.Context, u *store.User, pw, addr string) error {
+	if u.Source == store.SourceSSO {
+		return errs.E(errs.SSOAccount, "This account signs in through your organisation's identity provider and has no password here.")
+	}
+	if err := s.checkPasswordLock(ctx, u.Username); err != nil {
+		return err
+	}
+	ok, err := s.verifyPassword(ctx, u, pw)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := s.passwordFailed(ctx, u.Username, addr); errs.Code(err) != errs.InvalidCredentials {
+			return err
+		}
+		return errs.E(errs.InvalidCredentials, "The current password is wrong.")
+	}
+	return s.passwordSucceeded(ctx, u.Username)
+}
+
+// ChangePassword sets a new password after proving the current one, and ends the account's
+// other sessions. It answers the session's new token.
+func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, newPassword, addr string) (string, error) {
+	if err := s.checkCurrentPassword(ctx, p.User, current, addr); err != nil {
+		return "", err
+	}
+	if err := checkNewPassword(newPassword, p.User.Username); err != nil {
+		return "", err
+	}
+	hash, err := s.hashPassword(ctx, newPassword)
+	if err != nil {
+		return "", err
+	}
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return "", err
+	}
+	var step Step
+	err = s.store.Update(ctx, func(q store.Queries) error {
+		u, err := q.User(ctx, p.User.ID)
+		if err != nil {
+			return err
+		}
+		u.PasswordHash, u.PasswordTemporary, u.PasswordExpiresAt = hash, false, time.Time{}
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := q.DeleteUserSessions(ctx, u.ID, p.session.IDHash); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, q, u.Username, u.Username, "password.changed", "from the profile"); err != nil {
+			return err
+		}
+		step, err = s.advance(ctx, q, p.session, u, o)
+		return err
+	})
+	return step.Token, err
+}
+
+// BeginEnroll starts enrolment from the profile, for an account not yet enrolled, after proving
+// the current password.
+func (s *Service) BeginEnroll(ctx context.Context, p *Principal, current, addr string) (*Enrollment, error) {
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.canEnroll(p.User, o); err != nil {
+		return nil, err
+	}
+	if err := s.checkCurrentPassword(ctx, p.User, current, addr); err != nil {
+		return nil, err
+	}
+	p.session.Reauthenticated = true
+	if err := s.store.ReplaceSession(ctx, p.session.IDHash, p.session); err != nil {
+		return nil, err
+	}
+	return s.pendingKey(ctx, p.session, p.User, o)
+}
+
+func (s *Service) canEnroll(u *store.User, o *options.Values) error {
+	switch {
+	case u.Source == store.SourceSSO:
+		return errs.E(errs.SSOAccount, "This account signs in through your organisation's identity provider and uses its MFA.")
+	case u.Enrolled():
+		return errs.E(errs.Conflict, "This account is already enrolled. Ask an administrator to reset MFA for a new device.")
+	case o.Policy(u.Kind) == options.PolicyOff:
+		return errs.E(errs.Forbidden, "MFA is turned off for your kind of account.")
+	}
+	return nil
+}
+
+// FinishEnroll checks the first code of the key that BeginEnroll showed and enrols the account.
+func (s *Service) FinishEnroll(ctx context.Context, p *Principal, code string) ([]string, error) {
+	if err := checkTOTPFormat(code); err != nil {
+		return nil, err
+	}
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.canEnroll(p.User, o); err != nil {
+		return nil, err
+	}
+	if p.session.PendingKey == nil || !p.session.Reauthenticated {
+		return nil, errs.E(errs.Conflict, "Start enrolment first: there is no key to verify yet.")
+	}
+	step, err := s.completeEnrollment(ctx, p.session, p.User, code, func(q store.Queries, sess *store.Session, u *store.User) (Step, error) {
+		sess.Reauthenticated = false
+		return Step{}, q.ReplaceSession(ctx, sess.IDHash, sess)
+	})
+	return step.BackupCodes, err
+}
+
+// RegenerateBackupCodes checks the current TOTP code and replaces every backup code with new
+// ones.
+func (s *Service) RegenerateBackupCodes(ctx context.Context, p *Principal, code string) ([]string, error) {
+	if err := checkTOTPFormat(code); err != nil {
+		return nil, err
+	}
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !o.BackupCodesEnabled() {
+		return nil, errs.E(errs.Forbidden, "Backup codes are turned off for this application.")
+	}
+	if !p.User.Enrolled() {
+		return nil, errs.E(errs.Conflict, "Set up MFA first: this account has no authenticator.")
+	}
+	var codes []string
+	var refusal error
+	var lockedNow bool
+	err = s.store.Update(ctx, func(q store.Queries) error {
+		u, err := q.User(ctx, p.User.ID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if u.MFALocked(now) {
+			return lockedErr(u.MFALockedUntil, u.MFALockedForever, "Your second factor")
+		}
+		if !u.Enrolled() {
+			return errs.E(errs.Conflict, "Set up MFA first: this account has no authenticator.")
+		}
+		u.MFAFailures++ // counted before the check
+		ok, matched, err := s.checkTOTP(u, code, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			refusal, lockedNow, err = s.codeFailed(ctx, q, u, p.session)
+			return err
+		}
+		u.MFAFailures, u.MFALockedUntil, u.MFALockedForever = 0, time.Time{}, false
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		if recorded, err := q.SetTOTPStep(ctx, u.ID, matched); err != nil || !recorded {
+			if err == nil {
+				err = errs.E(errs.InvalidCode, "The code is wrong or was already used.")
+			}
+			return err
+		}
+		if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
+			return err
+		}
+		if codes, err = s.addBackupCodes(ctx, q, u, o.BackupCodeCount()); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, u.Username, u.Username, "mfa.backup_codes_regenerated",
+			"every earlier code voided")
+	})
+	if err != nil {
+		return nil, err
+	}
+	if refusal != nil {
+		if lockedNow {
+			s.notify(ctx, p.User, noticeLocked)
+		}
+		return nil, refusal
+	}
+	s.notify(ctx, p.User, noticeRegenerated)
+	return codes, nil
+}

@@ -1,0 +1,229 @@
+// Package account is Twofold's service: accounts, the sign-in steps, enrolment, second-factor
+// verification, lockouts, the MFA policy, administration and the audit trail. It knows no HTTP
+// and no SQL: handlers call it, and it calls a store.Store.
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/keys"
+	"github.com/twofold-auth/twofold/internal/mail"
+	"github.com/twofold-auth/twofold/internal/options"
+	"github.com/twofold-auth/twofold/internal/password"
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+// Sign-in steps (SPEC §3, §4).
+const (
+	StepEnroll         = "mfa_enroll"
+	StepEnrollOptional = "mfa_enroll_optional"
+	StepVerify         = "mfa_verify"
+	StepChangePassword = "change_password"
+	StepDone           = "done"
+)
+
+// Limits of SPEC §3 and §5.
+const (
+	SignInLifetime  = 10 * time.Minute
+	SessionIdle     = 30 * time.Minute
+	SessionLifetime = 12 * time.Hour
+
+	// touchEvery is how stale a session's last use may be before a request writes it again,
+	// so that a busy session does not write on every request.
+	touchEvery = time.Minute
+
+	passwordLockAfter = 10
+	passwordLockFor   = 15 * time.Minute
+	addressWindow     = 60 * time.Second
+
+	mfaLockEvery     = 5
+	mfaLockFor       = 15 * time.Minute
+	mfaLockPermanent = 20
+
+	lowBackupCodes = 2
+	totpSkew       = 1
+)
+
+// Config holds what a Service needs.
+type Config struct {
+	Store   store.Store
+	Options *options.Cache
+	Hasher  *password.Hasher
+	Keys    *keys.Keys
+	Mailer  mail.Mailer
+	// BaseURL is where the pages are served, for links in mail (never taken from a request).
+	BaseURL string
+	Now     func() time.Time
+	Rand    io.Reader
+	Logger  *slog.Logger
+}
+
+// Service carries out every use case.
+type Service struct {
+	store   store.Store
+	opts    *options.Cache
+	hasher  *password.Hasher
+	keys    *keys.Keys
+	mailer  mail.Mailer
+	baseURL string
+	now     func() time.Time
+	rand    io.Reader
+	log     *slog.Logger
+}
+
+// New makes a Service. Now, Rand and Logger default to the clock, crypto/rand and slog's default.
+func New(c Config) *Service {
+	s := &Service{store: c.Store, opts: c.Options, hasher: c.Hasher, keys: c.Keys, mailer: c.Mailer,
+		baseURL: strings.TrimRight(c.BaseURL, "/"), now: c.Now, rand: c.Rand, log: c.Logger}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s
+}
+
+// Actor is who asks for an administrative change: a signed-in account or the command line.
+type Actor struct {
+	Name  string
+	Admin bool
+}
+
+// CLI is the actor of the command line, which works on the database directly.
+var CLI = Actor{Name: "cli", Admin: true}
+
+var usernameRE = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
+
+// NormalizeUsername checks the username rule of SPEC §1 and answers the name in lower case.
+func NormalizeUsername(name string) (string, error) {
+	if !usernameRE.MatchString(name) {
+		return "", errs.E(errs.Invalid, "A username is 1 to 64 characters of letters, digits, '.', '_', '-' and '@'.")
+	}
+	return strings.ToLower(name), nil
+}
+
+// newToken makes a session id: 256 random bits, of which only the SHA-256 hash is stored.
+func (s *Service) newToken() (token string, hash []byte, err error) {
+	var b [32]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return "", nil, fmt.Errorf("session id: %w", err)
+	}
+	token = base64.RawURLEncoding.EncodeToString(b[:])
+	return token, hashToken(token), nil
+}
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// validToken tells apart a cookie we could have issued from junk, so that junk costs no query.
+func validToken(token string) bool {
+	if len(token) != 43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(token)
+	return err == nil
+}
+
+var errNotSignedIn = errs.E(errs.NotSignedIn, "You are not signed in, or your sign-in has expired. Please sign in again.")
+
+// current loads the sign-in or session of token and its account, ending it when it expired.
+func (s *Service) current(ctx context.Context, token string) (*store.Session, *store.User, error) {
+	if !validToken(token) {
+		return nil, nil, errNotSignedIn
+	}
+	sess, err := s.store.Session(ctx, hashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, errNotSignedIn
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.now()
+	expired := !sess.Done && now.Sub(sess.CreatedAt) > SignInLifetime ||
+		sess.Done && (now.Sub(sess.LastSeenAt) > SessionIdle || now.Sub(sess.CreatedAt) > SessionLifetime)
+	if expired {
+		if err := s.store.DeleteSession(ctx, sess.IDHash); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, errNotSignedIn
+	}
+	u, err := s.store.User(ctx, sess.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, errNotSignedIn
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if u.Disabled {
+		return nil, nil, errNotSignedIn
+	}
+	return sess, u, nil
+}
+
+// audit records an event; inside a transaction when q is one.
+func (s *Service) audit(ctx context.Context, q store.Queries, actor, user, action, detail string) error {
+	return q.AddEvent(ctx, &store.Event{At: s.now(), Actor: actor, User: user, Action: action, Detail: detail})
+}
+
+// hashPassword hashes on the bounded workers, turning saturation into 503 unavailable.
+func (s *Service) hashPassword(ctx context.Context, pw string) (string, error) {
+	h, err := s.hasher.Hash(ctx, pw)
+	if errors.Is(err, password.ErrBusy) {
+		return "", busy()
+	}
+	return h, err
+}
+
+func busy() error {
+	return &errs.Error{Code: errs.Unavailable, Message: "The server is busy. Please try again in a moment.",
+		RetryAfter: time.Second}
+}
+
+func lockedErr(until time.Time, forever bool, what string) error {
+	e := &errs.Error{Code: errs.Locked}
+	if forever {
+		e.Message = what + " is locked. An administrator must unlock it."
+		return e
+	}
+	e.LockedUntil = until.UTC().Truncate(time.Second).Add(time.Second)
+	e.Message = fmt.Sprintf("%s is locked until %s.", what, e.LockedUntil.Format(time.RFC3339))
+	return e
+}
+
+// checkNewPassword applies the password rules of SPEC §5.
+func checkNewPassword(pw, username string) error {
+	if err := password.Check(pw, username); err != nil {
+		return errs.E(errs.Invalid, "%s", err.Error())
+	}
+	return nil
+}
+
+// temporaryPassword makes and hashes a temporary password and says until when it works.
+func (s *Service) temporaryPassword(ctx context.Context, o *options.Values) (pw, hash string, expires time.Time, err error) {
+	pw, err = password.Temporary(s.rand)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	hash, err = s.hashPassword(ctx, pw)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	return pw, hash, s.now().Add(o.TemporaryPasswordLifetime()), nil
+}

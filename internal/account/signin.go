@@ -1,0 +1,705 @@
+package account
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/twofold-auth/twofold/internal/backupcode"
+	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/keys"
+	"github.com/twofold-auth/twofold/internal/options"
+	"github.com/twofold-auth/twofold/internal/otp"
+	"github.com/twofold-auth/twofold/internal/password"
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+// Step is the answer to a sign-in step: what comes next and the new session token (the id
+// changes at every step).
+type Step struct {
+	Next  string
+	Token string
+	// BackupCodes are shown once, after enrolment.
+	BackupCodes []string
+	// After a backup-code sign-in: how many codes are left, whether that is few, and the code
+	// issued in place of the used one when codes rotate.
+	BackupCodesRemaining int
+	BackupCodesLow       bool
+	NewBackupCode        string
+	UsedBackupCode       bool
+}
+
+// Enrollment is what an authenticator app needs to add the account.
+type Enrollment struct {
+	AccountName string
+	Issuer      string
+	Secret      string // base32, upper case, no padding
+	Algorithm   string
+	Digits      int
+	Period      int
+	URI         string
+	QRPNG       []byte
+}
+
+// QRDataURI answers the QR code as a data: URI for an <img> or JSON.
+func (e *Enrollment) QRDataURI() string {
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QRPNG)
+}
+
+// SignInRequest is the password step.
+type SignInRequest struct {
+	Username string
+	Password string
+	// Addr is the client address, for the per-address limit.
+	Addr string
+	// Token is the cookie the client held, if any: a new sign-in replaces it.
+	Token string
+}
+
+var errBadCredentials = errs.E(errs.InvalidCredentials, "The username or password is wrong.")
+
+// SignIn is the password step (SPEC §3.1).
+func (s *Service) SignIn(ctx context.Context, r SignInRequest) (Step, error) {
+	username, err := NormalizeUsername(r.Username)
+	if err != nil {
+		return Step{}, err
+	}
+	if validToken(r.Token) {
+		if err := s.store.DeleteSession(ctx, hashToken(r.Token)); err != nil {
+			return Step{}, err
+		}
+	}
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return Step{}, err
+	}
+	now := s.now()
+	if limit := o.FailedSignInsPerAddress(); limit > 0 && r.Addr != "" {
+		n, err := s.store.CountAddressFailures(ctx, r.Addr, now.Add(-addressWindow))
+		if err != nil {
+			return Step{}, err
+		}
+		if n >= limit {
+			return Step{}, &errs.Error{Code: errs.RateLimited, RetryAfter: addressWindow,
+				Message: "Too many failed sign-ins from your address. Please wait a minute and try again."}
+		}
+	}
+	if err := s.checkPasswordLock(ctx, username); err != nil {
+		return Step{}, err
+	}
+	u, err := s.store.UserByName(ctx, username)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Step{}, err
+	}
+	if u != nil && u.Source == store.SourceSSO {
+		return Step{}, errs.E(errs.SSOAccount, "This account signs in through your organisation's identity provider: use \"Login with the identity provider\".")
+	}
+
+	ok, err := s.verifyPassword(ctx, u, r.Password)
+	if err != nil {
+		return Step{}, err
+	}
+	if !ok {
+		return Step{}, s.passwordFailed(ctx, username, r.Addr)
+	}
+	if err := s.passwordSucceeded(ctx, username); err != nil {
+		return Step{}, err
+	}
+
+	switch {
+	case u.Disabled:
+		return Step{}, errs.E(errs.AccountDisabled, "This account is disabled. Contact your administrator.")
+	case u.PasswordTemporary && !now.Before(u.PasswordExpiresAt):
+		return Step{}, errs.E(errs.TemporaryExpired, "Your temporary password expired on %s. Ask your administrator for a new one.",
+			u.PasswordExpiresAt.UTC().Format(time.RFC3339))
+	case o.Policy(u.Kind) != options.PolicyOff && u.MFALocked(now):
+		return Step{}, lockedErr(u.MFALockedUntil, u.MFALockedForever, "Your second factor")
+	}
+
+	token, hash, err := s.newToken()
+	if err != nil {
+		return Step{}, err
+	}
+	sess := &store.Session{IDHash: hash, UserID: u.ID, CreatedAt: now, LastSeenAt: now}
+	next := nextStep(u, sess, o)
+	sess.Done = next == StepDone
+	err = s.store.Update(ctx, func(q store.Queries) error {
+		if err := q.CreateSession(ctx, sess); err != nil {
+			return err
+		}
+		if sess.Done {
+			return s.audit(ctx, q, u.Username, u.Username, "signin", "password")
+		}
+		return nil
+	})
+	if err != nil {
+		return Step{}, err
+	}
+	return Step{Next: next, Token: token}, nil
+}
+
+// verifyPassword checks pw against the account's hash, or spends the same work when there is
+// no account, so that the answer takes about as long either way.
+func (s *Service) verifyPassword(ctx context.Context, u *store.User, pw string) (bool, error) {
+	if pw == "" || utf8.RuneCountInString(pw) > password.MaxLength {
+		return false, nil
+	}
+	var ok bool
+	var err error
+	if u == nil || u.PasswordHash == "" {
+		err = s.hasher.VerifyDummy(ctx, pw)
+	} else {
+		ok, err = s.hasher.Verify(ctx, pw, u.PasswordHash)
+	}
+	if errors.Is(err, password.ErrBusy) {
+		return false, busy()
+	}
+	return ok, err
+}
+
+func (s *Service) checkPasswordLock(ctx context.Context, username string) error {
+	st, err := s.store.PasswordLock(ctx, username)
+	if err != nil {
+		return err
+	}
+	if s.now().Before(st.LockedUntil) {
+		return lockedErr(st.LockedUntil, false, "Password sign-in for this username")
+	}
+	return nil
+}
+
+// passwordFailed counts a failure for the username and the address. A failure that found the
+// username already locked (a guess that was waiting while others locked it) answers the lock,
+// so that no guess beyond the limit tells anything.
+func (s *Service) passwordFailed(ctx context.Context, username, addr string) error {
+	now := s.now()
+	if addr != "" {
+		if err := s.store.AddAddressFailure(ctx, addr, now, now.Add(-addressWindow)); err != nil {
+			return err
+		}
+	}
+	st, err := s.store.CountPasswordFailure(ctx, username, now,
+		store.LockRule{Every: passwordLockAfter, For: passwordLockFor})
+	if err != nil {
+		return err
+	}
+	if now.Before(st.LockedUntil) {
+		if st.Failures > 0 {
+			return lockedErr(st.LockedUntil, false, "Password sign-in for this username")
+		}
+		if err := s.audit(ctx, s.store, "system", username, "password.locked",
+			"locked until "+st.LockedUntil.UTC().Format(time.RFC3339)); err != nil {
+			return err
+		}
+	}
+	return errBadCredentials
+}
+
+// passwordSucceeded refuses a right password that arrived while the username was locked by
+// guesses running beside it, and otherwise forgets earlier failures.
+func (s *Service) passwordSucceeded(ctx context.Context, username string) error {
+	st, err := s.store.PasswordLock(ctx, username)
+	if err != nil {
+		return err
+	}
+	if s.now().Before(st.LockedUntil) {
+		return lockedErr(st.LockedUntil, false, "Password sign-in for this username")
+	}
+	if st.Failures > 0 || !st.LockedUntil.IsZero() {
+		return s.store.ClearPasswordFailures(ctx, username)
+	}
+	return nil
+}
+
+// nextStep computes the first requirement not yet met, from the current options and account.
+func nextStep(u *store.User, sess *store.Session, o *options.Values) string {
+	if sess.Done {
+		return StepDone
+	}
+	if policy := o.Policy(u.Kind); policy != options.PolicyOff && !sess.MFAPassed {
+		switch {
+		case u.Enrolled():
+			return StepVerify
+		case policy == options.PolicyRequired:
+			return StepEnroll
+		case !sess.MFASkipped:
+			return StepEnrollOptional
+		}
+	}
+	if u.PasswordTemporary {
+		return StepChangePassword
+	}
+	return StepDone
+}
+
+// signin is an unfinished sign-in with its account and the current options.
+type signin struct {
+	sess *store.Session
+	user *store.User
+	opts *options.Values
+	next string
+}
+
+// load answers the sign-in of token, refusing with 409 conflict unless its current step is one
+// of want.
+func (s *Service) load(ctx context.Context, token string, want ...string) (*signin, error) {
+	sess, u, err := s.current(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	si := &signin{sess: sess, user: u, opts: o, next: nextStep(u, sess, o)}
+	for _, w := range want {
+		if si.next == w {
+			return si, nil
+		}
+	}
+	return nil, conflictStep(si.next)
+}
+
+func conflictStep(next string) error {
+	return &errs.Error{Code: errs.Conflict, Next: next,
+		Message: fmt.Sprintf("This is not the current step of your sign-in; the current step is %s.", next)}
+}
+
+// State answers the current step and username of a sign-in or session.
+func (s *Service) State(ctx context.Context, token string) (next, username string, err error) {
+	si, err := s.load(ctx, token, StepEnroll, StepEnrollOptional, StepVerify, StepChangePassword, StepDone)
+	if err != nil {
+		return "", "", err
+	}
+	return si.next, si.user.Username, nil
+}
+
+// advance moves a sign-in on inside a transaction: it gives the session a new id, marks it done
+// when nothing is left, and writes it in place of the old one.
+func (s *Service) advance(ctx context.Context, q store.Queries, sess *store.Session, u *store.User, o *options.Values) (Step, error) {
+	old := sess.IDHash
+	token, hash, err := s.newToken()
+	if err != nil {
+		return Step{}, err
+	}
+	next := nextStep(u, sess, o)
+	ns := *sess
+	ns.IDHash, ns.Done, ns.LastSeenAt = hash, next == StepDone, s.now()
+	if err := q.ReplaceSession(ctx, old, &ns); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Step{}, errNotSignedIn
+		}
+		return Step{}, err
+	}
+	if ns.Done && !sess.Done {
+		if err := s.audit(ctx, q, u.Username, u.Username, "signin", "signed in"); err != nil {
+			return Step{}, err
+		}
+	}
+	return Step{Next: next, Token: token}, nil
+}
+
+// Enroll shows the key that this sign-in offers for enrolment, making it on the first call.
+func (s *Service) Enroll(ctx context.Context, token string) (*Enrollment, error) {
+	si, err := s.load(ctx, token, StepEnroll, StepEnrollOptional)
+	if err != nil {
+		return nil, err
+	}
+	return s.pendingKey(ctx, si.sess, si.user, si.opts)
+}
+
+// pendingKey answers the session's pending enrolment key, making and storing one if it has none.
+func (s *Service) pendingKey(ctx context.Context, sess *store.Session, u *store.User, o *options.Values) (*Enrollment, error) {
+	if sess.PendingKey == nil {
+		key, err := otp.GenerateKey(s.rand)
+		if err != nil {
+			return nil, err
+		}
+		sealed, err := s.keys.SealPending(pendingLabel(u), key, s.rand)
+		if err != nil {
+			return nil, err
+		}
+		err = s.store.Update(ctx, func(q store.Queries) error {
+			cur, err := q.Session(ctx, sess.IDHash)
+			if errors.Is(err, store.ErrNotFound) {
+				return errNotSignedIn
+			}
+			if err != nil {
+				return err
+			}
+			if cur.PendingKey == nil { // a request beside this one may have made it first
+				cur.PendingKey = sealed
+				if err := q.ReplaceSession(ctx, cur.IDHash, cur); err != nil {
+					return err
+				}
+			}
+			*sess = *cur
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	key, err := s.keys.OpenPending(pendingLabel(u), sess.PendingKey)
+	if err != nil {
+		return nil, fmt.Errorf("open pending key: %w", err)
+	}
+	return enrollment(u.Username, o.Issuer(), key)
+}
+
+func pendingLabel(u *store.User) string { return "user " + strconv.FormatInt(u.ID, 10) }
+
+func enrollment(account, issuer string, key []byte) (*Enrollment, error) {
+	uri := otp.KeyURI(issuer, account, key, otp.Default)
+	png, err := otp.QRPNG(uri, 256)
+	if err != nil {
+		return nil, err
+	}
+	return &Enrollment{AccountName: account, Issuer: issuer, Secret: otp.EncodeKey(key),
+		Algorithm: otp.Default.Algorithm.String(), Digits: otp.Default.Digits, Period: otp.Default.Period,
+		URI: uri, QRPNG: png}, nil
+}
+
+// VerifyEnroll checks the first code of the pending key and, when it is right, enrols the
+// account: key, backup codes and enrolled flag in one transaction.
+func (s *Service) VerifyEnroll(ctx context.Context, token, code string) (Step, error) {
+	if err := checkTOTPFormat(code); err != nil {
+		return Step{}, err
+	}
+	si, err := s.load(ctx, token, StepEnroll, StepEnrollOptional)
+	if err != nil {
+		return Step{}, err
+	}
+	if si.sess.PendingKey == nil {
+		return Step{}, &errs.Error{Code: errs.Conflict, Next: si.next,
+			Message: "Start enrolment first: there is no key to verify yet."}
+	}
+	return s.completeEnrollment(ctx, si.sess, si.user, code, func(q store.Queries, sess *store.Session, u *store.User) (Step, error) {
+		sess.MFAPassed = true
+		return s.advance(ctx, q, sess, u, si.opts)
+	})
+}
+
+// completeEnrollment is the enrolment shared by sign-in and profile: count, check, and on
+// success store the key and codes and let then finish the session's part in the same
+// transaction.
+func (s *Service) completeEnrollment(ctx context.Context, sess *store.Session, user *store.User, code string,
+	then func(q store.Queries, sess *store.Session, u *store.User) (Step, error)) (Step, error) {
+	key, err := s.keys.OpenPending(pendingLabel(user), sess.PendingKey)
+	if err != nil {
+		return Step{}, fmt.Errorf("open pending key: %w", err)
+	}
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return Step{}, err
+	}
+	var step Step
+	var refusal error
+	var lockedNow bool
+	err = s.store.Update(ctx, func(q store.Queries) error {
+		u, err := q.User(ctx, user.ID)
+		if err != nil {
+			return err
+		}
+		if u.Enrolled() {
+			return &errs.Error{Code: errs.Conflict, Next: StepVerify, Message: "This account is already enrolled."}
+		}
+		now := s.now()
+		if u.MFALocked(now) {
+			return lockedErr(u.MFALockedUntil, u.MFALockedForever, "Your second factor")
+		}
+		u.MFAFailures++ // counted before the check
+		matched, ok := otp.Verify(key, code, now, otp.Default, totpSkew, -1)
+		if !ok {
+			refusal, lockedNow, err = s.codeFailed(ctx, q, u, sess)
+			return err
+		}
+		u.MFAFailures, u.MFALockedUntil, u.MFALockedForever = 0, time.Time{}, false
+		if u.TOTPKey, err = s.keys.SealTOTP(u.ID, keys.Version, key, s.rand); err != nil {
+			return err
+		}
+		u.TOTPKeyVersion, u.TOTPLastStep = keys.Version, matched
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
+			return err
+		}
+		var codes []string
+		if o.BackupCodesEnabled() {
+			if codes, err = s.addBackupCodes(ctx, q, u, o.BackupCodeCount()); err != nil {
+				return err
+			}
+		}
+		sess.PendingKey = nil
+		if step, err = then(q, sess, u); err != nil {
+			return err
+		}
+		step.BackupCodes = codes
+		return s.audit(ctx, q, u.Username, u.Username, "mfa.enrolled", fmt.Sprintf("%d backup codes issued", len(codes)))
+	})
+	if err != nil {
+		return Step{}, err
+	}
+	if refusal != nil {
+		if lockedNow {
+			s.notify(ctx, user, noticeLocked)
+		}
+		return Step{}, refusal
+	}
+	s.notify(ctx, user, noticeEnrolled)
+	return step, nil
+}
+
+// codeFailed finishes a failed code check inside its transaction: the count (already raised)
+// is written, a lock set when it reaches a threshold, and the failure that locks ends the
+// sign-in it came from. It answers the refusal to give and whether a lock began.
+func (s *Service) codeFailed(ctx context.Context, q store.Queries, u *store.User, sess *store.Session) (error, bool, error) {
+	now := s.now()
+	switch {
+	case u.MFAFailures >= mfaLockPermanent:
+		u.MFALockedForever = true
+	case u.MFAFailures%mfaLockEvery == 0:
+		u.MFALockedUntil = now.Add(mfaLockFor)
+	default:
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return nil, false, err
+		}
+		return errs.E(errs.InvalidCode, "The code is wrong or was already used."), false, nil
+	}
+	if err := q.UpdateUser(ctx, u); err != nil {
+		return nil, false, err
+	}
+	if sess != nil && !sess.Done {
+		if err := q.DeleteSession(ctx, sess.IDHash); err != nil {
+			return nil, false, err
+		}
+	}
+	detail := "until " + u.MFALockedUntil.UTC().Format(time.RFC3339)
+	if u.MFALockedForever {
+		detail = "until an administrator unlocks it"
+	}
+	if err := s.audit(ctx, q, "system", u.Username, "mfa.locked",
+		fmt.Sprintf("after %d failed codes, %s", u.MFAFailures, detail)); err != nil {
+		return nil, false, err
+	}
+	return lockedErr(u.MFALockedUntil, u.MFALockedForever, "Your second factor"), true, nil
+}
+
+// addBackupCodes makes n codes, stores their MACs and answers them formatted for display.
+func (s *Service) addBackupCodes(ctx context.Context, q store.Queries, u *store.User, n int) ([]string, error) {
+	codes, err := backupcode.Generate(s.rand, n)
+	if err != nil {
+		return nil, err
+	}
+	macs := make([][]byte, len(codes))
+	shown := make([]string, len(codes))
+	for i, c := range codes {
+		macs[i] = backupcode.MAC(s.keys.BackupMACKey(), u.BackupSalt, c)
+		shown[i] = backupcode.Format(c)
+	}
+	return shown, q.AddBackupCodes(ctx, u.ID, macs)
+}
+
+// SkipEnroll is "Skip for now" under an optional policy.
+func (s *Service) SkipEnroll(ctx context.Context, token string) (Step, error) {
+	si, err := s.load(ctx, token, StepEnrollOptional)
+	if err != nil {
+		return Step{}, err
+	}
+	var step Step
+	err = s.store.Update(ctx, func(q store.Queries) error {
+		si.sess.MFASkipped, si.sess.PendingKey = true, nil
+		step, err = s.advance(ctx, q, si.sess, si.user, si.opts)
+		return err
+	})
+	return step, err
+}
+
+func checkTOTPFormat(code string) error {
+	if len(code) != 6 {
+		return errs.E(errs.Invalid, "A code is exactly 6 digits.")
+	}
+	for i := 0; i < len(code); i++ {
+		if code[i] < '0' || code[i] > '9' {
+			return errs.E(errs.Invalid, "A code is exactly 6 digits.")
+		}
+	}
+	return nil
+}
+
+// Verify is the "Verification Required" step: a TOTP code or a backup code.
+func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step, error) {
+	switch {
+	case code != "" && backup != "":
+		return Step{}, errs.E(errs.Invalid, "Send either code or backup_code, not both.")
+	case code == "" && backup == "":
+		return Step{}, errs.E(errs.Invalid, "Send a 6-digit code or a backup code.")
+	}
+	var normalized string
+	if code != "" {
+		if err := checkTOTPFormat(code); err != nil {
+			return Step{}, err
+		}
+	} else {
+		var err error
+		if normalized, err = backupcode.Normalize(backup); err != nil {
+			return Step{}, errs.E(errs.Invalid, "A backup code is 16 letters and digits, as xxxx-xxxx-xxxx-xxxx.")
+		}
+	}
+	si, err := s.load(ctx, token, StepVerify)
+	if err != nil {
+		return Step{}, err
+	}
+	if normalized != "" && !si.opts.BackupCodesEnabled() {
+		return Step{}, errs.E(errs.Forbidden, "Backup codes are turned off for this application.")
+	}
+	var step Step
+	var refusal error
+	var lockedNow bool
+	err = s.store.Update(ctx, func(q store.Queries) error {
+		u, err := q.User(ctx, si.user.ID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if u.MFALocked(now) {
+			return lockedErr(u.MFALockedUntil, u.MFALockedForever, "Your second factor")
+		}
+		if !u.Enrolled() { // reset by an admin since this sign-in began
+			return conflictStep(nextStep(u, si.sess, si.opts))
+		}
+		u.MFAFailures++ // counted before the check
+		var ok bool
+		var matched int64
+		if normalized == "" {
+			ok, matched, err = s.checkTOTP(u, code, now)
+		} else {
+			ok, err = q.UseBackupCode(ctx, u.ID, backupcode.MAC(s.keys.BackupMACKey(), u.BackupSalt, normalized), now)
+		}
+		if err != nil {
+			return err
+		}
+		if !ok {
+			refusal, lockedNow, err = s.codeFailed(ctx, q, u, si.sess)
+			return err
+		}
+		u.MFAFailures, u.MFALockedUntil, u.MFALockedForever = 0, time.Time{}, false
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		if normalized == "" {
+			// The conditional write is what makes a code single-use on every instance.
+			if recorded, err := q.SetTOTPStep(ctx, u.ID, matched); err != nil || !recorded {
+				if err == nil {
+					err = errs.E(errs.InvalidCode, "The code is wrong or was already used.")
+				}
+				return err
+			}
+		}
+		si.sess.MFAPassed = true
+		if step, err = s.advance(ctx, q, si.sess, u, si.opts); err != nil {
+			return err
+		}
+		if normalized != "" {
+			return s.backupCodeUsed(ctx, q, u, si.opts, &step)
+		}
+		return nil
+	})
+	if err != nil {
+		return Step{}, err
+	}
+	if refusal != nil {
+		if lockedNow {
+			s.notify(ctx, si.user, noticeLocked)
+		}
+		return Step{}, refusal
+	}
+	if step.UsedBackupCode {
+		s.notify(ctx, si.user, noticeBackupUsed)
+		if step.NewBackupCode != "" {
+			s.notify(ctx, si.user, noticeBackupReplaced)
+		}
+	}
+	return step, nil
+}
+
+// checkTOTP checks a code against the account's key, accepting only steps after the last one
+// recorded.
+func (s *Service) checkTOTP(u *store.User, code string, now time.Time) (bool, int64, error) {
+	key, err := s.keys.OpenTOTP(u.ID, u.TOTPKeyVersion, u.TOTPKey)
+	if err != nil {
+		return false, 0, fmt.Errorf("open totp key: %w", err)
+	}
+	step, ok := otp.Verify(key, code, now, otp.Default, totpSkew, u.TOTPLastStep)
+	return ok, step, nil
+}
+
+// backupCodeUsed issues the replacement code when codes rotate and fills in what is left.
+func (s *Service) backupCodeUsed(ctx context.Context, q store.Queries, u *store.User, o *options.Values, step *Step) error {
+	step.UsedBackupCode = true
+	if o.RotateBackupCodes() {
+		codes, err := s.addBackupCodes(ctx, q, u, 1)
+		if err != nil {
+			return err
+		}
+		step.NewBackupCode = codes[0]
+	}
+	n, err := q.CountBackupCodes(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	step.BackupCodesRemaining, step.BackupCodesLow = n, n <= lowBackupCodes
+	detail := fmt.Sprintf("%d left", n)
+	if step.NewBackupCode != "" {
+		detail += ", one new code issued"
+	}
+	return s.audit(ctx, q, u.Username, u.Username, "mfa.backup_code_used", detail)
+}
+
+// ChangeTemporaryPassword is the new-password step of a first sign-in.
+func (s *Service) ChangeTemporaryPassword(ctx context.Context, token, newPassword string) (Step, error) {
+	si, err := s.load(ctx, token, StepChangePassword)
+	if err != nil {
+		return Step{}, err
+	}
+	if err := checkNewPassword(newPassword, si.user.Username); err != nil {
+		return Step{}, err
+	}
+	hash, err := s.hashPassword(ctx, newPassword)
+	if err != nil {
+		return Step{}, err
+	}
+	var step Step
+	err = s.store.Update(ctx, func(q store.Queries) error {
+		u, err := q.User(ctx, si.user.ID)
+		if err != nil {
+			return err
+		}
+		u.PasswordHash, u.PasswordTemporary, u.PasswordExpiresAt = hash, false, time.Time{}
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := q.DeleteUserSessions(ctx, u.ID, si.sess.IDHash); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, q, u.Username, u.Username, "password.changed", "temporary password replaced"); err != nil {
+			return err
+		}
+		step, err = s.advance(ctx, q, si.sess, u, si.opts)
+		return err
+	})
+	return step, err
+}
+
+// SignOut ends the sign-in or session of token on the server.
+func (s *Service) SignOut(ctx context.Context, token string) error {
+	if !validToken(token) {
+		return nil
+	}
+	return s.store.DeleteSession(ctx, hashToken(token))
+}

@@ -1,0 +1,483 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+type stepAnswer struct {
+	Next                 string   `json:"next"`
+	BackupCodes          []string `json:"backup_codes,omitempty"`
+	BackupCodesRemaining *int     `json:"backup_codes_remaining,omitempty"`
+	BackupCodesLow       *bool    `json:"backup_codes_low,omitempty"`
+	NewBackupCode        string   `json:"new_backup_code,omitempty"`
+}
+
+// answerStep sets the new session cookie and writes the step.
+func (a *API) answerStep(w http.ResponseWriter, st account.Step, withCodes bool) error {
+	if st.Token != "" {
+		a.setCookie(w, st.Token)
+	}
+	out := stepAnswer{Next: st.Next, NewBackupCode: st.NewBackupCode}
+	if withCodes {
+		out.BackupCodes = st.BackupCodes
+		if out.BackupCodes == nil {
+			out.BackupCodes = []string{}
+		}
+	}
+	if st.UsedBackupCode {
+		out.BackupCodesRemaining, out.BackupCodesLow = &st.BackupCodesRemaining, &st.BackupCodesLow
+	}
+	if withCodes {
+		// backup_codes is always present after enrolment, empty when codes are disabled.
+		return writeJSON(w, http.StatusOK, struct {
+			stepAnswer
+			BackupCodes []string `json:"backup_codes"`
+		}{out, out.BackupCodes})
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) signIn(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := decode(w, r, &in, false); err != nil {
+		return err
+	}
+	st, err := a.svc.SignIn(r.Context(), account.SignInRequest{Username: in.Username, Password: in.Password,
+		Addr: a.clientAddr(r), Token: a.token(r)})
+	if err != nil {
+		return err
+	}
+	return a.answerStep(w, st, false)
+}
+
+func (a *API) signInState(w http.ResponseWriter, r *http.Request) error {
+	next, username, err := a.svc.State(r.Context(), a.token(r))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"next": next, "username": username})
+}
+
+type enrollmentAnswer struct {
+	AccountName string `json:"account_name"`
+	Issuer      string `json:"issuer"`
+	Secret      string `json:"secret"`
+	Type        string `json:"type"`
+	Algorithm   string `json:"algorithm"`
+	Digits      int    `json:"digits"`
+	Period      int    `json:"period"`
+	OTPAuthURI  string `json:"otpauth_uri"`
+	QRPNG       string `json:"qr_png"`
+}
+
+func writeEnrollment(w http.ResponseWriter, e *account.Enrollment) error {
+	return writeJSON(w, http.StatusOK, enrollmentAnswer{AccountName: e.AccountName, Issuer: e.Issuer,
+		Secret: e.Secret, Type: "totp", Algorithm: e.Algorithm, Digits: e.Digits, Period: e.Period,
+		OTPAuthURI: e.URI, QRPNG: e.QRDataURI()})
+}
+
+func (a *API) enroll(w http.ResponseWriter, r *http.Request) error {
+	if err := decode(w, r, &struct{}{}, true); err != nil {
+		return err
+	}
+	e, err := a.svc.Enroll(r.Context(), a.token(r))
+	if err != nil {
+		return err
+	}
+	return writeEnrollment(w, e)
+}
+
+type codeBody struct {
+	Code string `json:"code"`
+}
+
+func (a *API) enrollVerify(w http.ResponseWriter, r *http.Request) error {
+	var in codeBody
+	if err := decode(w, r, &in, false); err != nil {
+		return err
+	}
+	st, err := a.svc.VerifyEnroll(r.Context(), a.token(r), in.Code)
+	if err != nil {
+		return err
+	}
+	return a.answerStep(w, st, true)
+}
+
+func (a *API) enrollSkip(w http.ResponseWriter, r *http.Request) error {
+	if err := decode(w, r, &struct{}{}, true); err != nil {
+		return err
+	}
+	st, err := a.svc.SkipEnroll(r.Context(), a.token(r))
+	if err != nil {
+		return err
+	}
+	return a.answerStep(w, st, false)
+}
+
+func (a *API) verify(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Code       string `json:"code"`
+		BackupCode string `json:"backup_code"`
+	}
+	if err := decode(w, r, &in, false); err != nil {
+		return err
+	}
+	st, err := a.svc.Verify(r.Context(), a.token(r), in.Code, in.BackupCode)
+	if err != nil {
+		return err
+	}
+	return a.answerStep(w, st, false)
+}
+
+func (a *API) newPassword(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		NewPassword string `json:"new_password"`
+	}
+	if err := decode(w, r, &in, false); err != nil {
+		return err
+	}
+	st, err := a.svc.ChangeTemporaryPassword(r.Context(), a.token(r), in.NewPassword)
+	if err != nil {
+		return err
+	}
+	return a.answerStep(w, st, false)
+}
+
+func (a *API) signOut(w http.ResponseWriter, r *http.Request) error {
+	if err := decode(w, r, &struct{}{}, true); err != nil {
+		return err
+	}
+	if err := a.svc.SignOut(r.Context(), a.token(r)); err != nil {
+		return err
+	}
+	a.setCookie(w, "")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type mfaJSON struct {
+	Policy               string `json:"policy"`
+	Enrolled             bool   `json:"enrolled"`
+	BackupCodesEnabled   bool   `json:"backup_codes_enabled"`
+	BackupCodesRemaining *int   `json:"backup_codes_remaining"`
+}
+
+type meJSON struct {
+	Username string  `json:"username"`
+	Email    string  `json:"email"`
+	Name     string  `json:"name"`
+	Kind     string  `json:"kind"`
+	Source   string  `json:"source"`
+	Role     string  `json:"role"`
+	MFA      mfaJSON `json:"mfa"`
+}
+
+func toMe(m *account.Me) meJSON {
+	return meJSON{Username: m.Username, Email: m.Email, Name: m.Name, Kind: m.Kind, Source: m.Source, Role: m.Role,
+		MFA: mfaJSON{Policy: m.MFA.Policy, Enrolled: m.MFA.Enrolled, BackupCodesEnabled: m.MFA.BackupCodesEnabled,
+			BackupCodesRemaining: m.MFA.BackupCodesRemaining}}
+}
+
+type userJSON struct {
+	meJSON
+	Disabled            bool       `json:"disabled"`
+	PasswordLockedUntil *time.Time `json:"password_locked_until"`
+	MFALocked           bool       `json:"mfa_locked"`
+	MFALockedUntil      *time.Time `json:"mfa_locked_until"`
+	CreatedAt           time.Time  `json:"created_at"`
+}
+
+func toUser(v *account.UserView) userJSON {
+	return userJSON{meJSON: toMe(&v.Me), Disabled: v.Disabled, PasswordLockedUntil: v.PasswordLockedUntil,
+		MFALocked: v.MFALocked, MFALockedUntil: v.MFALockedUntil, CreatedAt: v.CreatedAt.UTC()}
+}
+
+func (a *API) me(w http.ResponseWriter, r *http.Request) error {
+	p, err := a.principal(r)
+	if err != nil {
+		return err
+	}
+	m, err := a.svc.Me(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toMe(m))
+}
+
+func (a *API) changePassword(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		CurrentPassword string `json:"current_password"`
+		NewPassword     string `json:"new_password"`
+	}
+	if err := decode(w, r, &in, false); err != nil {
+		return err
+	}
+	p, err := a.principal(r)
+	if err != nil {
+		return err
+	}
+	token, err := a.svc.ChangePassword(r.Context(), p, in.CurrentPassword, in.NewPassword, a.clientAddr(r))
+	if err != nil {
+		return err
+	}
+	a.setCookie(w, token)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) meEnroll(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		CurrentPassword string `json:"current_password"`
+	}
+	if err := decode(w, r, &in, false); err != nil {
+		return err
+	}
+	p, err := a.principal(r)
+	if err != nil {
+		return err
+	}
+	e, err := a.svc.BeginEnroll(r.Context(), p, in.CurrentPassword, a.clientAddr(r))
+	if err != nil {
+		return err
+	}
+	return writeEnrollment(w, e)
+}
+
+type codesAnswer struct {
+	BackupCodes []string `json:"backup_codes"`
+}
+
+func codes(c []string) codesAnswer {
+	if c == nil {
+		c = []string{}
+	}
+	return codesAnswer{BackupCodes: c}
+}
+
+func (a *API) meEnrollVerify(w http.ResponseWriter, r *http.Request) error {
+	var in codeBody
+	if err := decode(w, r, &in, false); err != nil {
+		return err
+	}
+	p, err := a.principal(r)
+	if err != nil {
+		return err
+	}
+	c, err := a.svc.FinishEnroll(r.Context(), p, in.Code)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, codes(c))
+}
+
+func (a *API) regenerate(w http.ResponseWriter, r *http.Request) error {
+	var in codeBody
+	if err := decode(w, r, &in, false); err != nil {
+		return err
+	}
+	p, err := a.principal(r)
+	if err != nil {
+		return err
+	}
+	c, err := a.svc.RegenerateBackupCodes(r.Context(), p, in.Code)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, codes(c))
+}
+
+type optionJSON struct {
+	Key         string `json:"key"`
+	Description string `json:"description"`
+	Value       string `json:"value"`
+	Default     string `json:"default"`
+	Values      any    `json:"values"`
+}
+
+func toOption(o *account.OptionView) optionJSON {
+	return optionJSON{Key: o.Key, Description: o.Description, Value: o.Value, Default: o.Default, Values: o.Values()}
+}
+
+func (a *API) options(w http.ResponseWriter, r *http.Request) error {
+	actor, err := a.admin(r)
+	if err != nil {
+		return err
+	}
+	opts, err := a.svc.Options(r.Context(), actor, r.URL.Query().Get("search"))
+	if err != nil {
+		return err
+	}
+	out := make([]optionJSON, len(opts))
+	for i := range opts {
+		out[i] = toOption(&opts[i])
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"options": out})
+}
+
+func (a *API) setOption(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Value *string `json:"value"`
+	}
+	if err := decode(w, r, &in, false); err != nil {
+		return err
+	}
+	if in.Value == nil {
+		return errs.E(errs.Invalid, "Send the new value as {\"value\": \"...\"}.")
+	}
+	actor, err := a.admin(r)
+	if err != nil {
+		return err
+	}
+	o, err := a.svc.SetOption(r.Context(), actor, r.PathValue("key"), *in.Value)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toOption(o))
+}
+
+func (a *API) users(w http.ResponseWriter, r *http.Request) error {
+	actor, err := a.admin(r)
+	if err != nil {
+		return err
+	}
+	list, err := a.svc.Users(r.Context(), actor)
+	if err != nil {
+		return err
+	}
+	out := make([]userJSON, len(list))
+	for i, v := range list {
+		out[i] = toUser(v)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"users": out})
+}
+
+func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Username string `json:"username"`
+		Email    string `json:"email"`
+		Name     string `json:"name"`
+		Kind     string `json:"kind"`
+		Source   string `json:"source"`
+		Role     string `json:"role"`
+	}
+	if err := decode(w, r, &in, false); err != nil {
+		return err
+	}
+	actor, err := a.admin(r)
+	if err != nil {
+		return err
+	}
+	v, _, err := a.svc.CreateUser(r.Context(), actor, account.NewUser{Username: in.Username, Email: in.Email,
+		Name: in.Name, Kind: in.Kind, Source: in.Source, Role: in.Role})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, toUser(v))
+}
+
+func (a *API) user(w http.ResponseWriter, r *http.Request) error {
+	actor, err := a.admin(r)
+	if err != nil {
+		return err
+	}
+	v, err := a.svc.User(r.Context(), actor, r.PathValue("username"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toUser(v))
+}
+
+// userAction is an admin action on one account that answers the account.
+func (a *API) userAction(w http.ResponseWriter, r *http.Request, body any,
+	do func(actor account.Actor, username string) (*account.UserView, error)) error {
+	if body == nil {
+		body = &struct{}{}
+	}
+	if err := decode(w, r, body, true); err != nil {
+		return err
+	}
+	actor, err := a.admin(r)
+	if err != nil {
+		return err
+	}
+	v, err := do(actor, r.PathValue("username"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, toUser(v))
+}
+
+func (a *API) resetMFA(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		WithPassword bool `json:"with_password"`
+	}
+	return a.userAction(w, r, &in, func(actor account.Actor, name string) (*account.UserView, error) {
+		return a.svc.ResetMFA(r.Context(), actor, name, in.WithPassword)
+	})
+}
+
+func (a *API) unlock(w http.ResponseWriter, r *http.Request) error {
+	return a.userAction(w, r, nil, func(actor account.Actor, name string) (*account.UserView, error) {
+		return a.svc.Unlock(r.Context(), actor, name)
+	})
+}
+
+func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) error {
+	return a.userAction(w, r, nil, func(actor account.Actor, name string) (*account.UserView, error) {
+		return a.svc.ResetPassword(r.Context(), actor, name)
+	})
+}
+
+func (a *API) disable(w http.ResponseWriter, r *http.Request) error {
+	return a.userAction(w, r, nil, func(actor account.Actor, name string) (*account.UserView, error) {
+		return a.svc.SetDisabled(r.Context(), actor, name, true)
+	})
+}
+
+func (a *API) enable(w http.ResponseWriter, r *http.Request) error {
+	return a.userAction(w, r, nil, func(actor account.Actor, name string) (*account.UserView, error) {
+		return a.svc.SetDisabled(r.Context(), actor, name, false)
+	})
+}
+
+type eventJSON struct {
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	User   string    `json:"user"`
+	Action string    `json:"action"`
+	Detail string    `json:"detail"`
+}
+
+func (a *API) audit(w http.ResponseWriter, r *http.Request) error {
+	actor, err := a.admin(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := store.EventFilter{User: q.Get("user"), Action: q.Get("action")}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			return errs.E(errs.Invalid, "limit must be 1 to 1000.")
+		}
+		f.Limit = n
+	}
+	events, err := a.svc.Audit(r.Context(), actor, f)
+	if err != nil {
+		return err
+	}
+	out := make([]eventJSON, len(events))
+	for i, e := range events {
+		out[i] = eventJSON{At: e.At.UTC(), Actor: e.Actor, User: e.User, Action: e.Action, Detail: e.Detail}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"events": out})
+}

@@ -1,0 +1,358 @@
+// Package httpapi serves Twofold's JSON API under /api/v1, with /healthz, /readyz and /metrics.
+// Handlers parse, call the account service and render; every rule lives in the service. Errors
+// are rendered in one place, as {"error": {"code", "message"}} with the status of their code.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/errs"
+)
+
+// CookieName is the session cookie.
+const CookieName = "twofold_session"
+
+// MaxBody is the largest request body accepted (SPEC §4: 413 above 64 KiB).
+const MaxBody = 64 << 10
+
+// Config holds what the API needs.
+type Config struct {
+	Service *account.Service
+	Logger  *slog.Logger
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// SecureCookies adds Secure to the cookie, when the base URL is https.
+	SecureCookies bool
+	// Ready reports whether the server can answer (the database answers).
+	Ready func(context.Context) error
+	// Registry receives the metrics; nil makes a new one.
+	Registry *prometheus.Registry
+}
+
+// API is the JSON API's handler.
+type API struct {
+	svc     *account.Service
+	log     *slog.Logger
+	trusted []netip.Prefix
+	secure  bool
+	ready   func(context.Context) error
+
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// New makes the API and registers its routes on mux.
+func New(c Config, mux *http.ServeMux) *API {
+	reg := c.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	a := &API{svc: c.Service, log: c.Logger, trusted: c.TrustedProxies, secure: c.SecureCookies, ready: c.Ready,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twofold_http_requests_total",
+			Help: "HTTP requests by route and status code."}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "twofold_http_request_duration_seconds",
+			Help: "HTTP request duration by route.", Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}},
+			[]string{"route"}),
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	reg.MustRegister(a.requests, a.duration)
+
+	routes := []struct {
+		pattern string
+		h       handler
+	}{
+		{"POST /api/v1/signin", a.signIn},
+		{"GET /api/v1/signin", a.signInState},
+		{"POST /api/v1/signin/mfa/enroll", a.enroll},
+		{"POST /api/v1/signin/mfa/enroll/verify", a.enrollVerify},
+		{"POST /api/v1/signin/mfa/enroll/skip", a.enrollSkip},
+		{"POST /api/v1/signin/mfa/verify", a.verify},
+		{"POST /api/v1/signin/password", a.newPassword},
+		{"POST /api/v1/signout", a.signOut},
+		{"GET /api/v1/me", a.me},
+		{"POST /api/v1/me/password", a.changePassword},
+		{"POST /api/v1/me/mfa/enroll", a.meEnroll},
+		{"POST /api/v1/me/mfa/enroll/verify", a.meEnrollVerify},
+		{"POST /api/v1/me/mfa/backup-codes", a.regenerate},
+		{"GET /api/v1/admin/options", a.options},
+		{"PUT /api/v1/admin/options/{key}", a.setOption},
+		{"GET /api/v1/admin/users", a.users},
+		{"POST /api/v1/admin/users", a.createUser},
+		{"GET /api/v1/admin/users/{username}", a.user},
+		{"POST /api/v1/admin/users/{username}/mfa/reset", a.resetMFA},
+		{"POST /api/v1/admin/users/{username}/unlock", a.unlock},
+		{"POST /api/v1/admin/users/{username}/password/reset", a.resetPassword},
+		{"POST /api/v1/admin/users/{username}/disable", a.disable},
+		{"POST /api/v1/admin/users/{username}/enable", a.enable},
+		{"GET /api/v1/admin/audit", a.audit},
+		{"/api/", a.notFound},
+	}
+	for _, r := range routes {
+		mux.Handle(r.pattern, a.wrap(r.pattern, r.h))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.ready(r.Context()); err != nil {
+			a.log.WarnContext(r.Context(), "not ready", "err", err)
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return a
+}
+
+// handler is an API handler: it writes a success itself and returns any error for wrap to render.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (a *API) wrap(route string, h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		// Answers may carry secrets (keys, codes); none may be stored by a cache.
+		sw.Header().Set("Cache-Control", "no-store")
+		if err := h(sw, r); err != nil {
+			a.renderError(sw, r, err)
+		}
+		if sw.status == 0 {
+			sw.WriteHeader(http.StatusNoContent)
+		}
+		a.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+		a.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}
+
+var statuses = map[string]int{
+	errs.Invalid: 400, errs.InvalidCredentials: 401, errs.InvalidCode: 401, errs.NotSignedIn: 401,
+	errs.Forbidden: 403, errs.SSOAccount: 403, errs.AccountDisabled: 403, errs.TemporaryExpired: 403,
+	errs.NotFound: 404, errs.Conflict: 409, errs.TooLarge: 413, errs.Locked: 429, errs.RateLimited: 429,
+	errs.Unavailable: 503, errs.Internal: 500,
+}
+
+// Status answers the HTTP status of an error code.
+func Status(code string) int {
+	if s, ok := statuses[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Code        string     `json:"code"`
+	Message     string     `json:"message"`
+	Next        string     `json:"next,omitempty"`
+	LockedUntil *time.Time `json:"locked_until,omitempty"`
+	locked      bool
+}
+
+// MarshalJSON writes locked_until as null for a lock that only an admin ends.
+func (e errorBody) MarshalJSON() ([]byte, error) {
+	type plain errorBody
+	if !e.locked {
+		return json.Marshal(plain(e))
+	}
+	return json.Marshal(struct {
+		plain
+		LockedUntil *time.Time `json:"locked_until"`
+	}{plain(e), e.LockedUntil})
+}
+
+func (a *API) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	e := errs.As(err)
+	if e.Code == errs.Internal {
+		a.log.ErrorContext(r.Context(), "request failed", "route", r.Pattern, "err", err)
+	}
+	body := errorBody{Code: e.Code, Message: e.Message, Next: e.Next, locked: e.Code == errs.Locked}
+	retry := e.RetryAfter
+	if !e.LockedUntil.IsZero() {
+		t := e.LockedUntil.UTC()
+		body.LockedUntil = &t
+		retry = time.Until(t)
+	}
+	if retry > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+	}
+	out := map[string]any{"error": body}
+	if e.Next != "" {
+		out["next"] = e.Next
+	}
+	writeJSON(w, Status(e.Code), out)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // otpauth:// URIs keep their '&'
+	return enc.Encode(v)
+}
+
+// decode reads a JSON object into v: Content-Type application/json, at most MaxBody bytes,
+// no unknown fields, nothing after the object. A request with no body decodes as {} when
+// allowEmpty.
+func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) error {
+	body := http.MaxBytesReader(w, r.Body, MaxBody)
+	var first [1]byte
+	n, err := io.ReadFull(body, first[:])
+	if n == 0 {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			return errs.E(errs.TooLarge, "The request body is larger than 64 KiB.")
+		case allowEmpty:
+			return nil
+		default:
+			return errs.E(errs.Invalid, "The request needs a JSON body.")
+		}
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return errs.E(errs.Invalid, "Send the body as Content-Type: application/json.")
+	}
+	dec := json.NewDecoder(io.MultiReader(strings.NewReader(string(first[:])), body))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("data after the JSON object")
+	}
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("data after the JSON object")
+		}
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooBig):
+		return errs.E(errs.TooLarge, "The request body is larger than 64 KiB.")
+	default:
+		return errs.E(errs.Invalid, "The request body is not valid: %s.", jsonProblem(err))
+	}
+}
+
+// jsonProblem says what is wrong with a body without echoing its content.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("malformed JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q has the wrong type", typ.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends too early"
+	default:
+		return "it must be one JSON object"
+	}
+}
+
+func (a *API) token(r *http.Request) string {
+	c, err := r.Cookie(CookieName)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+func (a *API) setCookie(w http.ResponseWriter, token string) {
+	c := &http.Cookie{Name: CookieName, Value: token, Path: "/", HttpOnly: true, Secure: a.secure,
+		SameSite: http.SameSiteLaxMode}
+	if token == "" {
+		c.MaxAge = -1
+	}
+	http.SetCookie(w, c)
+}
+
+// clientAddr answers the client's address: the peer, or with a trusted proxy as peer, the last
+// address in X-Forwarded-For that is not itself a trusted proxy.
+func (a *API) clientAddr(r *http.Request) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	addr := peer.Addr().Unmap()
+	if !a.isTrusted(addr) {
+		return addr.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if hop = hop.Unmap(); !a.isTrusted(hop) {
+			return hop.String()
+		}
+	}
+	return addr.String()
+}
+
+func (a *API) isTrusted(addr netip.Addr) bool {
+	for _, p := range a.trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *API) principal(r *http.Request) (*account.Principal, error) {
+	return a.svc.Authenticate(r.Context(), a.token(r))
+}
+
+func (a *API) admin(r *http.Request) (account.Actor, error) {
+	p, err := a.principal(r)
+	if err != nil {
+		return account.Actor{}, err
+	}
+	actor := p.Actor()
+	if !actor.Admin {
+		return account.Actor{}, errs.E(errs.Forbidden, "Only administrators may do this.")
+	}
+	return actor, nil
+}
+
+func (a *API) notFound(w http.ResponseWriter, r *http.Request) error {
+	return errs.E(errs.NotFound, "There is no %s %s in this API.", r.Method, r.URL.Path)
+}

@@ -1,0 +1,119 @@
+// Package mail sends Twofold's messages. The default Mailer is the outbox: one RFC 5322 .eml
+// file per message in a folder, written durably before the request that caused it is answered.
+package mail
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"mime"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Message is one plain-text email.
+type Message struct {
+	To      string
+	Subject string
+	Body    string
+}
+
+// Mailer delivers messages.
+type Mailer interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// Outbox writes each message as a .eml file into Dir.
+type Outbox struct {
+	Dir  string
+	From string
+	Now  func() time.Time
+}
+
+var _ Mailer = (*Outbox)(nil)
+
+// NewOutbox makes the outbox folder (mode 0700: messages hold temporary passwords).
+func NewOutbox(dir, from string, now func() time.Time) (*Outbox, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("mail: outbox: %w", err)
+	}
+	return &Outbox{Dir: dir, From: from, Now: now}, nil
+}
+
+// Send writes m to a new file: first under a temporary name, synced, then renamed, and the
+// folder synced, so that a crash leaves either the whole message or none.
+func (o *Outbox) Send(_ context.Context, m Message) error {
+	now := o.Now().UTC()
+	raw, id, err := Format(o.From, m, now)
+	if err != nil {
+		return err
+	}
+	name := now.Format("20060102T150405.000000000Z") + "-" + id + ".eml"
+	tmp := filepath.Join(o.Dir, "."+name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("mail: outbox: %w", err)
+	}
+	_, werr := f.Write(raw)
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, filepath.Join(o.Dir, name))
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("mail: outbox: %w", werr)
+	}
+	if d, err := os.Open(o.Dir); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("mail: outbox: sync folder: %w", err)
+		}
+	}
+	return nil
+}
+
+// Format renders m as an RFC 5322 message with CRLF line ends and answers it with the random
+// part of its Message-ID.
+func Format(from string, m Message, now time.Time) ([]byte, string, error) {
+	to, err := mail.ParseAddress(m.To)
+	if err != nil {
+		return nil, "", fmt.Errorf("mail: recipient: %w", err)
+	}
+	sender, err := mail.ParseAddress(from)
+	if err != nil {
+		return nil, "", fmt.Errorf("mail: sender: %w", err)
+	}
+	var rnd [12]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, "", err
+	}
+	id := hex.EncodeToString(rnd[:])
+	domain := sender.Address[strings.LastIndexByte(sender.Address, '@')+1:]
+	var b strings.Builder
+	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
+	header("From", sender.String())
+	header("To", to.String())
+	header("Subject", mime.QEncoding.Encode("utf-8", m.Subject))
+	header("Date", now.Format(time.RFC1123Z))
+	header("Message-ID", "<"+id+"@"+domain+">")
+	header("MIME-Version", "1.0")
+	header("Content-Type", "text/plain; charset=utf-8")
+	header("Content-Transfer-Encoding", "8bit")
+	b.WriteString("\r\n")
+	body := strings.ReplaceAll(strings.ReplaceAll(m.Body, "\r\n", "\n"), "\n", "\r\n")
+	b.WriteString(body)
+	if !strings.HasSuffix(body, "\r\n") {
+		b.WriteString("\r\n")
+	}
+	return []byte(b.String()), id, nil
+}
