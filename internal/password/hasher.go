@@ -1,0 +1,164 @@
+package password
+
+import (
+	"context"
+	"errors"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrBusy means every worker is busy and the caller could not wait (the queue is full) or
+// waited its maxWait in vain. Servers answer it as "unavailable, retry later".
+var ErrBusy = errors.New("password: hashing is saturated")
+
+// waitersPerWorker bounds the queue: beyond workers*waitersPerWorker waiting callers, new
+// callers get ErrBusy at once, so a flood costs goroutines and memory in proportion to workers.
+const waitersPerWorker = 16
+
+// Hasher bounds how many hashes run at once so that a flood cannot exhaust memory (each argon2id
+// call allocates Params.Memory KiB). It is safe for concurrent use.
+type Hasher struct {
+	params  Params
+	rand    io.Reader
+	maxWait time.Duration
+	dummy   string // a PHC string under params that no password matches, for VerifyDummy
+
+	// admit holds one token per caller that is working or waiting; slots one per caller that
+	// is working. Buffered channels are the semaphores.
+	admit   chan struct{}
+	slots   chan struct{}
+	waiting atomic.Int64
+
+	// Test hooks: newTimer replaces time.NewTimer; onWait runs when a caller starts waiting,
+	// its timer set.
+	newTimer func(time.Duration) (<-chan time.Time, func() bool)
+	onWait   func()
+}
+
+// NewHasher returns a Hasher that hashes new passwords under p, runs at most workers hashes at
+// once (runtime.NumCPU() when workers <= 0) and lets a caller wait at most maxWait for a free
+// worker (with maxWait <= 0, a caller that finds every worker busy gets ErrBusy at once). Salts
+// come from rand (crypto/rand.Reader when nil), which the Hasher serialises, so it need not be
+// safe for concurrent use.
+func NewHasher(p Params, workers int, maxWait time.Duration, rand io.Reader) *Hasher {
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	// A dummy of zero salt and zero hash costs exactly the work of a real Verify, and a password
+	// matches it with probability 2^-(8*KeyLen); it needs no randomness, so it can be made here.
+	dummy := encode(p, make([]byte, p.SaltLen), make([]byte, p.KeyLen))
+	return &Hasher{
+		params:  p,
+		rand:    &lockedReader{r: orDefault(rand)},
+		maxWait: maxWait,
+		dummy:   dummy,
+		admit:   make(chan struct{}, workers*(1+waitersPerWorker)),
+		slots:   make(chan struct{}, workers),
+		newTimer: func(d time.Duration) (<-chan time.Time, func() bool) {
+			t := time.NewTimer(d)
+			return t.C, t.Stop
+		},
+	}
+}
+
+// Params answers the parameters the Hasher uses for new hashes.
+func (h *Hasher) Params() Params { return h.params }
+
+// InFlight answers how many hashes are running now, for metrics.
+func (h *Hasher) InFlight() int { return len(h.slots) }
+
+// Waiting answers how many callers are waiting for a worker now, for metrics.
+func (h *Hasher) Waiting() int { return int(h.waiting.Load()) }
+
+// Hash is the package-level Hash under the Hasher's params and bound. It answers ErrBusy when
+// no worker frees up in time, or ctx's error when ctx ends first.
+func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return Hash(pw, h.params, h.rand)
+}
+
+// Verify is the package-level Verify under the Hasher's bound. A stored string's own parameters
+// apply, so hashes made under older params keep verifying.
+func (h *Hasher) Verify(ctx context.Context, pw, phc string) (bool, error) {
+	// Parse first: a malformed string should not take a worker, nor wait for one.
+	if _, _, _, err := decode(phc); err != nil {
+		return false, err
+	}
+	release, err := h.acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return Verify(pw, phc)
+}
+
+// VerifyDummy spends the same work as a Verify against a hash under the Hasher's params, under
+// the same bound, and discards the answer. Sign-in calls it when the account does not exist, so
+// that the answer takes about as long as for an account that does.
+func (h *Hasher) VerifyDummy(ctx context.Context, pw string) error {
+	_, err := h.Verify(ctx, pw, h.dummy)
+	return err
+}
+
+// acquire takes a worker slot, waiting within the bounds, and answers the function that gives
+// it back.
+func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	select {
+	case h.admit <- struct{}{}:
+	default:
+		return nil, ErrBusy // the queue is full: refuse before holding any resource
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return h.release, nil
+	default:
+	}
+	if h.maxWait <= 0 {
+		<-h.admit
+		return nil, ErrBusy
+	}
+	h.waiting.Add(1)
+	defer h.waiting.Add(-1)
+	timeout, stop := h.newTimer(h.maxWait)
+	defer stop()
+	if h.onWait != nil {
+		h.onWait()
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return h.release, nil
+	case <-timeout:
+		<-h.admit
+		return nil, ErrBusy
+	case <-ctx.Done():
+		<-h.admit
+		return nil, ctx.Err()
+	}
+}
+
+func (h *Hasher) release() {
+	<-h.slots
+	<-h.admit
+}
+
+// lockedReader serialises reads so that one io.Reader can serve concurrent hashes.
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}

@@ -1,0 +1,252 @@
+package password
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+var tinyParams = Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
+
+// guard fails the test if ch does not deliver soon; it only fires when the code under test hangs.
+func guard[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: still blocked after 10s", what)
+		panic("unreachable")
+	}
+}
+
+// occupy takes every worker slot, as callers in the middle of a hash would, and answers the
+// function that frees them.
+func occupy(h *Hasher) (free func()) {
+	n := cap(h.slots)
+	for range n {
+		h.admit <- struct{}{}
+		h.slots <- struct{}{}
+	}
+	return func() {
+		for range n {
+			h.release()
+		}
+	}
+}
+
+// withWaitSignal makes h report on the returned channel each time a caller starts waiting.
+func withWaitSignal(h *Hasher) <-chan struct{} {
+	ch := make(chan struct{}, cap(h.admit))
+	h.onWait = func() { ch <- struct{}{} }
+	return ch
+}
+
+func TestHasherRoundTrip(t *testing.T) {
+	h := NewHasher(tinyParams, 2, time.Second, rand.Reader)
+	ctx := context.Background()
+	phc, err := h.Hash(ctx, "a long enough password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		pw   string
+		want bool
+	}{
+		{"right", "a long enough password", true},
+		{"wrong", "a long enough passworD", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ok, err := h.Verify(ctx, c.pw, phc)
+			if err != nil || ok != c.want {
+				t.Errorf("Verify = %v, %v; want %v", ok, err, c.want)
+			}
+		})
+	}
+	if _, err := h.Verify(ctx, "x", "$argon2id$garbage"); !errors.Is(err, ErrMalformedHash) {
+		t.Errorf("Verify(malformed) error = %v", err)
+	}
+	if err := h.VerifyDummy(ctx, "a long enough password"); err != nil {
+		t.Errorf("VerifyDummy: %v", err)
+	}
+	if h.Params() != tinyParams {
+		t.Errorf("Params = %+v", h.Params())
+	}
+	if h.InFlight() != 0 || h.Waiting() != 0 || len(h.admit) != 0 {
+		t.Errorf("after the calls: InFlight %d, Waiting %d, admitted %d; want 0", h.InFlight(), h.Waiting(), len(h.admit))
+	}
+}
+
+func TestHasherDummyMatchesParams(t *testing.T) {
+	// VerifyDummy must cost what a real Verify costs: its hash must carry the Hasher's params.
+	h := NewHasher(DefaultParams, 1, time.Second, rand.Reader)
+	p, _, _, err := decode(h.dummy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p != DefaultParams {
+		t.Errorf("dummy params = %+v, want %+v", p, DefaultParams)
+	}
+}
+
+func TestHasherWorkersDefault(t *testing.T) {
+	h := NewHasher(tinyParams, 0, time.Second, nil)
+	if cap(h.slots) < 1 || cap(h.admit) != cap(h.slots)*(1+waitersPerWorker) {
+		t.Errorf("slots %d, admit %d", cap(h.slots), cap(h.admit))
+	}
+}
+
+func TestHasherQueueBound(t *testing.T) {
+	h := NewHasher(tinyParams, 1, time.Hour, rand.Reader)
+	waits := withWaitSignal(h)
+	free := occupy(h)
+
+	// Fill the queue: each waiter blocks until the worker frees up.
+	const waiters = waitersPerWorker
+	results := make(chan error, waiters)
+	for range waiters {
+		go func() {
+			_, err := h.Hash(context.Background(), "queued password")
+			results <- err
+		}()
+	}
+	for i := range waiters {
+		guard(t, waits, "waiter "+string(rune('a'+i)))
+	}
+	if h.Waiting() != waiters || h.InFlight() != 1 {
+		t.Fatalf("Waiting %d, InFlight %d; want %d, 1", h.Waiting(), h.InFlight(), waiters)
+	}
+
+	// The queue is full: one more caller of each kind is refused at once, without waiting.
+	refused := make(chan error, 3)
+	go func() { _, err := h.Hash(context.Background(), "one too many"); refused <- err }()
+	go func() { _, err := h.Verify(context.Background(), "one too many", h.dummy); refused <- err }()
+	go func() { refused <- h.VerifyDummy(context.Background(), "one too many") }()
+	for range 3 {
+		if err := guard(t, refused, "refused caller"); !errors.Is(err, ErrBusy) {
+			t.Errorf("caller beyond the queue: %v, want ErrBusy", err)
+		}
+	}
+
+	// Freeing the worker lets every waiter through, one at a time.
+	free()
+	for range waiters {
+		if err := guard(t, results, "waiter result"); err != nil {
+			t.Errorf("queued caller: %v", err)
+		}
+	}
+	if h.InFlight() != 0 || h.Waiting() != 0 || len(h.admit) != 0 {
+		t.Errorf("after the flood: InFlight %d, Waiting %d, admitted %d; want 0", h.InFlight(), h.Waiting(), len(h.admit))
+	}
+}
+
+func TestHasherMaxWait(t *testing.T) {
+	h := NewHasher(tinyParams, 1, time.Hour, rand.Reader)
+	waits := withWaitSignal(h)
+	fire := make(chan time.Time)
+	var asked time.Duration
+	h.newTimer = func(d time.Duration) (<-chan time.Time, func() bool) {
+		asked = d
+		return fire, func() bool { return true }
+	}
+	free := occupy(h)
+	defer free()
+
+	done := make(chan error, 1)
+	go func() { _, err := h.Hash(context.Background(), "patient password"); done <- err }()
+	guard(t, waits, "waiter")
+	if asked != time.Hour {
+		t.Errorf("timer set for %v, want maxWait %v", asked, time.Hour)
+	}
+	close(fire) // maxWait elapses
+	if err := guard(t, done, "timed-out caller"); !errors.Is(err, ErrBusy) {
+		t.Errorf("after maxWait: %v, want ErrBusy", err)
+	}
+	if len(h.admit) != 1 || h.Waiting() != 0 {
+		t.Errorf("the timed-out caller kept its place: admitted %d, waiting %d", len(h.admit), h.Waiting())
+	}
+}
+
+func TestHasherMaxWaitRealTimer(t *testing.T) {
+	// The one test on the real clock: only a lower bound, which timers guarantee.
+	const maxWait = 20 * time.Millisecond
+	h := NewHasher(tinyParams, 1, maxWait, rand.Reader)
+	free := occupy(h)
+	defer free()
+	start := time.Now()
+	_, err := h.Hash(context.Background(), "patient password")
+	if !errors.Is(err, ErrBusy) {
+		t.Fatalf("Hash = %v, want ErrBusy", err)
+	}
+	if waited := time.Since(start); waited < maxWait {
+		t.Errorf("gave up after %v, before maxWait %v", waited, maxWait)
+	}
+}
+
+func TestHasherNoWait(t *testing.T) {
+	h := NewHasher(tinyParams, 1, 0, rand.Reader)
+	h.onWait = func() { t.Error("a Hasher with maxWait 0 waited") }
+	free := occupy(h)
+	defer free()
+	if _, err := h.Hash(context.Background(), "impatient password"); !errors.Is(err, ErrBusy) {
+		t.Errorf("Hash = %v, want ErrBusy", err)
+	}
+}
+
+func TestHasherContext(t *testing.T) {
+	t.Run("ended before", func(t *testing.T) {
+		h := NewHasher(tinyParams, 1, time.Hour, rand.Reader)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := h.Hash(ctx, "some password"); !errors.Is(err, context.Canceled) {
+			t.Errorf("Hash = %v, want context.Canceled", err)
+		}
+	})
+	t.Run("ends while waiting", func(t *testing.T) {
+		h := NewHasher(tinyParams, 1, time.Hour, rand.Reader)
+		waits := withWaitSignal(h)
+		free := occupy(h)
+		defer free()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { _, err := h.Verify(ctx, "some password", h.dummy); done <- err }()
+		guard(t, waits, "waiter")
+		cancel()
+		if err := guard(t, done, "cancelled caller"); !errors.Is(err, context.Canceled) {
+			t.Errorf("Verify = %v, want context.Canceled", err)
+		}
+		if len(h.admit) != 1 {
+			t.Errorf("the cancelled caller kept its place: admitted %d", len(h.admit))
+		}
+	})
+}
+
+func TestHasherSharedReader(t *testing.T) {
+	// A reader that is not safe for concurrent use is serialised by the Hasher (run with -race).
+	h := NewHasher(tinyParams, 4, time.Minute, &countingReader{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := h.Hash(context.Background(), "concurrent password"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// countingReader is a deterministic, unsynchronised byte source.
+type countingReader struct{ n byte }
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	for i := range p {
+		r.n++
+		p[i] = r.n
+	}
+	return len(p), nil
+}
