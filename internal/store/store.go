@@ -108,7 +108,8 @@ type Event struct {
 	Detail string
 }
 
-// EventFilter narrows an audit listing. Zero fields do not filter; Limit 0 means a default.
+// EventFilter narrows an audit listing. Zero fields do not filter; Limit 0 means 100; at most
+// 1000 are returned.
 type EventFilter struct {
 	User   string
 	Action string
@@ -145,15 +146,17 @@ type Queries interface {
 	User(ctx context.Context, id int64) (*User, error)
 	// UserByName returns the account with the lower-case username.
 	UserByName(ctx context.Context, username string) (*User, error)
-	// Users lists every account, newest first.
+	// Users lists every account, newest first (by CreatedAt, then ID).
 	Users(ctx context.Context) ([]*User, error)
 	// CountUsers counts accounts with the role ("" for all).
 	CountUsers(ctx context.Context, role string) (int, error)
 	// UpdateUser writes every field of u except ID, Username, BackupSalt and CreatedAt.
+	// ErrNotFound when the account does not exist.
 	UpdateUser(ctx context.Context, u *User) error
 
 	// SetTOTPStep records step as the last accepted TOTP step when it is later than the stored
-	// one, in one conditional write; false when it is not (a replay).
+	// one, in one conditional write; false when it is not (a replay). ErrNotFound when the
+	// account does not exist.
 	SetTOTPStep(ctx context.Context, userID, step int64) (bool, error)
 
 	// AddBackupCodes stores MACs as unused codes of the account.
@@ -168,15 +171,16 @@ type Queries interface {
 
 	// CountPasswordFailure adds one failure for username and, when the count reaches
 	// rule.Every, locks it until now+rule.For and starts the count again. A lock that has
-	// passed is cleared first. It answers the state after counting.
+	// passed is cleared first. It answers the state after counting. rule.Permanent is not used:
+	// password locks are always temporary (SPEC §3).
 	CountPasswordFailure(ctx context.Context, username string, now time.Time, rule LockRule) (PasswordAttempt, error)
 	// PasswordLock answers the username's current failures and lock.
 	PasswordLock(ctx context.Context, username string) (PasswordAttempt, error)
 	// ClearPasswordFailures forgets the username's failures and lock.
 	ClearPasswordFailures(ctx context.Context, username string) error
 
-	// AddAddressFailure records a password failure from addr at now and forgets those older
-	// than since.
+	// AddAddressFailure records a password failure from addr at now and forgets every
+	// address's failures older than since, so that the table stays bounded.
 	AddAddressFailure(ctx context.Context, addr string, now, since time.Time) error
 	// CountAddressFailures counts addr's failures after since.
 	CountAddressFailures(ctx context.Context, addr string, since time.Time) (int, error)
@@ -189,7 +193,7 @@ type Queries interface {
 	// changes at every step). ErrNotFound when oldHash is gone, so that of two requests racing
 	// on one sign-in only one moves it on.
 	ReplaceSession(ctx context.Context, oldHash []byte, s *Session) error
-	// TouchSession sets the session's last use.
+	// TouchSession sets the session's last use. ErrNotFound when the session is gone.
 	TouchSession(ctx context.Context, idHash []byte, at time.Time) error
 	// DeleteSession removes one session; no error when it is gone already.
 	DeleteSession(ctx context.Context, idHash []byte) error
@@ -221,7 +225,8 @@ type Queries interface {
 type Store interface {
 	Queries
 	// Update runs fn in one read-write transaction and commits it when fn returns nil. Accounts
-	// read with User inside fn are locked against other Update calls until it ends.
+	// read with User inside fn are locked against other Update calls until it ends. fn must use
+	// q only: calling the Store's own methods inside fn may deadlock.
 	Update(ctx context.Context, fn func(q Queries) error) error
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

@@ -1,0 +1,114 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+// The store.Queries of a DB outside Update: reads go to the reader pool, writes to the writer
+// connection, each statement atomic by itself (and each method that needs several statements
+// in one transaction of its own).
+
+func (db *DB) CreateUser(ctx context.Context, u *store.User) error { return db.wq.CreateUser(ctx, u) }
+
+func (db *DB) User(ctx context.Context, id int64) (*store.User, error) { return db.rq.User(ctx, id) }
+
+func (db *DB) UserByName(ctx context.Context, username string) (*store.User, error) {
+	return db.rq.UserByName(ctx, username)
+}
+
+func (db *DB) Users(ctx context.Context) ([]*store.User, error) { return db.rq.Users(ctx) }
+
+func (db *DB) CountUsers(ctx context.Context, role string) (int, error) {
+	return db.rq.CountUsers(ctx, role)
+}
+
+func (db *DB) UpdateUser(ctx context.Context, u *store.User) error { return db.wq.UpdateUser(ctx, u) }
+
+func (db *DB) SetTOTPStep(ctx context.Context, userID, step int64) (bool, error) {
+	return db.wq.SetTOTPStep(ctx, userID, step)
+}
+
+func (db *DB) AddBackupCodes(ctx context.Context, userID int64, macs [][]byte) error {
+	return db.wq.AddBackupCodes(ctx, userID, macs)
+}
+
+func (db *DB) DeleteBackupCodes(ctx context.Context, userID int64) error {
+	return db.wq.DeleteBackupCodes(ctx, userID)
+}
+
+func (db *DB) UseBackupCode(ctx context.Context, userID int64, mac []byte, now time.Time) (bool, error) {
+	return db.wq.UseBackupCode(ctx, userID, mac, now)
+}
+
+func (db *DB) CountBackupCodes(ctx context.Context, userID int64) (int, error) {
+	return db.rq.CountBackupCodes(ctx, userID)
+}
+
+func (db *DB) CountPasswordFailure(ctx context.Context, username string, now time.Time, rule store.LockRule) (store.PasswordAttempt, error) {
+	return db.wq.CountPasswordFailure(ctx, username, now, rule)
+}
+
+func (db *DB) PasswordLock(ctx context.Context, username string) (store.PasswordAttempt, error) {
+	return db.rq.PasswordLock(ctx, username)
+}
+
+func (db *DB) ClearPasswordFailures(ctx context.Context, username string) error {
+	return db.wq.ClearPasswordFailures(ctx, username)
+}
+
+func (db *DB) AddAddressFailure(ctx context.Context, addr string, now, since time.Time) error {
+	return db.wq.AddAddressFailure(ctx, addr, now, since)
+}
+
+func (db *DB) CountAddressFailures(ctx context.Context, addr string, since time.Time) (int, error) {
+	return db.rq.CountAddressFailures(ctx, addr, since)
+}
+
+func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
+	return db.wq.CreateSession(ctx, s)
+}
+
+func (db *DB) Session(ctx context.Context, idHash []byte) (*store.Session, error) {
+	return db.rq.Session(ctx, idHash)
+}
+
+func (db *DB) ReplaceSession(ctx context.Context, oldHash []byte, s *store.Session) error {
+	return db.wq.ReplaceSession(ctx, oldHash, s)
+}
+
+func (db *DB) TouchSession(ctx context.Context, idHash []byte, at time.Time) error {
+	return db.wq.TouchSession(ctx, idHash, at)
+}
+
+func (db *DB) DeleteSession(ctx context.Context, idHash []byte) error {
+	return db.wq.DeleteSession(ctx, idHash)
+}
+
+func (db *DB) DeleteUserSessions(ctx context.Context, userID int64, keepHash []byte) error {
+	return db.wq.DeleteUserSessions(ctx, userID, keepHash)
+}
+
+func (db *DB) DeleteExpiredSessions(ctx context.Context, signinBefore, idleBefore, createdBefore time.Time) (int, error) {
+	return db.wq.DeleteExpiredSessions(ctx, signinBefore, idleBefore, createdBefore)
+}
+
+func (db *DB) Options(ctx context.Context) (map[string]string, error) { return db.rq.Options(ctx) }
+
+func (db *DB) SetOption(ctx context.Context, key, value string) error {
+	return db.wq.SetOption(ctx, key, value)
+}
+
+func (db *DB) AddEvent(ctx context.Context, e *store.Event) error { return db.wq.AddEvent(ctx, e) }
+
+func (db *DB) Events(ctx context.Context, f store.EventFilter) ([]*store.Event, error) {
+	return db.rq.Events(ctx, f)
+}
+
+func (db *DB) Meta(ctx context.Context, key string) (string, error) { return db.rq.Meta(ctx, key) }
+
+func (db *DB) SetMetaOnce(ctx context.Context, key, value string) (string, error) {
+	return db.wq.SetMetaOnce(ctx, key, value)
+}

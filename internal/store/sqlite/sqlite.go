@@ -1,0 +1,191 @@
+// Package sqlite is the SQLite backend of store.Store, on the pure-Go driver modernc.org/sqlite
+// (no cgo).
+//
+// # Two pools
+//
+// A DB holds two database/sql pools on the same file:
+//
+//   - the writer, one connection (SetMaxOpenConns(1)), runs every write: Update's
+//     transactions and every single write statement. Writers of this process therefore queue
+//     in Go, in order, instead of meeting SQLITE_BUSY among themselves; the connection opens
+//     transactions with BEGIN IMMEDIATE (_txlock=immediate), which takes the write lock at
+//     once, so a transaction that reads and then writes never fails with a busy upgrade when
+//     another process (the CLI) writes to the same file. Between processes busy_timeout waits
+//     for the lock.
+//   - the readers, a few read-only connections, run plain reads outside Update. In WAL mode a
+//     reader sees the last commit and never waits for the writer, so reads (a session lookup,
+//     the audit log) do not queue behind writes.
+//
+// Update's fn must use the Queries it is given: calling the DB's own write methods from inside
+// fn would wait for the writer connection that fn is holding.
+//
+// # Durability
+//
+// The journal is a WAL with synchronous=FULL: every commit is synced to disk before it is
+// answered, so after a crash or kill -9 nothing that was answered is lost (a used code stays
+// used, a recorded TOTP step stays recorded). foreign_keys is on for every connection.
+//
+// Times are INTEGER unix nanoseconds (0 for the zero time, read back as the zero time.Time;
+// other times come back in UTC), booleans INTEGER 0/1 and byte strings BLOB.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	msqlite "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+// readers is the size of the reader pool.
+const readers = 4
+
+// busyTimeoutMS is how long a statement waits for a lock another process holds.
+const busyTimeoutMS = 10000
+
+// DB is a Twofold store in one SQLite file.
+type DB struct {
+	w, r   *sql.DB
+	wq, rq queries // write and read queries on the pools
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens the database file at path, creating it when missing, and brings its schema up to
+// date. It fails when the file was written by a newer Twofold (an unknown schema version).
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: open: empty path")
+	}
+	w, err := sql.Open("sqlite", dsn(path,
+		"_pragma=busy_timeout("+fmt.Sprint(busyTimeoutMS)+")",
+		"_pragma=journal_mode(WAL)",
+		"_pragma=synchronous(FULL)",
+		"_pragma=foreign_keys(1)",
+		"_txlock=immediate",
+	))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	r, err := sql.Open("sqlite", dsn(path,
+		"_pragma=busy_timeout("+fmt.Sprint(busyTimeoutMS)+")",
+		"_pragma=foreign_keys(1)",
+		"_query_only=1",
+	))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	r.SetConnMaxLifetime(0)
+	r.SetConnMaxIdleTime(0)
+	if err := r.PingContext(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	db := &DB{w: w, r: r}
+	db.wq = queries{x: w, atomic: db.inTx}
+	db.rq = queries{x: r, atomic: func(context.Context, func(queries) error) error {
+		return errors.New("sqlite: write on the reader pool") // never called: reads only
+	}}
+	return db, nil
+}
+
+// dsn builds a modernc.org/sqlite data source name for the file at path with query
+// parameters. The path goes into a file: URI, so the characters that URI syntax gives a
+// meaning are escaped.
+func dsn(path string, params ...string) string {
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+	return "file:" + esc.Replace(path) + "?" + strings.Join(params, "&")
+}
+
+// Update runs fn in one BEGIN IMMEDIATE transaction on the writer connection and commits when
+// fn returns nil; otherwise, or when fn panics, it rolls back (and panics again). fn's error is
+// returned as it is. fn must use q only: the DB's own write methods would wait for the
+// connection fn holds.
+func (db *DB) Update(ctx context.Context, fn func(q store.Queries) error) error {
+	return db.inTx(ctx, func(q queries) error { return fn(q) })
+}
+
+// inTx runs fn with queries bound to one write transaction.
+func (db *DB) inTx(ctx context.Context, fn func(q queries) error) (err error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			tx.Rollback() // fn panicked; the panic goes on
+		}
+	}()
+	q := queries{x: tx}
+	q.atomic = func(_ context.Context, fn func(queries) error) error { return fn(q) }
+	ferr := fn(q)
+	done = true
+	if ferr != nil {
+		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			return errors.Join(ferr, fmt.Errorf("sqlite: rollback: %w", rerr))
+		}
+		return ferr
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the file can be read.
+func (db *DB) Ping(ctx context.Context) error {
+	var v sql.NullInt64
+	if err := db.r.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// mapErr turns driver errors into the store's sentinels, with op as context.
+func mapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+	}
+	var se *msqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("sqlite: %s: %w (%v)", op, store.ErrConflict, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("sqlite: %s: %w (%v)", op, store.ErrNotFound, err)
+		}
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}

@@ -1,0 +1,391 @@
+package sqlite_test
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/store"
+	"github.com/twofold-auth/twofold/internal/store/sqlite"
+	"github.com/twofold-auth/twofold/internal/store/storetest"
+)
+
+func open(t testing.TB, path string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "twofold.db"))
+	})
+}
+
+func newUser(t testing.TB, s store.Queries, name string) *store.User {
+	t.Helper()
+	u := &store.User{
+		Username: name, Kind: store.KindInternal, Source: store.SourceLocal, Role: store.RoleUser,
+		BackupSalt: []byte("salt"), CreatedAt: time.Now(),
+	}
+	if err := s.CreateUser(context.Background(), u); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	return u
+}
+
+// TestReopen writes, closes, and reads back from the same file.
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "dir with space ? and #", "twofold.db")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	u := newUser(t, db, "alice")
+	err = db.Update(ctx, func(q store.Queries) error {
+		u, err := q.User(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		u.TOTPKey = []byte("sealed")
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return q.AddBackupCodes(ctx, u.ID, [][]byte{[]byte("a"), []byte("b")})
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if ok, err := db.UseBackupCode(ctx, u.ID, []byte("a"), time.Now()); err != nil || !ok {
+		t.Fatalf("UseBackupCode = %v, %v", ok, err)
+	}
+	if ok, err := db.SetTOTPStep(ctx, u.ID, 42); err != nil || !ok {
+		t.Fatalf("SetTOTPStep = %v, %v", ok, err)
+	}
+	if err := db.SetOption(ctx, "mfaPolicyInternal", "required"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SetMetaOnce(ctx, "key_check", "abc"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the database file: %v", err)
+	}
+
+	db = open(t, path) // migrations run again: nothing to do
+	got, err := db.User(ctx, u.ID)
+	if err != nil {
+		t.Fatalf("User after reopening: %v", err)
+	}
+	if string(got.TOTPKey) != "sealed" || got.TOTPLastStep != 42 || got.Username != "alice" {
+		t.Errorf("after reopening: key %q, step %d, username %q", got.TOTPKey, got.TOTPLastStep, got.Username)
+	}
+	if n, err := db.CountBackupCodes(ctx, u.ID); err != nil || n != 1 {
+		t.Errorf("CountBackupCodes after reopening = %d, %v; want 1", n, err)
+	}
+	if ok, err := db.UseBackupCode(ctx, u.ID, []byte("a"), time.Now()); err != nil || ok {
+		t.Errorf("a used code works again after reopening: %v, %v", ok, err)
+	}
+	if opts, err := db.Options(ctx); err != nil || opts["mfaPolicyInternal"] != "required" {
+		t.Errorf("Options after reopening = %v, %v", opts, err)
+	}
+	if v, err := db.Meta(ctx, "key_check"); err != nil || v != "abc" {
+		t.Errorf("Meta after reopening = %q, %v", v, err)
+	}
+}
+
+// TestTwoHandles opens the file twice, as the server and the CLI do, and writes through both
+// at once: busy_timeout and BEGIN IMMEDIATE let every write through, and no increment is lost.
+func TestTwoHandles(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "twofold.db")
+	server, cli := open(t, path), open(t, path)
+	u := newUser(t, server, "bob")
+
+	const n = 25
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*n)
+	increment := func(db *sqlite.DB) {
+		defer wg.Done()
+		for range n {
+			err := db.Update(ctx, func(q store.Queries) error {
+				u, err := q.User(ctx, u.ID)
+				if err != nil {
+					return err
+				}
+				time.Sleep(time.Millisecond) // hold the write lock a while
+				u.MFAFailures++
+				return q.UpdateUser(ctx, u)
+			})
+			if err != nil {
+				errs <- err
+			}
+		}
+	}
+	single := func(db *sqlite.DB, who string) {
+		defer wg.Done()
+		for i := range n {
+			if err := db.AddEvent(ctx, &store.Event{At: time.Now(), Actor: who, Action: "test"}); err != nil {
+				errs <- err
+			}
+			if _, err := db.CountPasswordFailure(ctx, who, time.Now(), store.LockRule{Every: 1000, For: time.Minute}); err != nil {
+				errs <- err
+			}
+			if _, err := db.Events(ctx, store.EventFilter{Limit: 1}); err != nil {
+				errs <- err
+			}
+			if _, err := db.SetTOTPStep(ctx, u.ID, int64(i)); err != nil {
+				errs <- err
+			}
+		}
+	}
+	wg.Add(4)
+	go increment(server)
+	go increment(cli)
+	go single(server, "server")
+	go single(cli, "cli")
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("write through two handles: %v", err)
+	}
+	got, err := cli.User(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.MFAFailures != 2*n {
+		t.Errorf("MFAFailures = %d, want %d (lost updates between handles)", got.MFAFailures, 2*n)
+	}
+	for _, who := range []string{"server", "cli"} {
+		if a, err := server.PasswordLock(ctx, who); err != nil || a.Failures != n {
+			t.Errorf("PasswordLock(%s) = %+v, %v; want %d", who, a, err, n)
+		}
+	}
+}
+
+// TestOpenConcurrently opens a new file from several handles at once: the migrations are
+// applied once and every Open succeeds.
+func TestOpenConcurrently(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "twofold.db")
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			db, err := sqlite.Open(t.Context(), path)
+			if err != nil {
+				t.Errorf("Open: %v", err)
+				return
+			}
+			defer db.Close()
+			u := &store.User{Username: fmt.Sprint("u", time.Now().UnixNano()), Kind: store.KindInternal,
+				Source: store.SourceLocal, Role: store.RoleUser, CreatedAt: time.Now()}
+			if err := db.CreateUser(t.Context(), u); err != nil {
+				t.Errorf("CreateUser: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	db := open(t, path)
+	if n, err := db.CountUsers(t.Context(), ""); err != nil || n != 4 {
+		t.Errorf("CountUsers = %d, %v; want 4", n, err)
+	}
+}
+
+// TestNewerSchemaRefused: a file written by a newer Twofold is not opened.
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "twofold.db")
+	db := open(t, path)
+	db.Close()
+
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`INSERT INTO schema_migrations (version) VALUES (9999)`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	if db, err := sqlite.Open(t.Context(), path); err == nil {
+		db.Close()
+		t.Fatal("Open of a file with a newer schema succeeded")
+	} else if !strings.Contains(err.Error(), "9999") {
+		t.Errorf("Open error %q does not name the version", err)
+	}
+}
+
+// TestKill9 kills a writing process with SIGKILL and checks that every write it had answered
+// is in the file: no TOTP step it recorded can be replayed, no code it used works again.
+func TestKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "twofold.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := newUser(t, db, "carol")
+	const codes = 400
+	var macs [][]byte
+	for i := range codes {
+		macs = append(macs, []byte(fmt.Sprint("mac-", i)))
+	}
+	if err := db.AddBackupCodes(ctx, u.ID, macs); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestKill9Child$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "TWOFOLD_SQLITE_KILL9="+path, fmt.Sprint("TWOFOLD_SQLITE_KILL9_USER=", u.ID))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	acked, killed := 0, false
+	for sc.Scan() {
+		i, err := strconv.Atoi(strings.TrimPrefix(sc.Text(), "acked "))
+		if err != nil {
+			continue // test framework output
+		}
+		acked = i
+		if i == codes/4 && !killed {
+			cmd.Process.Signal(syscall.SIGKILL)
+			killed = true
+		}
+	}
+	cmd.Wait()
+	if !killed || acked < codes/4 {
+		t.Fatalf("the child acknowledged %d writes before it ended (killed %v)", acked, killed)
+	}
+	t.Logf("killed after %d acknowledged writes", acked)
+
+	db = open(t, path)
+	if ok, err := db.SetTOTPStep(ctx, u.ID, int64(acked)); err != nil || ok {
+		t.Errorf("TOTP step %d, acknowledged before kill -9, accepted again: %v, %v", acked, ok, err)
+	}
+	for i := range acked {
+		if ok, err := db.UseBackupCode(ctx, u.ID, macs[i], time.Now()); err != nil || ok {
+			t.Errorf("backup code %d, used before kill -9, works again: %v, %v", i, ok, err)
+		}
+	}
+}
+
+// TestKill9Child is the writing process of TestKill9.
+func TestKill9Child(t *testing.T) {
+	path := os.Getenv("TWOFOLD_SQLITE_KILL9")
+	if path == "" {
+		t.Skip("only run by TestKill9")
+	}
+	id, _ := strconv.ParseInt(os.Getenv("TWOFOLD_SQLITE_KILL9_USER"), 10, 64)
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; ; i++ {
+		ok, err := db.SetTOTPStep(ctx, id, int64(i))
+		if err != nil || !ok {
+			t.Fatalf("SetTOTPStep(%d) = %v, %v", i, ok, err)
+		}
+		ok, err = db.UseBackupCode(ctx, id, []byte(fmt.Sprint("mac-", i-1)), time.Now())
+		if err != nil || !ok {
+			t.Fatalf("UseBackupCode(%d) = %v, %v", i-1, ok, err)
+		}
+		fmt.Fprintf(os.Stdout, "acked %d\n", i) // both writes of step i are answered
+	}
+}
+
+// TestUpdateFnError checks the wrapping: fn's own error comes back as it is.
+func TestUpdateFnError(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "twofold.db"))
+	sentinel := errors.New("mine")
+	if err := db.Update(t.Context(), func(store.Queries) error { return sentinel }); err != sentinel {
+		t.Errorf("Update = %v, want fn's error itself", err)
+	}
+}
+
+// The benchmarks measure one durable commit (synchronous=FULL) on the disk of the temporary
+// directory: set TMPDIR to measure another disk.
+
+func BenchmarkSetTOTPStep(b *testing.B) {
+	ctx := context.Background()
+	db := open(b, filepath.Join(b.TempDir(), "twofold.db"))
+	u := newUser(b, db, "bench")
+	step := int64(0)
+	b.ResetTimer()
+	for b.Loop() {
+		step++
+		if ok, err := db.SetTOTPStep(ctx, u.ID, step); err != nil || !ok {
+			b.Fatalf("SetTOTPStep = %v, %v", ok, err)
+		}
+	}
+}
+
+func BenchmarkUpdateUser(b *testing.B) {
+	ctx := context.Background()
+	db := open(b, filepath.Join(b.TempDir(), "twofold.db"))
+	u := newUser(b, db, "bench")
+	b.ResetTimer()
+	for b.Loop() {
+		err := db.Update(ctx, func(q store.Queries) error {
+			u, err := q.User(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			u.MFAFailures++
+			return q.UpdateUser(ctx, u)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUserParallel is a read on the reader pool, 8 at once.
+func BenchmarkUserParallel(b *testing.B) {
+	ctx := context.Background()
+	db := open(b, filepath.Join(b.TempDir(), "twofold.db"))
+	u := newUser(b, db, "bench")
+	b.SetParallelism(4) // 8 goroutines on 2 cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := db.User(ctx, u.ID); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

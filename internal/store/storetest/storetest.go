@@ -1,0 +1,1252 @@
+// Package storetest is the conformance suite every store.Store backend passes.
+//
+// A backend's test calls Run with a function that opens a fresh, empty store. The suite tests
+// behaviour through the store interfaces only, so that every backend is held to the same
+// contract, the concurrency guarantees included: single-use TOTP steps and backup codes,
+// read-modify-write of an account's counters inside Update, password failures counted
+// atomically, and sign-ins that only one of two racing requests can move on.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+// Run runs the suite. open answers a fresh, empty store for each subtest and arranges, with
+// t.Cleanup, for it to be closed.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Ping", testPing},
+		{"UserCreateGet", testUserCreateGet},
+		{"UpdateUserRoundTrip", testUpdateUserRoundTrip},
+		{"UsersListAndCount", testUsersListAndCount},
+		{"TOTPStep", testTOTPStep},
+		{"TOTPStepRace", testTOTPStepRace},
+		{"BackupCodes", testBackupCodes},
+		{"BackupCodeRace", testBackupCodeRace},
+		{"UpdateCommits", testUpdateCommits},
+		{"UpdateRollsBackOnError", testUpdateRollsBackOnError},
+		{"UpdateRollsBackOnPanic", testUpdateRollsBackOnPanic},
+		{"UpdateQueriesInside", testUpdateQueriesInside},
+		{"UpdateSerialisesCounter", testUpdateSerialisesCounter},
+		{"UpdateLockoutRace", testUpdateLockoutRace},
+		{"PasswordFailures", testPasswordFailures},
+		{"PasswordFailureRace", testPasswordFailureRace},
+		{"AddressFailures", testAddressFailures},
+		{"Sessions", testSessions},
+		{"ReplaceSessionRace", testReplaceSessionRace},
+		{"DeleteUserSessions", testDeleteUserSessions},
+		{"DeleteExpiredSessions", testDeleteExpiredSessions},
+		{"Options", testOptions},
+		{"Events", testEvents},
+		{"Meta", testMeta},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open(t))
+		})
+	}
+}
+
+// t0 is a fixed "now" for the cases that pass times in.
+var t0 = time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)
+
+// newUser creates an internal local account named name with a few fields set.
+func newUser(t *testing.T, s store.Store, name string) *store.User {
+	t.Helper()
+	u := &store.User{
+		Username:     name,
+		Email:        name + "@example.com",
+		Name:         "User " + name,
+		Kind:         store.KindInternal,
+		Source:       store.SourceLocal,
+		Role:         store.RoleUser,
+		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+		BackupSalt:   []byte("salt-" + name),
+		CreatedAt:    t0,
+	}
+	if err := s.CreateUser(t.Context(), u); err != nil {
+		t.Fatalf("CreateUser(%q): %v", name, err)
+	}
+	if u.ID == 0 {
+		t.Fatalf("CreateUser(%q) left ID 0", name)
+	}
+	return u
+}
+
+func getUser(t *testing.T, q store.Queries, id int64) *store.User {
+	t.Helper()
+	u, err := q.User(t.Context(), id)
+	if err != nil {
+		t.Fatalf("User(%d): %v", id, err)
+	}
+	return u
+}
+
+// sameUser reports the first difference between two accounts, comparing times with Equal and
+// treating nil and empty byte slices alike.
+func diffUser(want, got *store.User) string {
+	type field struct {
+		name string
+		w, g any
+	}
+	fields := []field{
+		{"ID", want.ID, got.ID},
+		{"Username", want.Username, got.Username},
+		{"Email", want.Email, got.Email},
+		{"Name", want.Name, got.Name},
+		{"Kind", want.Kind, got.Kind},
+		{"Source", want.Source, got.Source},
+		{"Role", want.Role, got.Role},
+		{"Disabled", want.Disabled, got.Disabled},
+		{"PasswordHash", want.PasswordHash, got.PasswordHash},
+		{"PasswordTemporary", want.PasswordTemporary, got.PasswordTemporary},
+		{"TOTPKeyVersion", want.TOTPKeyVersion, got.TOTPKeyVersion},
+		{"TOTPLastStep", want.TOTPLastStep, got.TOTPLastStep},
+		{"MFAFailures", want.MFAFailures, got.MFAFailures},
+		{"MFALockedForever", want.MFALockedForever, got.MFALockedForever},
+	}
+	for _, f := range fields {
+		if f.w != f.g {
+			return fmt.Sprintf("%s = %v, want %v", f.name, f.g, f.w)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		w, g []byte
+	}{{"TOTPKey", want.TOTPKey, got.TOTPKey}, {"BackupSalt", want.BackupSalt, got.BackupSalt}} {
+		if !bytes.Equal(f.w, f.g) {
+			return fmt.Sprintf("%s = %x, want %x", f.name, f.g, f.w)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		w, g time.Time
+	}{
+		{"PasswordExpiresAt", want.PasswordExpiresAt, got.PasswordExpiresAt},
+		{"MFALockedUntil", want.MFALockedUntil, got.MFALockedUntil},
+		{"CreatedAt", want.CreatedAt, got.CreatedAt},
+	} {
+		if !f.w.Equal(f.g) {
+			return fmt.Sprintf("%s = %v, want %v", f.name, f.g, f.w)
+		}
+	}
+	return ""
+}
+
+func diffSession(want, got *store.Session) string {
+	switch {
+	case !bytes.Equal(want.IDHash, got.IDHash):
+		return fmt.Sprintf("IDHash = %x, want %x", got.IDHash, want.IDHash)
+	case want.UserID != got.UserID:
+		return fmt.Sprintf("UserID = %d, want %d", got.UserID, want.UserID)
+	case want.Done != got.Done:
+		return fmt.Sprintf("Done = %v, want %v", got.Done, want.Done)
+	case want.MFAPassed != got.MFAPassed:
+		return fmt.Sprintf("MFAPassed = %v, want %v", got.MFAPassed, want.MFAPassed)
+	case want.MFASkipped != got.MFASkipped:
+		return fmt.Sprintf("MFASkipped = %v, want %v", got.MFASkipped, want.MFASkipped)
+	case !bytes.Equal(want.PendingKey, got.PendingKey):
+		return fmt.Sprintf("PendingKey = %x, want %x", got.PendingKey, want.PendingKey)
+	case want.Reauthenticated != got.Reauthenticated:
+		return fmt.Sprintf("Reauthenticated = %v, want %v", got.Reauthenticated, want.Reauthenticated)
+	case !want.CreatedAt.Equal(got.CreatedAt):
+		return fmt.Sprintf("CreatedAt = %v, want %v", got.CreatedAt, want.CreatedAt)
+	case !want.LastSeenAt.Equal(got.LastSeenAt):
+		return fmt.Sprintf("LastSeenAt = %v, want %v", got.LastSeenAt, want.LastSeenAt)
+	}
+	return ""
+}
+
+// race runs fn(i) for i in [0, n) on n goroutines released at once, and waits for them.
+func race(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
+// hash makes a distinct 32-byte session id hash.
+func hash(s string) []byte {
+	h := make([]byte, 32)
+	copy(h, s)
+	h[31] = 0xa5
+	return h
+}
+
+// ---- users
+
+func testPing(t *testing.T, s store.Store) {
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+}
+
+func testUserCreateGet(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(t, s, "alice")
+	v := newUser(t, s, "bob")
+	if u.ID == v.ID {
+		t.Fatalf("two accounts got the same ID %d", u.ID)
+	}
+
+	got := getUser(t, s, u.ID)
+	if d := diffUser(u, got); d != "" {
+		t.Errorf("User: %s", d)
+	}
+	got, err := s.UserByName(ctx, "alice")
+	if err != nil {
+		t.Fatalf("UserByName: %v", err)
+	}
+	if d := diffUser(u, got); d != "" {
+		t.Errorf("UserByName: %s", d)
+	}
+
+	dup := &store.User{Username: "alice", Kind: store.KindInternal, Source: store.SourceLocal, Role: store.RoleUser, CreatedAt: t0}
+	if err := s.CreateUser(ctx, dup); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("CreateUser of a taken username = %v, want ErrConflict", err)
+	}
+	if n, err := s.CountUsers(ctx, ""); err != nil || n != 2 {
+		t.Errorf("CountUsers after a refused duplicate = %d, %v; want 2", n, err)
+	}
+
+	if _, err := s.User(ctx, u.ID+v.ID+1000); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("User(unknown) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.UserByName(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UserByName(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+func testUpdateUserRoundTrip(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(t, s, "carol")
+	other := newUser(t, s, "dave")
+
+	want := *u
+	want.Email = "c@example.org"
+	want.Name = "Carol C."
+	want.Kind = store.KindExternal
+	want.Source = store.SourceSSO
+	want.Role = store.RoleAdmin
+	want.Disabled = true
+	want.PasswordHash = ""
+	want.PasswordTemporary = true
+	want.PasswordExpiresAt = t0.Add(72 * time.Hour).In(time.FixedZone("X", 3600))
+	want.TOTPKey = []byte{0, 1, 2, 0xfe, 0xff, 0}
+	want.TOTPKeyVersion = 3
+	want.TOTPLastStep = 58_000_123
+	want.MFAFailures = 7
+	want.MFALockedUntil = t0.Add(15 * time.Minute)
+	want.MFALockedForever = true
+	if err := s.UpdateUser(ctx, &want); err != nil {
+		t.Fatalf("UpdateUser: %v", err)
+	}
+	if d := diffUser(&want, getUser(t, s, u.ID)); d != "" {
+		t.Errorf("after UpdateUser: %s", d)
+	}
+	if !getUser(t, s, u.ID).Enrolled() {
+		t.Errorf("Enrolled() = false after storing a key")
+	}
+
+	// UpdateUser leaves Username, BackupSalt and CreatedAt as they are.
+	changed := want
+	changed.Username = "mallory"
+	changed.BackupSalt = []byte("other salt")
+	changed.CreatedAt = t0.Add(time.Hour)
+	if err := s.UpdateUser(ctx, &changed); err != nil {
+		t.Fatalf("UpdateUser: %v", err)
+	}
+	if d := diffUser(&want, getUser(t, s, u.ID)); d != "" {
+		t.Errorf("UpdateUser changed a field it must leave: %s", d)
+	}
+
+	// And back to zero values: no key, no times, no flags.
+	zero := *u
+	zero.TOTPKey = nil
+	zero.PasswordExpiresAt = time.Time{}
+	zero.MFALockedUntil = time.Time{}
+	if err := s.UpdateUser(ctx, &zero); err != nil {
+		t.Fatalf("UpdateUser: %v", err)
+	}
+	got := getUser(t, s, u.ID)
+	if d := diffUser(&zero, got); d != "" {
+		t.Errorf("after UpdateUser to zero values: %s", d)
+	}
+	if got.Enrolled() || !got.PasswordExpiresAt.IsZero() || !got.MFALockedUntil.IsZero() {
+		t.Errorf("zero values did not come back zero: enrolled %v, expires %v, locked until %v",
+			got.Enrolled(), got.PasswordExpiresAt, got.MFALockedUntil)
+	}
+
+	// The other account is untouched.
+	if d := diffUser(other, getUser(t, s, other.ID)); d != "" {
+		t.Errorf("UpdateUser changed another account: %s", d)
+	}
+
+	missing := *u
+	missing.ID = u.ID + other.ID + 1000
+	if err := s.UpdateUser(ctx, &missing); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("UpdateUser(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+func testUsersListAndCount(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if us, err := s.Users(ctx); err != nil || len(us) != 0 {
+		t.Fatalf("Users on an empty store = %d, %v", len(us), err)
+	}
+	names := []string{"u1", "u2", "u3", "u4"}
+	for i, name := range names {
+		u := &store.User{
+			Username: name, Kind: store.KindInternal, Source: store.SourceLocal, Role: store.RoleUser,
+			CreatedAt: t0.Add(time.Duration(i) * time.Minute),
+		}
+		if i%2 == 1 {
+			u.Role = store.RoleAdmin
+		}
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatalf("CreateUser: %v", err)
+		}
+	}
+	us, err := s.Users(ctx)
+	if err != nil {
+		t.Fatalf("Users: %v", err)
+	}
+	var got []string
+	for _, u := range us {
+		got = append(got, u.Username)
+	}
+	if want := []string{"u4", "u3", "u2", "u1"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Users = %v, want newest first %v", got, want)
+	}
+	for role, want := range map[string]int{"": 4, store.RoleAdmin: 2, store.RoleUser: 2, "nobody": 0} {
+		if n, err := s.CountUsers(ctx, role); err != nil || n != want {
+			t.Errorf("CountUsers(%q) = %d, %v; want %d", role, n, err, want)
+		}
+	}
+}
+
+// ---- TOTP steps
+
+func testTOTPStep(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(t, s, "erin")
+	v := newUser(t, s, "frank")
+	for _, c := range []struct {
+		step int64
+		want bool
+	}{{100, true}, {100, false}, {99, false}, {0, false}, {101, true}, {103, true}, {102, false}} {
+		ok, err := s.SetTOTPStep(ctx, u.ID, c.step)
+		if err != nil || ok != c.want {
+			t.Errorf("SetTOTPStep(%d) = %v, %v; want %v", c.step, ok, err, c.want)
+		}
+	}
+	if got := getUser(t, s, u.ID).TOTPLastStep; got != 103 {
+		t.Errorf("TOTPLastStep = %d, want 103", got)
+	}
+	// Steps are per account.
+	if ok, err := s.SetTOTPStep(ctx, v.ID, 100); err != nil || !ok {
+		t.Errorf("SetTOTPStep on another account = %v, %v; want true", ok, err)
+	}
+	if _, err := s.SetTOTPStep(ctx, u.ID+v.ID+1000, 5); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SetTOTPStep(unknown account) = %v, want ErrNotFound", err)
+	}
+}
+
+func testTOTPStepRace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(t, s, "grace")
+	var mu sync.Mutex
+	wins, errs := 0, []error{}
+	race(20, func(int) {
+		ok, err := s.SetTOTPStep(ctx, u.ID, 500)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ok {
+			wins++
+		}
+	})
+	if len(errs) > 0 {
+		t.Fatalf("SetTOTPStep errors: %v", errs)
+	}
+	if wins != 1 {
+		t.Errorf("20 racing SetTOTPStep of one step: %d accepted, want exactly 1", wins)
+	}
+}
+
+// ---- backup codes
+
+func testBackupCodes(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(t, s, "heidi")
+	v := newUser(t, s, "ivan")
+	macs := [][]byte{[]byte("mac-one-0123456789abcdef01234567"), []byte("mac-two-0123456789abcdef01234567"), {0, 0xff, 3}}
+	if n, err := s.CountBackupCodes(ctx, u.ID); err != nil || n != 0 {
+		t.Fatalf("CountBackupCodes before adding = %d, %v", n, err)
+	}
+	if err := s.AddBackupCodes(ctx, u.ID, macs); err != nil {
+		t.Fatalf("AddBackupCodes: %v", err)
+	}
+	if err := s.AddBackupCodes(ctx, v.ID, macs[:1]); err != nil {
+		t.Fatalf("AddBackupCodes (other account, same MAC): %v", err)
+	}
+	count := func(id int64, want int) {
+		t.Helper()
+		if n, err := s.CountBackupCodes(ctx, id); err != nil || n != want {
+			t.Errorf("CountBackupCodes = %d, %v; want %d", n, err, want)
+		}
+	}
+	use := func(id int64, mac []byte, want bool) {
+		t.Helper()
+		if ok, err := s.UseBackupCode(ctx, id, mac, t0); err != nil || ok != want {
+			t.Errorf("UseBackupCode(%q) = %v, %v; want %v", mac, ok, err, want)
+		}
+	}
+	count(u.ID, 3)
+	use(u.ID, macs[0], true)
+	use(u.ID, macs[0], false) // once only
+	count(u.ID, 2)
+	use(u.ID, []byte("unknown"), false)
+	count(v.ID, 1) // the other account's copy of the MAC is still unused
+	use(v.ID, macs[0], true)
+	use(v.ID, macs[1], false) // not the other account's code
+	count(u.ID, 2)
+
+	if err := s.DeleteBackupCodes(ctx, u.ID); err != nil {
+		t.Fatalf("DeleteBackupCodes: %v", err)
+	}
+	count(u.ID, 0)
+	use(u.ID, macs[1], false) // voided
+	if err := s.DeleteBackupCodes(ctx, u.ID); err != nil {
+		t.Errorf("DeleteBackupCodes with none left: %v", err)
+	}
+	// New codes after regeneration work, even one equal to a voided one.
+	if err := s.AddBackupCodes(ctx, u.ID, macs[:2]); err != nil {
+		t.Fatalf("AddBackupCodes after delete: %v", err)
+	}
+	count(u.ID, 2)
+	use(u.ID, macs[0], true)
+	count(u.ID, 1)
+}
+
+func testBackupCodeRace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(t, s, "judy")
+	mac := []byte("mac-raced-0123456789abcdef012345")
+	if err := s.AddBackupCodes(ctx, u.ID, [][]byte{mac, []byte("mac-other")}); err != nil {
+		t.Fatalf("AddBackupCodes: %v", err)
+	}
+	var mu sync.Mutex
+	wins, errs := 0, []error{}
+	race(20, func(int) {
+		ok, err := s.UseBackupCode(ctx, u.ID, mac, t0)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ok {
+			wins++
+		}
+	})
+	if len(errs) > 0 {
+		t.Fatalf("UseBackupCode errors: %v", errs)
+	}
+	if wins != 1 {
+		t.Errorf("20 racing UseBackupCode of one code: %d accepted, want exactly 1", wins)
+	}
+	if n, err := s.CountBackupCodes(ctx, u.ID); err != nil || n != 1 {
+		t.Errorf("CountBackupCodes = %d, %v; want 1", n, err)
+	}
+}
+
+// ---- Update
+
+var errTest = errors.New("storetest: fn failed")
+
+// enrol writes an enrolment the way the account service does: key, step and codes at once.
+func enrol(ctx context.Context, q store.Queries, id int64, key []byte, macs [][]byte) error {
+	u, err := q.User(ctx, id)
+	if err != nil {
+		return err
+	}
+	u.TOTPKey = key
+	u.TOTPKeyVersion = 1
+	u.TOTPLastStep = 1000
+	if err := q.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	if err := q.DeleteBackupCodes(ctx, id); err != nil {
+		return err
+	}
+	return q.AddBackupCodes(ctx, id, macs)
+}
+
+func testUpdateCommits(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(t, s, "kim")
+	macs := [][]byte{[]byte("m1"), []byte("m2"), []byte("m3")}
+	if err := s.Update(ctx, func(q store.Queries) error {
+		return enrol(ctx, q, u.ID, []byte("sealed key"), macs)
+	}); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	got := getUser(t, s, u.ID)
+	if !got.Enrolled() || !bytes.Equal(got.TOTPKey, []byte("sealed key")) || got.TOTPLastStep != 1000 {
+		t.Errorf("after a committed enrolment: key %q, step %d", got.TOTPKey, got.TOTPLastStep)
+	}
+	if n, err := s.CountBackupCodes(ctx, u.ID); err != nil || n != 3 {
+		t.Errorf("CountBackupCodes after a committed enrolment = %d, %v; want 3", n, err)
+	}
+}
+
+func testUpdateRollsBackOnError(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(t, s, "lee")
+	err := s.Update(ctx, func(q store.Queries) error {
+		if err := enrol(ctx, q, u.ID, []byte("sealed key"), [][]byte{[]byte("m1"), []byte("m2")}); err != nil {
+			return err
+		}
+		if _, err := q.SetTOTPStep(ctx, u.ID, 2000); err != nil {
+			return err
+		}
+		if err := q.SetOption(ctx, "mfaPolicy", "required"); err != nil {
+			return err
+		}
+		if err := q.AddEvent(ctx, &store.Event{At: t0, Actor: "lee", User: "lee", Action: "mfa.enrolled"}); err != nil {
+			return err
+		}
+		return errTest
+	})
+	if !errors.Is(err, errTest) {
+		t.Fatalf("Update = %v, want fn's error", err)
+	}
+	assertUnchanged(t, s, u)
+}
+
+// assertUnchanged checks that nothing a failed enrolment of u wrote is visible.
+func assertUnchanged(t *testing.T, s store.Store, u *store.User) {
+	t.Helper()
+	ctx := t.Context()
+	got := getUser(t, s, u.ID)
+	if d := diffUser(u, got); d != "" {
+		t.Errorf("account changed by a rolled back Update: %s", d)
+	}
+	if got.Enrolled() {
+		t.Errorf("account enrolled by a rolled back Update")
+	}
+	if n, err := s.CountBackupCodes(ctx, u.ID); err != nil || n != 0 {
+		t.Errorf("CountBackupCodes after a rolled back Update = %d, %v; want 0", n, err)
+	}
+	if opts, err := s.Options(ctx); err != nil || len(opts) != 0 {
+		t.Errorf("Options after a rolled back Update = %v, %v; want none", opts, err)
+	}
+	if es, err := s.Events(ctx, store.EventFilter{}); err != nil || len(es) != 0 {
+		t.Errorf("Events after a rolled back Update = %d, %v; want none", len(es), err)
+	}
+}
+
+func testUpdateRollsBackOnPanic(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(t, s, "mia")
+	func() {
+		defer func() {
+			if r := recover(); r != "storetest panic" {
+				t.Errorf("recovered %v, want the panic of fn to go on", r)
+			}
+		}()
+		s.Update(ctx, func(q store.Queries) error {
+			if err := enrol(ctx, q, u.ID, []byte("sealed key"), [][]byte{[]byte("m1")}); err != nil {
+				t.Errorf("enrol: %v", err)
+			}
+			if err := q.SetOption(ctx, "mfaPolicy", "required"); err != nil {
+				t.Errorf("SetOption: %v", err)
+			}
+			panic("storetest panic")
+		})
+	}()
+	assertUnchanged(t, s, u)
+
+	// The store is still usable: the transaction did not stay open.
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Update(ctx, func(q store.Queries) error { return q.SetOption(ctx, "after", "panic") })
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Update after a panic: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Update after a panic did not finish: the panicking transaction was left open")
+	}
+	if err := s.SetOption(ctx, "after2", "panic"); err != nil {
+		t.Fatalf("SetOption after a panic: %v", err)
+	}
+}
+
+// testUpdateQueriesInside checks that every kind of query works inside Update and sees the
+// transaction's own writes.
+func testUpdateQueriesInside(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var id int64
+	err := s.Update(ctx, func(q store.Queries) error {
+		u := &store.User{Username: "nina", Kind: store.KindInternal, Source: store.SourceLocal, Role: store.RoleAdmin, CreatedAt: t0}
+		if err := q.CreateUser(ctx, u); err != nil {
+			return fmt.Errorf("CreateUser: %w", err)
+		}
+		id = u.ID
+		if got, err := q.UserByName(ctx, "nina"); err != nil || got.ID != u.ID {
+			return fmt.Errorf("UserByName inside Update = %v, %v", got, err)
+		}
+		if n, err := q.CountUsers(ctx, store.RoleAdmin); err != nil || n != 1 {
+			return fmt.Errorf("CountUsers inside Update = %d, %v", n, err)
+		}
+		if err := q.CreateUser(ctx, &store.User{Username: "nina", Kind: store.KindInternal, Source: store.SourceLocal, Role: store.RoleUser, CreatedAt: t0}); !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("duplicate CreateUser inside Update = %v, want ErrConflict", err)
+		}
+		if ok, err := q.SetTOTPStep(ctx, u.ID, 7); err != nil || !ok {
+			return fmt.Errorf("SetTOTPStep inside Update = %v, %v", ok, err)
+		}
+		if err := q.AddBackupCodes(ctx, u.ID, [][]byte{[]byte("a"), []byte("b")}); err != nil {
+			return fmt.Errorf("AddBackupCodes: %w", err)
+		}
+		if ok, err := q.UseBackupCode(ctx, u.ID, []byte("a"), t0); err != nil || !ok {
+			return fmt.Errorf("UseBackupCode inside Update = %v, %v", ok, err)
+		}
+		if n, err := q.CountBackupCodes(ctx, u.ID); err != nil || n != 1 {
+			return fmt.Errorf("CountBackupCodes inside Update = %d, %v", n, err)
+		}
+		if a, err := q.CountPasswordFailure(ctx, "nina", t0, store.LockRule{Every: 10, For: time.Minute}); err != nil || a.Failures != 1 {
+			return fmt.Errorf("CountPasswordFailure inside Update = %+v, %v", a, err)
+		}
+		if err := q.AddAddressFailure(ctx, "192.0.2.1", t0, t0.Add(-time.Minute)); err != nil {
+			return fmt.Errorf("AddAddressFailure: %w", err)
+		}
+		sess := &store.Session{IDHash: hash("in-update"), UserID: u.ID, CreatedAt: t0, LastSeenAt: t0}
+		if err := q.CreateSession(ctx, sess); err != nil {
+			return fmt.Errorf("CreateSession: %w", err)
+		}
+		sess2 := *sess
+		sess2.IDHash = hash("in-update-2")
+		sess2.Done = true
+		if err := q.ReplaceSession(ctx, sess.IDHash, &sess2); err != nil {
+			return fmt.Errorf("ReplaceSession: %w", err)
+		}
+		if err := q.SetOption(ctx, "k", "v"); err != nil {
+			return fmt.Errorf("SetOption: %w", err)
+		}
+		if err := q.AddEvent(ctx, &store.Event{At: t0, Actor: "cli", User: "nina", Action: "user.created"}); err != nil {
+			return fmt.Errorf("AddEvent: %w", err)
+		}
+		if es, err := q.Events(ctx, store.EventFilter{}); err != nil || len(es) != 1 {
+			return fmt.Errorf("Events inside Update = %d, %v", len(es), err)
+		}
+		if v, err := q.SetMetaOnce(ctx, "m", "1"); err != nil || v != "1" {
+			return fmt.Errorf("SetMetaOnce inside Update = %q, %v", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	// Everything is visible after the commit.
+	u := getUser(t, s, id)
+	if u.TOTPLastStep != 7 {
+		t.Errorf("TOTPLastStep = %d, want 7", u.TOTPLastStep)
+	}
+	if n, err := s.CountBackupCodes(ctx, id); err != nil || n != 1 {
+		t.Errorf("CountBackupCodes = %d, %v; want 1", n, err)
+	}
+	if a, err := s.PasswordLock(ctx, "nina"); err != nil || a.Failures != 1 {
+		t.Errorf("PasswordLock = %+v, %v; want 1 failure", a, err)
+	}
+	if n, err := s.CountAddressFailures(ctx, "192.0.2.1", t0.Add(-time.Minute)); err != nil || n != 1 {
+		t.Errorf("CountAddressFailures = %d, %v; want 1", n, err)
+	}
+	if sess, err := s.Session(ctx, hash("in-update-2")); err != nil || !sess.Done {
+		t.Errorf("Session = %+v, %v", sess, err)
+	}
+	if opts, err := s.Options(ctx); err != nil || opts["k"] != "v" {
+		t.Errorf("Options = %v, %v", opts, err)
+	}
+	if v, err := s.Meta(ctx, "m"); err != nil || v != "1" {
+		t.Errorf("Meta = %q, %v", v, err)
+	}
+}
+
+func testUpdateSerialisesCounter(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(t, s, "olga")
+	const n = 50
+	var mu sync.Mutex
+	var errs []error
+	race(n, func(int) {
+		err := s.Update(ctx, func(q store.Queries) error {
+			u, err := q.User(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			u.MFAFailures++
+			return q.UpdateUser(ctx, u)
+		})
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+	})
+	if len(errs) > 0 {
+		t.Fatalf("%d of %d Updates failed, first: %v", len(errs), n, errs[0])
+	}
+	if got := getUser(t, s, u.ID).MFAFailures; got != n {
+		t.Errorf("MFAFailures after %d racing read-modify-write Updates = %d, want %d (lost updates)", n, got, n)
+	}
+}
+
+var errLocked = errors.New("storetest: locked")
+
+// testUpdateLockoutRace is "50 parallel wrong codes never evaluate more guesses than the
+// lockout allows" at store level: each guess counts a failure (and locks at 5) before it is
+// evaluated, in one Update.
+func testUpdateLockoutRace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(t, s, "pat")
+	const n, limit = 50, 5
+	now := time.Now()
+	var mu sync.Mutex
+	evaluated, refused := 0, 0
+	var errs []error
+	race(n, func(int) {
+		err := s.Update(ctx, func(q store.Queries) error {
+			u, err := q.User(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			if u.MFALocked(now) || u.MFAFailures >= limit {
+				return errLocked
+			}
+			u.MFAFailures++
+			if u.MFAFailures == limit {
+				u.MFALockedUntil = now.Add(15 * time.Minute)
+			}
+			return q.UpdateUser(ctx, u)
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			evaluated++
+		case errors.Is(err, errLocked):
+			refused++
+		default:
+			errs = append(errs, err)
+		}
+	})
+	if len(errs) > 0 {
+		t.Fatalf("%d Updates failed, first: %v", len(errs), errs[0])
+	}
+	if evaluated != limit || refused != n-limit {
+		t.Errorf("%d racing guesses: %d evaluated, %d refused; want %d and %d", n, evaluated, refused, limit, n-limit)
+	}
+	got := getUser(t, s, u.ID)
+	if got.MFAFailures != limit || !got.MFALocked(now) {
+		t.Errorf("after the race: MFAFailures %d, locked %v; want %d and locked", got.MFAFailures, got.MFALocked(now), limit)
+	}
+}
+
+// ---- password and address failures
+
+func testPasswordFailures(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	rule := store.LockRule{Every: 10, For: 15 * time.Minute}
+	check := func(what string, a store.PasswordAttempt, err error, failures int, until time.Time) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if a.Failures != failures || !a.LockedUntil.Equal(until) {
+			t.Errorf("%s = %d failures, locked until %v; want %d, %v", what, a.Failures, a.LockedUntil, failures, until)
+		}
+	}
+
+	a, err := s.PasswordLock(ctx, "nobody")
+	check("PasswordLock of a username never seen", a, err, 0, time.Time{})
+
+	for i := 1; i <= 9; i++ {
+		a, err := s.CountPasswordFailure(ctx, "quinn", t0.Add(time.Duration(i)*time.Second), rule)
+		check(fmt.Sprintf("failure %d", i), a, err, i, time.Time{})
+		if !a.LockedUntil.IsZero() {
+			t.Fatalf("locked after %d failures", i)
+		}
+	}
+	a, err = s.PasswordLock(ctx, "quinn")
+	check("PasswordLock after 9", a, err, 9, time.Time{})
+
+	lockAt := t0.Add(10 * time.Second)
+	a, err = s.CountPasswordFailure(ctx, "quinn", lockAt, rule)
+	check("the 10th failure", a, err, 0, lockAt.Add(rule.For))
+	a, err = s.PasswordLock(ctx, "quinn")
+	check("PasswordLock after the 10th", a, err, 0, lockAt.Add(rule.For))
+
+	// Other usernames are counted apart.
+	a, err = s.CountPasswordFailure(ctx, "rita", lockAt, rule)
+	check("another username", a, err, 1, time.Time{})
+
+	// After the lock passes, counting starts again, unlocked.
+	after := lockAt.Add(rule.For + time.Second)
+	a, err = s.CountPasswordFailure(ctx, "quinn", after, rule)
+	check("a failure after the lock passed", a, err, 1, time.Time{})
+	for i := 2; i <= 10; i++ {
+		a, err = s.CountPasswordFailure(ctx, "quinn", after, rule)
+	}
+	check("the 10th failure of the second round", a, err, 0, after.Add(rule.For))
+
+	if err := s.ClearPasswordFailures(ctx, "quinn"); err != nil {
+		t.Fatalf("ClearPasswordFailures: %v", err)
+	}
+	a, err = s.PasswordLock(ctx, "quinn")
+	check("PasswordLock after clearing", a, err, 0, time.Time{})
+	a, err = s.PasswordLock(ctx, "rita")
+	check("PasswordLock of the other username after clearing", a, err, 1, time.Time{})
+	if err := s.ClearPasswordFailures(ctx, "nobody"); err != nil {
+		t.Errorf("ClearPasswordFailures of a username never seen: %v", err)
+	}
+}
+
+func testPasswordFailureRace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 30
+	var mu sync.Mutex
+	var errs []error
+	var answers []store.PasswordAttempt
+	count := func(name string, rule store.LockRule) {
+		race(n, func(int) {
+			a, err := s.CountPasswordFailure(ctx, name, t0, rule)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			}
+			answers = append(answers, a)
+		})
+		if len(errs) > 0 {
+			t.Fatalf("CountPasswordFailure errors: %v", errs)
+		}
+	}
+
+	count("sam", store.LockRule{Every: 100, For: time.Minute})
+	if a, err := s.PasswordLock(ctx, "sam"); err != nil || a.Failures != n {
+		t.Errorf("after %d racing failures: %+v, %v; want %d failures", n, a, err, n)
+	}
+	// Every answer is a distinct count: no two calls saw the same state.
+	var got []int
+	for _, a := range answers {
+		got = append(got, a.Failures)
+	}
+	sort.Ints(got)
+	for i, f := range got {
+		if f != i+1 {
+			t.Fatalf("answers of %d racing failures = %v, want 1..%d once each", n, got, n)
+		}
+	}
+
+	// With a lock every 10, exactly 3 calls reach a lock and answer a fresh count.
+	answers = nil
+	count("tom", store.LockRule{Every: 10, For: time.Minute})
+	locks := 0
+	for _, a := range answers {
+		if a.Failures == 0 {
+			locks++
+			if !a.LockedUntil.Equal(t0.Add(time.Minute)) {
+				t.Errorf("a locking answer is locked until %v, want %v", a.LockedUntil, t0.Add(time.Minute))
+			}
+		}
+	}
+	if locks != 3 {
+		t.Errorf("%d racing failures with a lock every 10: %d reached a lock, want 3", n, locks)
+	}
+	if a, err := s.PasswordLock(ctx, "tom"); err != nil || a.Failures != 0 || !a.LockedUntil.Equal(t0.Add(time.Minute)) {
+		t.Errorf("PasswordLock after the race = %+v, %v", a, err)
+	}
+}
+
+func testAddressFailures(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const a, b = "192.0.2.7", "2001:db8::1"
+	window := time.Minute
+	add := func(addr string, at, since time.Time) {
+		t.Helper()
+		if err := s.AddAddressFailure(ctx, addr, at, since); err != nil {
+			t.Fatalf("AddAddressFailure: %v", err)
+		}
+	}
+	count := func(addr string, since time.Time, want int) {
+		t.Helper()
+		if n, err := s.CountAddressFailures(ctx, addr, since); err != nil || n != want {
+			t.Errorf("CountAddressFailures(%s, since %v) = %d, %v; want %d", addr, since.Sub(t0), n, err, want)
+		}
+	}
+	long := t0.Add(-2 * time.Minute)
+	count(a, t0.Add(-window), 0)
+	add(a, t0.Add(-90*time.Second), long)
+	add(a, t0.Add(-30*time.Second), long)
+	add(a, t0.Add(-10*time.Second), long)
+	add(b, t0.Add(-5*time.Second), long)
+	count(a, t0.Add(-window), 2)          // the one 90 s ago is outside the window
+	count(a, t0.Add(-100*time.Second), 3) // but not forgotten yet
+	count(b, t0.Add(-window), 1)
+
+	// A failure forgets those older than its window: the one 90 s ago is gone.
+	add(a, t0, t0.Add(-window))
+	count(a, t0.Add(-100*time.Second), 3)
+	count(a, t0.Add(-window), 3)
+	count(b, t0.Add(-window), 1)
+	count("198.51.100.1", t0.Add(-window), 0)
+}
+
+// ---- sessions
+
+func testSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(t, s, "uma")
+	v := newUser(t, s, "vic")
+	s1 := &store.Session{
+		IDHash: hash("s1"), UserID: u.ID, MFASkipped: true, PendingKey: []byte("sealed pending key"),
+		CreatedAt: t0, LastSeenAt: t0.Add(time.Second),
+	}
+	if err := s.CreateSession(ctx, s1); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	got, err := s.Session(ctx, s1.IDHash)
+	if err != nil {
+		t.Fatalf("Session: %v", err)
+	}
+	if d := diffSession(s1, got); d != "" {
+		t.Errorf("Session: %s", d)
+	}
+	dup := *s1
+	dup.UserID = v.ID
+	if err := s.CreateSession(ctx, &dup); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("CreateSession of an existing hash = %v, want ErrConflict", err)
+	}
+	if _, err := s.Session(ctx, hash("unknown")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Session(unknown) = %v, want ErrNotFound", err)
+	}
+
+	// Each step moves the sign-in to a new id.
+	s2 := &store.Session{
+		IDHash: hash("s2"), UserID: u.ID, Done: true, MFAPassed: true, Reauthenticated: true,
+		CreatedAt: t0, LastSeenAt: t0.Add(2 * time.Second),
+	}
+	if err := s.ReplaceSession(ctx, s1.IDHash, s2); err != nil {
+		t.Fatalf("ReplaceSession: %v", err)
+	}
+	if _, err := s.Session(ctx, s1.IDHash); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Session(old hash) after ReplaceSession = %v, want ErrNotFound", err)
+	}
+	got, err = s.Session(ctx, s2.IDHash)
+	if err != nil {
+		t.Fatalf("Session(new hash): %v", err)
+	}
+	if d := diffSession(s2, got); d != "" {
+		t.Errorf("Session after ReplaceSession: %s", d)
+	}
+	if got.PendingKey != nil {
+		t.Errorf("PendingKey after replacing with none = %x, want nil", got.PendingKey)
+	}
+	s3 := *s2
+	s3.IDHash = hash("s3")
+	if err := s.ReplaceSession(ctx, s1.IDHash, &s3); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ReplaceSession from a gone hash = %v, want ErrNotFound", err)
+	}
+	// Replacing in place (same hash) works too.
+	s2.MFASkipped = true
+	if err := s.ReplaceSession(ctx, s2.IDHash, s2); err != nil {
+		t.Errorf("ReplaceSession with the same hash: %v", err)
+	}
+
+	touched := t0.Add(time.Hour)
+	if err := s.TouchSession(ctx, s2.IDHash, touched); err != nil {
+		t.Fatalf("TouchSession: %v", err)
+	}
+	if got, err := s.Session(ctx, s2.IDHash); err != nil || !got.LastSeenAt.Equal(touched) || !got.MFASkipped {
+		t.Errorf("after TouchSession: %+v, %v", got, err)
+	}
+	if err := s.TouchSession(ctx, hash("unknown"), touched); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("TouchSession(unknown) = %v, want ErrNotFound", err)
+	}
+
+	if err := s.DeleteSession(ctx, s2.IDHash); err != nil {
+		t.Fatalf("DeleteSession: %v", err)
+	}
+	if _, err := s.Session(ctx, s2.IDHash); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Session after DeleteSession = %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteSession(ctx, s2.IDHash); err != nil {
+		t.Errorf("DeleteSession of a gone session: %v", err)
+	}
+}
+
+func testReplaceSessionRace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(t, s, "wes")
+	old := &store.Session{IDHash: hash("race-old"), UserID: u.ID, CreatedAt: t0, LastSeenAt: t0}
+	if err := s.CreateSession(ctx, old); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	const n = 10
+	var mu sync.Mutex
+	var winners []int
+	var errs []error
+	race(n, func(i int) {
+		next := *old
+		next.IDHash = hash(fmt.Sprintf("race-new-%d", i))
+		next.MFAPassed = true
+		err := s.ReplaceSession(ctx, old.IDHash, &next)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			winners = append(winners, i)
+		case !errors.Is(err, store.ErrNotFound):
+			errs = append(errs, err)
+		}
+	})
+	if len(errs) > 0 {
+		t.Fatalf("ReplaceSession errors other than ErrNotFound: %v", errs)
+	}
+	if len(winners) != 1 {
+		t.Fatalf("%d racing ReplaceSession from one hash: %d succeeded, want exactly 1", n, len(winners))
+	}
+	for i := range n {
+		_, err := s.Session(ctx, hash(fmt.Sprintf("race-new-%d", i)))
+		if i == winners[0] && err != nil {
+			t.Errorf("the winner's session: %v", err)
+		}
+		if i != winners[0] && !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a loser's session exists (%v)", err)
+		}
+	}
+}
+
+func testDeleteUserSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(t, s, "xena")
+	v := newUser(t, s, "yuri")
+	for _, c := range []struct {
+		name string
+		user int64
+		done bool
+	}{{"x1", u.ID, true}, {"x2", u.ID, true}, {"x3", u.ID, false}, {"y1", v.ID, true}} {
+		if err := s.CreateSession(ctx, &store.Session{IDHash: hash(c.name), UserID: c.user, Done: c.done, CreatedAt: t0, LastSeenAt: t0}); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+	}
+	exists := func(name string, want bool) {
+		t.Helper()
+		_, err := s.Session(ctx, hash(name))
+		if want && err != nil {
+			t.Errorf("session %s: %v, want it kept", name, err)
+		}
+		if !want && !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("session %s: %v, want it gone", name, err)
+		}
+	}
+	if err := s.DeleteUserSessions(ctx, u.ID, hash("x2")); err != nil {
+		t.Fatalf("DeleteUserSessions: %v", err)
+	}
+	exists("x1", false)
+	exists("x2", true)
+	exists("x3", false) // sign-ins in progress go too
+	exists("y1", true)
+	if err := s.DeleteUserSessions(ctx, u.ID, nil); err != nil {
+		t.Fatalf("DeleteUserSessions(keep none): %v", err)
+	}
+	exists("x2", false)
+	exists("y1", true)
+}
+
+func testDeleteExpiredSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser(t, s, "zoe")
+	now := t0
+	cases := []struct {
+		name      string
+		done      bool
+		created   time.Duration // before now
+		lastSeen  time.Duration // before now
+		wantGone  bool
+		whyReason string
+	}{
+		{"signin-old", false, 11 * time.Minute, 1 * time.Minute, true, "sign-in older than 10 min"},
+		{"signin-fresh", false, 5 * time.Minute, 5 * time.Minute, false, "fresh sign-in"},
+		{"signin-idle", false, 5 * time.Minute, 40 * time.Minute, false, "the idle rule is for sessions only"},
+		{"session-idle", true, time.Hour, 31 * time.Minute, true, "session idle over 30 min"},
+		{"session-old", true, 13 * time.Hour, time.Minute, true, "session older than 12 h"},
+		{"session-fresh", true, time.Hour, time.Minute, false, "active session"},
+		{"session-new", true, 11 * time.Minute, time.Minute, false, "the sign-in rule is for sign-ins only"},
+	}
+	for _, c := range cases {
+		if err := s.CreateSession(ctx, &store.Session{
+			IDHash: hash(c.name), UserID: u.ID, Done: c.done,
+			CreatedAt: now.Add(-c.created), LastSeenAt: now.Add(-c.lastSeen),
+		}); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+	}
+	n, err := s.DeleteExpiredSessions(ctx, now.Add(-10*time.Minute), now.Add(-30*time.Minute), now.Add(-12*time.Hour))
+	if err != nil {
+		t.Fatalf("DeleteExpiredSessions: %v", err)
+	}
+	if n != 3 {
+		t.Errorf("DeleteExpiredSessions = %d, want 3", n)
+	}
+	for _, c := range cases {
+		_, err := s.Session(ctx, hash(c.name))
+		if c.wantGone && !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s (%s): %v, want it gone", c.name, c.whyReason, err)
+		}
+		if !c.wantGone && err != nil {
+			t.Errorf("%s (%s): %v, want it kept", c.name, c.whyReason, err)
+		}
+	}
+	if n, err := s.DeleteExpiredSessions(ctx, now.Add(-10*time.Minute), now.Add(-30*time.Minute), now.Add(-12*time.Hour)); err != nil || n != 0 {
+		t.Errorf("DeleteExpiredSessions again = %d, %v; want 0", n, err)
+	}
+}
+
+// ---- options, events, meta
+
+func testOptions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	opts, err := s.Options(ctx)
+	if err != nil || len(opts) != 0 {
+		t.Fatalf("Options on an empty store = %v, %v", opts, err)
+	}
+	for _, kv := range [][2]string{{"mfaPolicyInternal", "optional"}, {"mfaBackupCodeCount", "10"}, {"mfaPolicyInternal", "required"}, {"empty", ""}} {
+		if err := s.SetOption(ctx, kv[0], kv[1]); err != nil {
+			t.Fatalf("SetOption(%q, %q): %v", kv[0], kv[1], err)
+		}
+	}
+	opts, err = s.Options(ctx)
+	if err != nil {
+		t.Fatalf("Options: %v", err)
+	}
+	want := map[string]string{"mfaPolicyInternal": "required", "mfaBackupCodeCount": "10", "empty": ""}
+	if !reflect.DeepEqual(opts, want) {
+		t.Errorf("Options = %v, want %v", opts, want)
+	}
+}
+
+func testEvents(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if es, err := s.Events(ctx, store.EventFilter{}); err != nil || len(es) != 0 {
+		t.Fatalf("Events on an empty store = %d, %v", len(es), err)
+	}
+	in := []*store.Event{
+		{At: t0, Actor: "cli", User: "ann", Action: "user.created", Detail: "role=user"},
+		{At: t0.Add(time.Second), Actor: "ann", User: "ann", Action: "mfa.enrolled"},
+		{At: t0.Add(2 * time.Second), Actor: "system", User: "ben", Action: "mfa.locked", Detail: "until=…"},
+		{At: t0.Add(3 * time.Second), Actor: "ann", User: "ann", Action: "mfa.locked"},
+		{At: t0.Add(4 * time.Second), Actor: "cli", Action: "options.changed", Detail: "mfaPolicyInternal=required"},
+	}
+	var last int64
+	for _, e := range in {
+		if err := s.AddEvent(ctx, e); err != nil {
+			t.Fatalf("AddEvent: %v", err)
+		}
+		if e.ID <= last {
+			t.Fatalf("AddEvent set ID %d after %d, want increasing IDs", e.ID, last)
+		}
+		last = e.ID
+	}
+	list := func(f store.EventFilter, want ...int) {
+		t.Helper()
+		es, err := s.Events(ctx, f)
+		if err != nil {
+			t.Fatalf("Events(%+v): %v", f, err)
+		}
+		if len(es) != len(want) {
+			t.Fatalf("Events(%+v) = %d events, want %d", f, len(es), len(want))
+		}
+		for i, w := range want {
+			g, e := es[i], in[w]
+			if g.ID != e.ID || !g.At.Equal(e.At) || g.Actor != e.Actor || g.User != e.User || g.Action != e.Action || g.Detail != e.Detail {
+				t.Errorf("Events(%+v)[%d] = %+v, want %+v", f, i, *g, *e)
+			}
+		}
+	}
+	list(store.EventFilter{}, 4, 3, 2, 1, 0)
+	list(store.EventFilter{User: "ann"}, 3, 1, 0)
+	list(store.EventFilter{Action: "mfa.locked"}, 3, 2)
+	list(store.EventFilter{User: "ann", Action: "mfa.locked"}, 3)
+	list(store.EventFilter{User: "nobody"})
+	list(store.EventFilter{Limit: 2}, 4, 3)
+	list(store.EventFilter{User: "ann", Limit: 1}, 3)
+}
+
+func testMeta(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if _, err := s.Meta(ctx, "key_check"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Meta(unset) = %v, want ErrNotFound", err)
+	}
+	if v, err := s.SetMetaOnce(ctx, "key_check", "first"); err != nil || v != "first" {
+		t.Errorf("SetMetaOnce first = %q, %v; want \"first\"", v, err)
+	}
+	if v, err := s.SetMetaOnce(ctx, "key_check", "second"); err != nil || v != "first" {
+		t.Errorf("SetMetaOnce second = %q, %v; want the first value", v, err)
+	}
+	if v, err := s.Meta(ctx, "key_check"); err != nil || v != "first" {
+		t.Errorf("Meta = %q, %v; want \"first\"", v, err)
+	}
+
+	// Instances starting at once agree on one value.
+	const n = 10
+	var mu sync.Mutex
+	answers := map[string]int{}
+	var errs []error
+	race(n, func(i int) {
+		v, err := s.SetMetaOnce(ctx, "raced", fmt.Sprint("value-", i))
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		answers[v]++
+	})
+	if len(errs) > 0 {
+		t.Fatalf("SetMetaOnce errors: %v", errs)
+	}
+	if len(answers) != 1 {
+		t.Errorf("%d racing SetMetaOnce answered %v, want one value for all", n, answers)
+	}
+	stored, err := s.Meta(ctx, "raced")
+	if err != nil || answers[stored] != n {
+		t.Errorf("Meta after the race = %q, %v; answers %v", stored, err, answers)
+	}
+}
