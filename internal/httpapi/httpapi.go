@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -247,9 +248,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) erro
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return errs.E(errs.Invalid, "Send the body as Content-Type: application/json.")
 	}
+	// The body is read whole first (it is at most MaxBody), so that anything but one object
+	// (null, a list, a string) is refused rather than decoded as {}.
 	dec := json.NewDecoder(io.MultiReader(strings.NewReader(string(first[:])), body))
-	dec.DisallowUnknownFields()
-	err = dec.Decode(v)
+	var raw json.RawMessage
+	err = dec.Decode(&raw)
 	if err == nil && dec.More() {
 		err = errors.New("data after the JSON object")
 	}
@@ -257,6 +260,14 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) erro
 		if _, terr := dec.Token(); terr != io.EOF {
 			err = errors.New("data after the JSON object")
 		}
+	}
+	if err == nil && (len(raw) == 0 || raw[0] != '{') {
+		err = errors.New("not a JSON object")
+	}
+	if err == nil {
+		obj := json.NewDecoder(bytes.NewReader(raw))
+		obj.DisallowUnknownFields()
+		err = obj.Decode(v)
 	}
 	var tooBig *http.MaxBytesError
 	switch {

@@ -1,0 +1,555 @@
+package httpapi_test
+
+// The harness builds Twofold as cmd/twofold/app.go does (SQLite file, server key, outbox, argon2id
+// hasher, options cache), with cheap hashing and a fake clock, serves the API through the same
+// CrossOriginProtection wrapper as production, and drives it with real HTTP clients.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/httpapi"
+	"github.com/twofold-auth/twofold/internal/keys"
+	"github.com/twofold-auth/twofold/internal/mail"
+	"github.com/twofold-auth/twofold/internal/options"
+	"github.com/twofold-auth/twofold/internal/otp"
+	"github.com/twofold-auth/twofold/internal/password"
+	"github.com/twofold-auth/twofold/internal/store"
+	"github.com/twofold-auth/twofold/internal/store/sqlite"
+)
+
+// testKeyHex is the fixed server key of the tests.
+const testKeyHex = "7f3a9c1e5b2d4f6081a3c5e7092b4d6f8a1c3e5f7092b4d6e8f0a2c4e6081a3c"
+
+// cheapParams keep argon2id fast in tests; production uses password.DefaultParams.
+var cheapParams = password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
+
+// newPassword is what users choose at their first sign-in in these tests.
+const newPassword = "violet tangerine orbit 1987"
+
+// fakeClock is the time of the service, moved on by the tests. It starts at the real time, so
+// that Retry-After (computed by the API from the wall clock) stays meaningful.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type harness struct {
+	t      *testing.T
+	clock  *fakeClock
+	store  *sqlite.DB
+	svc    *account.Service
+	srv    *httptest.Server
+	logs   *syncBuffer
+	outbox string
+	mails  *recorder
+}
+
+type harnessConfig struct {
+	trusted []netip.Prefix
+	secure  bool
+	hasher  *password.Hasher
+}
+
+func newHarness(t *testing.T, cfgs ...harnessConfig) *harness {
+	t.Helper()
+	var cfg harnessConfig
+	if len(cfgs) > 0 {
+		cfg = cfgs[0]
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	clk := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "twofold.db"))
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	k, err := keys.Parse(testKeyHex)
+	if err != nil {
+		t.Fatalf("keys: %v", err)
+	}
+	if _, err := st.SetMetaOnce(ctx, "key_check", k.Check()); err != nil {
+		t.Fatalf("key check: %v", err)
+	}
+	outbox := filepath.Join(dir, "outbox")
+	ob, err := mail.NewOutbox(outbox, "Twofold <twofold@localhost>", clk.Now)
+	if err != nil {
+		t.Fatalf("outbox: %v", err)
+	}
+	mailer := &recorder{Mailer: ob}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	hasher := cfg.hasher
+	if hasher == nil {
+		hasher = password.NewHasher(cheapParams, 0, 2*time.Second, nil)
+	}
+	svc := account.New(account.Config{Store: st, Options: options.NewCache(st.Options, clk.Now), Hasher: hasher,
+		Keys: k, Mailer: mailer, BaseURL: "http://twofold.test", Now: clk.Now, Logger: log})
+	mux := http.NewServeMux()
+	httpapi.New(httpapi.Config{Service: svc, Logger: log, TrustedProxies: cfg.trusted,
+		SecureCookies: cfg.secure, Ready: st.Ping}, mux)
+	srv := httptest.NewServer(http.NewCrossOriginProtection().Handler(mux))
+	t.Cleanup(srv.Close)
+	return &harness{t: t, clock: clk, store: st, svc: svc, srv: srv, logs: logs, outbox: outbox, mails: mailer}
+}
+
+// bootstrap makes the first admin and answers its temporary password.
+func (h *harness) bootstrap() string {
+	h.t.Helper()
+	pw, err := h.svc.Bootstrap(context.Background(), "admin@example.com")
+	if err != nil || pw == "" {
+		h.t.Fatalf("bootstrap: %q, %v", pw, err)
+	}
+	return pw
+}
+
+// createUser makes an account from the command line and answers its temporary password.
+func (h *harness) createUser(n account.NewUser) string {
+	h.t.Helper()
+	if n.Email == "" {
+		n.Email = n.Username + "@example.com"
+	}
+	_, pw, err := h.svc.CreateUser(context.Background(), account.CLI, n)
+	if err != nil {
+		h.t.Fatalf("create %s: %v", n.Username, err)
+	}
+	return pw
+}
+
+func (h *harness) setOption(key, value string) {
+	h.t.Helper()
+	if _, err := h.svc.SetOption(context.Background(), account.CLI, key, value); err != nil {
+		h.t.Fatalf("set %s: %v", key, err)
+	}
+}
+
+func (h *harness) user(name string) *store.User {
+	h.t.Helper()
+	u, err := h.store.UserByName(context.Background(), name)
+	if err != nil {
+		h.t.Fatalf("user %s: %v", name, err)
+	}
+	return u
+}
+
+func (h *harness) events() []*store.Event {
+	h.t.Helper()
+	es, err := h.store.Events(context.Background(), store.EventFilter{Limit: 1000})
+	if err != nil {
+		h.t.Fatalf("events: %v", err)
+	}
+	return es
+}
+
+// code moves the clock to the next TOTP step and answers the code of key then, so that every
+// code a test sends is of a step later than the last one accepted.
+func (h *harness) code(key []byte) string {
+	h.clock.Advance(30 * time.Second)
+	return otp.TOTP(key, h.clock.Now(), otp.Default)
+}
+
+// outboxFiles answers the mail files in the outbox.
+func (h *harness) outboxFiles() []string {
+	h.t.Helper()
+	files, err := filepath.Glob(filepath.Join(h.outbox, "*.eml"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return files
+}
+
+// recorder keeps, in order, the messages it passes on to the outbox.
+type recorder struct {
+	mail.Mailer
+	mu   sync.Mutex
+	sent []mail.Message
+}
+
+func (r *recorder) Send(ctx context.Context, m mail.Message) error {
+	if err := r.Mailer.Send(ctx, m); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.sent = append(r.sent, m)
+	r.mu.Unlock()
+	return nil
+}
+
+var tempPasswordRE = regexp.MustCompile(`Temporary password: (\S+)`)
+
+// lastTemporaryPassword answers the temporary password of the newest "New Password" mail to
+// address.
+func (h *harness) lastTemporaryPassword(address string) string {
+	h.t.Helper()
+	h.mails.mu.Lock()
+	defer h.mails.mu.Unlock()
+	for i := len(h.mails.sent) - 1; i >= 0; i-- {
+		m := h.mails.sent[i]
+		if m.To != address || m.Subject != account.SubjectNewPassword {
+			continue
+		}
+		if sm := tempPasswordRE.FindStringSubmatch(m.Body); sm != nil {
+			return sm[1]
+		}
+	}
+	h.t.Fatalf("no temporary password mailed to %s", address)
+	return ""
+}
+
+// client is one browser: a cookie jar and the harness.
+type client struct {
+	h   *harness
+	hc  *http.Client
+	url *url.URL
+}
+
+func (h *harness) client() *client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	u, _ := url.Parse(h.srv.URL)
+	return &client{h: h, hc: &http.Client{Jar: jar, Timeout: 20 * time.Second}, url: u}
+}
+
+// answer is one HTTP answer, its body read and, when JSON, decoded with numbers kept as
+// json.Number so that tests can tell numbers from strings.
+type answer struct {
+	status int
+	header http.Header
+	raw    []byte
+	json   map[string]any
+	set    []*http.Cookie
+}
+
+// request describes a request beyond method, path and JSON value.
+type request struct {
+	method, path string
+	body         io.Reader // raw body; nil for none
+	contentType  string    // "" for none
+	header       http.Header
+	noCacheCheck bool // the answer may come from before the API
+}
+
+func (c *client) send(r request) *answer {
+	c.h.t.Helper()
+	req, err := http.NewRequest(r.method, c.h.srv.URL+r.path, r.body)
+	if err != nil {
+		c.h.t.Fatal(err)
+	}
+	if r.contentType != "" {
+		req.Header.Set("Content-Type", r.contentType)
+	}
+	for k, vs := range r.header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		c.h.t.Fatalf("%s %s: %v", r.method, r.path, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.h.t.Fatalf("%s %s: read: %v", r.method, r.path, err)
+	}
+	a := &answer{status: res.StatusCode, header: res.Header, raw: raw, set: res.Cookies()}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&a.json); err != nil {
+			c.h.t.Fatalf("%s %s: answer is not a JSON object: %v: %s", r.method, r.path, err, raw)
+		}
+	}
+	if strings.HasPrefix(r.path, "/api/") && !r.noCacheCheck && res.Header.Get("Cache-Control") != "no-store" {
+		c.h.t.Errorf("%s %s: Cache-Control %q, want no-store", r.method, r.path, res.Header.Get("Cache-Control"))
+	}
+	return a
+}
+
+// call sends v as JSON (nil: no body) and answers the answer.
+func (c *client) call(method, path string, v any) *answer {
+	c.h.t.Helper()
+	r := request{method: method, path: path}
+	if v != nil {
+		b, err := json.Marshal(v)
+		if err != nil {
+			c.h.t.Fatal(err)
+		}
+		r.body, r.contentType = bytes.NewReader(b), "application/json"
+	}
+	return c.send(r)
+}
+
+// raw sends body as given with Content-Type application/json.
+func (c *client) raw(method, path, body string) *answer {
+	c.h.t.Helper()
+	return c.send(request{method: method, path: path, body: strings.NewReader(body), contentType: "application/json"})
+}
+
+func (c *client) get(path string) *answer { c.h.t.Helper(); return c.call("GET", path, nil) }
+
+func (c *client) post(path string, v any) *answer { c.h.t.Helper(); return c.call("POST", path, v) }
+
+// cookie answers the session cookie the client holds ("" for none).
+func (c *client) cookie() string {
+	for _, ck := range c.hc.Jar.Cookies(c.url) {
+		if ck.Name == httpapi.CookieName {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// setCookie replaces the session cookie the client holds.
+func (c *client) setCookie(v string) {
+	c.hc.Jar.SetCookies(c.url, []*http.Cookie{{Name: httpapi.CookieName, Value: v, Path: "/"}})
+}
+
+// ok checks a success status and answers a.
+func (a *answer) ok(t *testing.T, status int) *answer {
+	t.Helper()
+	if a.status != status {
+		t.Fatalf("status %d, want %d: %s", a.status, status, a.raw)
+	}
+	return a
+}
+
+// str answers the string field key of the answer, failing when it is absent or not a string.
+func (a *answer) str(t *testing.T, key string) string {
+	t.Helper()
+	return asString(t, a.json, key)
+}
+
+func asString(t *testing.T, m map[string]any, key string) string {
+	t.Helper()
+	v, ok := m[key]
+	if !ok {
+		t.Fatalf("field %q missing in %v", key, m)
+	}
+	s, ok := v.(string)
+	if !ok {
+		t.Fatalf("field %q is %T (%v), want a string", key, v, v)
+	}
+	return s
+}
+
+func asNumber(t *testing.T, m map[string]any, key string) int64 {
+	t.Helper()
+	v, ok := m[key]
+	if !ok {
+		t.Fatalf("field %q missing in %v", key, m)
+	}
+	n, ok := v.(json.Number)
+	if !ok {
+		t.Fatalf("field %q is %T (%v), want a JSON number", key, v, v)
+	}
+	i, err := n.Int64()
+	if err != nil {
+		t.Fatalf("field %q = %v is not an integer", key, n)
+	}
+	return i
+}
+
+func asBool(t *testing.T, m map[string]any, key string) bool {
+	t.Helper()
+	v, ok := m[key]
+	if !ok {
+		t.Fatalf("field %q missing in %v", key, m)
+	}
+	b, ok := v.(bool)
+	if !ok {
+		t.Fatalf("field %q is %T (%v), want a boolean", key, v, v)
+	}
+	return b
+}
+
+func asObject(t *testing.T, m map[string]any, key string) map[string]any {
+	t.Helper()
+	v, ok := m[key]
+	if !ok {
+		t.Fatalf("field %q missing in %v", key, m)
+	}
+	o, ok := v.(map[string]any)
+	if !ok {
+		t.Fatalf("field %q is %T (%v), want an object", key, v, v)
+	}
+	return o
+}
+
+func asList(t *testing.T, m map[string]any, key string) []any {
+	t.Helper()
+	v, ok := m[key]
+	if !ok {
+		t.Fatalf("field %q missing in %v", key, m)
+	}
+	l, ok := v.([]any)
+	if !ok {
+		t.Fatalf("field %q is %T (%v), want a list", key, v, v)
+	}
+	return l
+}
+
+func asStrings(t *testing.T, m map[string]any, key string) []string {
+	t.Helper()
+	var out []string
+	for i, v := range asList(t, m, key) {
+		s, ok := v.(string)
+		if !ok {
+			t.Fatalf("%s[%d] is %T, want a string", key, i, v)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func asNull(t *testing.T, m map[string]any, key string) {
+	t.Helper()
+	v, ok := m[key]
+	if !ok {
+		t.Fatalf("field %q missing in %v (want null)", key, m)
+	}
+	if v != nil {
+		t.Fatalf("field %q = %v, want null", key, v)
+	}
+}
+
+// asTime answers the RFC 3339 time of field key.
+func asTime(t *testing.T, m map[string]any, key string) time.Time {
+	t.Helper()
+	s := asString(t, m, key)
+	tm, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatalf("field %q = %q is not RFC 3339: %v", key, s, err)
+	}
+	return tm
+}
+
+// wantError checks the error shape {"error": {"code", "message"}} with status and code, and
+// answers the error object.
+func (a *answer) wantError(t *testing.T, status int, code string) map[string]any {
+	t.Helper()
+	if a.status != status {
+		t.Fatalf("status %d, want %d (%s): %s", a.status, status, code, a.raw)
+	}
+	if a.json == nil {
+		t.Fatalf("error answer is not JSON (Content-Type %q): %s", a.header.Get("Content-Type"), a.raw)
+	}
+	e := asObject(t, a.json, "error")
+	if got := asString(t, e, "code"); got != code {
+		t.Fatalf("error code %q, want %q: %s", got, code, a.raw)
+	}
+	if asString(t, e, "message") == "" {
+		t.Fatalf("error without a message: %s", a.raw)
+	}
+	return e
+}
+
+// person is a signed-in (or signing-in) account with what it learnt on the way.
+type person struct {
+	c      *client
+	name   string
+	pw     string
+	key    []byte
+	backup []string
+}
+
+// signIn takes name through every step to "done", enrolling and choosing a new password as
+// asked, and answers the person.
+func (h *harness) signIn(name, pw string) *person {
+	h.t.Helper()
+	p := &person{c: h.client(), name: name, pw: pw}
+	p.finish(p.c.post("/api/v1/signin", map[string]string{"username": name, "password": pw}).ok(h.t, 200).str(h.t, "next"))
+	return p
+}
+
+// signInAgain signs the person in afresh with its client, its key and its password.
+func (p *person) signInAgain() {
+	t := p.c.h.t
+	t.Helper()
+	p.finish(p.c.post("/api/v1/signin", map[string]string{"username": p.name, "password": p.pw}).ok(t, 200).str(t, "next"))
+}
+
+func (p *person) finish(next string) {
+	h := p.c.h
+	t := h.t
+	t.Helper()
+	for i := 0; next != "done"; i++ {
+		if i > 5 {
+			t.Fatalf("sign-in of %s does not finish: at %s", p.name, next)
+		}
+		switch next {
+		case "mfa_enroll", "mfa_enroll_optional":
+			e := p.c.post("/api/v1/signin/mfa/enroll", nil).ok(t, 200)
+			key, err := otp.DecodeKey(e.str(t, "secret"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.key = key
+			a := p.c.post("/api/v1/signin/mfa/enroll/verify", map[string]string{"code": h.code(key)}).ok(t, 200)
+			p.backup = asStrings(t, a.json, "backup_codes")
+			next = a.str(t, "next")
+		case "mfa_verify":
+			next = p.c.post("/api/v1/signin/mfa/verify", map[string]string{"code": h.code(p.key)}).ok(t, 200).str(t, "next")
+		case "change_password":
+			p.pw = newPassword
+			next = p.c.post("/api/v1/signin/password", map[string]string{"new_password": p.pw}).ok(t, 200).str(t, "next")
+		default:
+			t.Fatalf("unknown step %q", next)
+		}
+	}
+}
+
+// codeValidNear reports whether code is accepted for key at the clock's time (one step either
+// side), so that tests can pick a code that is surely wrong.
+func codeValidNear(h *harness, key []byte, code string) bool {
+	_, ok := otp.Verify(key, code, h.clock.Now(), otp.Default, 1, -1)
+	return ok
+}
