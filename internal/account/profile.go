@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/errs"
@@ -47,7 +48,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		return nil, err
 	}
 	if !sess.Done {
-		return nil, errs.E(errs.NotSignedIn, "Finish signing in first.")
+		if sess, err = s.finishIfComplete(ctx, sess, u); err != nil {
+			return nil, err
+		}
 	}
 	if now := s.now(); now.Sub(sess.LastSeenAt) > touchEvery {
 		if err := s.store.TouchSession(ctx, sess.IDHash, now); err != nil {
@@ -55,6 +58,31 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		}
 	}
 	return &Principal{User: u, session: sess}, nil
+}
+
+// finishIfComplete turns a sign-in into a session when nothing is left to do, which happens
+// when an option change removed the requirement it was at (MFA turned off, say). Its id was
+// renewed at the last step it took; the conditional write keeps two requests from both doing it.
+func (s *Service) finishIfComplete(ctx context.Context, sess *store.Session, u *store.User) (*store.Session, error) {
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if nextStep(u, sess, o) != StepDone {
+		return nil, errs.E(errs.NotSignedIn, "Finish signing in first.")
+	}
+	done := *sess
+	done.Done, done.LastSeenAt = true, s.now()
+	err = s.store.Update(ctx, func(q store.Queries) error {
+		if err := q.ReplaceSession(ctx, sess.IDHash, &done); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, u.Username, u.Username, "signin", "signed in (nothing left to do)")
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNotSignedIn
+	}
+	return &done, err
 }
 
 // Me answers the account of a session.

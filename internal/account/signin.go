@@ -182,19 +182,36 @@ func (s *Service) passwordFailed(ctx context.Context, username, addr string) err
 			return err
 		}
 	}
-	st, err := s.store.CountPasswordFailure(ctx, username, now,
-		store.LockRule{Every: passwordLockAfter, For: passwordLockFor})
+	// A guess that was hashing while others locked the username finds the lock here: it is
+	// answered as locked and not counted, so that it neither tells that its password is wrong
+	// nor, with nine more like it, locks the username again (a new 15 minutes and a second
+	// "locked" event) and answers 401 past the limit.
+	var st store.PasswordAttempt
+	var already bool
+	err := s.store.Update(ctx, func(q store.Queries) error {
+		prev, err := q.PasswordLock(ctx, username)
+		if err != nil {
+			return err
+		}
+		if now.Before(prev.LockedUntil) {
+			st, already = prev, true
+			return nil
+		}
+		if st, err = q.CountPasswordFailure(ctx, username, now,
+			store.LockRule{Every: passwordLockAfter, For: passwordLockFor}); err != nil {
+			return err
+		}
+		if now.Before(st.LockedUntil) && st.Failures == 0 {
+			return s.audit(ctx, q, "system", username, "password.locked",
+				"locked until "+st.LockedUntil.UTC().Format(time.RFC3339))
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if now.Before(st.LockedUntil) {
-		if st.Failures > 0 {
-			return lockedErr(st.LockedUntil, false, "Password sign-in for this username")
-		}
-		if err := s.audit(ctx, s.store, "system", username, "password.locked",
-			"locked until "+st.LockedUntil.UTC().Format(time.RFC3339)); err != nil {
-			return err
-		}
+	if now.Before(st.LockedUntil) && (already || st.Failures > 0) {
+		return lockedErr(st.LockedUntil, false, "Password sign-in for this username")
 	}
 	return errBadCredentials
 }
@@ -310,6 +327,35 @@ func (s *Service) Enroll(ctx context.Context, token string) (*Enrollment, error)
 		return nil, err
 	}
 	return s.pendingKey(ctx, si.sess, si.user, si.opts)
+}
+
+// PendingEnrollment answers the key that Enroll (during sign-in) or BeginEnroll (from the
+// profile) made for this sign-in or session, without making one: nil when there is none yet.
+// It changes nothing, so a page can show the key again on every GET.
+func (s *Service) PendingEnrollment(ctx context.Context, token string) (*Enrollment, error) {
+	sess, u, err := s.current(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !sess.Done {
+		if next := nextStep(u, sess, o); next != StepEnroll && next != StepEnrollOptional {
+			return nil, conflictStep(next)
+		}
+	} else if !sess.Reauthenticated || s.canEnroll(u, o) != nil {
+		return nil, nil
+	}
+	if sess.PendingKey == nil {
+		return nil, nil
+	}
+	key, err := s.keys.OpenPending(pendingLabel(u), sess.PendingKey)
+	if err != nil {
+		return nil, fmt.Errorf("open pending key: %w", err)
+	}
+	return enrollment(u.Username, o.Issuer(), key)
 }
 
 // pendingKey answers the session's pending enrolment key, making and storing one if it has none.
@@ -588,9 +634,15 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 			refusal, lockedNow, err = s.codeFailed(ctx, q, u, si.sess)
 			return err
 		}
+		// A success resets the count and any lock. When there is nothing to reset (the stored
+		// count was 0, no lock), the row already holds what UpdateUser would write: skipping it
+		// spares the usual sign-in one statement inside the serialised write transaction.
+		reset := u.MFAFailures > 1 || !u.MFALockedUntil.IsZero() || u.MFALockedForever
 		u.MFAFailures, u.MFALockedUntil, u.MFALockedForever = 0, time.Time{}, false
-		if err := q.UpdateUser(ctx, u); err != nil {
-			return err
+		if reset {
+			if err := q.UpdateUser(ctx, u); err != nil {
+				return err
+			}
 		}
 		if normalized == "" {
 			// The conditional write is what makes a code single-use on every instance.

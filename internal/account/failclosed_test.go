@@ -1,0 +1,274 @@
+package account_test
+
+// SPEC §5 "Fail closed" and "Bounded work".
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/options"
+	"github.com/twofold-auth/twofold/internal/password"
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+var errInjected = errors.New("injected store failure")
+
+// faultStore fails one named operation, inside transactions and outside.
+type faultStore struct {
+	store.Store
+	mu   sync.Mutex
+	fail string
+}
+
+func (f *faultStore) set(op string) { f.mu.Lock(); f.fail = op; f.mu.Unlock() }
+
+func (f *faultStore) failing(op string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fail == op
+}
+
+func (f *faultStore) Update(ctx context.Context, fn func(q store.Queries) error) error {
+	return f.Store.Update(ctx, func(q store.Queries) error { return fn(faultQueries{q, f}) })
+}
+
+func (f *faultStore) PasswordLock(ctx context.Context, u string) (store.PasswordAttempt, error) {
+	return faultQueries{f.Store, f}.PasswordLock(ctx, u)
+}
+
+func (f *faultStore) CountPasswordFailure(ctx context.Context, u string, now time.Time, r store.LockRule) (store.PasswordAttempt, error) {
+	return faultQueries{f.Store, f}.CountPasswordFailure(ctx, u, now, r)
+}
+
+func (f *faultStore) CountAddressFailures(ctx context.Context, addr string, since time.Time) (int, error) {
+	return faultQueries{f.Store, f}.CountAddressFailures(ctx, addr, since)
+}
+
+func (f *faultStore) Session(ctx context.Context, id []byte) (*store.Session, error) {
+	return faultQueries{f.Store, f}.Session(ctx, id)
+}
+
+func (f *faultStore) User(ctx context.Context, id int64) (*store.User, error) {
+	return faultQueries{f.Store, f}.User(ctx, id)
+}
+
+func (f *faultStore) UserByName(ctx context.Context, name string) (*store.User, error) {
+	return faultQueries{f.Store, f}.UserByName(ctx, name)
+}
+
+func (f *faultStore) Options(ctx context.Context) (map[string]string, error) {
+	if f.failing("Options") {
+		return nil, errInjected
+	}
+	return f.Store.Options(ctx)
+}
+
+type faultQueries struct {
+	store.Queries
+	f *faultStore
+}
+
+func (q faultQueries) PasswordLock(ctx context.Context, u string) (store.PasswordAttempt, error) {
+	if q.f.failing("PasswordLock") {
+		return store.PasswordAttempt{}, errInjected
+	}
+	return q.Queries.PasswordLock(ctx, u)
+}
+
+func (q faultQueries) CountPasswordFailure(ctx context.Context, u string, now time.Time, r store.LockRule) (store.PasswordAttempt, error) {
+	if q.f.failing("CountPasswordFailure") {
+		return store.PasswordAttempt{}, errInjected
+	}
+	return q.Queries.CountPasswordFailure(ctx, u, now, r)
+}
+
+func (q faultQueries) CountAddressFailures(ctx context.Context, addr string, since time.Time) (int, error) {
+	if q.f.failing("CountAddressFailures") {
+		return 0, errInjected
+	}
+	return q.Queries.CountAddressFailures(ctx, addr, since)
+}
+
+func (q faultQueries) Session(ctx context.Context, id []byte) (*store.Session, error) {
+	if q.f.failing("Session") {
+		return nil, errInjected
+	}
+	return q.Queries.Session(ctx, id)
+}
+
+func (q faultQueries) User(ctx context.Context, id int64) (*store.User, error) {
+	if q.f.failing("User") {
+		return nil, errInjected
+	}
+	return q.Queries.User(ctx, id)
+}
+
+func (q faultQueries) UserByName(ctx context.Context, name string) (*store.User, error) {
+	if q.f.failing("UserByName") {
+		return nil, errInjected
+	}
+	return q.Queries.UserByName(ctx, name)
+}
+
+func (q faultQueries) SetTOTPStep(ctx context.Context, id, step int64) (bool, error) {
+	if q.f.failing("SetTOTPStep") {
+		return false, errInjected
+	}
+	return q.Queries.SetTOTPStep(ctx, id, step)
+}
+
+func (q faultQueries) AddBackupCodes(ctx context.Context, id int64, macs [][]byte) error {
+	if q.f.failing("AddBackupCodes") {
+		return errInjected
+	}
+	return q.Queries.AddBackupCodes(ctx, id, macs)
+}
+
+func (q faultQueries) AddEvent(ctx context.Context, e *store.Event) error {
+	if q.f.failing("AddEvent") {
+		return errInjected
+	}
+	return q.Queries.AddEvent(ctx, e)
+}
+
+func (q faultQueries) UseBackupCode(ctx context.Context, id int64, mac []byte, now time.Time) (bool, error) {
+	if q.f.failing("UseBackupCode") {
+		return false, errInjected
+	}
+	return q.Queries.UseBackupCode(ctx, id, mac, now)
+}
+
+func TestFailClosed(t *testing.T) {
+	h := newHarness(t)
+	fs := &faultStore{Store: h.db}
+	svc := h.serviceOn(fs, options.NewCache(fs.Options, h.clock.Now))
+	u := h.enrolledUser("fcl")
+	h.setOption(options.FailedSignInsPerAddress, "60")
+
+	signIn := func(pw string) (string, error) {
+		st, err := svc.SignIn(h.ctx, account.SignInRequest{Username: "fcl", Password: pw, Addr: "192.0.2.50"})
+		return st.Token, err
+	}
+	verify := func(code, backup string) (string, error) {
+		tok := h.mustSignIn(u, account.StepVerify)
+		st, err := svc.Verify(h.ctx, tok, code, backup)
+		return st.Token, err
+	}
+	for _, tc := range []struct {
+		op   string
+		call func() (string, error)
+	}{
+		{"Options", func() (string, error) { h.clock.Advance(2 * time.Second); return signIn(goodPassword) }},
+		{"CountAddressFailures", func() (string, error) { return signIn(goodPassword) }},
+		{"PasswordLock", func() (string, error) { return signIn(goodPassword) }},
+		{"UserByName", func() (string, error) { return signIn(goodPassword) }},
+		{"CountPasswordFailure", func() (string, error) { return signIn("a wrong password") }},
+		{"Session", func() (string, error) { return verify(h.codeAt(u.Key, 0), "") }},
+		{"User", func() (string, error) { return verify(h.codeAt(u.Key, 0), "") }},
+		{"SetTOTPStep", func() (string, error) { return verify(h.codeAt(u.Key, 0), "") }},
+		{"UseBackupCode", func() (string, error) { return verify("", u.Codes[0]) }},
+	} {
+		t.Run(tc.op, func(t *testing.T) {
+			h.clock.Advance(30 * time.Second)
+			fs.set(tc.op)
+			tok, err := tc.call()
+			fs.set("")
+			if err == nil || tok != "" {
+				t.Fatalf("answered %v with token %v while the store failed", err, tok != "")
+			}
+			if errs.Code(err) != errs.Internal {
+				t.Fatalf("answered %s: a store failure must not look like a client error", errs.Code(err))
+			}
+		})
+	}
+	// Nothing was used up by the refusals.
+	if n, _ := h.db.CountBackupCodes(h.ctx, u.ID); n != len(u.Codes) {
+		t.Fatal("a refused request used a backup code")
+	}
+	tok := h.mustSignIn(u, account.StepVerify)
+	if _, err := h.svc.Verify(h.ctx, tok, "", u.Codes[0]); err != nil {
+		t.Fatalf("backup code after the failures: %v", err)
+	}
+}
+
+func TestFloodGetsUnavailable(t *testing.T) {
+	// One worker and no waiting: while a hash runs, others are turned away with 503.
+	h := newHarness(t, withParams(password.DefaultParams), withHasher(1, 0))
+	h.setOption(options.FailedSignInsPerAddress, "0")
+	h.user("flo")
+	const n = 8
+	got := race(n, func(i int) error {
+		_, err := h.signIn("flo", "not the password")
+		if e := (*errs.Error)(nil); errors.As(err, &e) && e.Code == errs.Unavailable && e.RetryAfter <= 0 {
+			return errors.New("503 without Retry-After")
+		}
+		return err
+	})
+	c := tally(got)
+	if c[errs.Unavailable] == 0 || c[errs.Unavailable]+c[errs.InvalidCredentials] != n {
+		t.Fatalf("results %v, want some unavailable and the rest invalid_credentials", c)
+	}
+	if f := h.passwordFailures("flo"); f != c[errs.InvalidCredentials] {
+		t.Fatalf("%d failures counted for %d evaluated guesses", f, c[errs.InvalidCredentials])
+	}
+}
+
+func TestEnrollmentIsOneTransaction(t *testing.T) {
+	// Key, backup codes and enrolled flag are written together or not at all (SPEC §5).
+	h := newHarness(t)
+	fs := &faultStore{Store: h.db}
+	svc := h.serviceOn(fs, h.opts)
+	for _, op := range []string{"AddBackupCodes", "AddEvent"} {
+		t.Run(op, func(t *testing.T) {
+			u := h.user("atom" + strings.ToLower(op))
+			tok := h.mustSignIn(u, account.StepEnroll)
+			key := h.enroll(tok)
+			fs.set(op)
+			_, err := svc.VerifyEnroll(h.ctx, tok, h.codeAt(key, 0))
+			fs.set("")
+			if err == nil {
+				t.Fatal("enrolment answered success while the store failed")
+			}
+			su := h.storeUser(u.Name)
+			if su.Enrolled() || su.TOTPLastStep != 0 || su.MFAFailures != 0 {
+				t.Fatalf("half an enrolment was written: enrolled %v, step %d, failures %d",
+					su.Enrolled(), su.TOTPLastStep, su.MFAFailures)
+			}
+			if n, _ := h.db.CountBackupCodes(h.ctx, u.ID); n != 0 {
+				t.Fatalf("%d backup codes written", n)
+			}
+			if h.mail.count(u.Email, subjEnrolled) != 0 {
+				t.Fatal("an enrolment email for an enrolment that did not happen")
+			}
+			// The sign-in is where it was, and the same code enrols now.
+			if got := h.state(tok); got != account.StepEnroll {
+				t.Fatalf("state %q", got)
+			}
+			if _, err := h.svc.VerifyEnroll(h.ctx, tok, h.codeAt(key, 0)); err != nil {
+				t.Fatalf("enrolment after the failure: %v", err)
+			}
+		})
+	}
+}
+
+func TestOptionChangeFromElsewhere(t *testing.T) {
+	// A change saved by another process (the command line writes the database directly)
+	// reaches this instance within 5 seconds, at the sign-in's next step (SPEC §2, §3).
+	h := newHarness(t)
+	u := h.user("oce")
+	tok := h.mustSignIn(u, account.StepEnroll)
+	if _, _, err := h.svc.State(h.ctx, tok); err != nil { // the cache has read the values
+		t.Fatal(err)
+	}
+	mustNo(t, h.db.SetOption(h.ctx, options.InternalMFA, options.PolicyOptional))
+	h.clock.Advance(5 * time.Second)
+	if got := h.state(tok); got != account.StepEnrollOptional {
+		t.Fatalf("5 s after the change the sign-in is at %q", got)
+	}
+}
