@@ -1,5 +1,7 @@
 // Package mail sends Twofold's messages. The default Mailer is the outbox: one RFC 5322 .eml
 // file per message in a folder, written durably before the request that caused it is answered.
+// With SMTP, a Queue writes each message the same way into its own folder and delivers it in
+// the background, retrying with backoff until the server accepts it (see Queue).
 package mail
 
 import (
@@ -47,16 +49,25 @@ func NewOutbox(dir, from string, now func() time.Time) (*Outbox, error) {
 // Send writes m to a new file: first under a temporary name, synced, then renamed, and the
 // folder synced, so that a crash leaves either the whole message or none.
 func (o *Outbox) Send(_ context.Context, m Message) error {
+	_, err := o.write(m)
+	return err
+}
+
+// nameLayout is the time at the start of a message's file name, so that names sort by age.
+const nameLayout = "20060102T150405.000000000Z"
+
+// write is Send, answering the new file's name.
+func (o *Outbox) write(m Message) (string, error) {
 	now := o.Now().UTC()
 	raw, id, err := Format(o.From, m, now)
 	if err != nil {
-		return err
+		return "", err
 	}
-	name := now.Format("20060102T150405.000000000Z") + "-" + id + ".eml"
+	name := now.Format(nameLayout) + "-" + id + ".eml"
 	tmp := filepath.Join(o.Dir, "."+name+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("mail: outbox: %w", err)
+		return "", fmt.Errorf("mail: outbox: %w", err)
 	}
 	_, werr := f.Write(raw)
 	if werr == nil {
@@ -70,16 +81,22 @@ func (o *Outbox) Send(_ context.Context, m Message) error {
 	}
 	if werr != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("mail: outbox: %w", werr)
+		return "", fmt.Errorf("mail: outbox: %w", werr)
 	}
-	if d, err := os.Open(o.Dir); err == nil {
-		err = d.Sync()
-		d.Close()
-		if err != nil {
-			return fmt.Errorf("mail: outbox: sync folder: %w", err)
-		}
+	if err := syncDir(o.Dir); err != nil {
+		return "", fmt.Errorf("mail: outbox: sync folder: %w", err)
 	}
-	return nil
+	return name, nil
+}
+
+// syncDir makes the renames and removals in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil // a folder that cannot be opened cannot be synced either; the write stands
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // Format renders m as an RFC 5322 message with CRLF line ends and answers it with the random

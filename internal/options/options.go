@@ -30,6 +30,7 @@ const (
 	TemporaryPasswordLifetime = "temporaryPasswordLifetime"
 	MFAIssuer                 = "mfaIssuer"
 	FailedSignInsPerAddress   = "failedSignInsPerAddress"
+	SSOCreateAccounts         = "ssoCreateAccounts"
 )
 
 // MFA policies.
@@ -86,6 +87,9 @@ var registry = []Option{
 	{Key: FailedSignInsPerAddress, Default: "60",
 		Description: "Password failures from one client address within the last 60 seconds before its attempts are refused (0 turns the limit off).",
 		Range:       "0 to 10000", parse: intRange(0, 10000)},
+	{Key: SSOCreateAccounts, Default: "no",
+		Description: "Yes: a person the identity provider (SSO) signs in who has no account here gets an internal SSO account at once. No: such sign-ins are refused until an administrator creates the account.",
+		Choices:     []string{"yes", "no"}},
 }
 
 // All answers every option, in a fixed order.

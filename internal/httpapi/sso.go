@@ -1,0 +1,143 @@
+package httpapi
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/sso"
+)
+
+// SSOConfig is sign-in through the organisation's identity provider.
+type SSOConfig struct {
+	// Client is nil when no identity provider is configured: the routes then answer 404.
+	Client *sso.Client
+	// Home is where a finished sign-in lands (the base URL's "/"); SignInPage is linked from
+	// the page that tells a browser why a sign-in failed.
+	Home       string
+	SignInPage string
+}
+
+// SSOStartPath is where "Login with the identity provider" leads.
+const SSOStartPath = "/api/v1/sso/start"
+
+// RegisterSSO adds the routes of sign-in through the identity provider to mux:
+//
+//	GET  /api/v1/sso/start                            302 to the provider
+//	GET  /api/v1/sso/callback                         302 to Home with a session, or the error
+//	POST /api/v1/admin/users/{username}/sso/link      an admin links a local account
+func (a *API) RegisterSSO(c SSOConfig, mux *http.ServeMux) {
+	h := &ssoRoutes{a: a, c: c}
+	for _, r := range []struct {
+		pattern string
+		h       handler
+	}{
+		{"GET " + SSOStartPath, h.start},
+		{"GET /api/v1/sso/callback", h.callback},
+		{"POST /api/v1/admin/users/{username}/sso/link", h.link},
+	} {
+		mux.Handle(r.pattern, a.wrap(r.pattern, r.h))
+	}
+}
+
+type ssoRoutes struct {
+	a *API
+	c SSOConfig
+}
+
+var errNoSSO = errs.E(errs.NotFound, "Sign-in through an identity provider is not configured on this server.")
+
+func (h *ssoRoutes) start(w http.ResponseWriter, r *http.Request) error {
+	if h.c.Client == nil {
+		return errNoSSO
+	}
+	to, cookie, err := h.c.Client.Start(r.Context())
+	if err != nil {
+		return h.failed(w, r, err)
+	}
+	http.SetCookie(w, h.c.Client.Cookie(cookie))
+	http.Redirect(w, r, to, http.StatusFound)
+	return nil
+}
+
+// callback finishes a sign-in at the provider's redirect. The sign-in cookie is cleared
+// whatever happens: it serves once. A failure before the provider's answer is verified leaves
+// the browser's session alone (so that a forged callback cannot sign anyone out); after it,
+// the new sign-in replaces the session, as a password sign-in does.
+func (h *ssoRoutes) callback(w http.ResponseWriter, r *http.Request) error {
+	if h.c.Client == nil {
+		return errNoSSO
+	}
+	var pending string
+	if ck, err := r.Cookie(sso.CookieName); err == nil {
+		pending = ck.Value
+	}
+	http.SetCookie(w, h.c.Client.Cookie(""))
+	id, err := h.c.Client.Finish(r.Context(), pending, r.URL.Query())
+	if err != nil {
+		return h.failed(w, r, err)
+	}
+	st, err := h.a.svc.SignInSSO(r.Context(), account.SSOSignInRequest{
+		Identity: account.SSOIdentity{Username: id.Username, Claim: id.Claim, Email: id.Email, Name: id.Name,
+			Issuer: id.Issuer, Subject: id.Subject},
+		Addr: h.a.clientAddr(r), Token: h.a.token(r)})
+	if err != nil {
+		if h.a.token(r) != "" {
+			h.a.setCookie(w, "")
+		}
+		return h.failed(w, r, err)
+	}
+	h.a.setCookie(w, st.Token)
+	http.Redirect(w, r, h.c.Home, http.StatusFound)
+	return nil
+}
+
+func (h *ssoRoutes) link(w http.ResponseWriter, r *http.Request) error {
+	return h.a.userAction(w, r, nil, func(actor account.Actor, name string) (*account.UserView, error) {
+		return h.a.svc.LinkSSO(r.Context(), actor, name)
+	})
+}
+
+// failed logs why a sign-in through the provider failed and answers the error: JSON for API
+// clients, and for a browser (which is where the provider sends people) a small page that
+// says the same and links back to the sign-in page.
+func (h *ssoRoutes) failed(w http.ResponseWriter, r *http.Request, err error) error {
+	var se *sso.Error
+	if errors.As(err, &se) {
+		h.a.log.WarnContext(r.Context(), "sign-in through the identity provider failed",
+			"kind", se.Kind, "reason", se.Reason.Error())
+	}
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		return err
+	}
+	e := errs.As(err)
+	if e.Code == errs.Internal {
+		h.a.log.ErrorContext(r.Context(), "request failed", "route", r.Pattern, "err", err)
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(Status(e.Code))
+	// The status is written: a failed write has nowhere else to go.
+	_ = ssoErrorPage.Execute(w, struct{ Message, SignIn string }{e.Message, h.c.SignInPage})
+	return nil
+}
+
+var ssoErrorPage = template.Must(template.New("sso").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign-in failed · Twofold</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;line-height:1.5}</style>
+</head><body>
+<h1>Sign-in through the identity provider failed</h1>
+<p role="alert">{{.Message}}</p>
+<p><a href="{{.SignIn}}">Back to sign-in</a></p>
+</body></html>
+`))

@@ -1,0 +1,619 @@
+package sso_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/httpapi"
+	"github.com/twofold-auth/twofold/internal/keys"
+	"github.com/twofold-auth/twofold/internal/mail"
+	"github.com/twofold-auth/twofold/internal/options"
+	"github.com/twofold-auth/twofold/internal/password"
+	"github.com/twofold-auth/twofold/internal/sso"
+	"github.com/twofold-auth/twofold/internal/store"
+	"github.com/twofold-auth/twofold/internal/store/sqlite"
+)
+
+const testKeyHex = "5c1f0e9a7b3d2c4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6"
+
+type logSink struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logSink) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// env is Twofold (SQLite, outbox, the API with SSO) wired to a provider, and a browser.
+type env struct {
+	t       *testing.T
+	store   *sqlite.DB
+	svc     *account.Service
+	tf      *httptest.Server
+	idp     *idp
+	client  *sso.Client
+	rewrite *hostRewriter
+	skew    *atomic.Int64 // how far Twofold's clock is ahead
+	outbox  string
+	logs    *logSink
+	browser *http.Client
+	// authorizeAs, when set, is the client_id the browser's authorization request carries
+	// instead of Twofold's.
+	authorizeAs string
+}
+
+var people = []idpUser{
+	{id: "u-alice", username: "Alice", email: "alice@example.org", emailVerified: true}, // an SSO account here
+	{id: "u-bob", username: "bob", email: "bob@example.org", emailVerified: true},       // a local account here
+	{id: "u-carol", username: "carol", email: "carol@example.org", emailVerified: true}, // no account here
+	{id: "u-dan", username: "", email: "dan@example.org", emailVerified: true},          // no preferred_username
+	{id: "u-eve", username: "", email: "eve@example.org", emailVerified: false},         // an unverified email only
+	{id: "u-fay", username: "fay smith", email: "fay@example.org", emailVerified: true}, // not a valid username
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "twofold.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	k, err := keys.Parse(testKeyHex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outbox := filepath.Join(dir, "outbox")
+	mailer, err := mail.NewOutbox(outbox, "Twofold <twofold@example.org>", time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logSink{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	svc := account.New(account.Config{Store: st, Options: options.NewCache(st.Options, time.Now),
+		Hasher: password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 0, 2*time.Second, nil),
+		Keys:   k, Mailer: mailer, BaseURL: "http://twofold.test", Logger: log})
+
+	mux := http.NewServeMux()
+	tf := httptest.NewServer(http.NewCrossOriginProtection().Handler(mux))
+	t.Cleanup(tf.Close)
+	p := newIdP(t, tf.URL+"/api/v1/sso/callback", people...)
+	rw := &hostRewriter{base: http.DefaultTransport}
+	skew := new(atomic.Int64)
+	client, err := sso.New(sso.Config{Issuer: p.issuer, ClientID: idpClientID, ClientSecret: idpClientSecret,
+		RedirectURL: tf.URL + "/api/v1/sso/callback", Keys: k, HTTPClient: &http.Client{Transport: rw, Timeout: 5 * time.Second},
+		Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := httpapi.New(httpapi.Config{Service: svc, Logger: log, Ready: st.Ping}, mux)
+	api.RegisterSSO(httpapi.SSOConfig{Client: client, Home: tf.URL + "/", SignInPage: tf.URL + "/signin"}, mux)
+
+	e := &env{t: t, store: st, svc: svc, tf: tf, idp: p, client: client, rewrite: rw, skew: skew, outbox: outbox, logs: logs}
+	e.newBrowser()
+	e.add(account.NewUser{Username: "alice", Email: "alice@example.org", Source: store.SourceSSO})
+	e.add(account.NewUser{Username: "dan@example.org", Email: "dan@example.org", Source: store.SourceSSO})
+	e.add(account.NewUser{Username: "eve@example.org", Email: "eve@example.org", Source: store.SourceSSO})
+	e.add(account.NewUser{Username: "bob", Email: "bob@example.org"})
+	return e
+}
+
+func (e *env) add(n account.NewUser) {
+	e.t.Helper()
+	if _, _, err := e.svc.CreateUser(context.Background(), account.CLI, n); err != nil {
+		e.t.Fatalf("create %s: %v", n.Username, err)
+	}
+}
+
+// newBrowser starts a fresh browser: its own cookie jar, redirects followed by hand.
+func (e *env) newBrowser() {
+	jar, _ := cookiejar.New(nil)
+	e.browser = &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func (e *env) get(url, accept string) *http.Response {
+	e.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Accept", accept)
+	resp, err := e.browser.Do(req)
+	if err != nil {
+		e.t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp
+}
+
+// toProvider starts a sign-in at Twofold and follows the browser through the provider,
+// answering the URL of Twofold's callback the provider redirected to.
+func (e *env) toProvider() string {
+	e.t.Helper()
+	resp := e.get(e.tf.URL+httpapi.SSOStartPath, "text/html")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		e.t.Fatalf("start: %d", resp.StatusCode)
+	}
+	next := resp.Header.Get("Location")
+	if e.authorizeAs != "" {
+		u := mustURL(next)
+		q := u.Query()
+		q.Set("client_id", e.authorizeAs)
+		u.RawQuery = q.Encode()
+		next = u.String()
+	}
+	for range 10 {
+		if strings.HasPrefix(next, e.tf.URL+"/api/v1/sso/callback") {
+			return next
+		}
+		resp := e.get(next, "text/html")
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+			e.t.Fatalf("at the provider, GET %s: %d %s", next, resp.StatusCode, body)
+		}
+		loc, err := resp.Location()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		next = loc.String()
+	}
+	e.t.Fatalf("too many redirects")
+	return ""
+}
+
+// result is Twofold's answer at the callback.
+type result struct {
+	status  int
+	code    string
+	message string
+	session string // the twofold_session cookie set, if any
+	cleared bool   // the twofold_sso cookie was cleared
+	header  http.Header
+	body    string
+}
+
+func (e *env) callback(url string) result {
+	e.t.Helper()
+	resp := e.get(url, "application/json")
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	r := result{status: resp.StatusCode, header: resp.Header, body: string(body)}
+	for _, c := range resp.Cookies() {
+		switch {
+		case c.Name == httpapi.CookieName && c.Value != "":
+			r.session = c.Value
+		case c.Name == sso.CookieName && c.MaxAge < 0:
+			r.cleared = true
+		}
+	}
+	var out struct {
+		Error struct{ Code, Message string }
+	}
+	if json.Unmarshal(body, &out) == nil {
+		r.code, r.message = out.Error.Code, out.Error.Message
+	}
+	return r
+}
+
+// signIn is a whole sign-in through the provider as username.
+func (e *env) signIn(username string) result {
+	e.t.Helper()
+	e.idp.as(username)
+	return e.callback(e.toProvider())
+}
+
+// sessions counts (and removes) every sign-in and session in the store.
+func (e *env) sessions() int {
+	e.t.Helper()
+	far := time.Now().Add(100 * 24 * time.Hour)
+	n, err := e.store.DeleteExpiredSessions(context.Background(), far, far, far)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+func (e *env) events(action string) []*store.Event {
+	e.t.Helper()
+	ev, err := e.store.Events(context.Background(), store.EventFilter{Action: action, Limit: 1000})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ev
+}
+
+func (e *env) me(session string) map[string]any {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.tf.URL+"/api/v1/me", nil)
+	req.AddCookie(&http.Cookie{Name: httpapi.CookieName, Value: session})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("/me: %d %v", resp.StatusCode, m)
+	}
+	return m
+}
+
+// refused checks that a sign-in ended with the error code and no session at all.
+func (e *env) refused(r result, status int, code, says string) {
+	e.t.Helper()
+	if r.status != status || r.code != code {
+		e.t.Fatalf("answer %d %q (%s), want %d %q", r.status, r.code, r.body, status, code)
+	}
+	if says != "" && !strings.Contains(r.message, says) {
+		e.t.Errorf("message %q does not say %q", r.message, says)
+	}
+	if r.session != "" {
+		e.t.Errorf("a session cookie was set")
+	}
+	if n := e.sessions(); n != 0 {
+		e.t.Errorf("%d sessions in the store, want none", n)
+	}
+}
+
+func TestSignInOfAnSSOAccount(t *testing.T) {
+	e := newEnv(t)
+	r := e.signIn("Alice") // the provider says "Alice": the username rule keeps it in lower case
+	if r.status != http.StatusFound || r.header.Get("Location") != e.tf.URL+"/" {
+		t.Fatalf("answer %d %s, want 302 to /", r.status, r.body)
+	}
+	if r.session == "" || !r.cleared {
+		t.Fatalf("session cookie %q, sso cookie cleared %v", r.session, r.cleared)
+	}
+	me := e.me(r.session)
+	if me["username"] != "alice" || me["source"] != "sso" {
+		t.Errorf("/me = %v", me)
+	}
+	if mfa, _ := me["mfa"].(map[string]any); mfa["policy"] != "off" {
+		t.Errorf("an SSO account shows MFA %v", mfa)
+	}
+	ev := e.events(account.ActionSignInSSO)
+	if len(ev) != 1 || ev[0].User != "alice" || !strings.Contains(ev[0].Detail, "subject u-alice") {
+		t.Errorf("audit: %+v", ev)
+	}
+	if e.idp.tokenRequests() != 1 {
+		t.Errorf("%d token requests", e.idp.tokenRequests())
+	}
+
+	// The password step still refuses the SSO account, whatever the password.
+	resp, err := http.Post(e.tf.URL+"/api/v1/signin", "application/json",
+		strings.NewReader(`{"username":"alice","password":"anything at all 123"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("password sign-in of an SSO account: %d", resp.StatusCode)
+	}
+}
+
+func TestClaimsFromTheIDToken(t *testing.T) {
+	e := newEnv(t)
+	e.idp.set(switches{claimsInIDToken: true}) // no UserInfo call needed
+	if r := e.signIn("Alice"); r.status != http.StatusFound || r.session == "" {
+		t.Fatalf("answer %d %s", r.status, r.body)
+	}
+}
+
+func TestVerifiedEmailWhenNoPreferredUsername(t *testing.T) {
+	e := newEnv(t)
+	if r := e.signIn("dan@example.org"); r.status != http.StatusFound || r.session == "" {
+		t.Fatalf("answer %d %s", r.status, r.body)
+	}
+	e.sessions()
+	// An email the provider did not verify never names an account.
+	e.newBrowser()
+	e.refused(e.signIn("eve@example.org"), http.StatusForbidden, "forbidden", "did not send your username")
+}
+
+func TestLocalAccountRefused(t *testing.T) {
+	e := newEnv(t)
+	e.refused(e.signIn("bob"), http.StatusForbidden, "forbidden", "signs in with a password")
+	if ev := e.events(account.ActionSignInSSORefused); len(ev) != 1 || ev[0].User != "bob" {
+		t.Errorf("audit: %+v", ev)
+	}
+
+	// Once an admin links it, the account signs in through the provider and no longer with its password.
+	if _, err := e.svc.LinkSSO(context.Background(), account.CLI, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	e.newBrowser()
+	r := e.signIn("bob")
+	if r.status != http.StatusFound || r.session == "" {
+		t.Fatalf("linked account: %d %s", r.status, r.body)
+	}
+	if me := e.me(r.session); me["source"] != "sso" {
+		t.Errorf("/me = %v", me)
+	}
+	if _, err := e.svc.LinkSSO(context.Background(), account.CLI, "bob"); err == nil {
+		t.Errorf("linking twice succeeded")
+	}
+}
+
+func TestUnknownAccount(t *testing.T) {
+	e := newEnv(t)
+	e.refused(e.signIn("carol"), http.StatusForbidden, "forbidden", "no account \"carol\"")
+
+	if _, err := e.svc.SetOption(context.Background(), account.CLI, options.SSOCreateAccounts, "yes"); err != nil {
+		t.Fatal(err)
+	}
+	e.newBrowser()
+	r := e.signIn("carol")
+	if r.status != http.StatusFound || r.session == "" {
+		t.Fatalf("with ssoCreateAccounts=yes: %d %s", r.status, r.body)
+	}
+	u, err := e.store.UserByName(context.Background(), "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Source != store.SourceSSO || u.Kind != store.KindInternal || u.Role != store.RoleUser ||
+		u.Email != "carol@example.org" || u.PasswordHash != "" {
+		t.Errorf("made %+v", u)
+	}
+	if ev := e.events("user.created"); len(ev) == 0 || ev[0].User != "carol" || ev[0].Actor != "sso" {
+		t.Errorf("audit: %+v", ev)
+	}
+	if !mailTo(t, e.outbox, "carol@example.org", "Username: carol") {
+		t.Errorf("no \"Password Generated\" mail for carol")
+	}
+	// The next sign-in finds the account made the first time.
+	e.newBrowser()
+	if r := e.signIn("carol"); r.status != http.StatusFound {
+		t.Fatalf("second sign-in: %d %s", r.status, r.body)
+	}
+}
+
+func TestInvalidUsernameRefused(t *testing.T) {
+	e := newEnv(t)
+	e.refused(e.signIn("fay smith"), http.StatusForbidden, "forbidden", "not a valid username")
+}
+
+func TestDisabledAccount(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.svc.SetDisabled(context.Background(), account.CLI, "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	e.refused(e.signIn("Alice"), http.StatusForbidden, "account_disabled", "disabled")
+}
+
+// TestProviderErrors: every way the provider's answer can fail ends with a clear message and no
+// session.
+func TestProviderErrors(t *testing.T) {
+	cases := []struct {
+		name       string
+		run        func(e *env) result
+		status     int
+		code, says string
+	}{
+		{"denied consent", func(e *env) result {
+			e.idp.refuseConsent()
+			return e.callback(e.toProvider())
+		}, http.StatusForbidden, "forbidden", "access_denied"},
+		{"bad state", func(e *env) result {
+			e.idp.as("Alice")
+			cb := e.toProvider()
+			return e.callback(strings.Replace(cb, "state=", "state=x", 1))
+		}, http.StatusBadRequest, "invalid_request", "does not belong to a sign-in started in this browser"},
+		{"callback in another browser", func(e *env) result {
+			e.idp.as("Alice")
+			cb := e.toProvider()
+			e.newBrowser() // the sign-in cookie stays behind: a login CSRF looks like this
+			return e.callback(cb)
+		}, http.StatusBadRequest, "invalid_request", "does not belong"},
+		{"sign-in too slow", func(e *env) result {
+			e.idp.as("Alice")
+			cb := e.toProvider()
+			e.skew.Store(int64(sso.LoginLifetime + time.Minute))
+			return e.callback(cb)
+		}, http.StatusBadRequest, "invalid_request", "10 minutes"},
+		{"expired code", func(e *env) result {
+			e.idp.as("Alice")
+			cb := e.toProvider()
+			e.idp.set(switches{expiredCodes: true})
+			return e.callback(cb)
+		}, http.StatusUnauthorized, "invalid_credentials", "expired or was used already"},
+		{"replayed code", func(e *env) result {
+			e.idp.as("Alice")
+			cb := e.toProvider()
+			saved := e.browser.Jar.Cookies(mustURL(e.tf.URL + "/api/v1/sso/callback"))
+			if r := e.callback(cb); r.status != http.StatusFound {
+				e.t.Fatalf("first use: %d %s", r.status, r.body)
+			}
+			if n := e.sessions(); n != 1 {
+				e.t.Fatalf("%d sessions after the first use", n)
+			}
+			e.newBrowser() // the attacker holds the callback URL and the sign-in cookie
+			e.browser.Jar.SetCookies(mustURL(e.tf.URL+"/api/v1/sso/callback"), saved)
+			return e.callback(cb)
+		}, http.StatusUnauthorized, "invalid_credentials", "expired or was used already"},
+		{"wrong issuer", func(e *env) result {
+			e.idp.as("Alice")
+			cb := e.toProvider()
+			e.rewrite.set("issuer.evil.test")
+			return e.callback(cb)
+		}, http.StatusUnauthorized, "invalid_credentials", "wrong issuer"},
+		{"wrong audience", func(e *env) result {
+			// The code and ID token are issued to another application at the same provider
+			// (token substitution): signed by the right provider, for the wrong audience.
+			e.idp.as("Alice")
+			e.authorizeAs = otherClientID
+			e.rewrite.asClient(otherClientID, otherClientSecret)
+			return e.callback(e.toProvider())
+		}, http.StatusUnauthorized, "invalid_credentials", "wrong audience"},
+		{"expired ID token", func(e *env) result {
+			e.idp.as("Alice")
+			e.idp.set(switches{idTokenLifetime: -time.Hour})
+			return e.callback(e.toProvider())
+		}, http.StatusUnauthorized, "invalid_credentials", "expired"},
+		{"provider unreachable at the callback", func(e *env) result {
+			e.idp.as("Alice")
+			cb := e.toProvider()
+			e.idp.close()
+			return e.callback(cb)
+		}, http.StatusServiceUnavailable, "unavailable", "cannot be reached"},
+		{"provider unreachable at the start", func(e *env) result {
+			e.idp.close()
+			return e.callback(e.tf.URL + httpapi.SSOStartPath)
+		}, http.StatusServiceUnavailable, "unavailable", "cannot be reached"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			r := c.run(e)
+			e.refused(r, c.status, c.code, c.says)
+			if c.status == http.StatusServiceUnavailable && r.header.Get("Retry-After") == "" {
+				t.Errorf("no Retry-After")
+			}
+		})
+	}
+}
+
+func TestSessionCookieKeptWhenCallbackIsForged(t *testing.T) {
+	e := newEnv(t)
+	r := e.signIn("Alice")
+	if r.session == "" {
+		t.Fatalf("no session: %d %s", r.status, r.body)
+	}
+	// A forged callback (no sign-in of this browser) is refused and signs nobody out.
+	forged := e.callback(e.tf.URL + "/api/v1/sso/callback?code=abc&state=def")
+	if forged.status != http.StatusBadRequest || forged.session != "" {
+		t.Fatalf("forged callback: %d %s", forged.status, forged.body)
+	}
+	if me := e.me(r.session); me["username"] != "alice" {
+		t.Errorf("session lost: %v", me)
+	}
+}
+
+func TestErrorPageForBrowsers(t *testing.T) {
+	e := newEnv(t)
+	e.idp.refuseConsent()
+	cb := e.toProvider()
+	resp := e.get(cb, "text/html,application/xhtml+xml")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{"access_denied", `href="` + e.tf.URL + `/signin"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("page lacks %q:\n%s", want, body)
+		}
+	}
+}
+
+func TestNotConfigured(t *testing.T) {
+	mux := http.NewServeMux()
+	api := httpapi.New(httpapi.Config{Logger: slog.New(slog.DiscardHandler)}, mux)
+	api.RegisterSSO(httpapi.SSOConfig{}, mux)
+	for _, path := range []string{httpapi.SSOStartPath, "/api/v1/sso/callback?code=a&state=b"} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), `"not_found"`) {
+			t.Errorf("%s: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+}
+
+func TestConfigChecked(t *testing.T) {
+	k, _ := keys.Parse(testKeyHex)
+	good := sso.Config{Issuer: "https://idp.example.org", ClientID: "c", RedirectURL: "https://t.example.org/api/v1/sso/callback", Keys: k}
+	if _, err := sso.New(good); err != nil {
+		t.Fatalf("good config: %v", err)
+	}
+	for name, mod := range map[string]func(*sso.Config){
+		"no issuer":         func(c *sso.Config) { c.Issuer = "" },
+		"plain http issuer": func(c *sso.Config) { c.Issuer = "http://idp.example.org" },
+		"relative redirect": func(c *sso.Config) { c.RedirectURL = "/api/v1/sso/callback" },
+		"no client id":      func(c *sso.Config) { c.ClientID = "" },
+		"issuer with query": func(c *sso.Config) { c.Issuer = "https://idp.example.org/?x=1" },
+		"no server key":     func(c *sso.Config) { c.Keys = nil },
+	} {
+		c := good
+		mod(&c)
+		if _, err := sso.New(c); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	c, _ := sso.New(good)
+	ck := c.Cookie("v")
+	if !ck.HttpOnly || !ck.Secure || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/api/v1/sso/" || ck.MaxAge != 600 {
+		t.Errorf("cookie %+v", ck)
+	}
+}
+
+// A provider that cannot be reached fails fast and says so, and the Client tries discovery
+// again at the next sign-in.
+func TestDiscoveryRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	k, _ := keys.Parse(testKeyHex)
+	c, err := sso.New(sso.Config{Issuer: "http://" + addr, ClientID: "c", RedirectURL: "http://127.0.0.1/cb", Keys: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Start(context.Background()); errs.Code(err) != errs.Unavailable {
+		t.Fatalf("start: %v", err)
+	}
+	if err := c.Discover(context.Background()); err == nil {
+		t.Fatalf("discovery succeeded against nothing")
+	}
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+// mailTo reports whether a message to addr containing text is in the outbox.
+func mailTo(t *testing.T, dir, addr, text string) bool {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err == nil && strings.Contains(string(b), "To: <"+addr+">") && strings.Contains(string(b), text) {
+			return true
+		}
+	}
+	return false
+}
