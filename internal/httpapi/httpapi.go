@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/twofold-auth/twofold/internal/clientaddr"
 	"io"
 	"log/slog"
 	"mime"
@@ -162,21 +163,6 @@ func (a *API) wrap(route string, h handler) http.Handler {
 	})
 }
 
-var statuses = map[string]int{
-	errs.Invalid: 400, errs.InvalidCredentials: 401, errs.InvalidCode: 401, errs.NotSignedIn: 401,
-	errs.Forbidden: 403, errs.SSOAccount: 403, errs.AccountDisabled: 403, errs.TemporaryExpired: 403,
-	errs.NotFound: 404, errs.Conflict: 409, errs.TooLarge: 413, errs.Locked: 429, errs.RateLimited: 429,
-	errs.Unavailable: 503, errs.Internal: 500,
-}
-
-// Status answers the HTTP status of an error code.
-func Status(code string) int {
-	if s, ok := statuses[code]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
-
 type errorBody struct {
 	Code        string     `json:"code"`
 	Message     string     `json:"message"`
@@ -216,7 +202,7 @@ func (a *API) renderError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Next != "" {
 		out["next"] = e.Next
 	}
-	writeJSON(w, Status(e.Code), out)
+	writeJSON(w, errs.Status(e.Code), out)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
@@ -315,37 +301,9 @@ func (a *API) setCookie(w http.ResponseWriter, token string) {
 	http.SetCookie(w, c)
 }
 
-// clientAddr answers the client's address: the peer, or with a trusted proxy as peer, the last
-// address in X-Forwarded-For that is not itself a trusted proxy.
+// clientAddr answers the client address for the per-address limit.
 func (a *API) clientAddr(r *http.Request) string {
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	addr := peer.Addr().Unmap()
-	if !a.isTrusted(addr) {
-		return addr.String()
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		if hop = hop.Unmap(); !a.isTrusted(hop) {
-			return hop.String()
-		}
-	}
-	return addr.String()
-}
-
-func (a *API) isTrusted(addr netip.Addr) bool {
-	for _, p := range a.trusted {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
+	return clientaddr.Of(r, a.trusted)
 }
 
 func (a *API) principal(r *http.Request) (*account.Principal, error) {
@@ -362,6 +320,13 @@ func (a *API) admin(r *http.Request) (account.Actor, error) {
 		return account.Actor{}, errs.E(errs.Forbidden, "Only administrators may do this.")
 	}
 	return actor, nil
+}
+
+// CrossOriginDenied answers a cross-origin request refused by http.CrossOriginProtection in
+// the API's error shape.
+func (a *API) CrossOriginDenied(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	a.renderError(w, r, errs.E(errs.Forbidden, "Cross-origin requests are refused."))
 }
 
 func (a *API) notFound(w http.ResponseWriter, r *http.Request) error {

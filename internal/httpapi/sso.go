@@ -125,7 +125,7 @@ func (h *ssoRoutes) failed(w http.ResponseWriter, r *http.Request, err error) er
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(Status(e.Code))
+	w.WriteHeader(errs.Status(e.Code))
 	// The status is written: a failed write has nowhere else to go.
 	_ = ssoErrorPage.Execute(w, struct{ Message, SignIn string }{e.Message, h.c.SignInPage})
 	return nil

@@ -1,0 +1,316 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/options"
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+// optionRow is one line of the options grid.
+type optionRow struct {
+	Key, Description, Value, Default string
+	Choices                          []string
+	Range                            string
+}
+
+type optionsData struct {
+	Search string
+	Rows   []optionRow
+}
+
+func optionRows(list []account.OptionView, typed url.Values) []optionRow {
+	rows := make([]optionRow, len(list))
+	for i, o := range list {
+		rows[i] = optionRow{Key: o.Key, Description: o.Description, Value: o.Value, Default: o.Default,
+			Choices: o.Choices, Range: o.Range}
+		if v, ok := typed[o.Key]; ok && len(v) > 0 {
+			rows[i].Value = v[0]
+		}
+	}
+	return rows
+}
+
+func (h *Handler) options(w http.ResponseWriter, r *http.Request) error {
+	p, a, err := h.admin(r)
+	if err != nil {
+		return err
+	}
+	search := r.URL.Query().Get("search")
+	list, err := h.svc.Options(r.Context(), a, search)
+	if err != nil {
+		return err
+	}
+	h.render(w, r, http.StatusOK, "admin_options", &view{Title: "Options", Nav: navOf(p, "options"),
+		Notice: notice(r), Data: optionsData{Search: search, Rows: optionRows(list, nil)}})
+	return nil
+}
+
+// change is one option about to change, for the confirmation.
+type change struct {
+	Key, Description, Old, New string
+}
+
+type confirmData struct {
+	Search  string
+	Changes []change
+}
+
+// optionsSave is "Save": it checks the values typed and asks for a confirmation; nothing is
+// saved until "Confirm".
+func (h *Handler) optionsSave(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	p, a, err := h.admin(r)
+	if err != nil {
+		return err
+	}
+	search := r.PostForm.Get("search")
+	all, err := h.svc.Options(r.Context(), a, "")
+	if err != nil {
+		return err
+	}
+	f := newForm(r.PostForm)
+	var changes []change
+	var firstErr error
+	for _, o := range all {
+		typed, ok := r.PostForm[o.Key]
+		if !ok || len(typed) == 0 {
+			continue
+		}
+		// The registry says what a value may be; the service checks it again when it saves.
+		v, err := options.Validate(o.Key, typed[0])
+		if err != nil {
+			f.fail(err, o.Key)
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if v != o.Value {
+			changes = append(changes, change{Key: o.Key, Description: o.Description, Old: o.Value, New: v})
+		}
+	}
+	if firstErr != nil {
+		list, err := h.svc.Options(r.Context(), a, search)
+		if err != nil {
+			return err
+		}
+		h.renderForm(w, r, "admin_options", &view{Title: "Options", Nav: navOf(p, "options"), Form: f,
+			Data: optionsData{Search: search, Rows: optionRows(list, r.PostForm)}}, firstErr)
+		return nil
+	}
+	if len(changes) == 0 {
+		redirect(w, r, optionsURL(search, "unchanged"))
+		return nil
+	}
+	h.render(w, r, http.StatusOK, "admin_confirm", &view{Title: "Change configuration options",
+		Nav: navOf(p, "options"), Data: confirmData{Search: search, Changes: changes}})
+	return nil
+}
+
+// optionsConfirm is "Confirm": it saves each change through the service, which audits it.
+func (h *Handler) optionsConfirm(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	p, a, err := h.admin(r)
+	if err != nil {
+		return err
+	}
+	search := r.PostForm.Get("search")
+	for _, o := range options.All() {
+		v, ok := r.PostForm[o.Key]
+		if !ok || len(v) == 0 {
+			continue
+		}
+		if _, err := h.svc.SetOption(r.Context(), a, o.Key, v[0]); err != nil {
+			list, lerr := h.svc.Options(r.Context(), a, search)
+			if lerr != nil {
+				return lerr
+			}
+			h.renderForm(w, r, "admin_options", &view{Title: "Options", Nav: navOf(p, "options"),
+				Form: newForm(r.PostForm).fail(err, o.Key),
+				Data: optionsData{Search: search, Rows: optionRows(list, r.PostForm)}}, err)
+			return nil
+		}
+	}
+	redirect(w, r, optionsURL(search, "saved"))
+	return nil
+}
+
+func optionsURL(search, note string) string {
+	q := url.Values{"m": {note}}
+	if search != "" {
+		q.Set("search", search)
+	}
+	return "/admin/options?" + q.Encode()
+}
+
+func (h *Handler) users(w http.ResponseWriter, r *http.Request) error {
+	p, a, err := h.admin(r)
+	if err != nil {
+		return err
+	}
+	list, err := h.svc.Users(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	h.render(w, r, http.StatusOK, "admin_users", &view{Title: "Accounts", Nav: navOf(p, "users"),
+		Notice: notice(r), Data: list})
+	return nil
+}
+
+func (h *Handler) userNew(w http.ResponseWriter, r *http.Request) error {
+	p, _, err := h.admin(r)
+	if err != nil {
+		return err
+	}
+	h.render(w, r, http.StatusOK, "admin_user_new", &view{Title: "Add an account", Nav: navOf(p, "users"),
+		Form: newForm(url.Values{"kind": {store.KindInternal}, "source": {store.SourceLocal}, "role": {store.RoleUser}})})
+	return nil
+}
+
+func (h *Handler) userCreate(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	p, a, err := h.admin(r)
+	if err != nil {
+		return err
+	}
+	n := account.NewUser{Username: strings.TrimSpace(r.PostForm.Get("username")),
+		Email: strings.TrimSpace(r.PostForm.Get("email")), Name: strings.TrimSpace(r.PostForm.Get("name")),
+		Kind: r.PostForm.Get("kind"), Source: r.PostForm.Get("source"), Role: r.PostForm.Get("role")}
+	v, _, err := h.svc.CreateUser(r.Context(), a, n)
+	if err != nil {
+		f := newForm(r.PostForm)
+		_, nameErr := account.NormalizeUsername(n.Username)
+		switch {
+		case errs.Code(err) == errs.Conflict, nameErr != nil:
+			f.fail(err, "username")
+		default:
+			f.fail(err, "")
+		}
+		h.renderForm(w, r, "admin_user_new", &view{Title: "Add an account", Nav: navOf(p, "users"), Form: f}, err)
+		return nil
+	}
+	redirect(w, r, withNotice(userURL(v.Username), "created"))
+	return nil
+}
+
+func userURL(name string) string { return "/admin/users/" + url.PathEscape(name) }
+
+func (h *Handler) user(w http.ResponseWriter, r *http.Request) error {
+	p, a, err := h.admin(r)
+	if err != nil {
+		return err
+	}
+	v, err := h.svc.User(r.Context(), a, r.PathValue("username"))
+	if err != nil {
+		return err
+	}
+	h.render(w, r, http.StatusOK, "admin_user", &view{Title: "Account " + v.Username, Nav: navOf(p, "users"),
+		Notice: notice(r), Data: v})
+	return nil
+}
+
+// userAction runs an admin action on one account and shows the account again with what
+// happened, or with the refusal.
+func (h *Handler) userAction(w http.ResponseWriter, r *http.Request, note string,
+	do func(a account.Actor, name string) (*account.UserView, error)) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	p, a, err := h.admin(r)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("username")
+	v, err := do(a, name)
+	if err != nil {
+		if errs.Code(err) == errs.NotFound || errs.Code(err) == errs.Invalid {
+			return err
+		}
+		cur, lerr := h.svc.User(r.Context(), a, name)
+		if lerr != nil {
+			return lerr
+		}
+		h.renderForm(w, r, "admin_user", &view{Title: "Account " + cur.Username, Nav: navOf(p, "users"),
+			Form: newForm(nil).fail(err, ""), Data: cur}, err)
+		return nil
+	}
+	redirect(w, r, withNotice(userURL(v.Username), note))
+	return nil
+}
+
+func (h *Handler) userResetMFA(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	withPassword := r.PostForm.Get("with_password") != ""
+	note := "mfa-reset"
+	if withPassword {
+		note = "mfa-reset+"
+	}
+	return h.userAction(w, r, note, func(a account.Actor, name string) (*account.UserView, error) {
+		return h.svc.ResetMFA(r.Context(), a, name, withPassword)
+	})
+}
+
+func (h *Handler) userUnlock(w http.ResponseWriter, r *http.Request) error {
+	return h.userAction(w, r, "unlocked", func(a account.Actor, name string) (*account.UserView, error) {
+		return h.svc.Unlock(r.Context(), a, name)
+	})
+}
+
+func (h *Handler) userResetPassword(w http.ResponseWriter, r *http.Request) error {
+	return h.userAction(w, r, "pw-reset", func(a account.Actor, name string) (*account.UserView, error) {
+		return h.svc.ResetPassword(r.Context(), a, name)
+	})
+}
+
+func (h *Handler) userDisable(w http.ResponseWriter, r *http.Request) error {
+	return h.userAction(w, r, "disabled", func(a account.Actor, name string) (*account.UserView, error) {
+		return h.svc.SetDisabled(r.Context(), a, name, true)
+	})
+}
+
+func (h *Handler) userEnable(w http.ResponseWriter, r *http.Request) error {
+	return h.userAction(w, r, "enabled", func(a account.Actor, name string) (*account.UserView, error) {
+		return h.svc.SetDisabled(r.Context(), a, name, false)
+	})
+}
+
+type auditData struct {
+	User   string
+	Events []*store.Event
+}
+
+// auditLimit is how many events the page lists.
+const auditLimit = 200
+
+func (h *Handler) audit(w http.ResponseWriter, r *http.Request) error {
+	p, a, err := h.admin(r)
+	if err != nil {
+		return err
+	}
+	user := strings.TrimSpace(r.URL.Query().Get("user"))
+	events, err := h.svc.Audit(r.Context(), a, store.EventFilter{User: user, Limit: auditLimit})
+	if err != nil && errs.Code(err) == errs.Invalid {
+		h.renderForm(w, r, "admin_audit", &view{Title: "Audit log", Nav: navOf(p, "audit"),
+			Form: newForm(url.Values{"user": {user}}).fail(err, "user"), Data: auditData{User: user}}, err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	h.render(w, r, http.StatusOK, "admin_audit", &view{Title: "Audit log", Nav: navOf(p, "audit"),
+		Form: newForm(url.Values{"user": {user}}), Data: auditData{User: user, Events: events}})
+	return nil
+}

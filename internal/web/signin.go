@@ -1,0 +1,377 @@
+package web
+
+import (
+	"encoding/base64"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/otp"
+	"github.com/twofold-auth/twofold/internal/password"
+)
+
+// home sends a person where they are: their profile, their sign-in's step, or the sign-in page.
+func (h *Handler) home(w http.ResponseWriter, r *http.Request) error {
+	next, _, err := h.svc.State(r.Context(), h.token(r))
+	if err != nil {
+		redirect(w, r, "/signin")
+		return nil
+	}
+	redirect(w, r, stepURL(next))
+	return nil
+}
+
+type signInData struct {
+	SSOURL string
+}
+
+func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) error {
+	if _, err := h.principal(r); err == nil {
+		redirect(w, r, "/profile")
+		return nil
+	}
+	h.render(w, r, http.StatusOK, "signin", &view{Title: "Sign in", Notice: notice(r),
+		Data: signInData{SSOURL: h.ssoURL}})
+	return nil
+}
+
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	username := strings.TrimSpace(r.PostForm.Get("username"))
+	st, err := h.svc.SignIn(r.Context(), account.SignInRequest{Username: username,
+		Password: r.PostForm.Get("password"), Addr: h.clientAddr(r), Token: h.token(r)})
+	if err != nil {
+		// A new sign-in ends what the cookie held, even when it fails.
+		h.setCookie(w, "")
+		f := newForm(url.Values{"username": {username}})
+		switch errs.Code(err) {
+		case errs.Invalid:
+			f.fail(err, "username")
+		default:
+			f.fail(err, "")
+		}
+		v := &view{Title: "Sign in", Form: f, Data: signInData{SSOURL: h.ssoURL}}
+		h.renderForm(w, r, "signin", v, err)
+		return nil
+	}
+	h.setCookie(w, st.Token)
+	return h.moveOn(w, r, st)
+}
+
+// moveOn sends a sign-in to the page of its next step. Enrolment makes its key here, in the
+// POST that led to it, so that the enrolment page's GET only reads it.
+func (h *Handler) moveOn(w http.ResponseWriter, r *http.Request, st account.Step) error {
+	if st.Next == account.StepEnroll || st.Next == account.StepEnrollOptional {
+		if _, err := h.svc.Enroll(r.Context(), st.Token); err != nil {
+			return err
+		}
+	}
+	target := stepURL(st.Next)
+	if st.Next == account.StepDone {
+		target = withNotice(target, "signedin")
+	}
+	redirect(w, r, target)
+	return nil
+}
+
+// enrollData is the enrolment page: the QR code and, under "Set up manually", what to type.
+type enrollData struct {
+	QR          template.URL
+	AccountName string
+	Issuer      string
+	Key         string // in groups of four
+	Secret      string // as the otpauth URI has it
+	Optional    bool
+	// Profile is enrolment from the profile rather than during sign-in.
+	Profile     bool
+	ContinueURL string
+	StartURL    string
+}
+
+func newEnrollData(e *account.Enrollment) enrollData {
+	if e == nil {
+		return enrollData{}
+	}
+	return enrollData{QR: template.URL(e.QRDataURI()), AccountName: e.AccountName, Issuer: e.Issuer,
+		Key: otp.GroupKey(e.Secret), Secret: e.Secret}
+}
+
+// signInStep answers the current step of the request's sign-in, redirecting when it is not
+// one of want.
+func (h *Handler) signInStep(w http.ResponseWriter, r *http.Request, want ...string) (next, username string, ok bool, err error) {
+	next, username, err = h.svc.State(r.Context(), h.token(r))
+	if err != nil {
+		return "", "", false, err
+	}
+	for _, s := range want {
+		if next == s {
+			return next, username, true, nil
+		}
+	}
+	redirect(w, r, stepURL(next))
+	return "", "", false, nil
+}
+
+func (h *Handler) enrollPage(w http.ResponseWriter, r *http.Request) error {
+	next, _, ok, err := h.signInStep(w, r, account.StepEnroll, account.StepEnrollOptional)
+	if err != nil || !ok {
+		return err
+	}
+	e, err := h.svc.PendingEnrollment(r.Context(), h.token(r))
+	if err != nil {
+		return err
+	}
+	d := newEnrollData(e)
+	d.Optional = next == account.StepEnrollOptional
+	d.ContinueURL, d.StartURL = "/signin/enroll/verify", "/signin/enroll"
+	h.render(w, r, http.StatusOK, "enroll", &view{Title: "Set up multi-factor authentication", InSignIn: true, Data: d})
+	return nil
+}
+
+// enrollStart makes the key when the enrolment page was reached without one (the policy
+// changed during the sign-in, say); the sign-in POST makes it otherwise.
+func (h *Handler) enrollStart(w http.ResponseWriter, r *http.Request) error {
+	if _, err := h.svc.Enroll(r.Context(), h.token(r)); err != nil {
+		return err
+	}
+	redirect(w, r, "/signin/enroll")
+	return nil
+}
+
+// verifyData is the "Verification Required" page, for sign-in and for enrolment.
+type verifyData struct {
+	Action     string
+	Intro      string
+	BackupLink bool
+	BackURL    string
+	BackText   string
+}
+
+var (
+	verifySignIn = verifyData{Action: "/signin/verify", BackupLink: true,
+		Intro: "Enter the 6-digit code shown in your authenticator app for this account."}
+	verifyEnroll = verifyData{Action: "/signin/enroll/verify", BackURL: "/signin/enroll", BackText: "Back to the QR code",
+		Intro: "Enter the 6-digit code that your authenticator app now shows for this account. It changes every 30 seconds."}
+	verifyProfile = verifyData{Action: "/profile/security/enroll/verify", BackURL: "/profile/security/enroll",
+		BackText: "Back to the QR code",
+		Intro:    "Enter the 6-digit code that your authenticator app now shows for this account. It changes every 30 seconds."}
+)
+
+func (h *Handler) enrollVerifyPage(w http.ResponseWriter, r *http.Request) error {
+	if _, _, ok, err := h.signInStep(w, r, account.StepEnroll, account.StepEnrollOptional); err != nil || !ok {
+		return err
+	}
+	e, err := h.svc.PendingEnrollment(r.Context(), h.token(r))
+	if err != nil {
+		return err
+	}
+	if e == nil {
+		redirect(w, r, "/signin/enroll")
+		return nil
+	}
+	h.render(w, r, http.StatusOK, "verify", &view{Title: "Verification Required", InSignIn: true, Data: verifyEnroll})
+	return nil
+}
+
+// code reads a 6-digit code as typed: spaces some apps show in the middle are dropped; the
+// service checks the rest.
+func code(r *http.Request, name string) string {
+	return strings.Join(strings.Fields(r.PostForm.Get(name)), "")
+}
+
+func (h *Handler) enrollVerify(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	st, err := h.svc.VerifyEnroll(r.Context(), h.token(r), code(r, "code"))
+	if err != nil {
+		h.renderForm(w, r, "verify", &view{Title: "Verification Required", InSignIn: true,
+			Form: codeError(err, "code"), Data: verifyEnroll}, err)
+		return nil
+	}
+	h.setCookie(w, st.Token)
+	if len(st.BackupCodes) == 0 {
+		return h.moveOn(w, r, st)
+	}
+	h.renderCodes(w, r, nil, codesData{Title: "Backup Codes", Codes: st.BackupCodes, Next: stepURL(st.Next),
+		Intro: "Multi-factor authentication is set up. If you cannot use your phone or authenticator app, " +
+			"sign in with one of these backup codes instead. Each code works once."})
+	return nil
+}
+
+// codeError puts a refused code next to its field; a lock or anything that is not about the
+// code goes to the alert.
+func codeError(err error, field string) *form {
+	f := newForm(nil)
+	switch errs.Code(err) {
+	case errs.Invalid, errs.InvalidCode:
+		return f.fail(err, field)
+	}
+	return f.fail(err, "")
+}
+
+func (h *Handler) enrollSkip(w http.ResponseWriter, r *http.Request) error {
+	st, err := h.svc.SkipEnroll(r.Context(), h.token(r))
+	if err != nil {
+		return err
+	}
+	h.setCookie(w, st.Token)
+	return h.moveOn(w, r, st)
+}
+
+func (h *Handler) verifyPage(w http.ResponseWriter, r *http.Request) error {
+	if _, _, ok, err := h.signInStep(w, r, account.StepVerify); err != nil || !ok {
+		return err
+	}
+	h.render(w, r, http.StatusOK, "verify", &view{Title: "Verification Required", InSignIn: true, Data: verifySignIn})
+	return nil
+}
+
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	st, err := h.svc.Verify(r.Context(), h.token(r), code(r, "code"), "")
+	if err != nil {
+		h.renderForm(w, r, "verify", &view{Title: "Verification Required", InSignIn: true,
+			Form: codeError(err, "code"), Data: verifySignIn}, err)
+		return nil
+	}
+	h.setCookie(w, st.Token)
+	return h.moveOn(w, r, st)
+}
+
+func (h *Handler) backupPage(w http.ResponseWriter, r *http.Request) error {
+	if _, _, ok, err := h.signInStep(w, r, account.StepVerify); err != nil || !ok {
+		return err
+	}
+	h.render(w, r, http.StatusOK, "backup", &view{Title: "Use a backup code", InSignIn: true})
+	return nil
+}
+
+func (h *Handler) backup(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	st, err := h.svc.Verify(r.Context(), h.token(r), "", r.PostForm.Get("backup_code"))
+	if err != nil {
+		f := codeError(err, "backup_code")
+		if errs.Code(err) == errs.Forbidden { // backup codes are turned off: about this field too
+			f = newForm(nil).fail(err, "backup_code")
+		}
+		h.renderForm(w, r, "backup", &view{Title: "Use a backup code", InSignIn: true, Form: f}, err)
+		return nil
+	}
+	h.setCookie(w, st.Token)
+	if st.NewBackupCode == "" && !st.BackupCodesLow {
+		return h.moveOn(w, r, st)
+	}
+	d := codesData{Title: "Signed in with a backup code", Next: stepURL(st.Next), UsedBackup: true,
+		Remaining: st.BackupCodesRemaining, Low: st.BackupCodesLow}
+	if st.NewBackupCode != "" {
+		d.Codes = []string{st.NewBackupCode}
+		d.Intro = "A new backup code was made in place of the one you used. Keep it with your other codes: it is shown only now."
+	}
+	h.renderCodes(w, r, nil, d)
+	return nil
+}
+
+// codesData is the page that shows backup codes once.
+type codesData struct {
+	Title      string
+	Intro      string
+	Codes      []string
+	Next       string
+	Download   template.URL
+	UsedBackup bool
+	Remaining  int
+	Low        bool
+}
+
+// renderCodes shows backup codes in the answer of the POST that made them: they are stored
+// nowhere else, so they cannot be shown again. Download is a data: link, so it works without
+// JavaScript.
+func (h *Handler) renderCodes(w http.ResponseWriter, r *http.Request, n *nav, d codesData) {
+	if len(d.Codes) > 0 {
+		var b strings.Builder
+		b.WriteString("Twofold backup codes\n")
+		b.WriteString("Made " + time.Now().UTC().Format("2006-01-02 15:04 UTC") + "\n\n")
+		for _, c := range d.Codes {
+			b.WriteString(c + "\n")
+		}
+		b.WriteString("\nEach code works once. Keep them somewhere safe, such as a password manager.\n")
+		d.Download = template.URL("data:text/plain;charset=utf-8;base64," +
+			base64.StdEncoding.EncodeToString([]byte(b.String())))
+	}
+	h.render(w, r, http.StatusOK, "codes", &view{Title: d.Title, Nav: n, Script: len(d.Codes) > 0, Data: d})
+}
+
+// passwordData is the new-password page; the rules come from the password package and are
+// said before the person types.
+type passwordData struct {
+	Username  string
+	MinLength int
+	MaxLength int
+}
+
+func (h *Handler) passwordPage(w http.ResponseWriter, r *http.Request) error {
+	_, username, ok, err := h.signInStep(w, r, account.StepChangePassword)
+	if err != nil || !ok {
+		return err
+	}
+	h.render(w, r, http.StatusOK, "password", &view{Title: "Choose a new password", InSignIn: true,
+		Data: passwordData{Username: username, MinLength: password.MinLength, MaxLength: password.MaxLength}})
+	return nil
+}
+
+// confirmPassword answers a refusal when the two password fields differ: a check of the form,
+// not a password rule.
+func confirmPassword(r *http.Request, field, confirm string) error {
+	if r.PostForm.Get(field) != r.PostForm.Get(confirm) {
+		return errs.E(errs.Invalid, "The two passwords are not the same. Type the new password twice.")
+	}
+	return nil
+}
+
+func (h *Handler) password(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	_, username, ok, err := h.signInStep(w, r, account.StepChangePassword)
+	if err != nil || !ok {
+		return err
+	}
+	d := passwordData{Username: username, MinLength: password.MinLength, MaxLength: password.MaxLength}
+	if err := confirmPassword(r, "new_password", "confirm_password"); err != nil {
+		h.renderForm(w, r, "password", &view{Title: "Choose a new password", InSignIn: true,
+			Form: newForm(nil).fail(err, "confirm_password"), Data: d}, err)
+		return nil
+	}
+	st, err := h.svc.ChangeTemporaryPassword(r.Context(), h.token(r), r.PostForm.Get("new_password"))
+	if err != nil {
+		field := ""
+		if errs.Code(err) == errs.Invalid {
+			field = "new_password"
+		}
+		h.renderForm(w, r, "password", &view{Title: "Choose a new password", InSignIn: true,
+			Form: newForm(nil).fail(err, field), Data: d}, err)
+		return nil
+	}
+	h.setCookie(w, st.Token)
+	return h.moveOn(w, r, st)
+}
+
+func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) error {
+	if err := h.svc.SignOut(r.Context(), h.token(r)); err != nil {
+		return err
+	}
+	h.setCookie(w, "")
+	redirect(w, r, "/signin?m=signedout")
+	return nil
+}

@@ -1,0 +1,533 @@
+// Package web serves Twofold's pages (SPEC §4 "Pages"): server-rendered HTML over the same
+// account service as the JSON API. A handler parses the form, calls the service and renders;
+// every rule lives in the service. Templates and static files are embedded and parsed by New, so
+// a missing or broken page stops the server at start instead of failing a person later.
+//
+// The pages work without JavaScript; one small script of our own adds copy and print to the
+// backup codes. Every answer carries a strict Content-Security-Policy (no inline script or
+// style), frame-ancestors 'none', Referrer-Policy no-referrer and Cache-Control no-store, and
+// form posts from other origins are refused.
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"github.com/twofold-auth/twofold/internal/clientaddr"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/errs"
+)
+
+// CookieName is the session cookie, the same as the JSON API's: a sign-in begun on a page can
+// be read by the API and the other way round.
+const CookieName = "twofold_session"
+
+// MaxForm is the largest form body accepted, as for the API.
+const MaxForm = 64 << 10
+
+// ContentSecurityPolicy is sent with every answer: scripts and styles only from our own
+// files (no inline code), images from us or data: URIs (the QR code), forms only to us, and
+// no framing.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+//go:embed templates/*.html static/*
+var embedded embed.FS
+
+// pages are the templates New parses, each together with templates/layout.html. A name missing
+// here or a file missing there is an error at start.
+var pages = []string{
+	"signin", "enroll", "verify", "backup", "codes", "password",
+	"profile", "admin_options", "admin_confirm", "admin_users", "admin_user", "admin_user_new",
+	"admin_audit", "error",
+}
+
+// Config holds what the pages need.
+type Config struct {
+	Service *account.Service
+	Logger  *slog.Logger
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// SecureCookies adds Secure to the cookie, when the base URL is https.
+	SecureCookies bool
+	// SSOURL is where "Login with the identity provider" leads; empty hides the link.
+	SSOURL string
+}
+
+// Handler serves the pages and their static files.
+type Handler struct {
+	svc     *account.Service
+	log     *slog.Logger
+	trusted []netip.Prefix
+	secure  bool
+	ssoURL  string
+
+	pages  map[string]*template.Template
+	assets map[string]asset
+	mux    *http.ServeMux
+	next   http.Handler
+}
+
+type asset struct {
+	body        []byte
+	contentType string
+	version     string
+}
+
+// New parses every template and loads the static files; it fails when one is missing or broken.
+func New(c Config) (*Handler, error) {
+	return newHandler(c, embedded)
+}
+
+func newHandler(c Config, files fs.FS) (*Handler, error) {
+	h := &Handler{svc: c.Service, log: c.Logger, trusted: c.TrustedProxies, secure: c.SecureCookies,
+		ssoURL: c.SSOURL, pages: map[string]*template.Template{}, assets: map[string]asset{}}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	for _, name := range []string{"style.css", "app.js"} {
+		b, err := fs.ReadFile(files, "static/"+name)
+		if err != nil {
+			return nil, fmt.Errorf("web: static file: %w", err)
+		}
+		sum := sha256.Sum256(b)
+		h.assets[name] = asset{body: b, contentType: mime.TypeByExtension(path.Ext(name)),
+			version: hex.EncodeToString(sum[:6])}
+	}
+	funcs := template.FuncMap{
+		"asset": func(name string) (string, error) {
+			a, ok := h.assets[name]
+			if !ok {
+				return "", fmt.Errorf("no static file %q", name)
+			}
+			return "/static/" + name + "?v=" + a.version, nil
+		},
+		"field":      newField,
+		"when":       when,
+		"valueLabel": valueLabel,
+		"deref":      func(n *int) int { return *n },
+	}
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: templates: %w", err)
+	}
+	for _, name := range pages {
+		t, err := template.Must(layout.Clone()).ParseFS(files, "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: templates: %w", err)
+		}
+		if t.Lookup("content") == nil {
+			return nil, fmt.Errorf("web: templates: %s.html defines no \"content\"", name)
+		}
+		h.pages[name] = t
+	}
+	h.routes()
+	protect := http.NewCrossOriginProtection()
+	protect.SetDenyHandler(http.HandlerFunc(h.crossOrigin))
+	h.next = protect.Handler(http.HandlerFunc(h.dispatch))
+	return h, nil
+}
+
+// ServeHTTP sets the security headers and serves the request. Cross-origin form posts are
+// refused here too, so the pages are protected wherever they are mounted.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Security-Policy", ContentSecurityPolicy)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	// Pages show keys, codes and account state: no cache may keep them. Static files override.
+	hd.Set("Cache-Control", "no-store")
+	h.next.ServeHTTP(w, r)
+}
+
+// handler is a page handler: it writes its answer and returns any error for fail to render.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+func (h *Handler) routes() {
+	h.mux = http.NewServeMux()
+	routes := []struct {
+		pattern string
+		h       handler
+	}{
+		{"GET /{$}", h.home},
+		{"GET /signin", h.signInPage},
+		{"POST /signin", h.signIn},
+		{"GET /signin/enroll", h.enrollPage},
+		{"POST /signin/enroll", h.enrollStart},
+		{"GET /signin/enroll/verify", h.enrollVerifyPage},
+		{"POST /signin/enroll/verify", h.enrollVerify},
+		{"POST /signin/enroll/skip", h.enrollSkip},
+		{"GET /signin/verify", h.verifyPage},
+		{"POST /signin/verify", h.verify},
+		{"GET /signin/backup", h.backupPage},
+		{"POST /signin/backup", h.backup},
+		{"GET /signin/password", h.passwordPage},
+		{"POST /signin/password", h.password},
+		{"POST /signout", h.signOut},
+		{"GET /profile", h.profile},
+		{"GET /profile/security", h.security},
+		{"POST /profile/security/password", h.changePassword},
+		{"POST /profile/security/enroll", h.profileEnrollStart},
+		{"GET /profile/security/enroll", h.profileEnrollPage},
+		{"GET /profile/security/enroll/verify", h.profileEnrollVerifyPage},
+		{"POST /profile/security/enroll/verify", h.profileEnrollVerify},
+		{"POST /profile/security/backup-codes", h.regenerate},
+		{"GET /admin/options", h.options},
+		{"POST /admin/options", h.optionsSave},
+		{"POST /admin/options/confirm", h.optionsConfirm},
+		{"GET /admin/users", h.users},
+		{"GET /admin/users/new", h.userNew},
+		{"POST /admin/users", h.userCreate},
+		{"GET /admin/users/{username}", h.user},
+		{"POST /admin/users/{username}/mfa/reset", h.userResetMFA},
+		{"POST /admin/users/{username}/unlock", h.userUnlock},
+		{"POST /admin/users/{username}/password/reset", h.userResetPassword},
+		{"POST /admin/users/{username}/disable", h.userDisable},
+		{"POST /admin/users/{username}/enable", h.userEnable},
+		{"GET /admin/audit", h.audit},
+	}
+	for _, rt := range routes {
+		h.mux.Handle(rt.pattern, h.wrap(rt.h))
+	}
+	h.mux.HandleFunc("GET /static/{name}", h.static)
+}
+
+// dispatch serves a route, or our own 404 and 405 pages.
+func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := h.mux.Handler(r); pattern != "" {
+		h.mux.ServeHTTP(w, r)
+		return
+	}
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		if slices.Contains(allow, http.MethodGet) {
+			allow = append(allow, http.MethodHead)
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		h.errorPage(w, r, http.StatusMethodNotAllowed, "This page cannot be used that way",
+			"The address is right, but not for this kind of request. Go back and use the page's own buttons.")
+		return
+	}
+	h.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
+}
+
+func (h *Handler) wrap(fn handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			h.fail(w, r, err)
+		}
+	})
+}
+
+// fail renders an error that no form on the page shows: a sign-in that moved on or ended goes
+// to its current step or to the sign-in page; anything else is an error page with the status
+// of its code.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if h.redirectFor(w, r, err) {
+		return
+	}
+	e := errs.As(err)
+	if e.Code == errs.Internal {
+		h.log.ErrorContext(r.Context(), "page failed", "route", r.Pattern, "err", err)
+	}
+	title := "Something went wrong"
+	switch e.Code {
+	case errs.Forbidden:
+		title = "Not allowed"
+	case errs.NotFound:
+		title = "Not found"
+	case errs.Locked, errs.RateLimited, errs.Unavailable:
+		title = "Please wait"
+	}
+	setRetryAfter(w, e)
+	h.errorPage(w, r, errs.Status(e.Code), title, e.Message)
+}
+
+// redirectFor handles the errors that move a person elsewhere rather than show a message: a
+// request for a step that is not the current one goes to the current step, and a sign-in that
+// ended goes back to the sign-in page (or to its step, when the cookie holds an unfinished one).
+func (h *Handler) redirectFor(w http.ResponseWriter, r *http.Request, err error) bool {
+	var e *errs.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch {
+	case e.Code == errs.Conflict && e.Next != "":
+		redirect(w, r, stepURL(e.Next))
+		return true
+	case e.Code == errs.NotSignedIn:
+		token := h.token(r)
+		if next, _, err := h.svc.State(r.Context(), token); err == nil && next != account.StepDone {
+			redirect(w, r, stepURL(next))
+			return true
+		}
+		target := "/signin"
+		if token != "" {
+			h.setCookie(w, "")
+			target += "?m=expired"
+		}
+		redirect(w, r, target)
+		return true
+	}
+	return false
+}
+
+func setRetryAfter(w http.ResponseWriter, e *errs.Error) {
+	retry := e.RetryAfter
+	if !e.LockedUntil.IsZero() {
+		retry = time.Until(e.LockedUntil)
+	}
+	if retry > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int((retry+time.Second-1)/time.Second)))
+	}
+}
+
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, title, message string) {
+	v := &view{Title: title, Nav: h.nav(r), Data: message}
+	h.render(w, r, status, "error", v)
+}
+
+func (h *Handler) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	h.errorPage(w, r, http.StatusForbidden, "Refused: the form came from another site",
+		"This request was sent by a page of another site, so it was refused and nothing changed. "+
+			"If you meant to do this, open Twofold yourself and use its own page.")
+}
+
+// view is what every template receives.
+type view struct {
+	Title string
+	// Nav is the signed-in account for the top bar; nil on the sign-in pages.
+	Nav    *nav
+	Notice string
+	// Script loads app.js (copy and print), only on the pages that show backup codes.
+	Script bool
+	// InSignIn offers "Cancel sign-in" on the pages of an unfinished sign-in.
+	InSignIn bool
+	Form     *form
+	Data     any
+}
+
+type nav struct {
+	Username string
+	Admin    bool
+	Current  string
+}
+
+// nav answers the top bar of a finished session, nil otherwise. It is only for display: every
+// handler authenticates for itself.
+func (h *Handler) nav(r *http.Request) *nav {
+	p, err := h.svc.Authenticate(r.Context(), h.token(r))
+	if err != nil {
+		return nil
+	}
+	return navOf(p, "")
+}
+
+func navOf(p *account.Principal, current string) *nav {
+	a := p.Actor()
+	return &nav{Username: a.Name, Admin: a.Admin, Current: current}
+}
+
+// render executes a page into a buffer first, so that a template error becomes a clean 500.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, v *view) {
+	if v.Form == nil {
+		v.Form = newForm(nil)
+	}
+	var buf bytes.Buffer
+	if err := h.pages[name].ExecuteTemplate(&buf, "layout.html", v); err != nil {
+		h.log.ErrorContext(r.Context(), "template failed", "page", name, "err", err)
+		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	buf.WriteTo(w)
+}
+
+// renderForm renders a page whose form shows err (nil: no error): errors that move the person
+// elsewhere redirect instead, and the status is the error's.
+func (h *Handler) renderForm(w http.ResponseWriter, r *http.Request, name string, v *view, err error) {
+	status := http.StatusOK
+	if err != nil {
+		if h.redirectFor(w, r, err) {
+			return
+		}
+		e := errs.As(err)
+		if e.Code == errs.Internal {
+			h.log.ErrorContext(r.Context(), "page failed", "route", r.Pattern, "err", err)
+		}
+		setRetryAfter(w, e)
+		status = errs.Status(e.Code)
+	}
+	h.render(w, r, status, name, v)
+}
+
+func (h *Handler) static(w http.ResponseWriter, r *http.Request) {
+	a, ok := h.assets[r.PathValue("name")]
+	if !ok {
+		h.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no file at this address.")
+		return
+	}
+	w.Header().Set("Content-Type", a.contentType)
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Header().Set("ETag", `"`+a.version+`"`)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+}
+
+// redirect answers 303 See Other, so that a form post is followed by a GET.
+func redirect(w http.ResponseWriter, r *http.Request, target string) {
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// stepURL is the page of a sign-in step.
+func stepURL(next string) string {
+	switch next {
+	case account.StepEnroll, account.StepEnrollOptional:
+		return "/signin/enroll"
+	case account.StepVerify:
+		return "/signin/verify"
+	case account.StepChangePassword:
+		return "/signin/password"
+	case account.StepDone:
+		return "/profile"
+	}
+	return "/signin"
+}
+
+// parseForm reads a form body of at most MaxForm bytes.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxForm)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return errs.E(errs.TooLarge, "The form is larger than 64 KiB.")
+		}
+		return errs.E(errs.Invalid, "The form could not be read. Please go back and try again.")
+	}
+	return nil
+}
+
+func (h *Handler) token(r *http.Request) string {
+	c, err := r.Cookie(CookieName)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// setCookie sets the session cookie with the API's attributes; an empty token removes it.
+func (h *Handler) setCookie(w http.ResponseWriter, token string) {
+	c := &http.Cookie{Name: CookieName, Value: token, Path: "/", HttpOnly: true, Secure: h.secure,
+		SameSite: http.SameSiteLaxMode}
+	if token == "" {
+		c.MaxAge = -1
+	}
+	http.SetCookie(w, c)
+}
+
+// clientAddr answers the client address for the per-address limit.
+func (h *Handler) clientAddr(r *http.Request) string {
+	return clientaddr.Of(r, h.trusted)
+}
+
+// principal answers the finished session of the request.
+func (h *Handler) principal(r *http.Request) (*account.Principal, error) {
+	return h.svc.Authenticate(r.Context(), h.token(r))
+}
+
+// admin answers the administrator of the request; the service checks the role again.
+func (h *Handler) admin(r *http.Request) (*account.Principal, account.Actor, error) {
+	p, err := h.principal(r)
+	if err != nil {
+		return nil, account.Actor{}, err
+	}
+	a := p.Actor()
+	if !a.Admin {
+		return nil, account.Actor{}, errs.E(errs.Forbidden, "Only administrators may see this page.")
+	}
+	return p, a, nil
+}
+
+// notices are the fixed messages a redirect may ask a page to show (?m=KEY), so that no text
+// from the address is echoed.
+var notices = map[string]string{
+	"signedout":  "You are signed out.",
+	"expired":    "Your sign-in ended or expired. Please sign in again.",
+	"password":   "Your password is changed.",
+	"enrolled":   "Multi-factor authentication is set up for your account.",
+	"saved":      "Saved. The change is in effect now on this server and within 5 seconds on every other server.",
+	"unchanged":  "Nothing to save: no value was changed.",
+	"created":    "The account is made. The \"Password Generated\" and \"New Password\" emails are sent.",
+	"mfa-reset":  "MFA is reset. The account's sessions are ended; its next sign-in goes to enrolment.",
+	"mfa-reset+": "MFA is reset and a new temporary password is emailed. The next sign-in goes to enrolment.",
+	"unlocked":   "The account is unlocked and its failure counts are cleared.",
+	"pw-reset":   "A new temporary password is emailed; the old password no longer works.",
+	"disabled":   "The account is disabled and its sessions are ended.",
+	"enabled":    "The account is enabled.",
+	"signedin":   "You are signed in.",
+}
+
+func notice(r *http.Request) string { return notices[r.URL.Query().Get("m")] }
+
+func withNotice(target, key string) string {
+	sep := "?"
+	if strings.Contains(target, "?") {
+		sep = "&"
+	}
+	return target + sep + "m=" + url.QueryEscape(key)
+}
+
+// when formats a time for people: UTC, to the minute.
+func when(t any) string {
+	switch v := t.(type) {
+	case time.Time:
+		return v.UTC().Format("2006-01-02 15:04 UTC")
+	case *time.Time:
+		if v == nil {
+			return ""
+		}
+		return v.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	return ""
+}
+
+// valueLabel names an option's value as the seeds do ("On (Required)").
+func valueLabel(v string) string {
+	switch v {
+	case "off":
+		return "Off"
+	case "required":
+		return "On (Required)"
+	case "optional":
+		return "On (Optional)"
+	case "yes":
+		return "Yes"
+	case "no":
+		return "No"
+	}
+	return v
+}
