@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	netmail "net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,15 +19,17 @@ import (
 	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/password"
 	"github.com/twofold-auth/twofold/internal/store"
+	"github.com/twofold-auth/twofold/internal/store/postgres"
 	"github.com/twofold-auth/twofold/internal/store/sqlite"
 )
 
 // common are the settings every command takes.
 type common struct {
-	data    string
-	db      string
-	mail    string
-	baseURL string
+	data     string
+	db       string
+	mail     string
+	mailFrom string
+	baseURL  string
 }
 
 // app is Twofold wired together: the only place where parts meet.
@@ -36,6 +39,9 @@ type app struct {
 	hasher  *password.Hasher
 	log     *slog.Logger
 	baseURL string
+	keys    *keys.Keys
+	// queue delivers mail over SMTP; nil in outbox mode.
+	queue *mail.Queue
 }
 
 // hashWait is how long a sign-in may wait for a hashing worker before it is answered 503.
@@ -67,7 +73,7 @@ func open(ctx context.Context, c common, log *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, errors.New("the server key does not match the one this database was written with: check TWOFOLD_SECRET_KEY or DATA/secret.key")
 	}
-	mailer, err := openMailer(c)
+	mailer, queue, err := openMailer(c, log)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -75,7 +81,7 @@ func open(ctx context.Context, c common, log *slog.Logger) (*app, error) {
 	hasher := password.NewHasher(password.DefaultParams, 0, hashWait, rand.Reader)
 	svc := account.New(account.Config{Store: st, Options: options.NewCache(st.Options, time.Now), Hasher: hasher,
 		Keys: k, Mailer: mailer, BaseURL: c.baseURL, Logger: log})
-	return &app{store: st, svc: svc, hasher: hasher, log: log, baseURL: c.baseURL}, nil
+	return &app{store: st, svc: svc, hasher: hasher, log: log, baseURL: c.baseURL, keys: k, queue: queue}, nil
 }
 
 func openStore(ctx context.Context, c common) (store.Store, bool, error) {
@@ -95,7 +101,11 @@ func openStore(ctx context.Context, c common) (store.Store, bool, error) {
 		st, err := sqlite.Open(ctx, path)
 		return st, true, err
 	case strings.HasPrefix(c.db, "postgres://"), strings.HasPrefix(c.db, "postgresql://"):
-		return nil, false, errors.New("--db: PostgreSQL is not available in this build yet; use the embedded SQLite database")
+		st, err := postgres.Open(ctx, c.db)
+		if err != nil {
+			return nil, false, err
+		}
+		return st, false, nil
 	default:
 		return nil, false, errors.New("--db: give sqlite:PATH or postgres://...")
 	}
@@ -122,19 +132,25 @@ func loadKeys(data string, isSQLite bool, log *slog.Logger) (*keys.Keys, error) 
 	return k, nil
 }
 
-func openMailer(c common) (mail.Mailer, error) {
-	from := os.Getenv("TWOFOLD_MAIL_FROM")
-	if from == "" {
-		from = "Twofold <twofold@localhost>"
+// openMailer answers the outbox, or with --mail smtp://... the SMTP queue (also as the second
+// answer, for serve to run and commands to flush).
+func openMailer(c common, log *slog.Logger) (mail.Mailer, *mail.Queue, error) {
+	if _, err := netmail.ParseAddress(c.mailFrom); err != nil {
+		return nil, nil, fmt.Errorf("--mail-from: %q is not an address such as \"Twofold <twofold@example.org>\"", c.mailFrom)
 	}
 	switch {
 	case c.mail == "" || c.mail == "outbox":
-		return mail.NewOutbox(filepath.Join(c.data, "outbox"), from, time.Now)
-	case strings.HasPrefix(c.mail, "smtp://"), strings.HasPrefix(c.mail, "smtps://"):
-		return nil, errors.New("--mail: SMTP delivery is not available in this build yet; use outbox")
+		o, err := mail.NewOutbox(filepath.Join(c.data, "outbox"), c.mailFrom, time.Now)
+		return o, nil, err
+	case isSMTP(c.mail):
+		q, err := openQueue(c, log)
+		return q, q, err
 	default:
-		return nil, errors.New("--mail: give outbox or smtp://USER:PASS@HOST:PORT")
+		return nil, nil, errors.New("--mail: give outbox or smtp://USER:PASS@HOST:PORT")
 	}
 }
 
-func (a *app) Close() error { return a.store.Close() }
+func (a *app) Close() error {
+	a.flushMail()
+	return a.store.Close()
+}

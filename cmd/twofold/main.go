@@ -1,17 +1,23 @@
 // Command twofold is the Twofold sign-in server and its administration commands.
 //
 //	twofold serve [--addr 127.0.0.1:8080] [--trusted-proxies CIDRS] [--admin-email EMAIL]
+//	              [--sso-issuer URL --sso-client-id ID [--sso-redirect-url URL] [--sso-username-claim CLAIM]]
 //	twofold user add USERNAME --email EMAIL [--name NAME] [--external] [--sso] [--admin]
 //	twofold user list [--json]          twofold user show USERNAME [--json]
 //	twofold user reset-mfa USERNAME [--with-password]
 //	twofold user unlock USERNAME        twofold user reset-password USERNAME
 //	twofold user disable USERNAME       twofold user enable USERNAME
+//	twofold user link-sso USERNAME
 //	twofold options list [--search TEXT] [--json]
 //	twofold options set KEY VALUE
 //	twofold audit [--user USERNAME] [--json]
+//	twofold migrate
+//	twofold copy-db --from URL --to URL
+//	twofold mail status [--json]        twofold mail deliver
 //	twofold version
 //
-// Every command takes --data DIR, --db URL, --mail outbox|smtp://... and --base-url URL.
+// Every command takes --data DIR, --db URL, --mail outbox|smtp://..., --mail-from ADDRESS and
+// --base-url URL.
 // Commands other than serve work on the database directly, also while a server runs.
 package main
 
@@ -47,16 +53,22 @@ func (e usageError) Error() string { return e.msg }
 
 const usage = `usage:
   twofold serve [--addr 127.0.0.1:8080] [--trusted-proxies CIDRS] [--admin-email EMAIL]
+                [--sso-issuer URL --sso-client-id ID [--sso-redirect-url URL] [--sso-username-claim CLAIM]]
+                (the client secret in TWOFOLD_SSO_CLIENT_SECRET, or --sso-client-secret)
   twofold user add USERNAME --email EMAIL [--name NAME] [--external] [--sso] [--admin]
   twofold user list [--json]
   twofold user show USERNAME [--json]
   twofold user reset-mfa USERNAME [--with-password]
-  twofold user unlock|reset-password|disable|enable USERNAME
+  twofold user unlock|reset-password|disable|enable|link-sso USERNAME
   twofold options list [--search TEXT] [--json]
   twofold options set KEY VALUE
   twofold audit [--user USERNAME] [--json]
+  twofold migrate
+  twofold copy-db --from sqlite:PATH|postgres://... --to sqlite:PATH|postgres://...
+  twofold mail status [--json]
+  twofold mail deliver
   twofold version
-every command also takes --data DIR, --db URL, --mail outbox|smtp://..., --base-url URL`
+every command also takes --data DIR, --db URL, --mail outbox|smtp://..., --mail-from ADDRESS, --base-url URL`
 
 // Main runs one command and answers the process exit code: 0 done, 1 refused or failed,
 // 2 a usage error.
@@ -95,14 +107,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		if len(rest) == 0 {
 			return usageError{"user needs a subcommand"}
 		}
+		if isHelp(rest[0]) {
+			return flag.ErrHelp
+		}
 		return userCommand(ctx, rest[0], rest[1:], stdout, log)
 	case "options":
 		if len(rest) == 0 {
 			return usageError{"options needs list or set"}
 		}
+		if isHelp(rest[0]) {
+			return flag.ErrHelp
+		}
 		return optionsCommand(ctx, rest[0], rest[1:], stdout, log)
 	case "audit":
 		return auditCommand(ctx, rest, stdout, log)
+	case "migrate":
+		return migrateCommand(ctx, rest, stdout, log)
+	case "copy-db":
+		return copyDBCommand(ctx, rest, stdout, log)
+	case "mail":
+		if len(rest) == 0 {
+			return usageError{"mail needs status or deliver"}
+		}
+		if isHelp(rest[0]) {
+			return flag.ErrHelp
+		}
+		return mailCommand(ctx, rest[0], rest[1:], stdout, log)
 	case "version":
 		fmt.Fprintln(stdout, "twofold", version)
 		return nil
@@ -111,6 +141,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 	default:
 		return usageError{fmt.Sprintf("unknown command %q", cmd)}
 	}
+}
+
+// isHelp reports whether arg asks for the usage.
+func isHelp(arg string) bool {
+	return arg == "help" || arg == "-h" || arg == "-help" || arg == "--help"
 }
 
 // flags is a command's flag set with the settings every command takes.
@@ -125,6 +160,7 @@ func newFlags(name string) *flags {
 	f.StringVar(&f.common.data, "data", envOr("TWOFOLD_DATA", "./data"), "data folder")
 	f.StringVar(&f.common.db, "db", os.Getenv("TWOFOLD_DB"), "database URL (default SQLite in the data folder)")
 	f.StringVar(&f.common.mail, "mail", envOr("TWOFOLD_MAIL", "outbox"), "outbox or smtp://...")
+	f.StringVar(&f.common.mailFrom, "mail-from", envOr("TWOFOLD_MAIL_FROM", "Twofold <twofold@localhost>"), "sender of the mail")
 	f.StringVar(&f.common.baseURL, "base-url", os.Getenv("TWOFOLD_BASE_URL"), "where the pages are served, for links in mail")
 	return f
 }
@@ -149,6 +185,9 @@ func (f *flags) parse(args []string, want ...string) ([]string, error) {
 		if len(a) < 2 || a[0] != '-' {
 			positional = append(positional, a)
 			continue
+		}
+		if isHelp(a) {
+			return nil, flag.ErrHelp
 		}
 		named = append(named, a)
 		name := strings.TrimLeft(a, "-")

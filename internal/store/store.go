@@ -187,7 +187,8 @@ type Queries interface {
 
 	// CreateSession inserts s. ErrConflict when the id hash exists.
 	CreateSession(ctx context.Context, s *Session) error
-	// Session returns the session with the id hash.
+	// Session returns the session with the id hash. Inside Update it also locks the row until
+	// commit, so that two requests of one sign-in that read and then write it take turns.
 	Session(ctx context.Context, idHash []byte) (*Session, error)
 	// ReplaceSession writes s in place of the session with oldHash (s.IDHash may differ: the id
 	// changes at every step). ErrNotFound when oldHash is gone, so that of two requests racing
@@ -225,8 +226,9 @@ type Queries interface {
 type Store interface {
 	Queries
 	// Update runs fn in one read-write transaction and commits it when fn returns nil. Accounts
-	// read with User inside fn are locked against other Update calls until it ends. fn must use
-	// q only: calling the Store's own methods inside fn may deadlock.
+	// read with User (and sessions read with Session) inside fn are locked against other Update
+	// calls, of this process or any other on the same database, until it ends. fn must use q
+	// only: calling the Store's own methods inside fn may deadlock.
 	Update(ctx context.Context, fn func(q Queries) error) error
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

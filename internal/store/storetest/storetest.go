@@ -59,6 +59,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tc.fn(t, open(t))
 		})
 	}
+	// Cases that open more than one store.
+	t.Run("Copy", func(t *testing.T) {
+		t.Parallel()
+		testCopy(t, open)
+	})
 }
 
 // t0 is a fixed "now" for the cases that pass times in.

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/mail"
+)
+
+// flushBudget bounds how long a command that wrote mail tries to deliver it before it exits;
+// what the SMTP server did not take waits in the queue for a server (or `mail deliver`).
+const flushBudget = 15 * time.Second
+
+// queueDir is the SMTP queue's folder: beside the outbox of outbox mode, never inside its
+// *.eml, so that turning SMTP on does not mail what the outbox kept.
+func queueDir(data string) string { return filepath.Join(data, "outbox", "queue") }
+
+func isSMTP(m string) bool {
+	return strings.HasPrefix(m, "smtp://") || strings.HasPrefix(m, "smtps://")
+}
+
+// openQueue makes the SMTP queue of --mail smtp://... (nil for outbox mode).
+func openQueue(c common, log *slog.Logger) (*mail.Queue, error) {
+	if !isSMTP(c.mail) {
+		return nil, nil
+	}
+	tr, err := mail.ParseSMTPURL(c.mail)
+	if err != nil {
+		return nil, fmt.Errorf("--mail: %w", err)
+	}
+	q, err := mail.NewQueue(mail.QueueConfig{Dir: queueDir(c.data), From: c.mailFrom, Transport: tr, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("--mail: %w", err)
+	}
+	return q, nil
+}
+
+// flushMail delivers what a command wrote before it exits (serve delivers in the background).
+func (a *app) flushMail() {
+	if a.queue == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), flushBudget)
+	defer cancel()
+	if n := a.queue.Flush(ctx); n > 0 {
+		a.log.Warn("mail waits in the queue: a running server delivers it, or `twofold mail deliver`; see `twofold mail status`",
+			"waiting", n, "dir", a.queue.Dir())
+	}
+}
+
+func mailCommand(ctx context.Context, sub string, args []string, stdout io.Writer, log *slog.Logger) error {
+	f := newFlags("mail " + sub)
+	var asJSON *bool
+	switch sub {
+	case "status":
+		asJSON = f.Bool("json", false, "print JSON")
+	case "deliver":
+	default:
+		return usageError{fmt.Sprintf("unknown command mail %s", sub)}
+	}
+	if _, err := f.parse(args); err != nil {
+		return err
+	}
+	c := f.common
+	if sub == "deliver" {
+		if !isSMTP(c.mail) {
+			return usageError{"mail deliver: give --mail smtp://... (or TWOFOLD_MAIL): in outbox mode the outbox is the delivery"}
+		}
+		q, err := openQueue(c, log)
+		if err != nil {
+			return err
+		}
+		delivered, waiting := q.DeliverAll(ctx)
+		fmt.Fprintf(stdout, "Delivered %d message(s); %d wait.\n", delivered, waiting)
+		if waiting > 0 {
+			return errors.New("some mail could not be delivered: see `twofold mail status` for the errors")
+		}
+		return nil
+	}
+	st, err := mail.ReadStatus(queueDir(c.data))
+	if err != nil {
+		return err
+	}
+	delivery := "outbox: messages are written as files to " + filepath.Join(c.data, "outbox")
+	if isSMTP(c.mail) {
+		tr, err := mail.ParseSMTPURL(c.mail)
+		if err != nil {
+			return fmt.Errorf("--mail: %w", err)
+		}
+		delivery = tr.String()
+	}
+	if *asJSON {
+		waiting := make([]map[string]any, len(st.Waiting))
+		for i, w := range st.Waiting {
+			waiting[i] = map[string]any{"file": w.Name, "message_id": w.MessageID, "to": w.To, "subject": w.Subject,
+				"queued": w.Queued.UTC(), "sending": w.Sending, "attempts": w.Attempts, "last_error": w.LastError,
+				"last_try": timeOrNil(w.LastTry), "next_try": timeOrNil(w.NextTry)}
+		}
+		out := map[string]any{"delivery": delivery, "count": len(st.Waiting), "waiting": waiting,
+			"oldest": nil, "sent": st.Sent, "last_sent": timeOrNil(st.LastSent)}
+		if len(st.Waiting) > 0 {
+			out["oldest"] = st.Waiting[0].Queued.UTC()
+		}
+		return printJSON(stdout, out)
+	}
+	fmt.Fprintf(stdout, "Delivery: %s\n", delivery)
+	if len(st.Waiting) == 0 {
+		fmt.Fprintln(stdout, "Waiting: none")
+	} else {
+		oldest := st.Waiting[0].Queued
+		fmt.Fprintf(stdout, "Waiting: %d (oldest queued %s, %s ago)\n", len(st.Waiting),
+			oldest.UTC().Format(time.RFC3339), time.Since(oldest).Round(time.Second))
+		if !isSMTP(c.mail) {
+			fmt.Fprintln(stdout, "These wait for SMTP delivery; run with --mail smtp://... to deliver them.")
+		}
+	}
+	if st.Sent > 0 {
+		fmt.Fprintf(stdout, "Delivered: %d (last %s)\n", st.Sent, st.LastSent.UTC().Format(time.RFC3339))
+	}
+	if len(st.Waiting) == 0 {
+		return nil
+	}
+	fmt.Fprintln(stdout)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "QUEUED\tTO\tSUBJECT\tATTEMPTS\tNEXT TRY\tLAST ERROR")
+	for _, w := range st.Waiting {
+		next := "now"
+		switch {
+		case w.Sending:
+			next = "sending"
+		case !w.NextTry.IsZero():
+			next = w.NextTry.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", w.Queued.UTC().Format(time.RFC3339), strings.Join(w.To, ", "),
+			w.Subject, w.Attempts, next, w.LastError)
+	}
+	return tw.Flush()
+}
+
+func timeOrNil(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+// startMail delivers the SMTP queue in the background until ctx ends (serve).
+func (a *app) startMail(ctx context.Context) {
+	if a.queue != nil {
+		go a.queue.Run(ctx)
+		a.log.Info("mail delivery over SMTP", "server", fmt.Sprint(a.queue.Transport()), "queue", a.queue.Dir())
+	}
+}

@@ -1,0 +1,363 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/twofold-auth/twofold/internal/store"
+	"github.com/twofold-auth/twofold/internal/store/postgres"
+	"github.com/twofold-auth/twofold/internal/store/postgres/pgtest"
+	"github.com/twofold-auth/twofold/internal/store/sqlite"
+	"github.com/twofold-auth/twofold/internal/store/storetest"
+)
+
+func open(t testing.TB, url string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return open(t, pgtest.URL(t))
+	})
+}
+
+// TestCopyToAndFromSQLite is copy-db's core both ways: every row of a SQLite file into
+// PostgreSQL and back, ids, times and byte strings unchanged.
+func TestCopyToAndFromSQLite(t *testing.T) {
+	pg := func(t *testing.T) store.Store { return open(t, pgtest.URL(t)) }
+	lite := func(t *testing.T) store.Store {
+		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "twofold.db"))
+		if err != nil {
+			t.Fatalf("sqlite.Open: %v", err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	storetest.RunCopy(t, lite, pg)
+}
+
+func newUser(t testing.TB, s store.Queries, name string) *store.User {
+	t.Helper()
+	u := &store.User{
+		Username: name, Kind: store.KindInternal, Source: store.SourceLocal, Role: store.RoleUser,
+		BackupSalt: []byte("salt"), CreatedAt: time.Now(),
+	}
+	if err := s.CreateUser(context.Background(), u); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	return u
+}
+
+// TestOpenConcurrently starts several instances at once on a new schema: the advisory lock
+// lets one apply the migrations while the others wait, then find them applied; every Open
+// succeeds and each migration is recorded once.
+func TestOpenConcurrently(t *testing.T) {
+	url := pgtest.URL(t)
+	const n = 6
+	var wg sync.WaitGroup
+	dbs := make([]*postgres.DB, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dbs[i], errs[i] = postgres.Open(t.Context(), url)
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("Open %d: %v", i, errs[i])
+			continue
+		}
+		defer dbs[i].Close()
+		newUser(t, dbs[i], fmt.Sprint("u", i))
+	}
+	db := open(t, url)
+	if n, err := db.CountUsers(t.Context(), ""); err != nil || n != 6 {
+		t.Errorf("CountUsers = %d, %v; want 6", n, err)
+	}
+	conn := rawConn(t, url)
+	var rows, newest int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*), max(version) FROM schema_migrations`).Scan(&rows, &newest); err != nil {
+		t.Fatal(err)
+	}
+	if rows != newest {
+		t.Errorf("schema_migrations has %d rows for version %d: a migration was recorded twice", rows, newest)
+	}
+	if v, err := db.SchemaVersion(t.Context()); err != nil || v != newest {
+		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, newest)
+	}
+}
+
+func rawConn(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// TestNewerSchemaRefused: a database written by a newer Twofold is not opened.
+func TestNewerSchemaRefused(t *testing.T) {
+	url := pgtest.URL(t)
+	open(t, url).Close()
+	if _, err := rawConn(t, url).Exec(t.Context(), `INSERT INTO schema_migrations (version) VALUES (9999)`); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := postgres.Open(t.Context(), url); err == nil {
+		db.Close()
+		t.Fatal("Open of a database with a newer schema succeeded")
+	} else if !strings.Contains(err.Error(), "9999") {
+		t.Errorf("Open error %q does not name the version", err)
+	}
+}
+
+// TestOpenErrors: a URL that cannot be parsed does not echo its password; a schema that does
+// not exist is named as the problem.
+func TestOpenErrors(t *testing.T) {
+	url := pgtest.URL(t)
+	if _, err := postgres.Open(t.Context(), "postgres://u:s3cret@[bad/x"); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("Open(bad URL) = %v, want an error without the password", err)
+	}
+	missing := strings.Replace(url, "search_path=twofold_test_", "search_path=twofold_missing_", 1)
+	if db, err := postgres.Open(t.Context(), missing); err == nil {
+		db.Close()
+		t.Error("Open with a search_path naming no schema succeeded")
+	} else if !strings.Contains(err.Error(), "search_path") {
+		t.Errorf("Open with a missing schema: %v, want a hint about search_path", err)
+	}
+}
+
+// TestTwoInstances writes through two pools on one schema at once, as two instances do: row
+// locks keep every read-modify-write, and the single statements count every failure.
+func TestTwoInstances(t *testing.T) {
+	ctx := t.Context()
+	url := pgtest.URL(t)
+	a, b := open(t, url), open(t, url)
+	u := newUser(t, a, "bob")
+
+	const n = 25
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*n)
+	increment := func(db *postgres.DB) {
+		defer wg.Done()
+		for range n {
+			err := db.Update(ctx, func(q store.Queries) error {
+				u, err := q.User(ctx, u.ID)
+				if err != nil {
+					return err
+				}
+				time.Sleep(time.Millisecond) // hold the row lock a while
+				u.MFAFailures++
+				return q.UpdateUser(ctx, u)
+			})
+			if err != nil {
+				errs <- err
+			}
+		}
+	}
+	single := func(db *postgres.DB, who string) {
+		defer wg.Done()
+		for i := range n {
+			if err := db.AddEvent(ctx, &store.Event{At: time.Now(), Actor: who, Action: "test"}); err != nil {
+				errs <- err
+			}
+			if _, err := db.CountPasswordFailure(ctx, "shared", time.Now(), store.LockRule{Every: 1000, For: time.Minute}); err != nil {
+				errs <- err
+			}
+			if err := db.AddAddressFailure(ctx, "192.0.2.1", time.Now(), time.Now().Add(-time.Millisecond)); err != nil {
+				errs <- err
+			}
+			if _, err := db.SetTOTPStep(ctx, u.ID, int64(i)); err != nil {
+				errs <- err
+			}
+		}
+	}
+	wg.Add(4)
+	go increment(a)
+	go increment(b)
+	go single(a, "a")
+	go single(b, "b")
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("write through two instances: %v", err)
+	}
+	if got, err := b.User(ctx, u.ID); err != nil || got.MFAFailures != 2*n {
+		t.Errorf("MFAFailures = %v, %v; want %d (lost updates between instances)", got.MFAFailures, err, 2*n)
+	}
+	if pa, err := a.PasswordLock(ctx, "shared"); err != nil || pa.Failures != 2*n {
+		t.Errorf("PasswordLock = %+v, %v; want %d failures", pa, err, 2*n)
+	}
+	if es, err := a.Events(ctx, store.EventFilter{Action: "test", Limit: 1000}); err != nil || len(es) != 2*n {
+		t.Errorf("Events = %d, %v; want %d", len(es), err, 2*n)
+	}
+}
+
+// TestUpdateKeepsGoingAfterConflict: PostgreSQL aborts a transaction at its first error, so a
+// refused insert must not be an SQL error, or the statements after it would fail.
+func TestUpdateKeepsGoingAfterConflict(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, pgtest.URL(t))
+	u := newUser(t, db, "carol")
+	s := &store.Session{IDHash: []byte("0123456789abcdef0123456789abcdef"), UserID: u.ID, CreatedAt: time.Now()}
+	if err := db.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	err := db.Update(ctx, func(q store.Queries) error {
+		if err := q.CreateSession(ctx, s); !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("CreateSession of a taken id = %v, want ErrConflict", err)
+		}
+		if err := q.CreateUser(ctx, &store.User{Username: "carol", Kind: "internal", Source: "local", Role: "user", CreatedAt: time.Now()}); !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("CreateUser of a taken name = %v, want ErrConflict", err)
+		}
+		return q.SetOption(ctx, "after", "conflict")
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if o, err := db.Options(ctx); err != nil || o["after"] != "conflict" {
+		t.Errorf("Options = %v, %v", o, err)
+	}
+}
+
+// TestUpdateLocksSession: two transactions that read a sign-in and then write it take turns,
+// so that the second sees the first's write (the first request for an enrolment key).
+func TestUpdateLocksSession(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, pgtest.URL(t))
+	u := newUser(t, db, "dan")
+	id := []byte("session-lock-0123456789abcdef012")
+	if err := db.CreateSession(ctx, &store.Session{IDHash: id, UserID: u.ID, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	made := 0
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := db.Update(ctx, func(q store.Queries) error {
+				s, err := q.Session(ctx, id)
+				if err != nil {
+					return err
+				}
+				if s.PendingKey != nil {
+					return nil
+				}
+				time.Sleep(2 * time.Millisecond)
+				s.PendingKey = []byte(fmt.Sprint("key-", i))
+				mu.Lock()
+				made++
+				mu.Unlock()
+				return q.ReplaceSession(ctx, id, s)
+			})
+			if err != nil {
+				t.Errorf("Update: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if made != 1 {
+		t.Errorf("%d transactions found no pending key and made one, want 1", made)
+	}
+}
+
+// TestKill9 ends an instance's connection while it is inside a transaction holding an
+// account's row lock: PostgreSQL rolls the transaction back at once, nothing of it is kept,
+// and the other instance gets the row without waiting for a timeout.
+func TestKill9(t *testing.T) {
+	ctx := t.Context()
+	url := pgtest.URL(t)
+	survivor := open(t, url)
+	u := newUser(t, survivor, "erin")
+
+	victim, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := victim.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM users WHERE id = $1 FOR UPDATE`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE users SET mfa_failures = 99 WHERE id = $1`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	// What the kernel does for a process killed with SIGKILL: the socket closes.
+	victim.PgConn().Conn().Close()
+
+	start := time.Now()
+	err = survivor.Update(ctx, func(q store.Queries) error {
+		u, err := q.User(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if u.MFAFailures != 0 {
+			return fmt.Errorf("MFAFailures = %d: the dead transaction's write was kept", u.MFAFailures)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the row lock of a dead connection was held %v", d)
+	}
+}
+
+func BenchmarkSetTOTPStep(b *testing.B) {
+	ctx := context.Background()
+	db := open(b, pgtest.URL(b))
+	u := newUser(b, db, "bench")
+	step := int64(0)
+	for b.Loop() {
+		step++
+		if ok, err := db.SetTOTPStep(ctx, u.ID, step); err != nil || !ok {
+			b.Fatalf("SetTOTPStep = %v, %v", ok, err)
+		}
+	}
+}
+
+func BenchmarkUpdateUser(b *testing.B) {
+	ctx := context.Background()
+	db := open(b, pgtest.URL(b))
+	u := newUser(b, db, "bench")
+	for b.Loop() {
+		err := db.Update(ctx, func(q store.Queries) error {
+			u, err := q.User(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			u.MFAFailures++
+			return q.UpdateUser(ctx, u)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,503 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+// execer is what *pgxpool.Pool and pgx.Tx have in common.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// queries implements store.Queries once, on the pool (each method atomic by itself) or on a
+// transaction of Update (inTx: reads of accounts and sessions lock their rows).
+type queries struct {
+	x    execer
+	inTx bool
+}
+
+var _ store.Queries = queries{}
+
+func toNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// bytea stores an empty byte slice as NULL.
+func bytea(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// nilIfEmpty reads NULL and empty BYTEA back as nil.
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// forUpdate locks the rows a read inside Update returns until the transaction ends.
+func (q queries) forUpdate() string {
+	if q.inTx {
+		return ` FOR UPDATE`
+	}
+	return ``
+}
+
+// ---- users
+
+const userColumns = `id, username, email, name, kind, source, role, disabled,
+	password_hash, password_temporary, password_expires_at,
+	totp_key, totp_key_version, totp_last_step, backup_salt,
+	mfa_failures, mfa_locked_until, mfa_locked_forever, created_at`
+
+func scanUser(s pgx.Row) (*store.User, error) {
+	var (
+		u                                 store.User
+		passwordExpires, lockedUntil, cat int64
+	)
+	err := s.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.Kind, &u.Source, &u.Role, &u.Disabled,
+		&u.PasswordHash, &u.PasswordTemporary, &passwordExpires,
+		&u.TOTPKey, &u.TOTPKeyVersion, &u.TOTPLastStep, &u.BackupSalt,
+		&u.MFAFailures, &lockedUntil, &u.MFALockedForever, &cat)
+	if err != nil {
+		return nil, err
+	}
+	u.PasswordExpiresAt = fromNanos(passwordExpires)
+	u.MFALockedUntil = fromNanos(lockedUntil)
+	u.CreatedAt = fromNanos(cat)
+	u.TOTPKey = nilIfEmpty(u.TOTPKey)
+	u.BackupSalt = nilIfEmpty(u.BackupSalt)
+	return &u, nil
+}
+
+// CreateUser inserts with ON CONFLICT DO NOTHING: a taken username answers ErrConflict
+// without an SQL error, which would abort the transaction around it.
+func (q queries) CreateUser(ctx context.Context, u *store.User) error {
+	err := q.x.QueryRow(ctx, `INSERT INTO users (
+		username, email, name, kind, source, role, disabled,
+		password_hash, password_temporary, password_expires_at,
+		totp_key, totp_key_version, totp_last_step, backup_salt,
+		mfa_failures, mfa_locked_until, mfa_locked_forever, created_at
+	) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+	ON CONFLICT (username) DO NOTHING RETURNING id`,
+		u.Username, u.Email, u.Name, u.Kind, u.Source, u.Role, u.Disabled,
+		u.PasswordHash, u.PasswordTemporary, toNanos(u.PasswordExpiresAt),
+		bytea(u.TOTPKey), u.TOTPKeyVersion, u.TOTPLastStep, bytea(u.BackupSalt),
+		u.MFAFailures, toNanos(u.MFALockedUntil), u.MFALockedForever, toNanos(u.CreatedAt),
+	).Scan(&u.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: create user: %w (username %q is taken)", store.ErrConflict, u.Username)
+	}
+	return mapErr("create user", err)
+}
+
+func (q queries) User(ctx context.Context, id int64) (*store.User, error) {
+	u, err := scanUser(q.x.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+q.forUpdate(), id))
+	return u, mapErr("user", err)
+}
+
+func (q queries) UserByName(ctx context.Context, username string) (*store.User, error) {
+	u, err := scanUser(q.x.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1`, username))
+	return u, mapErr("user by name", err)
+}
+
+func (q queries) Users(ctx context.Context) ([]*store.User, error) {
+	rows, err := q.x.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY created_at DESC, id DESC`)
+	if err != nil {
+		return nil, mapErr("users", err)
+	}
+	defer rows.Close()
+	var us []*store.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, mapErr("users", err)
+		}
+		us = append(us, u)
+	}
+	return us, mapErr("users", rows.Err())
+}
+
+func (q queries) CountUsers(ctx context.Context, role string) (int, error) {
+	var n int
+	var err error
+	if role == "" {
+		err = q.x.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	} else {
+		err = q.x.QueryRow(ctx, `SELECT count(*) FROM users WHERE role = $1`, role).Scan(&n)
+	}
+	return n, mapErr("count users", err)
+}
+
+func (q queries) UpdateUser(ctx context.Context, u *store.User) error {
+	tag, err := q.x.Exec(ctx, `UPDATE users SET
+		email = $1, name = $2, kind = $3, source = $4, role = $5, disabled = $6,
+		password_hash = $7, password_temporary = $8, password_expires_at = $9,
+		totp_key = $10, totp_key_version = $11, totp_last_step = $12,
+		mfa_failures = $13, mfa_locked_until = $14, mfa_locked_forever = $15
+	WHERE id = $16`,
+		u.Email, u.Name, u.Kind, u.Source, u.Role, u.Disabled,
+		u.PasswordHash, u.PasswordTemporary, toNanos(u.PasswordExpiresAt),
+		bytea(u.TOTPKey), u.TOTPKeyVersion, u.TOTPLastStep,
+		u.MFAFailures, toNanos(u.MFALockedUntil), u.MFALockedForever,
+		u.ID)
+	if err != nil {
+		return mapErr("update user", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return mapErr("update user", pgx.ErrNoRows)
+	}
+	return nil
+}
+
+// userExists answers whether the account exists, as ErrNotFound when it does not.
+func (q queries) userExists(ctx context.Context, op string, id int64) error {
+	var one int
+	return mapErr(op, q.x.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1`, id).Scan(&one))
+}
+
+func (q queries) SetTOTPStep(ctx context.Context, userID, step int64) (bool, error) {
+	tag, err := q.x.Exec(ctx,
+		`UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1`, step, userID)
+	if err != nil {
+		return false, mapErr("set totp step", err)
+	}
+	ok := tag.RowsAffected() == 1
+	if !ok {
+		// A replay, or no such account: tell them apart (rare path).
+		if err := q.userExists(ctx, "set totp step", userID); err != nil {
+			return false, err
+		}
+	}
+	return ok, nil
+}
+
+// ---- backup codes
+
+func (q queries) AddBackupCodes(ctx context.Context, userID int64, macs [][]byte) error {
+	if len(macs) == 0 {
+		return nil
+	}
+	_, err := q.x.Exec(ctx,
+		`INSERT INTO backup_codes (user_id, mac, used_at) SELECT $1, mac, 0 FROM unnest($2::bytea[]) AS mac`,
+		userID, macs)
+	return mapErr("add backup codes", err)
+}
+
+func (q queries) DeleteBackupCodes(ctx context.Context, userID int64) error {
+	_, err := q.x.Exec(ctx, `DELETE FROM backup_codes WHERE user_id = $1`, userID)
+	return mapErr("delete backup codes", err)
+}
+
+func (q queries) UseBackupCode(ctx context.Context, userID int64, mac []byte, now time.Time) (bool, error) {
+	usedAt := toNanos(now)
+	if usedAt == 0 {
+		usedAt = 1 // 0 means unused
+	}
+	tag, err := q.x.Exec(ctx,
+		`UPDATE backup_codes SET used_at = $1 WHERE user_id = $2 AND mac = $3 AND used_at = 0`, usedAt, userID, mac)
+	if err != nil {
+		return false, mapErr("use backup code", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+func (q queries) CountBackupCodes(ctx context.Context, userID int64) (int, error) {
+	var n int
+	err := q.x.QueryRow(ctx,
+		`SELECT count(*) FROM backup_codes WHERE user_id = $1 AND used_at = 0`, userID).Scan(&n)
+	return n, mapErr("count backup codes", err)
+}
+
+// ---- password and address failures
+
+// CountPasswordFailure counts in one statement, so that failures sent to several instances at
+// once are each counted once: the first failure of a username inserts its row; later ones
+// update it, with the row locked by the statement itself. In the update, expired says the lock
+// has passed (then the count starts again, unlocked) and f is the count with this failure; at
+// rule.Every the count starts again, locked until lockUntil.
+func (q queries) CountPasswordFailure(ctx context.Context, username string, now time.Time, rule store.LockRule) (store.PasswordAttempt, error) {
+	var failures int
+	var lockedUntil int64
+	err := q.x.QueryRow(ctx, `INSERT INTO password_failures AS p (username, failures, locked_until)
+	VALUES ($1,
+		CASE WHEN $3::int > 0 AND 1 >= $3::int THEN 0 ELSE 1 END,
+		CASE WHEN $3::int > 0 AND 1 >= $3::int THEN $4::bigint ELSE 0 END)
+	ON CONFLICT (username) DO UPDATE SET (failures, locked_until) = (
+		SELECT CASE WHEN $3::int > 0 AND c.f >= $3::int THEN 0 ELSE c.f END,
+		       CASE WHEN $3::int > 0 AND c.f >= $3::int THEN $4::bigint
+		            WHEN c.expired THEN 0
+		            ELSE p.locked_until END
+		FROM (SELECT p.locked_until <> 0 AND p.locked_until <= $2::bigint AS expired,
+		             CASE WHEN p.locked_until <> 0 AND p.locked_until <= $2::bigint THEN 0 ELSE p.failures END + 1 AS f) c)
+	RETURNING failures, locked_until`,
+		username, toNanos(now), rule.Every, toNanos(now.Add(rule.For))).Scan(&failures, &lockedUntil)
+	if err != nil {
+		return store.PasswordAttempt{}, mapErr("count password failure", err)
+	}
+	return store.PasswordAttempt{Failures: failures, LockedUntil: fromNanos(lockedUntil)}, nil
+}
+
+func (q queries) PasswordLock(ctx context.Context, username string) (store.PasswordAttempt, error) {
+	var failures int
+	var lockedUntil int64
+	err := q.x.QueryRow(ctx,
+		`SELECT failures, locked_until FROM password_failures WHERE username = $1`, username).
+		Scan(&failures, &lockedUntil)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.PasswordAttempt{}, nil
+	}
+	if err != nil {
+		return store.PasswordAttempt{}, mapErr("password lock", err)
+	}
+	return store.PasswordAttempt{Failures: failures, LockedUntil: fromNanos(lockedUntil)}, nil
+}
+
+func (q queries) ClearPasswordFailures(ctx context.Context, username string) error {
+	_, err := q.x.Exec(ctx, `DELETE FROM password_failures WHERE username = $1`, username)
+	return mapErr("clear password failures", err)
+}
+
+// sweepBatch bounds the old rows one statement removes, so that a failure after a long quiet
+// time does not pay for the whole backlog; each failure removes up to this many, so the table
+// stays bounded.
+const sweepBatch = 1000
+
+// AddAddressFailure records the failure and forgets every address's failures older than since
+// (not only addr's), in one statement. Rows another instance is removing at the same moment
+// are skipped, not waited for.
+func (q queries) AddAddressFailure(ctx context.Context, addr string, now, since time.Time) error {
+	_, err := q.x.Exec(ctx, `WITH old AS (
+		SELECT ctid FROM address_failures WHERE at < $3 LIMIT $4 FOR UPDATE SKIP LOCKED
+	), gone AS (
+		DELETE FROM address_failures WHERE ctid IN (SELECT ctid FROM old)
+	)
+	INSERT INTO address_failures (addr, at) VALUES ($1, $2)`,
+		addr, toNanos(now), toNanos(since), sweepBatch)
+	return mapErr("add address failure", err)
+}
+
+func (q queries) CountAddressFailures(ctx context.Context, addr string, since time.Time) (int, error) {
+	var n int
+	err := q.x.QueryRow(ctx,
+		`SELECT count(*) FROM address_failures WHERE addr = $1 AND at > $2`, addr, toNanos(since)).Scan(&n)
+	return n, mapErr("count address failures", err)
+}
+
+// ---- sessions
+
+const sessionColumns = `id_hash, user_id, done, mfa_passed, mfa_skipped, pending_key,
+	reauthenticated, created_at, last_seen_at`
+
+// CreateSession inserts with ON CONFLICT DO NOTHING, as CreateUser does.
+func (q queries) CreateSession(ctx context.Context, s *store.Session) error {
+	tag, err := q.x.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id_hash) DO NOTHING`,
+		s.IDHash, s.UserID, s.Done, s.MFAPassed, s.MFASkipped, bytea(s.PendingKey),
+		s.Reauthenticated, toNanos(s.CreatedAt), toNanos(s.LastSeenAt))
+	if err != nil {
+		return mapErr("create session", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("postgres: create session: %w (the id is taken)", store.ErrConflict)
+	}
+	return nil
+}
+
+func scanSession(row pgx.Row) (*store.Session, error) {
+	var (
+		s             store.Session
+		cat, lastSeen int64
+	)
+	err := row.Scan(&s.IDHash, &s.UserID, &s.Done, &s.MFAPassed, &s.MFASkipped, &s.PendingKey,
+		&s.Reauthenticated, &cat, &lastSeen)
+	if err != nil {
+		return nil, err
+	}
+	s.PendingKey = nilIfEmpty(s.PendingKey)
+	s.CreatedAt = fromNanos(cat)
+	s.LastSeenAt = fromNanos(lastSeen)
+	return &s, nil
+}
+
+// Session locks the row inside Update, so that two requests of one sign-in that both read it
+// and then write it (the first request for an enrolment key) take turns, as on SQLite.
+func (q queries) Session(ctx context.Context, idHash []byte) (*store.Session, error) {
+	s, err := scanSession(q.x.QueryRow(ctx,
+		`SELECT `+sessionColumns+` FROM sessions WHERE id_hash = $1`+q.forUpdate(), idHash))
+	return s, mapErr("session", err)
+}
+
+func (q queries) ReplaceSession(ctx context.Context, oldHash []byte, s *store.Session) error {
+	tag, err := q.x.Exec(ctx, `UPDATE sessions SET
+		id_hash = $1, user_id = $2, done = $3, mfa_passed = $4, mfa_skipped = $5, pending_key = $6,
+		reauthenticated = $7, created_at = $8, last_seen_at = $9
+	WHERE id_hash = $10`,
+		s.IDHash, s.UserID, s.Done, s.MFAPassed, s.MFASkipped, bytea(s.PendingKey),
+		s.Reauthenticated, toNanos(s.CreatedAt), toNanos(s.LastSeenAt),
+		oldHash)
+	if err != nil {
+		return mapErr("replace session", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return mapErr("replace session", pgx.ErrNoRows)
+	}
+	return nil
+}
+
+func (q queries) TouchSession(ctx context.Context, idHash []byte, at time.Time) error {
+	tag, err := q.x.Exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2`, toNanos(at), idHash)
+	if err != nil {
+		return mapErr("touch session", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return mapErr("touch session", pgx.ErrNoRows)
+	}
+	return nil
+}
+
+func (q queries) DeleteSession(ctx context.Context, idHash []byte) error {
+	_, err := q.x.Exec(ctx, `DELETE FROM sessions WHERE id_hash = $1`, idHash)
+	return mapErr("delete session", err)
+}
+
+func (q queries) DeleteUserSessions(ctx context.Context, userID int64, keepHash []byte) error {
+	var err error
+	if keepHash == nil {
+		_, err = q.x.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
+	} else {
+		_, err = q.x.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2`, userID, keepHash)
+	}
+	return mapErr("delete user sessions", err)
+}
+
+// DeleteExpiredSessions is the sweep every instance runs each minute: rows another instance's
+// sweep (or a request) holds are skipped, and go at a later sweep.
+func (q queries) DeleteExpiredSessions(ctx context.Context, signinBefore, idleBefore, createdBefore time.Time) (int, error) {
+	tag, err := q.x.Exec(ctx, `DELETE FROM sessions WHERE id_hash IN (
+		SELECT id_hash FROM sessions WHERE
+			(NOT done AND created_at < $1) OR
+			(done AND (last_seen_at < $2 OR created_at < $3))
+		FOR UPDATE SKIP LOCKED)`,
+		toNanos(signinBefore), toNanos(idleBefore), toNanos(createdBefore))
+	if err != nil {
+		return 0, mapErr("delete expired sessions", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// ---- options
+
+func (q queries) Options(ctx context.Context) (map[string]string, error) {
+	rows, err := q.x.Query(ctx, `SELECT key, value FROM options`)
+	if err != nil {
+		return nil, mapErr("options", err)
+	}
+	defer rows.Close()
+	m := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, mapErr("options", err)
+		}
+		m[k] = v
+	}
+	return m, mapErr("options", rows.Err())
+}
+
+func (q queries) SetOption(ctx context.Context, key, value string) error {
+	_, err := q.x.Exec(ctx, `INSERT INTO options (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return mapErr("set option", err)
+}
+
+// ---- events
+
+const (
+	defaultEventLimit = 100
+	maxEventLimit     = 1000
+)
+
+func (q queries) AddEvent(ctx context.Context, e *store.Event) error {
+	err := q.x.QueryRow(ctx, `INSERT INTO events (at, actor, account, action, detail)
+		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		toNanos(e.At), e.Actor, e.User, e.Action, e.Detail).Scan(&e.ID)
+	return mapErr("add event", err)
+}
+
+func (q queries) Events(ctx context.Context, f store.EventFilter) ([]*store.Event, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultEventLimit
+	}
+	limit = min(limit, maxEventLimit)
+	// The conditions are left out rather than bound empty, so that the planner uses the indexes.
+	query := `SELECT id, at, actor, account, action, detail FROM events WHERE true`
+	var args []any
+	if f.User != "" {
+		args = append(args, f.User)
+		query += fmt.Sprintf(` AND account = $%d`, len(args))
+	}
+	if f.Action != "" {
+		args = append(args, f.Action)
+		query += fmt.Sprintf(` AND action = $%d`, len(args))
+	}
+	args = append(args, limit)
+	query += fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(args))
+	rows, err := q.x.Query(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr("events", err)
+	}
+	defer rows.Close()
+	var es []*store.Event
+	for rows.Next() {
+		var e store.Event
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.User, &e.Action, &e.Detail); err != nil {
+			return nil, mapErr("events", err)
+		}
+		e.At = fromNanos(at)
+		es = append(es, &e)
+	}
+	return es, mapErr("events", rows.Err())
+}
+
+// ---- meta
+
+func (q queries) Meta(ctx context.Context, key string) (string, error) {
+	var v string
+	err := q.x.QueryRow(ctx, `SELECT value FROM meta WHERE key = $1`, key).Scan(&v)
+	return v, mapErr(fmt.Sprintf("meta %q", key), err)
+}
+
+func (q queries) SetMetaOnce(ctx context.Context, key, value string) (string, error) {
+	// DO UPDATE keeps the stored value and makes RETURNING answer it (DO NOTHING would return
+	// no row); instances racing here all answer the value of the first commit.
+	var v string
+	err := q.x.QueryRow(ctx, `INSERT INTO meta (key, value) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET value = meta.value RETURNING value`, key, value).Scan(&v)
+	return v, mapErr("set meta once", err)
+}

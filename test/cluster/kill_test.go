@@ -1,0 +1,172 @@
+package cluster
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// item is one code of the load: a backup code or a TOTP code of an account.
+type item struct {
+	user string
+	body map[string]string
+}
+
+// outcome is what happened to an item: accepted, or its answer was lost with the instance and
+// the retry was refused (the use had been committed before the kill).
+type outcome struct {
+	accepted   bool
+	lostAnswer bool
+}
+
+// TestKill9 kills one of three instances with SIGKILL in the middle of a verification load:
+// the other two keep answering every request, and afterwards no code that was accepted (or
+// whose use the dead instance had committed) works again, on any instance.
+func TestKill9(t *testing.T) {
+	c := newCluster(t, 3)
+	b := c.bases()
+	c.mustCLI(t, "options", "set", "mfaBackupCodeCount", "20")
+	admin := enrol(t, "boss", c.addUser(t, "boss", true), b...)
+	var items []item
+	for u := range 4 {
+		name := fmt.Sprint("kay", u)
+		a := enrol(t, name, c.addUser(t, name, false), b[u%3], b[(u+1)%3], b[(u+2)%3])
+		items = append(items, item{name, map[string]string{"code": totp(t, a.secret, a.fresh())}})
+		for _, code := range a.backup {
+			items = append(items, item{name, map[string]string{"backup_code": code}})
+		}
+	}
+
+	const victim = 1
+	var dead atomic.Bool
+	alive := func(i int) int { // the instance to use for the i-th request
+		i %= 3
+		if i == victim && dead.Load() {
+			i = (i + 1) % 3
+		}
+		return i
+	}
+	var (
+		mu        sync.Mutex
+		outcomes  = make([]outcome, len(items))
+		accepted  int
+		cut       int     // requests the kill left without an answer
+		cutCodes  int     // of which code verifications
+		refused   int     // codes whose answer was lost and whose retry was refused
+		survivors []error // anything but a good answer from an instance that was not killed
+	)
+	kill := make(chan struct{})
+	var killOnce sync.Once
+	// one runs item i until it has an answer from a living instance.
+	one := func(i int) {
+		it := items[i]
+		for attempt := 0; attempt < 3; attempt++ {
+			in, vin := alive(i+attempt), alive(i+attempt+1)
+			c := &client{}
+			verifying := false
+			r, err := c.password(b[in], it.user, userPassword)
+			if err == nil && r.str("next") == "mfa_verify" {
+				verifying = true
+				r, err = c.do(b[vin], "POST", "/api/v1/signin/mfa/verify", it.body)
+			} else if err == nil {
+				err = fmt.Errorf("password step: %s", r)
+			}
+			mu.Lock()
+			switch {
+			case err != nil && (in == victim || vin == victim) && dead.Load():
+				cut++
+				if verifying {
+					cutCodes++
+					outcomes[i].lostAnswer = true
+				}
+				mu.Unlock()
+				continue // try again on the living instances
+			case err != nil:
+				survivors = append(survivors, fmt.Errorf("item %d on instances %d, %d: %w", i, in, vin, err))
+			case r.status == http.StatusOK && r.str("next") == "done":
+				outcomes[i].accepted = true
+				if accepted++; accepted == len(items)/3 {
+					killOnce.Do(func() { close(kill) })
+				}
+			case r.status == http.StatusUnauthorized && outcomes[i].lostAnswer:
+				// The dead instance had committed the use before it died: refused, as it must be.
+				refused++
+			default:
+				survivors = append(survivors, fmt.Errorf("item %d on instances %d, %d: %s", i, in, vin, r))
+			}
+			mu.Unlock()
+			return
+		}
+	}
+
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				one(i)
+			}
+		}()
+	}
+	go func() {
+		<-kill
+		dead.Store(true)
+		c.ins[victim].kill()
+	}()
+	deadline := time.After(90 * time.Second)
+feed:
+	for i := range items {
+		select {
+		case work <- i:
+		case <-deadline:
+			t.Error("the load did not finish within 90 s")
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	killOnce.Do(func() { close(kill) })
+	for !dead.Load() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("%d codes, %d accepted; kill -9 of instance %d cut %d requests, %d of them code checks, of which %d had been committed (refused when tried again)",
+		len(items), accepted, victim, cut, cutCodes, refused)
+	for _, err := range survivors {
+		t.Errorf("a living instance: %v", err)
+	}
+	for _, i := range []int{0, 2} {
+		if r, err := (&client{}).do(b[i], "GET", "/readyz", nil); err != nil || r.status != http.StatusOK {
+			t.Errorf("instance %d /readyz after the kill: %v, %v", i, r, err)
+		}
+	}
+
+	// Every code that was used, answered or not, is refused on the living instances. Refusals
+	// count towards the lock, so an admin unlocks after every four.
+	signins := map[string]*client{}
+	failures := map[string]int{}
+	for i, it := range items {
+		if !outcomes[i].accepted && !outcomes[i].lostAnswer {
+			continue
+		}
+		in := []int{0, 2}[i%2]
+		si := signins[it.user]
+		if si == nil {
+			si = signIn(t, b[in], it.user)
+			signins[it.user] = si
+		}
+		r := si.call(t, b[in], "POST", "/api/v1/signin/mfa/verify", it.body)
+		if r.status == http.StatusOK {
+			t.Fatalf("a used code of %s works again after kill -9: %v", it.user, it.body)
+		}
+		expect(t, "a used code again", r, http.StatusUnauthorized, "invalid_code")
+		if failures[it.user]++; failures[it.user] == 4 {
+			expect(t, "unlock", admin.session.call(t, b[2-in], "POST", "/api/v1/admin/users/"+it.user+"/unlock", nil), http.StatusOK, "")
+			failures[it.user] = 0
+		}
+	}
+}

@@ -1,0 +1,215 @@
+package cluster
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/options"
+)
+
+// nginxBinary finds Debian's nginx (in /usr/sbin, which is not always on PATH). Without it the
+// test skips, or fails under CI, which installs it.
+func nginxBinary(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("nginx"); err == nil {
+		return p
+	}
+	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+		return "/usr/sbin/nginx"
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("nginx is not installed: CI must run the load-balancer test (.ci/run installs it)")
+	}
+	t.Skip("nginx is not installed (Debian: apt-get install nginx)")
+	return ""
+}
+
+// freePort answers a loopback port that nothing listens on (nginx cannot listen on port 0).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+var upstreamLine = regexp.MustCompile(`(?m)^(\s*server )127\.0\.0\.1:808[123]( .*;)$`)
+
+// siteConfig is docs/nginx.conf with the test's instances as upstreams and port as the listen
+// port: the file the documentation gives, exercised as it is otherwise.
+func siteConfig(t *testing.T, port int, upstreams []string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "docs", "nginx.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(raw)
+	if n := len(upstreamLine.FindAllString(conf, -1)); n != len(upstreams) {
+		t.Fatalf("docs/nginx.conf has %d upstream servers 127.0.0.1:8081-8083, want %d", n, len(upstreams))
+	}
+	i := 0
+	conf = upstreamLine.ReplaceAllStringFunc(conf, func(line string) string {
+		m := upstreamLine.FindStringSubmatch(line)
+		i++
+		return m[1] + strings.TrimPrefix(upstreams[i-1], "http://") + m[2]
+	})
+	if !strings.Contains(conf, "    listen 80;\n") {
+		t.Fatal("docs/nginx.conf has no `listen 80;` line")
+	}
+	return strings.Replace(conf, "    listen 80;\n", fmt.Sprintf("    listen 127.0.0.1:%d;\n", port), 1)
+}
+
+// startNginx runs nginx in the foreground on the site configuration, with every file it
+// writes inside the test's temporary folder, and waits until it answers.
+func startNginx(t *testing.T, site string, port int) string {
+	t.Helper()
+	bin := nginxBinary(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "twofold.conf"), []byte(site), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	main := fmt.Sprintf(`pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 512; }
+http {
+    access_log %[1]s/access.log;
+    client_body_temp_path %[1]s/client_body;
+    proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    scgi_temp_path %[1]s/scgi;
+    include %[1]s/twofold.conf;
+}
+`, dir)
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(main), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "-t", "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log")).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"),
+		"-g", "daemon off; master_process off;")
+	out, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		out.Close()
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		if res, err := http.Get(base + "/healthz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		if time.Since(start) > 10*time.Second {
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("nginx does not answer on %s:\n%s", base, log)
+		}
+	}
+}
+
+// requestsServed sums an instance's twofold_http_requests_total for route.
+func requestsServed(t *testing.T, base, route string) int {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	n := 0
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.HasPrefix(l, "twofold_http_requests_total{") && strings.Contains(l, `route="`+route+`"`) {
+			f := strings.Fields(l)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			n += int(v)
+		}
+	}
+	return n
+}
+
+// TestNginx runs three instances behind Debian's nginx with docs/nginx.conf: a whole first
+// sign-in and a returning sign-in go through it, nginx spreads requests over every instance,
+// and the instances see the client's address, not nginx's, for the per-address limit.
+func TestNginx(t *testing.T) {
+	nginxBinary(t) // skip before starting anything when there is no nginx
+	c := newCluster(t, 3, "--trusted-proxies", "127.0.0.1")
+	c.mustCLI(t, "options", "set", "failedSignInsPerAddress", "2") // used at the end
+	optionSet := time.Now()
+	port := freePort(t)
+	lb := startNginx(t, siteConfig(t, port, c.bases()), port)
+
+	a := enrol(t, "gus", c.addUser(t, "gus", false), lb)
+	if r := a.session.call(t, lb, "GET", "/api/v1/me", nil); r.status != http.StatusOK || r.str("username") != "gus" {
+		t.Fatalf("/me through nginx: %s", r)
+	}
+	s := signIn(t, lb, "gus")
+	expectNext(t, "a code through nginx", s.call(t, lb, "POST", "/api/v1/signin/mfa/verify",
+		map[string]string{"code": totp(t, a.secret, a.fresh())}), "done")
+	expect(t, "/metrics through nginx", s.call(t, lb, "GET", "/metrics", nil), http.StatusNotFound, "")
+
+	// Round robin: a dozen requests reach all three instances.
+	const route = "GET /api/v1/signin"
+	before := make([]int, 3)
+	for i, in := range c.ins {
+		before[i] = requestsServed(t, in.url, route)
+	}
+	for range 12 {
+		expect(t, "GET /signin through nginx", (&client{}).call(t, lb, "GET", "/api/v1/signin", nil), http.StatusUnauthorized, "not_signed_in")
+	}
+	for i, in := range c.ins {
+		if n := requestsServed(t, in.url, route) - before[i]; n == 0 {
+			t.Errorf("instance %d served none of 12 requests through nginx", i)
+		}
+	}
+
+	// The per-address limit counts the address nginx puts in X-Forwarded-For.
+	// Every instance has read the option again since it was set (options.MaxAge).
+	time.Sleep(time.Until(optionSet.Add(options.MaxAge + 100*time.Millisecond)))
+	from := func(addr string) response {
+		h := &client{}
+		r, err := h.doHeader(lb, "POST", "/api/v1/signin", map[string]string{"username": "gus", "password": "wrong password 123"},
+			"X-Forwarded-For", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	// nginx appends the peer (127.0.0.1, a trusted proxy) to what the client sent: the
+	// address before it is the client's.
+	expect(t, "failure 1 from 198.51.100.7", from("198.51.100.7"), http.StatusUnauthorized, "invalid_credentials")
+	expect(t, "failure 2 from 198.51.100.7", from("198.51.100.7"), http.StatusUnauthorized, "invalid_credentials")
+	expect(t, "a third try from 198.51.100.7", from("198.51.100.7"), http.StatusTooManyRequests, "rate_limited")
+	expect(t, "a try from another address", from("198.51.100.8"), http.StatusUnauthorized, "invalid_credentials")
+}
