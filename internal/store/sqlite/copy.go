@@ -168,9 +168,9 @@ func args(r store.Record) []any {
 // the next ones after the largest (AUTOINCREMENT's sqlite_sequence follows an explicit id).
 func (db *DB) Import(ctx context.Context, records iter.Seq2[store.Record, error]) error {
 	return db.inTx(ctx, func(q queries) error {
-		tx, ok := q.x.(*sql.Tx)
+		tx, ok := q.x.(*connStmts)
 		if !ok {
-			return fmt.Errorf("sqlite: import: not in a transaction")
+			return fmt.Errorf("sqlite: import: not in a write transaction")
 		}
 		n, err := countTables(ctx, tx)
 		if err != nil {

@@ -7,11 +7,23 @@ import (
 	"github.com/twofold-auth/twofold/internal/store"
 )
 
-// The store.Queries of a DB outside Update: reads go to the reader pool, writes to the writer
-// connection, each statement atomic by itself (and each method that needs several statements
-// in one transaction of its own).
+// The store.Queries of a DB outside Update: reads go to the reader pool; each write is a
+// transaction of its own, run by the committer (commit.go) with whatever else is waiting.
 
-func (db *DB) CreateUser(ctx context.Context, u *store.User) error { return db.wq.CreateUser(ctx, u) }
+// write runs one write method through the committer and answers its result.
+func write[T any](ctx context.Context, db *DB, fn func(q queries) (T, error)) (T, error) {
+	var out T
+	err := db.inTx(ctx, func(q queries) error {
+		var err error
+		out, err = fn(q)
+		return err
+	})
+	return out, err
+}
+
+func (db *DB) CreateUser(ctx context.Context, u *store.User) error {
+	return db.inTx(ctx, func(q queries) error { return q.CreateUser(ctx, u) })
+}
 
 func (db *DB) User(ctx context.Context, id int64) (*store.User, error) { return db.rq.User(ctx, id) }
 
@@ -25,22 +37,24 @@ func (db *DB) CountUsers(ctx context.Context, role string) (int, error) {
 	return db.rq.CountUsers(ctx, role)
 }
 
-func (db *DB) UpdateUser(ctx context.Context, u *store.User) error { return db.wq.UpdateUser(ctx, u) }
+func (db *DB) UpdateUser(ctx context.Context, u *store.User) error {
+	return db.inTx(ctx, func(q queries) error { return q.UpdateUser(ctx, u) })
+}
 
 func (db *DB) SetTOTPStep(ctx context.Context, userID, step int64) (bool, error) {
-	return db.wq.SetTOTPStep(ctx, userID, step)
+	return write(ctx, db, func(q queries) (bool, error) { return q.SetTOTPStep(ctx, userID, step) })
 }
 
 func (db *DB) AddBackupCodes(ctx context.Context, userID int64, macs [][]byte) error {
-	return db.wq.AddBackupCodes(ctx, userID, macs)
+	return db.inTx(ctx, func(q queries) error { return q.AddBackupCodes(ctx, userID, macs) })
 }
 
 func (db *DB) DeleteBackupCodes(ctx context.Context, userID int64) error {
-	return db.wq.DeleteBackupCodes(ctx, userID)
+	return db.inTx(ctx, func(q queries) error { return q.DeleteBackupCodes(ctx, userID) })
 }
 
 func (db *DB) UseBackupCode(ctx context.Context, userID int64, mac []byte, now time.Time) (bool, error) {
-	return db.wq.UseBackupCode(ctx, userID, mac, now)
+	return write(ctx, db, func(q queries) (bool, error) { return q.UseBackupCode(ctx, userID, mac, now) })
 }
 
 func (db *DB) CountBackupCodes(ctx context.Context, userID int64) (int, error) {
@@ -48,7 +62,9 @@ func (db *DB) CountBackupCodes(ctx context.Context, userID int64) (int, error) {
 }
 
 func (db *DB) CountPasswordFailure(ctx context.Context, username string, now time.Time, rule store.LockRule) (store.PasswordAttempt, error) {
-	return db.wq.CountPasswordFailure(ctx, username, now, rule)
+	return write(ctx, db, func(q queries) (store.PasswordAttempt, error) {
+		return q.CountPasswordFailure(ctx, username, now, rule)
+	})
 }
 
 func (db *DB) PasswordLock(ctx context.Context, username string) (store.PasswordAttempt, error) {
@@ -56,11 +72,11 @@ func (db *DB) PasswordLock(ctx context.Context, username string) (store.Password
 }
 
 func (db *DB) ClearPasswordFailures(ctx context.Context, username string) error {
-	return db.wq.ClearPasswordFailures(ctx, username)
+	return db.inTx(ctx, func(q queries) error { return q.ClearPasswordFailures(ctx, username) })
 }
 
 func (db *DB) AddAddressFailure(ctx context.Context, addr string, now, since time.Time) error {
-	return db.wq.AddAddressFailure(ctx, addr, now, since)
+	return db.inTx(ctx, func(q queries) error { return q.AddAddressFailure(ctx, addr, now, since) })
 }
 
 func (db *DB) CountAddressFailures(ctx context.Context, addr string, since time.Time) (int, error) {
@@ -68,7 +84,7 @@ func (db *DB) CountAddressFailures(ctx context.Context, addr string, since time.
 }
 
 func (db *DB) CreateSession(ctx context.Context, s *store.Session) error {
-	return db.wq.CreateSession(ctx, s)
+	return db.inTx(ctx, func(q queries) error { return q.CreateSession(ctx, s) })
 }
 
 func (db *DB) Session(ctx context.Context, idHash []byte) (*store.Session, error) {
@@ -76,32 +92,36 @@ func (db *DB) Session(ctx context.Context, idHash []byte) (*store.Session, error
 }
 
 func (db *DB) ReplaceSession(ctx context.Context, oldHash []byte, s *store.Session) error {
-	return db.wq.ReplaceSession(ctx, oldHash, s)
+	return db.inTx(ctx, func(q queries) error { return q.ReplaceSession(ctx, oldHash, s) })
 }
 
 func (db *DB) TouchSession(ctx context.Context, idHash []byte, at time.Time) error {
-	return db.wq.TouchSession(ctx, idHash, at)
+	return db.inTx(ctx, func(q queries) error { return q.TouchSession(ctx, idHash, at) })
 }
 
 func (db *DB) DeleteSession(ctx context.Context, idHash []byte) error {
-	return db.wq.DeleteSession(ctx, idHash)
+	return db.inTx(ctx, func(q queries) error { return q.DeleteSession(ctx, idHash) })
 }
 
 func (db *DB) DeleteUserSessions(ctx context.Context, userID int64, keepHash []byte) error {
-	return db.wq.DeleteUserSessions(ctx, userID, keepHash)
+	return db.inTx(ctx, func(q queries) error { return q.DeleteUserSessions(ctx, userID, keepHash) })
 }
 
 func (db *DB) DeleteExpiredSessions(ctx context.Context, signinBefore, idleBefore, createdBefore time.Time) (int, error) {
-	return db.wq.DeleteExpiredSessions(ctx, signinBefore, idleBefore, createdBefore)
+	return write(ctx, db, func(q queries) (int, error) {
+		return q.DeleteExpiredSessions(ctx, signinBefore, idleBefore, createdBefore)
+	})
 }
 
 func (db *DB) Options(ctx context.Context) (map[string]string, error) { return db.rq.Options(ctx) }
 
 func (db *DB) SetOption(ctx context.Context, key, value string) error {
-	return db.wq.SetOption(ctx, key, value)
+	return db.inTx(ctx, func(q queries) error { return q.SetOption(ctx, key, value) })
 }
 
-func (db *DB) AddEvent(ctx context.Context, e *store.Event) error { return db.wq.AddEvent(ctx, e) }
+func (db *DB) AddEvent(ctx context.Context, e *store.Event) error {
+	return db.inTx(ctx, func(q queries) error { return q.AddEvent(ctx, e) })
+}
 
 func (db *DB) Events(ctx context.Context, f store.EventFilter) ([]*store.Event, error) {
 	return db.rq.Events(ctx, f)
@@ -110,5 +130,5 @@ func (db *DB) Events(ctx context.Context, f store.EventFilter) ([]*store.Event, 
 func (db *DB) Meta(ctx context.Context, key string) (string, error) { return db.rq.Meta(ctx, key) }
 
 func (db *DB) SetMetaOnce(ctx context.Context, key, value string) (string, error) {
-	return db.wq.SetMetaOnce(ctx, key, value)
+	return write(ctx, db, func(q queries) (string, error) { return q.SetMetaOnce(ctx, key, value) })
 }

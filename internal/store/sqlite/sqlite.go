@@ -5,13 +5,14 @@
 //
 // A DB holds two database/sql pools on the same file:
 //
-//   - the writer, one connection (SetMaxOpenConns(1)), runs every write: Update's
-//     transactions and every single write statement. Writers of this process therefore queue
-//     in Go, in order, instead of meeting SQLITE_BUSY among themselves; the connection opens
-//     transactions with BEGIN IMMEDIATE (_txlock=immediate), which takes the write lock at
-//     once, so a transaction that reads and then writes never fails with a busy upgrade when
-//     another process (the CLI) writes to the same file. Between processes busy_timeout waits
-//     for the lock.
+//   - the writer, one connection pinned by the committer (commit.go), runs every write:
+//     Update's transactions and every single write, each as a transaction of its own.
+//     Transactions waiting at the same moment share one BEGIN IMMEDIATE transaction and one
+//     commit (group commit), each inside its own savepoint. Writers of this process therefore
+//     queue in Go instead of meeting SQLITE_BUSY among themselves; BEGIN IMMEDIATE takes the
+//     write lock at once, so a transaction that reads and then writes never fails with a busy
+//     upgrade when another process (the CLI) writes to the same file. Between processes
+//     busy_timeout waits for the lock.
 //   - the readers, a few read-only connections, run plain reads outside Update. In WAL mode a
 //     reader sees the last commit and never waits for the writer, so reads (a session lookup,
 //     the audit log) do not queue behind writes.
@@ -50,8 +51,11 @@ const busyTimeoutMS = 10000
 
 // DB is a Twofold store in one SQLite file.
 type DB struct {
-	w, r   *sql.DB
-	wq, rq queries // write and read queries on the pools
+	w, r *sql.DB
+	rq   queries    // read queries on the reader pool
+	rc   *stmtCache // the reader pool's prepared statements
+	c    *committer // runs every write, on the pinned writer connection
+	ck   checkpointer
 }
 
 var _ store.Store = (*DB)(nil)
@@ -66,6 +70,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		"_pragma=busy_timeout("+fmt.Sprint(busyTimeoutMS)+")",
 		"_pragma=journal_mode(WAL)",
 		"_pragma=synchronous(FULL)",
+		// Checkpoints run beside the writer (checkpoint.go); this is only a bound on the WAL
+		// should they stop.
+		"_pragma=wal_autocheckpoint("+fmt.Sprint(walSafetyPages)+")",
 		"_pragma=foreign_keys(1)",
 		"_txlock=immediate",
 	))
@@ -104,9 +111,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
-	db := &DB{w: w, r: r}
-	db.wq = queries{x: w, atomic: db.inTx}
-	db.rq = queries{x: r, atomic: func(context.Context, func(queries) error) error {
+	db := &DB{w: w, r: r, rc: newStmtCache(r)}
+	if err := db.startCommitter(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	db.startCheckpoints()
+	db.rq = queries{x: db.rc, atomic: func(context.Context, func(queries) error) error {
 		return errors.New("sqlite: write on the reader pool") // never called: reads only
 	}}
 	return db, nil
@@ -120,40 +132,12 @@ func dsn(path string, params ...string) string {
 	return "file:" + esc.Replace(path) + "?" + strings.Join(params, "&")
 }
 
-// Update runs fn in one BEGIN IMMEDIATE transaction on the writer connection and commits when
+// Update runs fn in a BEGIN IMMEDIATE transaction on the writer connection and commits when
 // fn returns nil; otherwise, or when fn panics, it rolls back (and panics again). fn's error is
-// returned as it is. fn must use q only: the DB's own write methods would wait for the
+// returned as it is. Transactions waiting at the same moment share one commit (commit.go). fn must use q only: the DB's own write methods would wait for the
 // connection fn holds.
 func (db *DB) Update(ctx context.Context, fn func(q store.Queries) error) error {
 	return db.inTx(ctx, func(q queries) error { return fn(q) })
-}
-
-// inTx runs fn with queries bound to one write transaction.
-func (db *DB) inTx(ctx context.Context, fn func(q queries) error) (err error) {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			tx.Rollback() // fn panicked; the panic goes on
-		}
-	}()
-	q := queries{x: tx}
-	q.atomic = func(_ context.Context, fn func(queries) error) error { return fn(q) }
-	ferr := fn(q)
-	done = true
-	if ferr != nil {
-		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
-			return errors.Join(ferr, fmt.Errorf("sqlite: rollback: %w", rerr))
-		}
-		return ferr
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
 }
 
 // Ping checks that the file can be read.
@@ -167,6 +151,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.stopCheckpoints()
+	db.stopCommitter()
+	db.checkpoint(context.Background())
+	db.rc.close()
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 

@@ -1,0 +1,58 @@
+package sqlite
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Checkpoints.
+//
+// In WAL mode SQLite copies the log back into the database file (a checkpoint) from the
+// connection whose commit crossed wal_autocheckpoint, inside that commit: the requests waiting
+// on it pay for copying and syncing hundreds of pages, which was most of the second-factor
+// step's p99. Here a goroutine runs a PASSIVE checkpoint a few times a second on a reader
+// connection instead; PASSIVE never waits for readers or the writer, so commits go on while it
+// runs. wal_autocheckpoint stays on the writer at a high value, only as a bound should the
+// goroutine fall behind.
+
+const (
+	checkpointEvery = 250 * time.Millisecond
+	walSafetyPages  = 20000 // about 80 MiB of WAL at the 4 KiB page size
+)
+
+type checkpointer struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+func (db *DB) startCheckpoints() {
+	db.ck.stop = make(chan struct{})
+	db.ck.wg.Add(1)
+	go func() {
+		defer db.ck.wg.Done()
+		t := time.NewTicker(checkpointEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-db.ck.stop:
+				return
+			case <-t.C:
+				db.checkpoint(context.Background())
+			}
+		}
+	}()
+}
+
+func (db *DB) stopCheckpoints() {
+	db.ck.once.Do(func() { close(db.ck.stop) })
+	db.ck.wg.Wait()
+}
+
+// checkpoint copies what it can of the WAL into the database file without waiting for anyone.
+// A failure is harmless (the WAL keeps everything) and the next tick tries again.
+func (db *DB) checkpoint(ctx context.Context) (busy, logPages, done int, err error) {
+	err = db.r.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logPages, &done)
+	return busy, logPages, done, err
+}
