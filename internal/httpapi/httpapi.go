@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/twofold-auth/twofold/internal/clientaddr"
+	"github.com/twofold-auth/twofold/internal/cookie"
 	"io"
 	"log/slog"
 	"mime"
@@ -28,7 +29,7 @@ import (
 )
 
 // CookieName is the session cookie.
-const CookieName = "twofold_session"
+const CookieName = cookie.Name
 
 // MaxBody is the largest request body accepted (SPEC §4: 413 above 64 KiB).
 const MaxBody = 64 << 10
@@ -284,22 +285,9 @@ func jsonProblem(err error) string {
 	}
 }
 
-func (a *API) token(r *http.Request) string {
-	c, err := r.Cookie(CookieName)
-	if err != nil {
-		return ""
-	}
-	return c.Value
-}
+func (a *API) token(r *http.Request) string { return cookie.Token(r) }
 
-func (a *API) setCookie(w http.ResponseWriter, token string) {
-	c := &http.Cookie{Name: CookieName, Value: token, Path: "/", HttpOnly: true, Secure: a.secure,
-		SameSite: http.SameSiteLaxMode}
-	if token == "" {
-		c.MaxAge = -1
-	}
-	http.SetCookie(w, c)
-}
+func (a *API) setCookie(w http.ResponseWriter, token string) { cookie.Set(w, token, a.secure) }
 
 // clientAddr answers the client address for the per-address limit.
 func (a *API) clientAddr(r *http.Request) string {

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/twofold-auth/twofold/internal/clientaddr"
+	"github.com/twofold-auth/twofold/internal/cookie"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -35,7 +36,7 @@ import (
 
 // CookieName is the session cookie, the same as the JSON API's: a sign-in begun on a page can
 // be read by the API and the other way round.
-const CookieName = "twofold_session"
+const CookieName = cookie.Name
 
 // MaxForm is the largest form body accepted, as for the API.
 const MaxForm = 64 << 10
@@ -431,23 +432,10 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (h *Handler) token(r *http.Request) string {
-	c, err := r.Cookie(CookieName)
-	if err != nil {
-		return ""
-	}
-	return c.Value
-}
+func (h *Handler) token(r *http.Request) string { return cookie.Token(r) }
 
 // setCookie sets the session cookie with the API's attributes; an empty token removes it.
-func (h *Handler) setCookie(w http.ResponseWriter, token string) {
-	c := &http.Cookie{Name: CookieName, Value: token, Path: "/", HttpOnly: true, Secure: h.secure,
-		SameSite: http.SameSiteLaxMode}
-	if token == "" {
-		c.MaxAge = -1
-	}
-	http.SetCookie(w, c)
-}
+func (h *Handler) setCookie(w http.ResponseWriter, token string) { cookie.Set(w, token, h.secure) }
 
 // clientAddr answers the client address for the per-address limit.
 func (h *Handler) clientAddr(r *http.Request) string {
