@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/otp"
+	"github.com/twofold-auth/twofold/internal/password"
+)
+
+// Sign-in steps the server answers (SPEC §4).
+const (
+	stepVerify = "mfa_verify"
+	stepDone   = "done"
+)
+
+// runLoad is the full, verify and flood modes: seed, start or find the server, measure, report.
+func runLoad(ctx context.Context, c *config, stdout, stderr io.Writer) error {
+	data, cleanup, err := dataFolder(c, stdout)
+	if err != nil {
+		return err
+	}
+	defer cleanup() // last: after the server stopped and the database closed
+	db, err := openDatabase(ctx, data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.requireMFA(ctx, stderr); err != nil {
+		return err
+	}
+
+	rep := &report{mode: c.mode, concurrency: c.concurrency, floor: c.floor}
+	need := c.needed()
+	if rep.seed, err = db.ensureAccounts(ctx, max(c.accounts, need), c.batch, stderr); err != nil {
+		return err
+	}
+	rep.total = rep.seed.existing + rep.seed.made
+	accts, err := db.pickAccounts(ctx, rep.total, need)
+	if err != nil {
+		return err
+	}
+	if len(accts) == 0 {
+		return errors.New("no load account can sign in now (all used in this 30-second step?)")
+	}
+	rep.picked = len(accts)
+
+	if err := measure(ctx, c, db, data, accts, rep); err != nil {
+		return err
+	}
+	writeReport(stdout, rep)
+	return nil
+}
+
+// dataFolder answers -data, or a new temporary folder that cleanup removes unless -keep.
+func dataFolder(c *config, stdout io.Writer) (dir string, cleanup func(), err error) {
+	if c.data != "" {
+		return c.data, func() {}, nil
+	}
+	if dir, err = os.MkdirTemp("", "twofold-load-*"); err != nil {
+		return "", nil, err
+	}
+	if c.keep {
+		return dir, func() { fmt.Fprintf(stdout, "data folder kept: %s\n", dir) }, nil
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// measure starts the server (or finds the running one), reads its idle memory, seeds the
+// sign-ins of verify mode, runs the load and reads the peak memory, filling in rep. A server
+// it started is stopped before it returns.
+func measure(ctx context.Context, c *config, db *database, data string, accts []*loadAccount, rep *report) error {
+	base, pid := c.addr, c.pid
+	if c.serverBinary != "" {
+		srv, err := startServer(ctx, c.serverBinary, data)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			srv.stop()
+			rep.warnings = srv.warnings()
+		}()
+		base, pid = srv.addr, srv.pid()
+		rep.server = fmt.Sprintf("pid %d, started by twofold-load on %s", pid, base)
+	} else {
+		var err error
+		if base, err = loopbackURL(c.addr); err != nil {
+			return err
+		}
+		rep.server = fmt.Sprintf("%s, pid %d", base, pid)
+		if pid == 0 {
+			rep.server = base + " (no -pid: no memory figures)"
+		}
+	}
+	cl := newClient(base, c.concurrency)
+	defer cl.close()
+	if err := waitHealthy(ctx, cl); err != nil {
+		return err
+	}
+
+	var mem *memory
+	if pid != 0 {
+		var err error
+		if mem, err = idleMemory(ctx, pid); err != nil {
+			return err
+		}
+	}
+	if c.mode == "verify" {
+		// Unfinished sign-ins expire after 10 minutes: seed them right before measuring.
+		start := time.Now()
+		if err := db.seedSessions(ctx, accts); err != nil {
+			return err
+		}
+		rep.sessionSeed = time.Since(start)
+	}
+	var watch *memoryWatch
+	if mem != nil {
+		if err := resetPeak(pid); err != nil {
+			mem.note = "VmHWM could not be reset before the load (" + err.Error() + "): it is the peak since the server started"
+		}
+		watch = watchMemory(pid, 50*time.Millisecond)
+	}
+
+	before, cpuErr := sampleCPU(pid)
+	res := runWorkers(ctx, c, cl, accts)
+	rep.elapsed, rep.stopped, rep.steps = res.elapsed, res.stopped, res.steps
+	if after, err := sampleCPU(pid); err == nil && cpuErr == nil {
+		share := after.shareSince(before, pid != 0)
+		rep.cpu = &share
+	}
+
+	if mem != nil {
+		mem.sampledKB = watch.stop()
+		var err error
+		if mem.afterKB, mem.peakKB, err = readMemory(pid); err != nil {
+			return err
+		}
+		rep.mem = mem
+	}
+	return nil
+}
+
+// idleMemory lets a server that just answered settle for a second, then reads its VmRSS.
+func idleMemory(ctx context.Context, pid int) (*memory, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(time.Second):
+	}
+	rss, _, err := readMemory(pid)
+	if err != nil {
+		return nil, err
+	}
+	return &memory{pid: pid, idleKB: rss}, nil
+}
+
+// loadResult is what the workers measured.
+type loadResult struct {
+	elapsed time.Duration
+	stopped string // which bound ended the run
+	steps   []namedStep
+}
+
+// runner hands accounts to the workers until a bound is reached.
+type runner struct {
+	c      *client
+	mode   string
+	pool   chan *loadAccount
+	stopAt time.Time // no sign-in starts after this
+	limit  int64     // at most this many sign-ins start (0: no limit)
+	starts atomic.Int64
+
+	once    sync.Once
+	stopped string
+}
+
+// stop records the first bound reached.
+func (r *runner) stop(why string) { r.once.Do(func() { r.stopped = why }) }
+
+// next answers the account of the next sign-in, or false when a bound is reached.
+func (r *runner) next(ctx context.Context) (*loadAccount, bool) {
+	switch {
+	case ctx.Err() != nil:
+		r.stop("interrupted")
+		return nil, false
+	case !time.Now().Before(r.stopAt):
+		r.stop("duration")
+		return nil, false
+	case r.limit > 0 && r.starts.Add(1) > r.limit:
+		r.stop("count")
+		return nil, false
+	}
+	select {
+	case a := <-r.pool:
+		return a, true
+	default:
+		r.stop("accounts exhausted (seed more with -accounts)")
+		return nil, false
+	}
+}
+
+// giveBack returns an account whose TOTP code was not spent (its password step was refused).
+func (r *runner) giveBack(a *loadAccount) {
+	select {
+	case r.pool <- a:
+	default:
+	}
+}
+
+// workerStats are one worker's measurements, merged after the run.
+type workerStats struct {
+	whole, password, verify stepStats
+}
+
+// runWorkers runs -concurrency workers until a bound is reached and merges what they measured.
+func runWorkers(ctx context.Context, c *config, cl *client, accts []*loadAccount) loadResult {
+	r := &runner{c: cl, mode: c.mode, pool: make(chan *loadAccount, len(accts)),
+		limit: int64(c.count)}
+	for _, a := range accts {
+		r.pool <- a
+	}
+	// Requests in flight when the duration ends may finish, within a hard bound.
+	reqCtx, cancel := context.WithTimeout(ctx, c.duration+requestTimeout+5*time.Second)
+	defer cancel()
+
+	stats := make([]workerStats, c.concurrency)
+	var wg sync.WaitGroup
+	start := time.Now()
+	r.stopAt = start.Add(c.duration)
+	for i := range stats {
+		wg.Go(func() { r.work(reqCtx, &stats[i]) })
+	}
+	wg.Wait()
+	res := loadResult{elapsed: time.Since(start), stopped: r.stopped}
+
+	var all workerStats
+	for i := range stats {
+		all.whole.merge(&stats[i].whole)
+		all.password.merge(&stats[i].password)
+		all.verify.merge(&stats[i].verify)
+	}
+	if c.mode == "verify" {
+		res.steps = []namedStep{{"verify step", &all.verify}}
+	} else {
+		res.steps = []namedStep{{"sign-in (both steps)", &all.whole},
+			{"password step", &all.password}, {"verify step", &all.verify}}
+	}
+	return res
+}
+
+// work is one worker's loop: one sign-in after another until next says stop.
+func (r *runner) work(ctx context.Context, ws *workerStats) {
+	for {
+		a, ok := r.next(ctx)
+		if !ok {
+			return
+		}
+		if r.mode == "verify" {
+			ws.verify.add(r.c.verify(ctx, a.token, otp.TOTP(a.key, time.Now(), otp.Default)), stepDone)
+			continue
+		}
+		r.fullSignIn(ctx, a, ws)
+	}
+}
+
+// fullSignIn is the password step then the second-factor step with the current code.
+func (r *runner) fullSignIn(ctx context.Context, a *loadAccount, ws *workerStats) {
+	start := time.Now()
+	p := r.c.signIn(ctx, a.username, loadPassword)
+	ws.password.add(p, stepVerify)
+	if !p.ok() || p.next != stepVerify || p.token == "" {
+		if p.status == 503 {
+			r.giveBack(a) // the code was not spent: the account can sign in later
+		}
+		ws.whole.count("stopped at the password step: " + p.outcome())
+		return
+	}
+	v := r.c.verify(ctx, p.token, otp.TOTP(a.key, time.Now(), otp.Default))
+	ws.verify.add(v, stepDone)
+	if !v.ok() || v.next != stepDone {
+		ws.whole.count("stopped at the verify step: " + v.outcome())
+		return
+	}
+	ws.whole.addOK(time.Since(start))
+}
+
+// floorResult is the argon2id floor: hashes at the default cost, one goroutine per core.
+type floorResult struct {
+	goroutines int
+	hashes     int
+	elapsed    time.Duration
+	latencies  []time.Duration
+	cpu        *cpuShare // where the CPU time went while hashing
+}
+
+// measureFloor hashes with password.DefaultParams on n goroutines for d (after one warm-up hash
+// each) and answers how many hashes were done.
+func measureFloor(ctx context.Context, n int, d time.Duration) (floorResult, error) {
+	var wg sync.WaitGroup
+	lat := make([][]time.Duration, n)
+	errc := make(chan error, n)
+	var ready sync.WaitGroup
+	ready.Add(n)
+	begin := make(chan struct{})
+	var start time.Time
+	for i := range n {
+		wg.Go(func() {
+			_, err := password.Hash(loadPassword, password.DefaultParams, rand.Reader) // warm-up
+			ready.Done()
+			if err != nil {
+				errc <- err
+				return
+			}
+			<-begin
+			deadline := start.Add(d)
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				t := time.Now()
+				if _, err := password.Hash(loadPassword, password.DefaultParams, rand.Reader); err != nil {
+					errc <- err
+					return
+				}
+				lat[i] = append(lat[i], time.Since(t))
+			}
+		})
+	}
+	ready.Wait()
+	before, cpuErr := sampleCPU(0)
+	start = time.Now()
+	close(begin)
+	wg.Wait()
+	r := floorResult{goroutines: n, elapsed: time.Since(start)}
+	if after, err := sampleCPU(0); err == nil && cpuErr == nil {
+		share := after.shareSince(before, false)
+		r.cpu = &share
+	}
+	select {
+	case err := <-errc:
+		return r, err
+	default:
+	}
+	for _, l := range lat {
+		r.latencies = append(r.latencies, l...)
+	}
+	r.hashes = len(r.latencies)
+	return r, ctx.Err()
+}
+
+// rate answers hashes a second.
+func (r floorResult) rate() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.hashes) / r.elapsed.Seconds()
+}

@@ -1,0 +1,209 @@
+// Command twofold-load is the load generator behind docs/PERFORMANCE.md: it drives a running
+// Twofold server through its JSON API, over loopback only, and prints what it measured against
+// the targets of SPEC §6.
+//
+// To have many enrolled accounts without hours of argon2id, it seeds them straight into the
+// server's SQLite database with the project's own packages: accounts named load-0000000,
+// load-0000001, ... with one known password (hashed once, the PHC string reused), a TOTP key
+// sealed under the server key (DATA/secret.key or TWOFOLD_SECRET_KEY) and no temporary
+// password. It seeds only the accounts the data folder lacks, so a large database is seeded
+// once and reused. A sign-in computes the current TOTP code locally, and since the server
+// refuses a code of a step it already accepted for an account, every account is used at most
+// once per run (accounts used in the current 30-second step are skipped).
+//
+// Modes:
+//
+//	full    password step then second-factor step, -concurrency at once (default 8)
+//	verify  the second-factor step alone, on sign-in sessions seeded in the database right
+//	        before the measurement (so no argon2id is spent)
+//	flood   full sign-ins at a high concurrency (default 200): counts 2xx, 503 and others
+//	seed    only make sure -accounts accounts exist, and say how long that took
+//	floor   no server: argon2id hashes a second at the default cost, one goroutine per core
+//
+// The server is either started by the tool (-server-binary PATH: it runs PATH serve --addr
+// 127.0.0.1:0 --data DIR, on a temporary folder unless -data is given) or already running
+// (-addr http://127.0.0.1:PORT -data DIR, with -pid PID for the memory figures). With a pid,
+// the report gives the idle VmRSS before the load and the peak VmHWM during it.
+//
+// Examples:
+//
+//	go build -o /tmp/twofold ./cmd/twofold && go build -o /tmp/twofold-load ./cmd/twofold-load
+//	/tmp/twofold-load -mode floor -duration 10s
+//	/tmp/twofold-load -server-binary /tmp/twofold -mode full -duration 20s -floor 80
+//	/tmp/twofold-load -server-binary /tmp/twofold -mode verify -duration 10s
+//	/tmp/twofold-load -server-binary /tmp/twofold -mode flood -concurrency 200 -duration 20s
+//	/tmp/twofold-load -data /tmp/big -mode seed -accounts 1000000
+//	/tmp/twofold-load -server-binary /tmp/twofold -data /tmp/big -mode verify -accounts 1000000
+//
+// Every loop is bounded by -count, -duration and the accounts available; the tool stops by
+// itself, and stops the server it started.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "twofold-load:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// config is the parsed command line.
+type config struct {
+	mode         string
+	serverBinary string        // start this server binary
+	addr         string        // or use the server at this base URL
+	pid          int           // the server's process, for memory figures
+	data         string        // the server's data folder
+	keep         bool          // keep a temporary data folder
+	accounts     int           // make sure this many load accounts exist (0: as many as the run needs)
+	concurrency  int           // requests at once (0: the mode's default)
+	duration     time.Duration // how long to send
+	count        int           // at most this many sign-ins (0: no limit but -duration)
+	batch        int           // accounts per seeding transaction
+	floor        float64       // the argon2id floor in hashes/s, for the full-mode target
+}
+
+const (
+	defaultDuration = 20 * time.Second
+	defaultBatch    = 50_000
+)
+
+// parseConfig reads the command line.
+func parseConfig(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	f := flag.NewFlagSet("twofold-load", flag.ContinueOnError)
+	f.SetOutput(stderr)
+	f.StringVar(&c.mode, "mode", "full", "full, verify, flood, seed or floor")
+	f.StringVar(&c.serverBinary, "server-binary", "", "start this twofold binary (serve --addr 127.0.0.1:0)")
+	f.StringVar(&c.addr, "addr", "", "base URL of a running server, on loopback (http://127.0.0.1:PORT)")
+	f.IntVar(&c.pid, "pid", 0, "process id of the running server, for memory figures")
+	f.StringVar(&c.data, "data", "", "the server's data folder (default: a temporary one with -server-binary)")
+	f.BoolVar(&c.keep, "keep", false, "keep the temporary data folder")
+	f.IntVar(&c.accounts, "accounts", 0, "make sure this many load accounts exist (default: what the run needs)")
+	f.IntVar(&c.concurrency, "concurrency", 0, "requests at once (default 8; flood 200; floor one per core)")
+	f.DurationVar(&c.duration, "duration", defaultDuration, "how long to send requests")
+	f.IntVar(&c.count, "count", 0, "at most this many sign-ins (default: no limit but -duration)")
+	f.IntVar(&c.batch, "batch", defaultBatch, "accounts per seeding transaction")
+	f.Float64Var(&c.floor, "floor", 0, "argon2id floor in hashes/s (from -mode floor), to check the full sign-in target")
+	if err := f.Parse(args); err != nil {
+		return nil, err
+	}
+	if f.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", f.Args())
+	}
+	return c, c.check()
+}
+
+// check refuses settings that cannot run, and fills in the mode's defaults.
+func (c *config) check() error {
+	switch c.mode {
+	case "full", "verify", "seed":
+		c.concurrency = orDefault(c.concurrency, 8)
+	case "flood":
+		c.concurrency = orDefault(c.concurrency, 200)
+	case "floor":
+		c.concurrency = orDefault(c.concurrency, runtime.NumCPU())
+		return c.checkBounds()
+	default:
+		return fmt.Errorf("-mode: give full, verify, flood, seed or floor, not %q", c.mode)
+	}
+	if c.batch < 1 {
+		return errors.New("-batch must be at least 1")
+	}
+	if c.mode == "seed" {
+		if c.data == "" || c.accounts < 1 {
+			return errors.New("-mode seed needs -data DIR and -accounts N")
+		}
+		return nil
+	}
+	switch {
+	case c.serverBinary != "" && c.addr != "":
+		return errors.New("give -server-binary or -addr, not both")
+	case c.serverBinary == "" && c.addr == "":
+		return errors.New("give -server-binary PATH (the tool starts the server) or -addr URL -data DIR (a running one)")
+	case c.addr != "" && c.data == "":
+		return errors.New("-addr needs -data DIR, the running server's data folder, to seed accounts")
+	case c.serverBinary != "" && c.pid != 0:
+		return errors.New("-pid is for a running server; with -server-binary the tool knows the pid")
+	}
+	if c.addr != "" {
+		if _, err := loopbackURL(c.addr); err != nil {
+			return err
+		}
+	}
+	return c.checkBounds()
+}
+
+// checkBounds makes sure every loop has an end.
+func (c *config) checkBounds() error {
+	switch {
+	case c.concurrency < 1 || c.concurrency > 2000:
+		return errors.New("-concurrency must be 1 to 2000")
+	case c.duration <= 0 || c.duration > time.Hour:
+		return errors.New("-duration must be more than 0 and at most 1h")
+	case c.count < 0:
+		return errors.New("-count must not be negative")
+	case c.accounts < 0:
+		return errors.New("-accounts must not be negative")
+	}
+	return nil
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// needed answers how many unused accounts a run needs: -count, or what the mode can use within
+// -duration at a generous rate.
+func (c *config) needed() int {
+	if c.count > 0 {
+		return c.count
+	}
+	secs := int(c.duration.Seconds() + 1)
+	switch c.mode {
+	case "verify":
+		return 3000 * secs // well above the 1,500/s target
+	default:
+		return 200*secs + c.concurrency // well above two cores' argon2id rate
+	}
+}
+
+// run parses the command line and runs the mode.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseConfig(args, stderr)
+	if err != nil {
+		return err
+	}
+	switch c.mode {
+	case "floor":
+		r, err := measureFloor(ctx, c.concurrency, c.duration)
+		if err != nil {
+			return err
+		}
+		writeFloor(stdout, r)
+		return nil
+	case "seed":
+		return seedOnly(ctx, c, stdout)
+	}
+	return runLoad(ctx, c, stdout, stderr)
+}

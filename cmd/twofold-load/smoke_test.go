@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/password"
+)
+
+// TestSmoke builds the server, then runs the load generator's main path with tiny numbers: a
+// full run that seeds 20 accounts and signs 10 in, then a verify run on the same folder that
+// reuses the 10 accounts not yet used in this TOTP step.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts the server: skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "twofold")
+	build := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "../twofold")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	t.Setenv("TWOFOLD_SECRET_KEY", "") // the key comes from DATA/secret.key
+
+	var out, errOut bytes.Buffer
+	args := []string{"-server-binary", bin, "-data", data, "-mode", "full", "-accounts", "20", "-count", "10", "-duration", "20s"}
+	if err := run(ctx, args, &out, &errOut); err != nil {
+		t.Fatalf("full run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	}
+	for _, want := range []string{"(stopped by count)", "20 load accounts in the database (20 seeded now",
+		"sign-in (both steps) (10): ok: 10", "password step (10): 200: 10", "verify step (10): 200: 10", "idle VmRSS"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("full run report lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String()+errOut.String(), "Temporary password") {
+		t.Error("the bootstrap admin's temporary password was printed")
+	}
+
+	out.Reset()
+	args = []string{"-server-binary", bin, "-data", data, "-mode", "verify", "-count", "10", "-duration", "20s"}
+	if err := run(ctx, args, &out, &errOut); err != nil {
+		t.Fatalf("verify run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	}
+	// The 10 accounts used a moment ago are skipped unless a new 30-second step began.
+	if !strings.Contains(out.String(), "verify step (10): 200: 10") {
+		t.Errorf("verify run did not sign 10 in:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "20 load accounts in the database; ") {
+		t.Errorf("verify run seeded accounts again:\n%s", out.String())
+	}
+}
+
+// BenchmarkArgon2Floor measures the argon2id floor of SPEC §6: hashes a second at the default
+// cost with one hashing goroutine per core (b.RunParallel runs GOMAXPROCS goroutines).
+func BenchmarkArgon2Floor(b *testing.B) {
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := password.Hash(loadPassword, password.DefaultParams, rand.Reader); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hashes/s")
+}
