@@ -58,14 +58,9 @@ func openDatabase(ctx context.Context, data string) (*database, error) {
 		st.Close()
 		return nil, err
 	}
-	stored, err := st.SetMetaOnce(ctx, "key_check", k.Check())
-	if err != nil {
+	if err := k.Bind(ctx, st); err != nil {
 		st.Close()
 		return nil, err
-	}
-	if stored != k.Check() {
-		st.Close()
-		return nil, errors.New("the server key does not match this database (check TWOFOLD_SECRET_KEY or DATA/secret.key)")
 	}
 	return &database{st: st, keys: k}, nil
 }

@@ -63,15 +63,9 @@ func open(ctx context.Context, c common, log *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
-	// Every instance must seal and open with the key the database was written with.
-	stored, err := st.SetMetaOnce(ctx, "key_check", k.Check())
-	if err != nil {
+	if err := k.Bind(ctx, st); err != nil {
 		st.Close()
 		return nil, err
-	}
-	if stored != k.Check() {
-		st.Close()
-		return nil, errors.New("the server key does not match the one this database was written with: check TWOFOLD_SECRET_KEY or DATA/secret.key")
 	}
 	mailer, queue, err := openMailer(c, log)
 	if err != nil {

@@ -14,6 +14,7 @@
 package keys
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -215,4 +216,26 @@ func orDefault(r io.Reader) io.Reader {
 		return rand.Reader
 	}
 	return r
+}
+
+// MetaStore is where a database records which key it was written with.
+type MetaStore interface {
+	SetMetaOnce(ctx context.Context, key, value string) (string, error)
+}
+
+// ErrWrongKey means the server key is not the one the database was written with.
+var ErrWrongKey = errors.New("the server key does not match the one this database was written with: check TWOFOLD_SECRET_KEY or DATA/secret.key")
+
+// Bind records the key's check value in a database that has none, and refuses a key that is
+// not the one the database was written with: TOTP keys sealed under another key could not be
+// opened, and every instance must seal with the same one.
+func (k *Keys) Bind(ctx context.Context, m MetaStore) error {
+	stored, err := m.SetMetaOnce(ctx, "key_check", k.Check())
+	if err != nil {
+		return err
+	}
+	if stored != k.Check() {
+		return ErrWrongKey
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package keys_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/hex"
@@ -333,5 +334,40 @@ func TestGoldenSealed(t *testing.T) {
 				t.Errorf("open(golden) = %q, %v", got, err)
 			}
 		})
+	}
+}
+
+type metaMap map[string]string
+
+func (m metaMap) SetMetaOnce(_ context.Context, key, value string) (string, error) {
+	if v, ok := m[key]; ok {
+		return v, nil
+	}
+	m[key] = value
+	return value, nil
+}
+
+func TestBind(t *testing.T) {
+	ctx := context.Background()
+	first, err := keys.Parse(strings.Repeat("ab", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := keys.Parse(strings.Repeat("cd", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := metaMap{}
+	if err := first.Bind(ctx, db); err != nil {
+		t.Fatalf("first bind: %v", err)
+	}
+	if err := first.Bind(ctx, db); err != nil {
+		t.Fatalf("the same key again: %v", err)
+	}
+	if err := other.Bind(ctx, db); !errors.Is(err, keys.ErrWrongKey) {
+		t.Fatalf("another key: %v, want ErrWrongKey", err)
+	}
+	if strings.Contains(db["key_check"], strings.Repeat("ab", 32)) {
+		t.Fatal("the recorded check holds the key")
 	}
 }
