@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/twofold-auth/twofold/internal/store/sqlrow"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,19 +29,9 @@ type queries struct {
 
 var _ store.Queries = queries{}
 
-func toNanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
+func toNanos(t time.Time) int64 { return sqlrow.Nanos(t) }
 
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
+func fromNanos(n int64) time.Time { return sqlrow.Time(n) }
 
 // bytea stores an empty byte slice as NULL.
 func bytea(b []byte) any {
@@ -50,13 +41,7 @@ func bytea(b []byte) any {
 	return b
 }
 
-// nilIfEmpty reads NULL and empty BYTEA back as nil.
-func nilIfEmpty(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
+func nilIfEmpty(b []byte) []byte { return sqlrow.NilIfEmpty(b) }
 
 // forUpdate locks the rows a read inside Update returns until the transaction ends.
 func (q queries) forUpdate() string {
@@ -68,30 +53,9 @@ func (q queries) forUpdate() string {
 
 // ---- users
 
-const userColumns = `id, username, email, name, kind, source, role, disabled,
-	password_hash, password_temporary, password_expires_at,
-	totp_key, totp_key_version, totp_last_step, backup_salt,
-	mfa_failures, mfa_locked_until, mfa_locked_forever, created_at`
+const userColumns = sqlrow.UserColumns
 
-func scanUser(s pgx.Row) (*store.User, error) {
-	var (
-		u                                 store.User
-		passwordExpires, lockedUntil, cat int64
-	)
-	err := s.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.Kind, &u.Source, &u.Role, &u.Disabled,
-		&u.PasswordHash, &u.PasswordTemporary, &passwordExpires,
-		&u.TOTPKey, &u.TOTPKeyVersion, &u.TOTPLastStep, &u.BackupSalt,
-		&u.MFAFailures, &lockedUntil, &u.MFALockedForever, &cat)
-	if err != nil {
-		return nil, err
-	}
-	u.PasswordExpiresAt = fromNanos(passwordExpires)
-	u.MFALockedUntil = fromNanos(lockedUntil)
-	u.CreatedAt = fromNanos(cat)
-	u.TOTPKey = nilIfEmpty(u.TOTPKey)
-	u.BackupSalt = nilIfEmpty(u.BackupSalt)
-	return &u, nil
-}
+func scanUser(s sqlrow.Scanner) (*store.User, error) { return sqlrow.User(s) }
 
 // CreateUser inserts with ON CONFLICT DO NOTHING: a taken username answers ErrConflict
 // without an SQL error, which would abort the transaction around it.

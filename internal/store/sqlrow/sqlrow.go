@@ -1,0 +1,64 @@
+// Package sqlrow is what the SQL backends share: the columns of an account and how a row
+// becomes a store.User, and how times are kept (INTEGER/BIGINT unix nanoseconds, 0 for none),
+// so that both backends hold the same values and copy-db moves them unchanged.
+package sqlrow
+
+import (
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+// Scanner is a row of either driver.
+type Scanner interface{ Scan(dest ...any) error }
+
+// UserColumns are the columns User reads, in order.
+const UserColumns = `id, username, email, name, kind, source, role, disabled,
+	password_hash, password_temporary, password_expires_at,
+	totp_key, totp_key_version, totp_last_step, backup_salt,
+	mfa_failures, mfa_locked_until, mfa_locked_forever, created_at`
+
+// Nanos is how a time is stored: unix nanoseconds, 0 for the zero time.
+func Nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// Time reads a stored time back, in UTC; 0 is the zero time.
+func Time(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// NilIfEmpty reads an empty byte string back as nil, as the store's values hold it.
+func NilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// User reads a row of UserColumns.
+func User(s Scanner) (*store.User, error) {
+	var (
+		u                                 store.User
+		passwordExpires, lockedUntil, cat int64
+	)
+	err := s.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.Kind, &u.Source, &u.Role, &u.Disabled,
+		&u.PasswordHash, &u.PasswordTemporary, &passwordExpires,
+		&u.TOTPKey, &u.TOTPKeyVersion, &u.TOTPLastStep, &u.BackupSalt,
+		&u.MFAFailures, &lockedUntil, &u.MFALockedForever, &cat)
+	if err != nil {
+		return nil, err
+	}
+	u.PasswordExpiresAt = Time(passwordExpires)
+	u.MFALockedUntil = Time(lockedUntil)
+	u.CreatedAt = Time(cat)
+	u.TOTPKey = NilIfEmpty(u.TOTPKey)
+	u.BackupSalt = NilIfEmpty(u.BackupSalt)
+	return &u, nil
+}
