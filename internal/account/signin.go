@@ -755,3 +755,13 @@ func (s *Service) SignOut(ctx context.Context, token string) error {
 	}
 	return s.store.DeleteSession(ctx, hashToken(token))
 }
+
+// BackupCodesEnabled reports whether backup codes may be used now (enableMFABackupCodes), so
+// that a page offers "Use a backup code" only when it can work.
+func (s *Service) BackupCodesEnabled(ctx context.Context) (bool, error) {
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return false, err
+	}
+	return o.BackupCodesEnabled(), nil
+}

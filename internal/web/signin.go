@@ -229,8 +229,21 @@ func (h *Handler) verifyPage(w http.ResponseWriter, r *http.Request) error {
 	if _, _, ok, err := h.signInStep(w, r, account.StepVerify); err != nil || !ok {
 		return err
 	}
-	h.render(w, r, http.StatusOK, "verify", &view{Title: "Verification Required", InSignIn: true, Data: verifySignIn})
+	d, err := h.verifySignInData(r)
+	if err != nil {
+		return err
+	}
+	h.render(w, r, http.StatusOK, "verify", &view{Title: "Verification Required", InSignIn: true, Data: d})
 	return nil
+}
+
+// verifySignInData is the verification page of a sign-in, offering "Use a backup code" only
+// while backup codes are enabled.
+func (h *Handler) verifySignInData(r *http.Request) (verifyData, error) {
+	d := verifySignIn
+	enabled, err := h.svc.BackupCodesEnabled(r.Context())
+	d.BackupLink = enabled
+	return d, err
 }
 
 func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
@@ -239,8 +252,12 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	}
 	st, err := h.svc.Verify(r.Context(), h.token(r), code(r, "code"), "")
 	if err != nil {
+		d, derr := h.verifySignInData(r)
+		if derr != nil {
+			return derr
+		}
 		h.renderForm(w, r, "verify", &view{Title: "Verification Required", InSignIn: true,
-			Form: codeError(err, "code"), Data: verifySignIn}, err)
+			Form: codeError(err, "code"), Data: d}, err)
 		return nil
 	}
 	h.setCookie(w, st.Token)

@@ -464,7 +464,12 @@ func TestSignInWithBackupCodes(t *testing.T) {
 
 	// Backup codes disabled: the link's page says so, and the profile hides their part.
 	a.setOption(options.EnableMFABackupCodes, "no")
-	p := signInWith(shown[0].content()).expect(403, "")
+	c.post("/signout", nil).expect(303, "/signin")
+	c.post("/signin", url.Values{"username": {"gus"}, "password": {chosenPassword}}).expect(303, "/signin/verify")
+	if c.get("/signin/verify").expect(200, "").has("use-backup") {
+		t.Errorf("\"Use a backup code\" offered while backup codes are disabled")
+	}
+	p := c.post("/signin/backup", url.Values{"backup_code": {shown[0].content()}}).expect(403, "")
 	if !strings.Contains(p.byID("backup_code-error").content(), "turned off") {
 		t.Errorf("disabled codes: %s", p.body)
 	}
