@@ -5,10 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
+	"github.com/twofold-auth/twofold/internal/store/sqlrow"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,43 +19,8 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // loadMigrations reads the embedded migrations in version order.
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	seen := map[int]string{}
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		num, _, ok := strings.Cut(base, "_")
-		if !ok {
-			return nil, fmt.Errorf("migration %s: name is not NNNN_what.sql", base)
-		}
-		v, err := strconv.Atoi(num)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name is not NNNN_what.sql", base)
-		}
-		if other, dup := seen[v]; dup {
-			return nil, fmt.Errorf("migrations %s and %s have the same version", other, base)
-		}
-		seen[v] = base
-		b, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
-}
+func loadMigrations() ([]sqlrow.Migration, error) { return sqlrow.Migrations(migrationFiles) }
 
 // migrationLock is the first key of the advisory lock migrations run under; the second is a
 // hash of the schema, so that databases (and schemas) do not wait for one another.
@@ -106,16 +68,16 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) (err error) {
 	if err := conn.QueryRow(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&newest); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if len(ms) > 0 && newest != nil && *newest > ms[len(ms)-1].version {
+	if len(ms) > 0 && newest != nil && *newest > ms[len(ms)-1].Version {
 		return fmt.Errorf("migrate: the database has schema version %d, newer than this program knows (%d)",
-			*newest, ms[len(ms)-1].version)
+			*newest, ms[len(ms)-1].Version)
 	}
 	for _, m := range ms {
-		if newest != nil && m.version <= *newest {
+		if newest != nil && m.Version <= *newest {
 			continue
 		}
 		if err := apply(ctx, conn.Conn(), m); err != nil {
-			return fmt.Errorf("migrate: %s: %w", m.name, err)
+			return fmt.Errorf("migrate: %s: %w", m.Name, err)
 		}
 	}
 	return nil
@@ -132,13 +94,13 @@ func schemaName(ctx context.Context, conn *pgx.Conn) (string, error) {
 	return *s, nil
 }
 
-func apply(ctx context.Context, conn *pgx.Conn, m migration) error {
+func apply(ctx context.Context, conn *pgx.Conn, m sqlrow.Migration) error {
 	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		// Simple protocol: a migration is several statements.
-		if _, err := tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
+		if _, err := tx.Exec(ctx, m.SQL, pgx.QueryExecModeSimpleProtocol); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.version)
+		_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.Version)
 		return err
 	})
 }

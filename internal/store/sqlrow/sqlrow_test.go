@@ -2,6 +2,7 @@ package sqlrow_test
 
 import (
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/store/sqlrow"
@@ -18,5 +19,29 @@ func TestTimes(t *testing.T) {
 	}
 	if sqlrow.NilIfEmpty([]byte{}) != nil || len(sqlrow.NilIfEmpty([]byte{1})) != 1 {
 		t.Fatal("NilIfEmpty")
+	}
+}
+
+func TestMigrations(t *testing.T) {
+	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+	ms, err := sqlrow.Migrations(fstest.MapFS{
+		"migrations/0002_more.sql": file("B"),
+		"migrations/0010_last.sql": file("C"),
+		"migrations/0001_init.sql": file("A"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 3 || ms[0].Version != 1 || ms[1].Version != 2 || ms[2].Version != 10 || ms[2].SQL != "C" {
+		t.Fatalf("migrations out of order: %+v", ms)
+	}
+	for name, fsys := range map[string]fstest.MapFS{
+		"no number":         {"migrations/init.sql": file("")},
+		"version 0":         {"migrations/0000_x.sql": file("")},
+		"one version twice": {"migrations/0001_a.sql": file(""), "migrations/1_b.sql": file("")},
+	} {
+		if _, err := sqlrow.Migrations(fsys); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }
