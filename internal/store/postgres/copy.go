@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"github.com/twofold-auth/twofold/internal/store/sqlrow"
 	"iter"
 	"strings"
 
@@ -87,49 +88,7 @@ func quoted(names []string) string {
 	return strings.Join(q, ", ")
 }
 
-func scanRecord(t string, rows pgx.Rows) (store.Record, error) {
-	switch t {
-	case "users":
-		u, err := scanUser(rows)
-		return store.Record{User: u}, err
-	case "backup_codes":
-		var c store.BackupCodeRecord
-		var usedAt int64
-		err := rows.Scan(&c.UserID, &c.MAC, &usedAt)
-		c.UsedAt = fromNanos(usedAt)
-		return store.Record{BackupCode: &c}, err
-	case "password_failures":
-		var p store.PasswordFailureRecord
-		var until int64
-		err := rows.Scan(&p.Username, &p.Failures, &until)
-		p.LockedUntil = fromNanos(until)
-		return store.Record{PasswordFailure: &p}, err
-	case "address_failures":
-		var a store.AddressFailureRecord
-		var at int64
-		err := rows.Scan(&a.Addr, &at)
-		a.At = fromNanos(at)
-		return store.Record{AddressFailure: &a}, err
-	case "sessions":
-		s, err := scanSession(rows)
-		return store.Record{Session: s}, err
-	case "options":
-		var kv store.KeyValue
-		err := rows.Scan(&kv.Key, &kv.Value)
-		return store.Record{Option: &kv}, err
-	case "events":
-		var e store.Event
-		var at int64
-		err := rows.Scan(&e.ID, &at, &e.Actor, &e.User, &e.Action, &e.Detail)
-		e.At = fromNanos(at)
-		return store.Record{Event: &e}, err
-	case "meta":
-		var kv store.KeyValue
-		err := rows.Scan(&kv.Key, &kv.Value)
-		return store.Record{Meta: &kv}, err
-	}
-	return store.Record{}, fmt.Errorf("unknown table %q", t)
-}
+func scanRecord(t string, rows pgx.Rows) (store.Record, error) { return sqlrow.Record(t, rows) }
 
 // values answers a record's columns in the order of tableColumns.
 func values(r store.Record) []any {

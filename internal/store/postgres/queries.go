@@ -291,21 +291,7 @@ func (q queries) CreateSession(ctx context.Context, s *store.Session) error {
 	return nil
 }
 
-func scanSession(row pgx.Row) (*store.Session, error) {
-	var (
-		s             store.Session
-		cat, lastSeen int64
-	)
-	err := row.Scan(&s.IDHash, &s.UserID, &s.Done, &s.MFAPassed, &s.MFASkipped, &s.PendingKey,
-		&s.Reauthenticated, &cat, &lastSeen)
-	if err != nil {
-		return nil, err
-	}
-	s.PendingKey = nilIfEmpty(s.PendingKey)
-	s.CreatedAt = fromNanos(cat)
-	s.LastSeenAt = fromNanos(lastSeen)
-	return &s, nil
-}
+func scanSession(row pgx.Row) (*store.Session, error) { return sqlrow.Session(row) }
 
 // Session locks the row inside Update, so that two requests of one sign-in that both read it
 // and then write it (the first request for an enrolment key) take turns, as on SQLite.

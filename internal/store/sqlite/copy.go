@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/twofold-auth/twofold/internal/store/sqlrow"
 	"iter"
 
 	"github.com/twofold-auth/twofold/internal/store"
@@ -82,54 +83,7 @@ func exportTable(ctx context.Context, tx *sql.Tx, t string, yield func(store.Rec
 	return true
 }
 
-func scanRecord(t string, rows *sql.Rows) (store.Record, error) {
-	switch t {
-	case "users":
-		u, err := scanUser(rows)
-		return store.Record{User: u}, err
-	case "backup_codes":
-		var c store.BackupCodeRecord
-		var usedAt int64
-		err := rows.Scan(&c.UserID, &c.MAC, &usedAt)
-		c.UsedAt = fromNanos(usedAt)
-		return store.Record{BackupCode: &c}, err
-	case "password_failures":
-		var p store.PasswordFailureRecord
-		var until int64
-		err := rows.Scan(&p.Username, &p.Failures, &until)
-		p.LockedUntil = fromNanos(until)
-		return store.Record{PasswordFailure: &p}, err
-	case "address_failures":
-		var a store.AddressFailureRecord
-		var at int64
-		err := rows.Scan(&a.Addr, &at)
-		a.At = fromNanos(at)
-		return store.Record{AddressFailure: &a}, err
-	case "sessions":
-		var s store.Session
-		var cat, lastSeen int64
-		err := rows.Scan(&s.IDHash, &s.UserID, &s.Done, &s.MFAPassed, &s.MFASkipped, &s.PendingKey,
-			&s.Reauthenticated, &cat, &lastSeen)
-		s.PendingKey = nilIfEmpty(s.PendingKey)
-		s.CreatedAt, s.LastSeenAt = fromNanos(cat), fromNanos(lastSeen)
-		return store.Record{Session: &s}, err
-	case "options":
-		var kv store.KeyValue
-		err := rows.Scan(&kv.Key, &kv.Value)
-		return store.Record{Option: &kv}, err
-	case "events":
-		var e store.Event
-		var at int64
-		err := rows.Scan(&e.ID, &at, &e.Actor, &e.User, &e.Action, &e.Detail)
-		e.At = fromNanos(at)
-		return store.Record{Event: &e}, err
-	case "meta":
-		var kv store.KeyValue
-		err := rows.Scan(&kv.Key, &kv.Value)
-		return store.Record{Meta: &kv}, err
-	}
-	return store.Record{}, fmt.Errorf("unknown table %q", t)
-}
+func scanRecord(t string, rows *sql.Rows) (store.Record, error) { return sqlrow.Record(t, rows) }
 
 // args answers a record's columns in the order of importStatements.
 func args(r store.Record) []any {

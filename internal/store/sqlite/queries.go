@@ -304,21 +304,12 @@ func (q queries) CreateSession(ctx context.Context, s *store.Session) error {
 }
 
 func (q queries) Session(ctx context.Context, idHash []byte) (*store.Session, error) {
-	var (
-		s             store.Session
-		cat, lastSeen int64
-	)
-	err := q.x.QueryRowContext(ctx, `SELECT id_hash, user_id, done, mfa_passed, mfa_skipped, pending_key,
-		reauthenticated, created_at, last_seen_at FROM sessions WHERE id_hash = ?`, idHash).
-		Scan(&s.IDHash, &s.UserID, &s.Done, &s.MFAPassed, &s.MFASkipped, &s.PendingKey,
-			&s.Reauthenticated, &cat, &lastSeen)
+	s, err := sqlrow.Session(q.x.QueryRowContext(ctx,
+		`SELECT `+sqlrow.SessionColumns+` FROM sessions WHERE id_hash = ?`, idHash))
 	if err != nil {
 		return nil, mapErr("session", err)
 	}
-	s.PendingKey = nilIfEmpty(s.PendingKey)
-	s.CreatedAt = fromNanos(cat)
-	s.LastSeenAt = fromNanos(lastSeen)
-	return &s, nil
+	return s, nil
 }
 
 func (q queries) ReplaceSession(ctx context.Context, oldHash []byte, s *store.Session) error {

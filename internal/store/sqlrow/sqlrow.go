@@ -4,6 +4,7 @@
 package sqlrow
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/store"
@@ -61,4 +62,69 @@ func User(s Scanner) (*store.User, error) {
 	u.TOTPKey = NilIfEmpty(u.TOTPKey)
 	u.BackupSalt = NilIfEmpty(u.BackupSalt)
 	return &u, nil
+}
+
+// SessionColumns are the columns Session reads, in order.
+const SessionColumns = `id_hash, user_id, done, mfa_passed, mfa_skipped, pending_key,
+	reauthenticated, created_at, last_seen_at`
+
+// Session reads a row of SessionColumns.
+func Session(row Scanner) (*store.Session, error) {
+	var (
+		s             store.Session
+		cat, lastSeen int64
+	)
+	err := row.Scan(&s.IDHash, &s.UserID, &s.Done, &s.MFAPassed, &s.MFASkipped, &s.PendingKey,
+		&s.Reauthenticated, &cat, &lastSeen)
+	if err != nil {
+		return nil, err
+	}
+	s.PendingKey = NilIfEmpty(s.PendingKey)
+	s.CreatedAt, s.LastSeenAt = Time(cat), Time(lastSeen)
+	return &s, nil
+}
+
+// Record reads a row of table t as copy-db exports it: the table's columns in their order.
+func Record(t string, rows Scanner) (store.Record, error) {
+	switch t {
+	case "users":
+		u, err := User(rows)
+		return store.Record{User: u}, err
+	case "backup_codes":
+		var c store.BackupCodeRecord
+		var usedAt int64
+		err := rows.Scan(&c.UserID, &c.MAC, &usedAt)
+		c.UsedAt = Time(usedAt)
+		return store.Record{BackupCode: &c}, err
+	case "password_failures":
+		var p store.PasswordFailureRecord
+		var until int64
+		err := rows.Scan(&p.Username, &p.Failures, &until)
+		p.LockedUntil = Time(until)
+		return store.Record{PasswordFailure: &p}, err
+	case "address_failures":
+		var a store.AddressFailureRecord
+		var at int64
+		err := rows.Scan(&a.Addr, &at)
+		a.At = Time(at)
+		return store.Record{AddressFailure: &a}, err
+	case "sessions":
+		s, err := Session(rows)
+		return store.Record{Session: s}, err
+	case "options":
+		var kv store.KeyValue
+		err := rows.Scan(&kv.Key, &kv.Value)
+		return store.Record{Option: &kv}, err
+	case "events":
+		var e store.Event
+		var at int64
+		err := rows.Scan(&e.ID, &at, &e.Actor, &e.User, &e.Action, &e.Detail)
+		e.At = Time(at)
+		return store.Record{Event: &e}, err
+	case "meta":
+		var kv store.KeyValue
+		err := rows.Scan(&kv.Key, &kv.Value)
+		return store.Record{Meta: &kv}, err
+	}
+	return store.Record{}, fmt.Errorf("unknown table %q", t)
 }
