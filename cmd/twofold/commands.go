@@ -81,18 +81,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 		return err
 	}
 	mux.Handle("/", pages)
-	// Cross-origin writes are refused before any handler runs: the API answers its JSON error,
-	// and the pages (which carry the same protection) their own explanation.
-	protect := http.NewCrossOriginProtection()
-	protect.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") {
-			api.CrossOriginDenied(w, r)
-			return
-		}
-		pages.ServeHTTP(w, r)
-	}))
 	srv := &http.Server{
-		Handler:           protect.Handler(mux),
+		Handler:           api.Protect(mux, pages), // cross-origin writes refused first
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,

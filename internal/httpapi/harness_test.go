@@ -2,7 +2,7 @@ package httpapi_test
 
 // The harness builds Twofold as cmd/twofold/app.go does (SQLite file, server key, outbox, argon2id
 // hasher, options cache), with cheap hashing and a fake clock, serves the API through the same
-// CrossOriginProtection wrapper as production, and drives it with real HTTP clients.
+// cross-origin protection as production (API.Protect), and drives it with real HTTP clients.
 
 import (
 	"bytes"
@@ -132,9 +132,9 @@ func newHarness(t *testing.T, cfgs ...harnessConfig) *harness {
 	svc := account.New(account.Config{Store: st, Options: options.NewCache(st.Options, clk.Now), Hasher: hasher,
 		Keys: k, Mailer: mailer, BaseURL: "http://twofold.test", Now: clk.Now, Logger: log})
 	mux := http.NewServeMux()
-	httpapi.New(httpapi.Config{Service: svc, Logger: log, TrustedProxies: cfg.trusted,
+	api := httpapi.New(httpapi.Config{Service: svc, Logger: log, TrustedProxies: cfg.trusted,
 		SecureCookies: cfg.secure, Ready: st.Ping}, mux)
-	srv := httptest.NewServer(http.NewCrossOriginProtection().Handler(mux))
+	srv := httptest.NewServer(api.Protect(mux, nil))
 	t.Cleanup(srv.Close)
 	return &harness{t: t, clock: clk, store: st, svc: svc, srv: srv, logs: logs, outbox: outbox, mails: mailer}
 }

@@ -310,11 +310,23 @@ func (a *API) admin(r *http.Request) (account.Actor, error) {
 	return actor, nil
 }
 
-// CrossOriginDenied answers a cross-origin request refused by http.CrossOriginProtection in
-// the API's error shape.
-func (a *API) CrossOriginDenied(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	a.renderError(w, r, errs.E(errs.Forbidden, "Cross-origin requests are refused."))
+// Protect refuses cross-origin writes (http.CrossOriginProtection) before next runs. A refused
+// request under /api/ is answered in the API's error shape; any other goes to pages (which
+// explain the refusal in HTML) or, when pages is nil, gets a plain 403.
+func (a *API) Protect(next, pages http.Handler) http.Handler {
+	protect := http.NewCrossOriginProtection()
+	protect.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/api/"):
+			w.Header().Set("Cache-Control", "no-store")
+			a.renderError(w, r, errs.E(errs.Forbidden, "Cross-origin requests are refused."))
+		case pages != nil:
+			pages.ServeHTTP(w, r)
+		default:
+			http.Error(w, "cross-origin request refused", http.StatusForbidden)
+		}
+	}))
+	return protect.Handler(next)
 }
 
 func (a *API) notFound(w http.ResponseWriter, r *http.Request) error {
