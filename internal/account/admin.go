@@ -84,7 +84,7 @@ type UserView struct {
 	CreatedAt      time.Time
 }
 
-func (s *Service) view(ctx context.Context, u *store.User, o *options.Values) (*UserView, error) {
+func (s *Service) view(ctx context.Context, u *store.User) (*UserView, error) {
 	me, err := s.Me(ctx, &Principal{User: u})
 	if err != nil {
 		return nil, err
@@ -111,17 +111,13 @@ func (s *Service) Users(ctx context.Context, a Actor) ([]*UserView, error) {
 	if err := requireAdmin(a); err != nil {
 		return nil, err
 	}
-	o, err := s.opts.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
 	users, err := s.store.Users(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*UserView, 0, len(users))
 	for _, u := range users {
-		v, err := s.view(ctx, u, o)
+		v, err := s.view(ctx, u)
 		if err != nil {
 			return nil, err
 		}
@@ -139,11 +135,7 @@ func (s *Service) User(ctx context.Context, a Actor, username string) (*UserView
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.opts.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return s.view(ctx, u, o)
+	return s.view(ctx, u)
 }
 
 func (s *Service) userByName(ctx context.Context, q store.Queries, username string) (*store.User, error) {
@@ -249,7 +241,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, n NewUser) (*UserView
 			return nil, "", err
 		}
 	}
-	v, err := s.view(ctx, u, o)
+	v, err := s.view(ctx, u)
 	return v, pw, err
 }
 
@@ -281,11 +273,7 @@ func (s *Service) viewOf(ctx context.Context, u *store.User, err error) (*UserVi
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.opts.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return s.view(ctx, u, o)
+	return s.view(ctx, u)
 }
 
 // ResetMFA removes the account's key, last step, backup codes, sign-ins and sessions and clears
