@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"net/http"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -275,4 +277,23 @@ func TestCLIWhileServing(t *testing.T) {
 		http.StatusForbidden, "account_disabled")
 	srv.stop(t)
 	checkServerLog(t, srv.log.Lines(), true)
+}
+
+// TestWrongServerKeyRefused shows that a process whose server key is not the one the database
+// was written with refuses to start (SPEC §5), and leaves the database as it was.
+func TestWrongServerKeyRefused(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	mustCLI(t, data, "user", "add", "kim", "--email", "kim@example.org") // writes with DATA/secret.key
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "user", "list", "--data", data)
+	cmd.Env = processEnv("TWOFOLD_SECRET_KEY=" + strings.Repeat("5a", 32))
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "does not match") {
+		t.Fatalf("a wrong key: %v\n%s", err, out)
+	}
+	if !strings.Contains(mustCLI(t, data, "user", "list"), "kim") {
+		t.Fatal("the right key no longer opens the database")
+	}
 }
