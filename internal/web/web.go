@@ -5,7 +5,7 @@
 //
 // The pages work without JavaScript; one small script of our own adds copy and print to the
 // backup codes. Every answer carries a strict Content-Security-Policy (no inline script or
-// style), frame-ancestors 'none', Referrer-Policy no-referrer and Cache-Control no-store, and
+// style), frame-ancestors 'none', Referrer-Policy same-origin and Cache-Control no-store, and
 // form posts from other origins are refused.
 package web
 
@@ -151,7 +151,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Security-Policy", ContentSecurityPolicy)
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Referrer-Policy", "no-referrer")
+	// same-origin keeps addresses from leaving the site yet lets a browser send our own Origin
+	// with a form post: under no-referrer it sends "Origin: null", and over plain http on a host
+	// name (no Sec-Fetch-Site outside a secure context) that refused every form of ours.
+	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 	// Pages show keys, codes and account state: no cache may keep them. Static files override.
 	hd.Set("Cache-Control", "no-store")

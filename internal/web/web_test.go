@@ -48,8 +48,11 @@ func checkHeaders(t *testing.T, what string, h http.Header) {
 	if directives["frame-ancestors"] != "'none'" {
 		t.Errorf("%s: frame-ancestors is %q, want 'none'", what, directives["frame-ancestors"])
 	}
-	if got := h.Get("Referrer-Policy"); got != "no-referrer" {
-		t.Errorf("%s: Referrer-Policy %q", what, got)
+	// same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on our own
+	// forms, and over plain http on a host name (no Sec-Fetch-Site there) the cross-origin
+	// protection refuses them.
+	if got := h.Get("Referrer-Policy"); got != "same-origin" {
+		t.Errorf("%s: Referrer-Policy %q, want same-origin", what, got)
 	}
 	if got := h.Get("X-Content-Type-Options"); got != "nosniff" {
 		t.Errorf("%s: X-Content-Type-Options %q", what, got)
@@ -63,6 +66,11 @@ func TestSecurityHeaders(t *testing.T) {
 
 	signin := c.get("/signin").expect(200, "")
 	checkHeaders(t, "GET /signin", signin.header)
+	for _, m := range signin.doc.all(tag("meta")) {
+		if m.attr("name") == "referrer" && m.attr("content") != "same-origin" {
+			t.Errorf("the page's own referrer policy is %q, want same-origin", m.attr("content"))
+		}
+	}
 	checkHeaders(t, "404", c.get("/nowhere").expect(404, "").header)
 	css := c.get("/static/style.css").expect(200, "")
 	checkHeaders(t, "style.css", css.header)
