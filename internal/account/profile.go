@@ -259,7 +259,7 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, p *Principal, code 
 			return err
 		}
 		if !ok {
-			refusal, lockedNow, err = s.codeFailed(ctx, q, u, p.session)
+			refusal, lockedNow, err = s.codeFailed(ctx, q, u, p.session, MethodTOTP)
 			return err
 		}
 		u.MFAFailures, u.MFALockedUntil, u.MFALockedForever = 0, time.Time{}, false
@@ -268,7 +268,7 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, p *Principal, code 
 		}
 		if recorded, err := q.SetTOTPStep(ctx, u.ID, matched); err != nil || !recorded {
 			if err == nil {
-				err = errs.E(errs.InvalidCode, "The code is wrong or was already used.")
+				err = codeRefused(MethodTOTP)
 			}
 			return err
 		}

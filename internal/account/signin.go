@@ -298,6 +298,12 @@ func (s *Service) State(ctx context.Context, token string) (next, username strin
 // advance moves a sign-in on inside a transaction: it gives the session a new id, marks it done
 // when nothing is left, and writes it in place of the old one.
 func (s *Service) advance(ctx context.Context, q store.Queries, sess *store.Session, u *store.User, o *options.Values) (Step, error) {
+	return s.advanceWith(ctx, q, sess, u, o, "")
+}
+
+// advanceWith is advance after a second factor passed by method how (MethodTOTP,
+// MethodBackupCode, or "totp (enrolment)"), which the "signin" audit event names.
+func (s *Service) advanceWith(ctx context.Context, q store.Queries, sess *store.Session, u *store.User, o *options.Values, how string) (Step, error) {
 	old := sess.IDHash
 	token, hash, err := s.newToken()
 	if err != nil {
@@ -313,7 +319,14 @@ func (s *Service) advance(ctx context.Context, q store.Queries, sess *store.Sess
 		return Step{}, err
 	}
 	if ns.Done && !sess.Done {
-		if err := s.audit(ctx, q, u.Username, u.Username, "signin", "signed in"); err != nil {
+		detail := "password"
+		switch {
+		case how != "":
+			detail += " and " + how
+		case sess.MFAPassed: // proved earlier in this sign-in, before a new password was chosen
+			detail += " and a second factor"
+		}
+		if err := s.audit(ctx, q, u.Username, u.Username, "signin", detail); err != nil {
 			return Step{}, err
 		}
 	}
@@ -426,7 +439,7 @@ func (s *Service) VerifyEnroll(ctx context.Context, token, code string) (Step, e
 	}
 	return s.completeEnrollment(ctx, si.sess, si.user, code, func(q store.Queries, sess *store.Session, u *store.User) (Step, error) {
 		sess.MFAPassed = true
-		return s.advance(ctx, q, sess, u, si.opts)
+		return s.advanceWith(ctx, q, sess, u, si.opts, MethodTOTP+" (enrolment)")
 	})
 }
 
@@ -461,7 +474,7 @@ func (s *Service) completeEnrollment(ctx context.Context, sess *store.Session, u
 		u.MFAFailures++ // counted before the check
 		matched, ok := otp.Verify(key, code, now, otp.Default, totpSkew, -1)
 		if !ok {
-			refusal, lockedNow, err = s.codeFailed(ctx, q, u, sess)
+			refusal, lockedNow, err = s.codeFailed(ctx, q, u, sess, MethodTOTP)
 			return err
 		}
 		u.MFAFailures, u.MFALockedUntil, u.MFALockedForever = 0, time.Time{}, false
@@ -501,11 +514,33 @@ func (s *Service) completeEnrollment(ctx context.Context, sess *store.Session, u
 	return step, nil
 }
 
-// codeFailed finishes a failed code check inside its transaction: the count (already raised)
-// is written, a lock set when it reaches a threshold, and the failure that locks ends the
-// sign-in it came from. It answers the refusal to give and whether a lock began.
-func (s *Service) codeFailed(ctx context.Context, q store.Queries, u *store.User, sess *store.Session) (error, bool, error) {
+// MethodTOTP and MethodBackupCode name a second factor in audit details.
+const (
+	MethodTOTP       = "totp"
+	MethodBackupCode = "backup code"
+)
+
+// codeRefused is the one answer to a well-formed code that is refused, wrong or reused alike
+// (SPEC §3): it says that a code works once, so that someone who typed a code twice within its
+// 30 seconds knows to wait for the next one.
+func codeRefused(method string) error {
+	if method == MethodBackupCode {
+		return errs.E(errs.InvalidCode, "The backup code is wrong or was already used. Each backup code works once.")
+	}
+	return errs.E(errs.InvalidCode, "The code is wrong or was already used. Each code works once: "+
+		"if you have just used this one, wait for your app to show the next code and enter that.")
+}
+
+// codeFailed finishes a failed code check of method inside its transaction: the count (already
+// raised) is written and audited (without the code), a lock set when it reaches a threshold,
+// and the failure that locks ends the sign-in it came from. It answers the refusal to give and
+// whether a lock began.
+func (s *Service) codeFailed(ctx context.Context, q store.Queries, u *store.User, sess *store.Session, method string) (error, bool, error) {
 	now := s.now()
+	if err := s.audit(ctx, q, u.Username, u.Username, "mfa.code_failed",
+		fmt.Sprintf("%s, %d failed in a row", method, u.MFAFailures)); err != nil {
+		return nil, false, err
+	}
 	switch {
 	case u.MFAFailures >= mfaLockPermanent:
 		u.MFALockedForever = true
@@ -515,7 +550,7 @@ func (s *Service) codeFailed(ctx context.Context, q store.Queries, u *store.User
 		if err := q.UpdateUser(ctx, u); err != nil {
 			return nil, false, err
 		}
-		return errs.E(errs.InvalidCode, "The code is wrong or was already used."), false, nil
+		return codeRefused(method), false, nil
 	}
 	if err := q.UpdateUser(ctx, u); err != nil {
 		return nil, false, err
@@ -631,7 +666,11 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 			return err
 		}
 		if !ok {
-			refusal, lockedNow, err = s.codeFailed(ctx, q, u, si.sess)
+			method := MethodTOTP
+			if normalized != "" {
+				method = MethodBackupCode
+			}
+			refusal, lockedNow, err = s.codeFailed(ctx, q, u, si.sess, method)
 			return err
 		}
 		// A success resets the count and any lock. When there is nothing to reset (the stored
@@ -648,13 +687,17 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 			// The conditional write is what makes a code single-use on every instance.
 			if recorded, err := q.SetTOTPStep(ctx, u.ID, matched); err != nil || !recorded {
 				if err == nil {
-					err = errs.E(errs.InvalidCode, "The code is wrong or was already used.")
+					err = codeRefused(MethodTOTP)
 				}
 				return err
 			}
 		}
 		si.sess.MFAPassed = true
-		if step, err = s.advance(ctx, q, si.sess, u, si.opts); err != nil {
+		how := MethodTOTP
+		if normalized != "" {
+			how = MethodBackupCode
+		}
+		if step, err = s.advanceWith(ctx, q, si.sess, u, si.opts, how); err != nil {
 			return err
 		}
 		if normalized != "" {
