@@ -214,7 +214,8 @@ func userCommand(ctx context.Context, sub string, args []string, stdout io.Write
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "USERNAME\tEMAIL\tKIND\tSOURCE\tROLE\tMFA\tSTATE")
 		for _, u := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Email, u.Kind, u.Source, u.Role, mfaState(u), userState(u))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", shown(u.Username), shown(u.Email), shown(u.Kind),
+				shown(u.Source), shown(u.Role), shown(mfaState(u)), userState(u))
 		}
 		return tw.Flush()
 	case "show":
@@ -242,7 +243,7 @@ func userCommand(ctx context.Context, sub string, args []string, stdout io.Write
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Done: user %s %s.\n", sub, v.Username)
+	fmt.Fprintf(stdout, "Done: user %s %s.\n", sub, shown(v.Username))
 	return nil
 }
 
@@ -269,7 +270,7 @@ func userState(u *account.UserView) string {
 
 func printUser(w io.Writer, u *account.UserView) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	row := func(k string, v any) { fmt.Fprintf(tw, "%s:\t%v\n", k, v) }
+	row := func(k string, v any) { fmt.Fprintf(tw, "%s:\t%s\n", k, shown(fmt.Sprint(v))) }
 	row("Username", u.Username)
 	row("Email", u.Email)
 	row("Name", u.Name)
@@ -312,10 +313,14 @@ func userRows(list []*account.UserView) []map[string]any {
 	return out
 }
 
+// printJSON prints v as indented JSON with every character a terminal could act on escaped.
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", escapeJSON(b))
+	return err
 }
 
 func optionsCommand(ctx context.Context, sub string, args []string, stdout io.Writer, log *slog.Logger) error {
@@ -346,7 +351,7 @@ func optionsCommand(ctx context.Context, sub string, args []string, stdout io.Wr
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s = %s (running servers apply it within 5 seconds)\n", o.Key, o.Value)
+		fmt.Fprintf(stdout, "%s = %s (running servers apply it within 5 seconds)\n", shown(o.Key), shown(o.Value))
 		return nil
 	}
 	list, err := a.svc.Options(ctx, account.CLI, *search)
@@ -368,7 +373,7 @@ func optionsCommand(ctx context.Context, sub string, args []string, stdout io.Wr
 		if o.Choices != nil {
 			values = strings.Join(o.Choices, ", ")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.Key, o.Value, o.Default, values)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", shown(o.Key), shown(o.Value), shown(o.Default), shown(values))
 	}
 	return tw.Flush()
 }
@@ -404,7 +409,8 @@ func auditCommand(ctx context.Context, args []string, stdout io.Writer, log *slo
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "AT\tACTOR\tUSER\tACTION\tDETAIL")
 	for _, e := range events {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format(time.RFC3339), e.Actor, e.User, e.Action, e.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.At.UTC().Format(time.RFC3339), shown(e.Actor), shown(e.User),
+			shown(e.Action), shown(e.Detail))
 	}
 	return tw.Flush()
 }

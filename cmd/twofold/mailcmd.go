@@ -138,8 +138,8 @@ func mailCommand(ctx context.Context, sub string, args []string, stdout io.Write
 		case !w.NextTry.IsZero():
 			next = w.NextTry.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", w.Queued.UTC().Format(time.RFC3339), strings.Join(w.To, ", "),
-			w.Subject, w.Attempts, next, w.LastError)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", w.Queued.UTC().Format(time.RFC3339), shown(strings.Join(w.To, ", ")),
+			shown(w.Subject), w.Attempts, next, shown(w.LastError))
 	}
 	return tw.Flush()
 }

@@ -165,13 +165,19 @@ func (n *NewUser) normalize() error {
 	if n.Username, err = NormalizeUsername(n.Username); err != nil {
 		return err
 	}
+	if err := checkText("email", n.Email); err != nil {
+		return err
+	}
 	addr, err := mail.ParseAddress(n.Email)
 	if err != nil || addr.Name != "" || addr.Address != strings.TrimSpace(n.Email) || len(n.Email) > 254 {
 		return errs.E(errs.Invalid, "The email must be a plain address such as name@example.com.")
 	}
 	n.Email = addr.Address
-	if utf8.RuneCountInString(n.Name) > 128 || !utf8.ValidString(n.Name) || strings.ContainsAny(n.Name, "\r\n\x00") {
-		return errs.E(errs.Invalid, "The name may have at most 128 characters on one line.")
+	if err := checkText("name", n.Name); err != nil {
+		return err
+	}
+	if utf8.RuneCountInString(n.Name) > 128 {
+		return errs.E(errs.Invalid, "The name may have at most 128 characters.")
 	}
 	choose := func(v *string, field, def string, allowed ...string) error {
 		if *v == "" {

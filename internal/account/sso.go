@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/twofold-auth/twofold/internal/backupcode"
@@ -213,11 +212,13 @@ func ssoEmail(addr string) string {
 	return n.Email
 }
 
-// clean drops control characters and cuts s to at most n runes: claims are the provider's
-// text and end up in logs, the audit trail and pages.
+// clean drops what UnsafeRune forbids (and bytes that are not UTF-8) and cuts s to at most n
+// runes: claims are the provider's text and end up in logs, the audit trail, pages and the
+// terminal. A name claim is cleaned rather than refused, because the person cannot always
+// change it at the provider and the name only labels the account (docs/DESIGN.md).
 func clean(s string, n int) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == utf8.RuneError {
+		if UnsafeRune(r) || r == utf8.RuneError {
 			return -1
 		}
 		return r

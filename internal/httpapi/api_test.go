@@ -423,6 +423,10 @@ func TestAdminAPI(t *testing.T) {
 	c.post("/api/v1/admin/users", map[string]string{"username": "bad name", "email": "x@example.com"}).wantError(t, 400, "invalid_request")
 	c.post("/api/v1/admin/users", map[string]string{"username": "nomail", "email": "not an address"}).wantError(t, 400, "invalid_request")
 	c.post("/api/v1/admin/users", map[string]string{"username": "badkind", "email": "k@example.com", "kind": "partner"}).wantError(t, 400, "invalid_request")
+	if e := c.post("/api/v1/admin/users", map[string]string{"username": "eve", "email": "eve@example.com",
+		"name": "Eve\x1b]0;pwned\x07"}).wantError(t, 400, "invalid_request"); !strings.Contains(asString(t, e, "message"), "control characters") {
+		t.Errorf("a name with an escape sequence: %v", e)
+	}
 	h.clock.Advance(time.Second)
 	sso := c.post("/api/v1/admin/users", map[string]string{"username": "sso.sam", "email": "sam@example.com", "source": "sso"}).ok(t, 201)
 	checkUser(t, sso.json, "sso.sam")
