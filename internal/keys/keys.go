@@ -8,6 +8,7 @@
 //   - AES-256-GCM sealing of TOTP keys, bound to the account and key version, and of enrolment
 //     keys that belong to no account yet;
 //   - the HMAC key of backup codes;
+//   - the HMAC key under which usernames submitted to the password step are kept;
 //   - a check value that tells whether two instances share a key without revealing it.
 //
 // A Keys value never prints its secrets: fmt, log/slog and %#v show "[redacted]".
@@ -42,6 +43,7 @@ const KeyLen = 32
 const (
 	labelTOTP   = "twofold totp-key v1"
 	labelBackup = "twofold backup-code mac v1"
+	labelName   = "twofold username mac v1"
 	labelCheck  = "twofold key check v1"
 )
 
@@ -61,6 +63,7 @@ var ErrOpen = errors.New("keys: cannot open sealed data (wrong key, account or v
 type Keys struct {
 	aead      cipher.AEAD
 	backupMAC [32]byte
+	nameMAC   [32]byte
 	check     string
 }
 
@@ -121,6 +124,12 @@ func derive(master []byte) (*Keys, error) {
 	}
 	copy(k.backupMAC[:], backup)
 	clear(backup)
+	name, err := sub(labelName)
+	if err != nil {
+		return nil, fmt.Errorf("keys: deriving: %w", err)
+	}
+	copy(k.nameMAC[:], name)
+	clear(name)
 	checkKey, err := sub(labelCheck)
 	if err != nil {
 		return nil, fmt.Errorf("keys: deriving: %w", err)
@@ -189,6 +198,15 @@ func (k *Keys) open(ad, sealed []byte) ([]byte, error) {
 func (k *Keys) BackupMACKey() []byte {
 	b := k.backupMAC
 	return b[:]
+}
+
+// UsernameMAC answers HMAC-SHA256 of a submitted username under a subkey of its own: what the
+// password failure counts are kept under, so that a password typed into the username box is
+// never stored. The caller normalises the username first, so that one name has one MAC.
+func (k *Keys) UsernameMAC(username string) []byte {
+	m := hmac.New(sha256.New, k.nameMAC[:])
+	m.Write([]byte(username))
+	return m.Sum(nil)
 }
 
 // Check answers 64 hexadecimal characters that identify the server key without revealing it: an

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -214,6 +215,30 @@ func TestSealNonce(t *testing.T) {
 	}
 	if _, err := k.SealPending("s", []byte("key"), bytes.NewReader(nil)); err == nil {
 		t.Error("SealPending with an exhausted reader succeeded")
+	}
+}
+
+func TestUsernameMAC(t *testing.T) {
+	master, _ := hex.DecodeString(testHex)
+	sub, err := hkdf.Key(sha256.New, master, nil, "twofold username mac v1", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := hmac.New(sha256.New, sub)
+	m.Write([]byte("alice"))
+	want := m.Sum(nil)
+	k := mustParse(t, testHex)
+	if got := k.UsernameMAC("alice"); !bytes.Equal(got, want) {
+		t.Errorf("UsernameMAC = %x, want HMAC-SHA256 under HKDF label %q: %x", got, "twofold username mac v1", want)
+	}
+	if bytes.Equal(k.UsernameMAC("bob"), want) || bytes.Equal(mustParse(t, otherHex).UsernameMAC("alice"), want) {
+		t.Error("another name or another server key gives the same MAC")
+	}
+	// Its own subkey: not the backup-code key.
+	b := hmac.New(sha256.New, k.BackupMACKey())
+	b.Write([]byte("alice"))
+	if bytes.Equal(b.Sum(nil), want) {
+		t.Error("the username MAC uses the backup-code key")
 	}
 }
 
