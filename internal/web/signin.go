@@ -251,6 +251,10 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st, err := h.svc.Verify(r.Context(), h.token(r), code(r, "code"), "")
+	if errs.Code(err) == errs.Locked {
+		h.locked(w, r, err)
+		return nil
+	}
 	if err != nil {
 		d, derr := h.verifySignInData(r)
 		if derr != nil {
@@ -262,6 +266,21 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.setCookie(w, st.Token)
 	return h.moveOn(w, r, st)
+}
+
+// lockedData is the page of a locked second factor: no form, only when it opens again.
+type lockedData struct {
+	Forever bool
+	Until   time.Time
+}
+
+// locked answers a code check refused by a second-factor lock: the sign-in cannot go on, so
+// the page offers no code field, only when to try again.
+func (h *Handler) locked(w http.ResponseWriter, r *http.Request, err error) {
+	e := errs.As(err)
+	setRetryAfter(w, e)
+	h.render(w, r, errs.Status(e.Code), "locked", &view{Title: "Second factor locked",
+		Data: lockedData{Forever: e.LockedUntil.IsZero(), Until: e.LockedUntil}})
 }
 
 func (h *Handler) backupPage(w http.ResponseWriter, r *http.Request) error {
@@ -277,6 +296,10 @@ func (h *Handler) backup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st, err := h.svc.Verify(r.Context(), h.token(r), "", r.PostForm.Get("backup_code"))
+	if errs.Code(err) == errs.Locked {
+		h.locked(w, r, err)
+		return nil
+	}
 	if err != nil {
 		f := codeError(err, "backup_code")
 		if errs.Code(err) == errs.Forbidden { // backup codes are turned off: about this field too

@@ -55,7 +55,7 @@ var embedded embed.FS
 var pages = []string{
 	"signin", "enroll", "verify", "backup", "codes", "password",
 	"profile", "admin_options", "admin_confirm", "admin_users", "admin_user", "admin_user_new",
-	"admin_audit", "error",
+	"admin_audit", "error", "locked",
 }
 
 // Config holds what the pages need.
@@ -120,6 +120,7 @@ func newHandler(c Config, files fs.FS) (*Handler, error) {
 		},
 		"field":      newField,
 		"when":       when,
+		"lockEnds":   h.lockEnds,
 		"valueLabel": valueLabel,
 		"deref":      func(n *int) int { return *n },
 	}
@@ -268,7 +269,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		title = "Please wait"
 	}
 	setRetryAfter(w, e)
-	h.errorPage(w, r, errs.Status(e.Code), title, e.Message)
+	h.errorPage(w, r, errs.Status(e.Code), title, h.message(e))
 }
 
 // redirectFor handles the errors that move a person elsewhere rather than show a message: a
@@ -386,6 +387,17 @@ func (h *Handler) renderForm(w http.ResponseWriter, r *http.Request, name string
 		}
 		setRetryAfter(w, e)
 		status = errs.Status(e.Code)
+		if e.Code == errs.Locked && v.Form != nil {
+			// The service's message has a machine time; the page says it in words.
+			if v.Form.Alert == e.Message {
+				v.Form.Alert = h.message(e)
+			}
+			for k, m := range v.Form.Errors {
+				if m == e.Message {
+					v.Form.Errors[k] = h.message(e)
+				}
+			}
+		}
 	}
 	h.render(w, r, status, name, v)
 }
@@ -492,7 +504,7 @@ func withNotice(target, key string) string {
 	return target + sep + "m=" + url.QueryEscape(key)
 }
 
-// when formats a time for people: UTC, to the minute.
+// when formats a time for people, the one format of every page: UTC, to the minute.
 func when(t any) string {
 	switch v := t.(type) {
 	case time.Time:
@@ -501,9 +513,55 @@ func when(t any) string {
 		if v == nil {
 			return ""
 		}
-		return v.UTC().Format("2006-01-02 15:04 UTC")
+		return when(*v)
 	}
 	return ""
+}
+
+// lockEnds says when a lock ends, in words and by the service's clock: "in 15 minutes, at
+// 22:40 UTC" (the date too when it is not today), or "until an administrator unlocks it" for a
+// lock without an end (nil or zero).
+func (h *Handler) lockEnds(t any) string {
+	var until time.Time
+	switch v := t.(type) {
+	case time.Time:
+		until = v
+	case *time.Time:
+		if v != nil {
+			until = *v
+		}
+	}
+	if until.IsZero() {
+		return "until an administrator unlocks it"
+	}
+	now := h.svc.Now()
+	mins := int((until.Sub(now) + time.Minute/2) / time.Minute) // the nearest minute
+	in := fmt.Sprintf("in %d minutes", mins)
+	switch {
+	case mins <= 1:
+		in = "in a minute"
+	case mins >= 120:
+		in = fmt.Sprintf("in about %d hours", (mins+30)/60)
+	}
+	at := when(until)
+	if until.UTC().Format(time.DateOnly) == now.UTC().Format(time.DateOnly) {
+		at = until.UTC().Format("15:04 UTC")
+	}
+	return in + ", at " + at
+}
+
+// message answers an error's message for a page: a lock is said in words ("Your second factor
+// is locked. Try again in 15 minutes, at 22:40 UTC.") rather than with the machine time the
+// API gives; the subject is the service's, the words before " is locked".
+func (h *Handler) message(e *errs.Error) string {
+	subject, _, ok := strings.Cut(e.Message, " is locked")
+	if e.Code != errs.Locked || !ok {
+		return e.Message
+	}
+	if e.LockedUntil.IsZero() {
+		return subject + " is locked " + h.lockEnds(nil) + "."
+	}
+	return subject + " is locked. Try again " + h.lockEnds(e.LockedUntil) + "."
 }
 
 // valueLabel names an option's value as the seeds do ("On (Required)").

@@ -691,7 +691,7 @@ func TestAdminAccounts(t *testing.T) {
 	for range 10 {
 		a.client().post("/signin", url.Values{"username": {"lee"}, "password": {"wrong password!"}})
 	}
-	if !strings.Contains(admin.get("/admin/users/lee").byID("locks").content(), "Password locked until") {
+	if !strings.Contains(admin.get("/admin/users/lee").byID("locks").content(), "Password locked, opens in 15 minutes") {
 		t.Errorf("password lock not shown")
 	}
 	admin.post("/admin/users/lee/unlock", nil).expect(303, "/admin/users/lee?m=unlocked")
