@@ -40,6 +40,8 @@ type app struct {
 	log     *slog.Logger
 	baseURL string
 	keys    *keys.Keys
+	// outbox is the outbox folder, where mail goes in outbox mode.
+	outbox string
 	// queue delivers mail over SMTP; nil in outbox mode.
 	queue *mail.Queue
 }
@@ -75,7 +77,8 @@ func open(ctx context.Context, c common, log *slog.Logger) (*app, error) {
 	hasher := password.NewHasher(password.DefaultParams, 0, hashWait, rand.Reader)
 	svc := account.New(account.Config{Store: st, Options: options.NewCache(st.Options, time.Now), Hasher: hasher,
 		Keys: k, Mailer: mailer, BaseURL: c.baseURL, Logger: log})
-	return &app{store: st, svc: svc, hasher: hasher, log: log, baseURL: c.baseURL, keys: k, queue: queue}, nil
+	return &app{store: st, svc: svc, hasher: hasher, log: log, baseURL: c.baseURL, keys: k, queue: queue,
+		outbox: filepath.Join(c.data, "outbox")}, nil
 }
 
 func openStore(ctx context.Context, c common) (store.Store, bool, error) {

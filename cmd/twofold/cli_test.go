@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -70,8 +71,10 @@ func TestCLIUsers(t *testing.T) {
 	data := t.TempDir()
 	// Flags after the positional, as SPEC §4 writes them.
 	out := mustCLI(t, data, "user", "add", "bob", "--email", "b@x.org", "--external")
-	if !strings.Contains(out, `"bob"`) || !strings.Contains(out, "b@x.org") {
-		t.Errorf("user add printed %q", out)
+	if !strings.Contains(out, `"bob"`) || !strings.Contains(out, "b@x.org") ||
+		!strings.Contains(out, `"Password Generated" and "New Password" emails were sent to b@x.org`) ||
+		!strings.Contains(out, "outbox "+filepath.Join(data, "outbox")) {
+		t.Errorf("user add printed %q, want both emails named and the outbox folder", out)
 	}
 	// Flags before it, and --data first as well.
 	mustCLI(t, "", "user", "add", "--data", data, "--email", "carl@x.org", "--name", "Carl Admin", "--admin", "Carl")
@@ -246,6 +249,21 @@ func TestCLIOptions(t *testing.T) {
 	events := get(cliJSON(t, data, "audit", "--json"), "events").([]any)
 	if len(events) != 1 || str(events[0], "action") != "option.changed" || !strings.Contains(str(events[0], "detail"), "required -> optional") {
 		t.Errorf("audit after one option change: %v", events)
+	}
+}
+
+// TestCLIUserAddSSOSaysOneEmail: an SSO account gets only the first email, and the admin is
+// told so.
+func TestCLIUserAddSSOSaysOneEmail(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	out := mustCLI(t, data, "user", "add", "sam", "--email", "sam@x.org", "--sso")
+	if !strings.Contains(out, `"Password Generated" email was sent to sam@x.org`) || strings.Contains(out, "New Password") ||
+		!strings.Contains(out, "outbox "+filepath.Join(data, "outbox")) {
+		t.Errorf("user add --sso printed %q, want only the first email named, and the outbox", out)
+	}
+	if got := subjects(mailTo(t, data, "sam@x.org")); !slices.Equal(got, []string{"Password Generated"}) {
+		t.Errorf("sam's emails: %q", got)
 	}
 }
 

@@ -201,7 +201,11 @@ func userCommand(ctx context.Context, sub string, args []string, stdout io.Write
 		if v, _, err = svc.CreateUser(ctx, account.CLI, n); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Made account %q; the \"Password Generated\" email was sent to %s.\n", v.Username, v.Email)
+		emails, plural := `the "Password Generated" and "New Password" emails`, true
+		if v.Source == store.SourceSSO { // no password, so no second email
+			emails, plural = `the "Password Generated" email`, false
+		}
+		fmt.Fprintf(stdout, "Made account %q; %s.\n", v.Username, a.mailSent(emails, plural, v.Email))
 		return nil
 	case "list":
 		list, err := svc.Users(ctx, account.CLI)

@@ -42,16 +42,38 @@ func openQueue(c common, log *slog.Logger) (*mail.Queue, error) {
 	return q, nil
 }
 
-// flushMail delivers what a command wrote before it exits (serve delivers in the background).
-func (a *app) flushMail() {
+// flushMail delivers what a command wrote before it exits (serve delivers in the background)
+// and answers how many of those messages still wait.
+func (a *app) flushMail() int {
 	if a.queue == nil {
-		return
+		return 0
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), flushBudget)
 	defer cancel()
-	if n := a.queue.Flush(ctx); n > 0 {
+	n := a.queue.Flush(ctx)
+	if n > 0 {
 		a.log.Warn("mail waits in the queue: a running server delivers it, or `twofold mail deliver`; see `twofold mail status`",
 			"waiting", n, "dir", a.queue.Dir())
+	}
+	return n
+}
+
+// mailSent delivers the mail this command wrote, as flushMail does, and says where the emails
+// named (`the "New Password" email`; plural for more than one) to address went: to the
+// outbox folder, or to the SMTP server, or into its queue when the server did not take them.
+func (a *app) mailSent(emails string, plural bool, address string) string {
+	were, wait := "was", "waits"
+	if plural {
+		were, wait = "were", "wait"
+	}
+	switch {
+	case a.queue == nil:
+		return fmt.Sprintf("%s %s sent to %s (in the outbox %s)", emails, were, address, a.outbox)
+	case a.flushMail() > 0:
+		return fmt.Sprintf("%s to %s %s in the queue for %s: a running server delivers it, or `twofold mail deliver`",
+			emails, address, wait, a.queue.Transport())
+	default:
+		return fmt.Sprintf("%s %s sent to %s through %s", emails, were, address, a.queue.Transport())
 	}
 }
 

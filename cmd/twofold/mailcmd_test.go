@@ -57,6 +57,8 @@ func TestMailQueueFromTheCommandLine(t *testing.T) {
 		t.Fatalf("user add: %d %s %s", code, out, errOut)
 	} else if !strings.Contains(errOut, "mail waits in the queue") {
 		t.Errorf("no word that mail waits: %s", errOut)
+	} else if !strings.Contains(out, `"Password Generated" and "New Password" emails to alice@example.org wait in the queue for smtp `+addr) {
+		t.Errorf("user add does not say that both emails wait for the relay: %s", out)
 	}
 	out, _, code := mailCLI(t, append([]string{"mail", "status", "--json"}, common...)...)
 	var st struct {
@@ -105,6 +107,11 @@ func TestMailQueueFromTheCommandLine(t *testing.T) {
 	if out, _, _ := mailCLI(t, append([]string{"mail", "status"}, common...)...); !strings.Contains(out, "Waiting: none") ||
 		!strings.Contains(out, "Delivered: 2") {
 		t.Errorf("mail status after delivery:\n%s", out)
+	}
+	// With the relay up, user add says where the emails went.
+	if out, errOut, code := mailCLI(t, append([]string{"user", "add", "bert", "--email", "bert@example.org"}, common...)...); code != 0 ||
+		!strings.Contains(out, `"Password Generated" and "New Password" emails were sent to bert@example.org through smtp `+addr) {
+		t.Errorf("user add with the relay up: %d %s %s", code, out, errOut)
 	}
 }
 
