@@ -249,11 +249,51 @@ func (h *Handler) userAction(w http.ResponseWriter, r *http.Request, note string
 	return nil
 }
 
+// userConfirmData is the page that asks before an action that cannot be undone.
+type userConfirmData struct {
+	Username string
+	Action   string // the path the confirmed form posts to
+	Heading  string
+	What     string
+	Button   string
+	// WithPassword carries Reset MFA's "Also email a new temporary password" through.
+	WithPassword bool
+}
+
+// confirmFirst shows the confirmation page of an action that destroys (as the options page's
+// Confirm) unless the form says it was confirmed; it answers whether it did.
+func (h *Handler) confirmFirst(w http.ResponseWriter, r *http.Request, d userConfirmData) (bool, error) {
+	if err := parseForm(w, r); err != nil {
+		return true, err
+	}
+	if r.PostForm.Get("confirm") != "" {
+		return false, nil
+	}
+	p, a, err := h.admin(r)
+	if err != nil {
+		return true, err
+	}
+	v, err := h.svc.User(r.Context(), a, r.PathValue("username"))
+	if err != nil {
+		return true, err
+	}
+	d.Username, d.Action = v.Username, r.URL.Path
+	h.render(w, r, http.StatusOK, "admin_user_confirm", &view{Title: d.Heading + " · " + v.Username,
+		Nav: navOf(p, "users"), Data: d})
+	return true, nil
+}
+
 func (h *Handler) userResetMFA(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
 	withPassword := r.PostForm.Get("with_password") != ""
+	if asked, err := h.confirmFirst(w, r, userConfirmData{Heading: "Reset MFA", Button: "Reset MFA",
+		WithPassword: withPassword,
+		What: "This removes the account's authenticator key, its backup codes and every session. " +
+			"The next sign-in sets up MFA again."}); asked {
+		return err
+	}
 	note := "mfa-reset"
 	if withPassword {
 		note = "mfa-reset+"
@@ -270,12 +310,22 @@ func (h *Handler) userUnlock(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) userResetPassword(w http.ResponseWriter, r *http.Request) error {
+	if asked, err := h.confirmFirst(w, r, userConfirmData{Heading: "New temporary password",
+		Button: "Send a new temporary password",
+		What: "The account's password stops working now and every session ends; a new temporary " +
+			"password is emailed (“New Password”)."}); asked {
+		return err
+	}
 	return h.userAction(w, r, "pw-reset", func(a account.Actor, name string) (*account.UserView, error) {
 		return h.svc.ResetPassword(r.Context(), a, name)
 	})
 }
 
 func (h *Handler) userDisable(w http.ResponseWriter, r *http.Request) error {
+	if asked, err := h.confirmFirst(w, r, userConfirmData{Heading: "Disable the account", Button: "Disable",
+		What: "The account can no longer sign in and every session ends. You can enable it again later."}); asked {
+		return err
+	}
 	return h.userAction(w, r, "disabled", func(a account.Actor, name string) (*account.UserView, error) {
 		return h.svc.SetDisabled(r.Context(), a, name, true)
 	})

@@ -54,7 +54,7 @@ var embedded embed.FS
 // here or a file missing there is an error at start.
 var pages = []string{
 	"signin", "enroll", "verify", "backup", "codes", "password",
-	"profile", "admin_options", "admin_confirm", "admin_users", "admin_user", "admin_user_new",
+	"profile", "admin_options", "admin_confirm", "admin_users", "admin_user", "admin_user_new", "admin_user_confirm",
 	"admin_audit", "error", "locked",
 }
 

@@ -660,6 +660,9 @@ func TestAdminOptions(t *testing.T) {
 	}
 }
 
+// confirmed is the form of a confirmation page's button.
+var confirmed = url.Values{"confirm": {"1"}}
+
 func TestAdminAccounts(t *testing.T) {
 	a := newApp(t, appConfig{})
 	admin := a.client()
@@ -700,23 +703,23 @@ func TestAdminAccounts(t *testing.T) {
 	}
 
 	// A new temporary password is emailed and ends the sessions.
-	admin.post("/admin/users/lee/password/reset", nil).expect(303, "/admin/users/lee?m=pw-reset")
+	admin.post("/admin/users/lee/password/reset", confirmed).expect(303, "/admin/users/lee?m=pw-reset")
 	if a.tempPassword("lee@example.org") == temp {
 		t.Errorf("no new temporary password emailed")
 	}
 	lee.get("/profile").expect(303, "/signin")
 
 	// Disable refuses the sign-in with its own message; enable lets it in again.
-	admin.post("/admin/users/lee/disable", nil).expect(303, "/admin/users/lee?m=disabled")
+	admin.post("/admin/users/lee/disable", confirmed).expect(303, "/admin/users/lee?m=disabled")
 	p = lee.post("/signin", url.Values{"username": {"lee"}, "password": {a.tempPassword("lee@example.org")}}).expect(403, "")
 	if !strings.Contains(p.byID("form-alert").content(), "disabled") {
 		t.Errorf("disabled: %s", p.byID("form-alert").content())
 	}
 	admin.post("/admin/users/lee/enable", nil).expect(303, "/admin/users/lee?m=enabled")
-	admin.post("/admin/users/root/disable", nil).expect(409, "")
+	admin.post("/admin/users/root/disable", confirmed).expect(409, "")
 
 	// Reset MFA: the next sign-in goes to enrolment.
-	admin.post("/admin/users/lee/mfa/reset", nil).expect(303, "/admin/users/lee?m=mfa-reset")
+	admin.post("/admin/users/lee/mfa/reset", confirmed).expect(303, "/admin/users/lee?m=mfa-reset")
 	lee.post("/signin", url.Values{"username": {"lee"}, "password": {a.tempPassword("lee@example.org")}}).
 		expect(303, "/signin/enroll")
 	if !lee.get("/signin/enroll").has("qr") {
