@@ -55,4 +55,3 @@ func (n *node) parentForm(p *page) *node {
 	p.t.Fatalf("#%s is in no form", n.attr("id"))
 	return nil
 }
-
