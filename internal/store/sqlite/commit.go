@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync"
@@ -34,19 +35,19 @@ type committer struct {
 	quit chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
-	// w is the writer connection, pinned for the committer's life, with its statements.
-	w *connStmts
+	// db is the writer pool, of one connection; w is that connection, pinned, with its
+	// statements, and nil between dropping it after a failed ROLLBACK and the next transaction.
+	db *sql.DB
+	w  *connStmts
 }
 
 var errClosed = errors.New("sqlite: closed")
 
 func (db *DB) startCommitter(ctx context.Context) error {
-	conn, err := db.w.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("sqlite: writer: %w", err)
+	db.c = &committer{reqs: make(chan *commitReq), quit: make(chan struct{}), db: db.w}
+	if _, err := db.c.writer(ctx); err != nil {
+		return err
 	}
-	db.c = &committer{reqs: make(chan *commitReq), quit: make(chan struct{}),
-		w: &connStmts{conn: conn, stmts: make(map[string]*sql.Stmt)}}
 	db.c.wg.Add(1)
 	go db.commitLoop()
 	return nil
@@ -56,8 +57,10 @@ func (db *DB) stopCommitter() {
 	db.c.once.Do(func() {
 		close(db.c.quit)
 		db.c.wg.Wait()
-		db.c.w.close()
-		db.c.w.conn.Close()
+		if db.c.w != nil {
+			db.c.w.close()
+			db.c.w.conn.Close()
+		}
 	})
 }
 
@@ -105,74 +108,132 @@ func (db *DB) commitLoop() {
 	}
 }
 
-// runBatch runs the batch's fns in one transaction and commits it; every request gets its
-// own outcome.
+// runBatch runs the batch's fns and commits them; every request gets its own outcome. Most
+// batches are one transaction; one that is lost under a fn (below) ends there, and the fns after
+// it run in a new one.
 func (db *DB) runBatch(batch []*commitReq) {
-	fail := func(err error) {
-		for _, r := range batch {
-			if r.err == nil && r.pval == nil {
-				r.err = err
-			}
-		}
+	for len(batch) > 0 {
+		batch = db.runTx(batch)
 	}
+}
+
+// runTx runs the fns of batch, in order, in one transaction and commits it. It answers the
+// requests it has left to run when the transaction was lost under one fn: SQLite rolls a
+// transaction back on its own after some errors of a statement (I/O, a full disk, no memory, an
+// interrupt), and then every fn run in it so far has lost its work and is answered an error.
+func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
 	ctx := context.Background() // the transaction outlives any one caller's context
-	w := db.c.w
+	w, err := db.c.writer(ctx)
+	if err != nil {
+		fail(batch, err)
+		return nil
+	}
 	// The explicit BEGIN IMMEDIATE takes the file's write lock at once (waiting busy_timeout
 	// for another process), so no statement inside can fail with a busy upgrade.
 	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		fail(fmt.Errorf("sqlite: begin: %w", err))
-		return
+		fail(batch, fmt.Errorf("sqlite: begin: %w", err))
+		return nil
 	}
-	rollback := func() { w.conn.ExecContext(ctx, "ROLLBACK") }
 	q := queries{x: w}
 	q.atomic = func(_ context.Context, fn func(queries) error) error { return fn(q) }
 	savepoints := len(batch) > 1
 	ok := 0
-	for _, r := range batch {
+	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
-			r.err = err
+			r.err = err // the caller has gone: its fn is not run
 			continue
 		}
 		if savepoints {
 			if _, err := w.ExecContext(ctx, "SAVEPOINT tx"); err != nil {
-				rollback()
-				fail(fmt.Errorf("sqlite: savepoint: %w", err))
-				return
+				r.err = fmt.Errorf("sqlite: savepoint: %w", err)
+				return db.lost(batch, i)
 			}
 		}
 		r.err, r.pval = run(r.fn, q)
-		switch {
-		case r.err == nil && r.pval == nil:
-			ok++
-			if savepoints {
-				if _, err := w.ExecContext(ctx, "RELEASE tx"); err != nil {
-					rollback()
-					fail(fmt.Errorf("sqlite: release savepoint: %w", err))
-					return
-				}
-			}
-		case savepoints:
-			_, err := w.ExecContext(ctx, "ROLLBACK TO tx")
-			if err == nil {
+		succeeded := r.err == nil && r.pval == nil
+		if savepoints {
+			var err error
+			if succeeded {
+				_, err = w.ExecContext(ctx, "RELEASE tx")
+			} else if _, err = w.ExecContext(ctx, "ROLLBACK TO tx"); err == nil {
 				_, err = w.ExecContext(ctx, "RELEASE tx")
 			}
 			if err != nil {
-				rollback()
-				fail(fmt.Errorf("sqlite: rollback to savepoint: %w", err))
-				return
+				if succeeded {
+					r.err = fmt.Errorf("sqlite: transaction lost: %w", err)
+				}
+				return db.lost(batch, i)
 			}
+		}
+		if succeeded {
+			ok++
 		}
 	}
 	if ok == 0 {
-		if _, err := w.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-			fail(fmt.Errorf("sqlite: rollback: %w", err))
+		if err := db.c.rollback(ctx); err != nil {
+			fail(batch, err)
 		}
-		return
+		return nil
 	}
 	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		rollback()
-		fail(fmt.Errorf("sqlite: commit: %w", err))
+		err = fmt.Errorf("sqlite: commit: %w", err)
+		if rerr := db.c.rollback(ctx); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		fail(batch, err)
 	}
+	return nil
+}
+
+// lost ends a transaction lost under batch[i] (or in an unknown state after it): every fn
+// run in it so far is answered an error, and the requests after batch[i] are left for a new
+// transaction.
+func (db *DB) lost(batch []*commitReq, i int) (rest []*commitReq) {
+	err := errors.New("sqlite: transaction lost: rolled back by a later transaction's failure")
+	if rerr := db.c.rollback(context.Background()); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
+	fail(batch[:i+1], err)
+	return batch[i+1:]
+}
+
+// fail answers err to every request of batch that has no outcome of its own yet.
+func fail(batch []*commitReq, err error) {
+	for _, r := range batch {
+		if r.err == nil && r.pval == nil {
+			r.err = err
+		}
+	}
+}
+
+// writer answers the writer connection, opening a new one when the last was dropped.
+func (c *committer) writer(ctx context.Context) (*connStmts, error) {
+	if c.w == nil {
+		conn, err := c.db.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: writer: %w", err)
+		}
+		c.w = &connStmts{conn: conn, stmts: make(map[string]*sql.Stmt)}
+	}
+	return c.w, nil
+}
+
+// rollback ends the transaction on the writer. When ROLLBACK fails the connection may still be
+// in a transaction (or in no known state), so it is dropped, which rolls back whatever it held:
+// the next transaction begins on a new one. It answers an error only when nothing is known.
+func (c *committer) rollback(ctx context.Context) error {
+	_, err := c.w.conn.ExecContext(ctx, "ROLLBACK")
+	if err == nil {
+		return nil
+	}
+	c.w.close()
+	// ErrBadConn makes database/sql close the connection instead of keeping it.
+	derr := c.w.conn.Raw(func(any) error { return driver.ErrBadConn })
+	c.w = nil
+	if derr != nil && !errors.Is(derr, driver.ErrBadConn) {
+		return fmt.Errorf("sqlite: rollback: %w; dropping the connection: %w", err, derr)
+	}
+	return nil
 }
 
 // run calls fn, turning a panic into a value for the caller to panic with again.

@@ -133,12 +133,6 @@ func (db *DB) Import(ctx context.Context, records iter.Seq2[store.Record, error]
 		if !n.Empty() {
 			return fmt.Errorf("sqlite: import: %w (%s)", store.ErrNotEmpty, n)
 		}
-		stmts := map[string]*sql.Stmt{}
-		defer func() {
-			for _, s := range stmts {
-				s.Close()
-			}
-		}()
 		last := -1
 		for r, err := range records {
 			if err != nil {
@@ -148,14 +142,9 @@ func (db *DB) Import(ctx context.Context, records iter.Seq2[store.Record, error]
 			if last, err = store.TableOrder(last, t); err != nil {
 				return err
 			}
-			st := stmts[t]
-			if st == nil {
-				if st, err = tx.PrepareContext(ctx, importStatements[t]); err != nil {
-					return mapErr("import "+t, err)
-				}
-				stmts[t] = st
-			}
-			if _, err := st.ExecContext(ctx, args(r)...); err != nil {
+			// Through tx, so that cancelling ctx stops the import between rows, never
+			// interrupting one (see connStmts).
+			if _, err := tx.ExecContext(ctx, importStatements[t], args(r)...); err != nil {
 				return mapErr("import "+t, err)
 			}
 		}

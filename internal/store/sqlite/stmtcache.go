@@ -71,10 +71,26 @@ func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...a
 
 // connStmts is an execer on the committer's pinned writer connection, with statements
 // prepared once on that connection and kept.
+//
+// Its statements never see their caller's cancellation. The writer runs many callers' fns in
+// one shared transaction (commit.go), and when a statement's context ends while it runs the
+// driver interrupts it; SQLite answers an interrupted write by rolling back the whole
+// transaction, every other caller's work with it. So a statement, once started, runs to its end
+// (the store's statements are short: rows found by key or index), and a caller whose context
+// has ended is refused its next statement instead: its fn fails and only its own savepoint is
+// rolled back.
 type connStmts struct {
 	conn  *sql.Conn
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
+}
+
+// uninterruptible answers ctx without its cancellation, or ctx's error when it has ended.
+func uninterruptible(ctx context.Context) (context.Context, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.WithoutCancel(ctx), nil
 }
 
 func (c *connStmts) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -101,6 +117,10 @@ func (c *connStmts) close() {
 }
 
 func (c *connStmts) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, err := uninterruptible(ctx)
+	if err != nil {
+		return nil, err
+	}
 	s, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -109,6 +129,10 @@ func (c *connStmts) ExecContext(ctx context.Context, query string, args ...any) 
 }
 
 func (c *connStmts) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx, err := uninterruptible(ctx)
+	if err != nil {
+		return nil, err
+	}
 	s, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -117,14 +141,15 @@ func (c *connStmts) QueryContext(ctx context.Context, query string, args ...any)
 }
 
 func (c *connStmts) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if ctx.Err() != nil {
+		// A Row carrying ctx's error: with ctx ended, the driver answers that error before
+		// running anything.
+		return c.conn.QueryRowContext(ctx, query, args...)
+	}
+	ctx = context.WithoutCancel(ctx)
 	s, err := c.stmt(ctx, query)
 	if err != nil {
 		return c.conn.QueryRowContext(ctx, query, args...) // fails the same way, as a Row
 	}
 	return s.QueryRowContext(ctx, args...)
-}
-
-// PrepareContext prepares a statement for one use (an import), not kept.
-func (c *connStmts) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
-	return c.conn.PrepareContext(ctx, query)
 }
