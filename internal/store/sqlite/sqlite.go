@@ -35,6 +35,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 
 	msqlite "modernc.org/sqlite" // registers the "sqlite" driver
@@ -65,6 +67,9 @@ var _ store.Store = (*DB)(nil)
 func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: open: empty path")
+	}
+	if err := ownerOnly(path); err != nil {
+		return nil, err
 	}
 	w, err := sql.Open("sqlite", dsn(path,
 		"_pragma=busy_timeout("+fmt.Sprint(busyTimeoutMS)+")",
@@ -124,6 +129,36 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
+// ownerOnly makes the database file readable by its owner only (SPEC §5), before SQLite opens
+// it: SQLite would create it with mode 0644 less the umask, and it creates the -wal, -shm and
+// -journal files with the mode of the database file. A missing file is created empty with mode
+// 0600 (SQLite makes a new database of an empty file); group and other access is taken from an
+// existing one and its journal files, as an earlier version may have left them.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		err = f.Close()
+	}
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		info, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			if err := os.Chmod(p, perm&^0o077); err != nil {
+				return fmt.Errorf("sqlite: %s has mode %04o, which lets other users read it, and could not be made private: %w", p, perm, err)
+			}
+		}
+	}
+	return nil
+}
+
 // dsn builds a modernc.org/sqlite data source name for the file at path with query
 // parameters. The path goes into a file: URI, so the characters that URI syntax gives a
 // meaning are escaped.
@@ -135,7 +170,8 @@ func dsn(path string, params ...string) string {
 // Update runs fn in a BEGIN IMMEDIATE transaction on the writer connection and commits when
 // fn returns nil; otherwise, or when fn panics, it rolls back (and panics again). fn's error is
 // returned as it is. Transactions waiting at the same moment share one commit (commit.go). fn must use q only: the DB's own write methods would wait for the
-// connection fn holds.
+// connection fn holds. When ctx ends, fn's next statement is refused with ctx's error; one
+// already running is never cut short, as that would roll back the shared transaction.
 func (db *DB) Update(ctx context.Context, fn func(q store.Queries) error) error {
 	return db.inTx(ctx, func(q queries) error { return fn(q) })
 }
