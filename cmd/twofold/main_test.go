@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -31,6 +32,10 @@ const testVersion = "v0.0.0-e2e"
 
 // binary is the twofold binary that TestMain built.
 var binary string
+
+// hang bounds every wait on a process (starting, stopping, a command-line run): long enough
+// that only a hang reaches it, never a busy machine.
+const hang = 2 * time.Minute
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
@@ -82,7 +87,7 @@ type cliResult struct {
 // runCLI runs the binary with args and the data folder given after them, as SPEC §4 allows.
 func runCLI(t *testing.T, data string, args ...string) cliResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
 	defer cancel()
 	if data != "" {
 		args = append(args, "--data", data)
@@ -196,8 +201,8 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 	case s.addr = <-s.log.listening:
 	case <-s.done:
 		t.Fatalf("server exited before listening:\n%s", strings.Join(s.log.Lines(), "\n"))
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server did not log \"twofold listening\" within 30s:\n%s", strings.Join(s.log.Lines(), "\n"))
+	case <-time.After(hang):
+		t.Fatalf("server did not log \"twofold listening\" within %s:\n%s", hang, strings.Join(s.log.Lines(), "\n"))
 	}
 	s.base = "http://" + s.addr
 	return s
@@ -206,13 +211,28 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 // kill ends the server with SIGKILL, as a crash would, and waits for it to be gone.
 func (s *server) kill(t *testing.T) {
 	t.Helper()
-	if err := s.cmd.Process.Kill(); err != nil {
+	if err := s.killNow(); err != nil {
 		t.Fatalf("kill -9 server: %v", err)
 	}
+	s.waitGone(t)
+}
+
+// killNow sends SIGKILL without waiting, so that it can cut a load at an exact point; it is
+// safe to call from any goroutine.
+func (s *server) killNow() error {
+	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	return nil
+}
+
+// waitGone waits for the server's process to have ended.
+func (s *server) waitGone(t *testing.T) {
+	t.Helper()
 	select {
 	case <-s.done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("server still running 10s after SIGKILL")
+	case <-time.After(hang):
+		t.Fatalf("server still running %s after SIGKILL", hang)
 	}
 }
 
@@ -226,8 +246,8 @@ func (s *server) stop(t *testing.T) {
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.done:
-	case <-time.After(15 * time.Second):
-		t.Errorf("server did not stop within 15s of SIGTERM")
+	case <-time.After(hang):
+		t.Errorf("server did not stop within %s of SIGTERM", hang)
 		s.cmd.Process.Kill()
 		<-s.done
 	}
@@ -261,23 +281,33 @@ type response struct {
 
 func (r response) String() string { return fmt.Sprintf("%d %s", r.status, bytes.TrimSpace(r.raw)) }
 
-var httpClient = &http.Client{Timeout: 30 * time.Second}
+var httpClient = &http.Client{Timeout: hang}
 
 // call sends a request with the client's cookie and keeps the cookie it gets back. body nil
-// sends no body.
+// sends no body. Anything but a JSON answer fails the test.
 func (c *client) call(t *testing.T, method, path string, body any) response {
 	t.Helper()
+	r, err := c.try(method, path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// try is call for a request that may get no answer (the server was killed): it answers the
+// error instead of failing the test, so it may run outside the test's goroutine.
+func (c *client) try(method, path string, body any) (response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			t.Fatal(err)
+			return response{}, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, (*c.srv).base+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -287,12 +317,12 @@ func (c *client) call(t *testing.T, method, path string, body any) response {
 	}
 	res, err := httpClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return response{}, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
-		t.Fatalf("%s %s: reading the answer: %v", method, path, err)
+		return response{}, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}
 	for _, ck := range res.Cookies() {
 		if ck.Name == "twofold_session" {
@@ -307,13 +337,13 @@ func (c *client) call(t *testing.T, method, path string, body any) response {
 	r := response{status: res.StatusCode, header: res.Header, raw: raw}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-			t.Fatalf("%s %s: Content-Type %q, want application/json: %s", method, path, ct, raw)
+			return r, fmt.Errorf("%s %s: Content-Type %q, want application/json: %s", method, path, ct, raw)
 		}
 		if err := json.Unmarshal(raw, &r.body); err != nil {
-			t.Fatalf("%s %s: answer is not a JSON object: %v: %s", method, path, err, raw)
+			return r, fmt.Errorf("%s %s: answer is not a JSON object: %v: %s", method, path, err, raw)
 		}
 	}
-	return r
+	return r, nil
 }
 
 // expect checks an answer's status and, for an error, its code.
@@ -545,10 +575,6 @@ func stepAt(at time.Time) int64 { return at.Unix() / period }
 // middleOf answers a time in the middle of step s.
 func middleOf(s int64) time.Time { return time.Unix(s*period+period/2, 0) }
 
-// stepMargin is how far from a step's edge a code is still chosen: it covers the time between
-// choosing a code and the server checking it, on a slow machine too.
-const stepMargin = 3 * time.Second
-
 // authenticator is an authenticator app holding one key, which remembers the last step it
 // gave a code of, as the server does, so that the next code chosen is one the server has not
 // seen used (SPEC §3: the previous, current and next steps are accepted, each once).
@@ -556,24 +582,26 @@ type authenticator struct {
 	tool   oathtool
 	secret string
 	last   int64
+	now    func() time.Time // the real clock: the server checks codes against it
 }
 
 func newAuthenticator(tool oathtool, secret string) *authenticator {
 	rememberSecret(secret)
-	return &authenticator{tool: tool, secret: secret, last: -1}
+	return &authenticator{tool: tool, secret: secret, last: -1, now: time.Now}
 }
 
-// fresh answers a code of the earliest step the server accepts now and has not recorded,
-// keeping clear of step edges; it never waits. Each authenticator is used for at most two
-// quick codes in a row, which some step always allows.
+// fresh answers a code of the current step, or of the next one when the current one was
+// used; it never waits. Either stays accepted for at least a whole step from now (until the
+// step after it ends), so that a slow machine between choosing a code and the server checking
+// it cannot make it stale; an older step's code could have only moments left. Each
+// authenticator is used for at most two quick codes in a row, which the current and next
+// steps always allow.
 func (a *authenticator) fresh(t *testing.T) (string, int64) {
 	t.Helper()
-	now := time.Now()
-	lo := stepAt(now.Add(stepMargin)) - 1
-	hi := stepAt(now.Add(-stepMargin)) + 1
-	s := max(lo, a.last+1)
-	if s > hi {
-		t.Fatalf("no unused step is accepted now (last used %d, accepted %d..%d): the test uses one key too often", a.last, lo, hi)
+	cur := stepAt(a.now())
+	s := max(cur, a.last+1)
+	if s > cur+1 {
+		t.Fatalf("no unused step is accepted now for a whole step (last used %d, now %d): the test uses one key too often", a.last, cur)
 	}
 	a.last = s
 	return a.tool.code(t, a.secret, middleOf(s)), s
@@ -582,7 +610,7 @@ func (a *authenticator) fresh(t *testing.T) (string, int64) {
 // next answers the code of the next step, as oathtool --now "<now + 30s>" prints it.
 func (a *authenticator) next(t *testing.T) (string, int64) {
 	t.Helper()
-	at := time.Now().Add(period * time.Second)
+	at := a.now().Add(period * time.Second)
 	s := stepAt(at)
 	if s <= a.last {
 		t.Fatalf("the next step %d was already used (last %d)", s, a.last)
@@ -594,7 +622,7 @@ func (a *authenticator) next(t *testing.T) (string, int64) {
 // wrong answers a well-formed code that no step near now gives.
 func (a *authenticator) wrong(t *testing.T) string {
 	t.Helper()
-	now := stepAt(time.Now())
+	now := stepAt(a.now())
 	valid := map[string]bool{}
 	for s := now - 3; s <= now+3; s++ {
 		valid[a.tool.code(t, a.secret, middleOf(s))] = true
@@ -719,6 +747,38 @@ func checkLog(t *testing.T, lines []string, plain func(line string) bool) {
 				}
 				rest = rest[j+1:]
 			}
+		}
+	}
+}
+
+// TestAuthenticatorCodesLastAWholeStep checks the codes the process tests send: at any moment
+// of a step, fresh and next choose a code the server goes on accepting for at least a whole
+// step, so that no test depends on how quickly a busy machine gets the code to the server.
+func TestAuthenticatorCodesLastAWholeStep(t *testing.T) {
+	t.Parallel()
+	tool := oathtool{needTool(t, "oathtool", "oathtool")}
+	const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	base := int64(59_000_000) * period // the start of a step
+	for _, into := range []time.Duration{0, time.Second, 3 * time.Second, 4 * time.Second, 15 * time.Second,
+		26 * time.Second, 27 * time.Second, 29*time.Second + 999*time.Millisecond} {
+		now := time.Unix(base, 0).Add(into)
+		a := newAuthenticator(tool, secret)
+		a.now = func() time.Time { return now }
+		for _, pick := range []func(*testing.T) (string, int64){a.fresh, a.fresh} {
+			code, s := pick(t)
+			if want := tool.code(t, secret, middleOf(s)); code != want {
+				t.Fatalf("%s into a step: the code %s is not of step %d (%s)", into, code, s, want)
+			}
+			// The server accepts step s while its own step is s-1, s or s+1.
+			if accepted := time.Unix((s+2)*period, 0).Sub(now); s < stepAt(now)-1 || accepted < period*time.Second {
+				t.Errorf("%s into a step: a code of step %d (now %d) is accepted for only %s more", into, s, stepAt(now), accepted)
+			}
+		}
+		b := newAuthenticator(tool, secret)
+		b.now = a.now
+		b.fresh(t)
+		if _, s := b.next(t); time.Unix((s+2)*period, 0).Sub(now) < period*time.Second || s > stepAt(now)+1 {
+			t.Errorf("%s into a step: next chose step %d (now %d)", into, s, stepAt(now))
 		}
 	}
 }
