@@ -435,7 +435,7 @@ func (c *client) signInFully(username, temp string) (secret string, codes []stri
 	for _, li := range shown.byID("codes").all(tag("code")) {
 		codes = append(codes, li.content())
 	}
-	next := shown.byID("done").attr("href")
+	next := doneTarget(c.t, shown)
 	if next != "/signin/password" {
 		c.t.Fatalf("Done leads to %q, want /signin/password", next)
 	}

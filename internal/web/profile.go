@@ -109,9 +109,9 @@ func (h *Handler) regenerate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return h.securityError(w, r, p, codeError(err, "code"), true, err)
 	}
-	h.renderCodes(w, r, navOf(p, "profile"), codesData{Title: "New backup codes", Codes: codes, Next: "/profile/security",
-		Intro: "These are your new backup codes; every earlier code no longer works. Each code works once."})
-	return nil
+	return h.renderCodes(w, r, navOf(p, "profile"), codesData{Title: "New backup codes", Codes: codes, Next: "/profile/security",
+		Account: p.Actor().Name,
+		Intro:   "These are your new backup codes; every earlier code no longer works. Each code works once."})
 }
 
 func (h *Handler) profileEnrollStart(w http.ResponseWriter, r *http.Request) error {
@@ -151,7 +151,7 @@ func (h *Handler) profileEnrollPage(w http.ResponseWriter, r *http.Request) erro
 	d := newEnrollData(e)
 	d.Profile, d.ContinueURL = true, "/profile/security/enroll/verify"
 	h.render(w, r, http.StatusOK, "enroll", &view{Title: "Set up multi-factor authentication",
-		Nav: navOf(p, "profile"), Data: d})
+		Nav: navOf(p, "profile"), Script: true, Data: d})
 	return nil
 }
 
@@ -191,8 +191,8 @@ func (h *Handler) profileEnrollVerify(w http.ResponseWriter, r *http.Request) er
 		redirect(w, r, "/profile/security?m=enrolled")
 		return nil
 	}
-	h.renderCodes(w, r, navOf(p, "profile"), codesData{Title: "Backup Codes", Codes: codes, Next: "/profile/security?m=enrolled",
+	return h.renderCodes(w, r, navOf(p, "profile"), codesData{Title: "Backup Codes", Codes: codes,
+		Next: "/profile/security?m=enrolled", Account: p.Actor().Name,
 		Intro: "Multi-factor authentication is set up. If you cannot use your phone or authenticator app, " +
 			"sign in with one of these backup codes instead. Each code works once."})
-	return nil
 }

@@ -82,7 +82,9 @@ func (h *Handler) moveOn(w http.ResponseWriter, r *http.Request, st account.Step
 
 // enrollData is the enrolment page: the QR code and, under "Set up manually", what to type.
 type enrollData struct {
-	QR          template.URL
+	QR template.URL
+	// URI is the otpauth:// link that opens the authenticator app on the phone showing the page.
+	URI         template.URL
 	AccountName string
 	Issuer      string
 	Key         string // in groups of four
@@ -98,7 +100,7 @@ func newEnrollData(e *account.Enrollment) enrollData {
 	if e == nil {
 		return enrollData{}
 	}
-	return enrollData{QR: template.URL(e.QRDataURI()), AccountName: e.AccountName, Issuer: e.Issuer,
+	return enrollData{QR: template.URL(e.QRDataURI()), URI: template.URL(e.URI), AccountName: e.AccountName, Issuer: e.Issuer,
 		Key: otp.GroupKey(e.Secret), Secret: e.Secret}
 }
 
@@ -130,7 +132,8 @@ func (h *Handler) enrollPage(w http.ResponseWriter, r *http.Request) error {
 	d := newEnrollData(e)
 	d.Optional = next == account.StepEnrollOptional
 	d.ContinueURL, d.StartURL = "/signin/enroll/verify", "/signin/enroll"
-	h.render(w, r, http.StatusOK, "enroll", &view{Title: "Set up multi-factor authentication", InSignIn: true, Data: d})
+	h.render(w, r, http.StatusOK, "enroll", &view{Title: "Set up multi-factor authentication", InSignIn: true,
+		Script: d.QR != "", Data: d})
 	return nil
 }
 
@@ -199,10 +202,14 @@ func (h *Handler) enrollVerify(w http.ResponseWriter, r *http.Request) error {
 	if len(st.BackupCodes) == 0 {
 		return h.moveOn(w, r, st)
 	}
-	h.renderCodes(w, r, nil, codesData{Title: "Backup Codes", Codes: st.BackupCodes, Next: stepURL(st.Next),
+	_, username, err := h.svc.State(r.Context(), st.Token)
+	if err != nil {
+		return err
+	}
+	return h.renderCodes(w, r, nil, codesData{Title: "Backup Codes", Codes: st.BackupCodes, Next: stepURL(st.Next),
+		Account: username,
 		Intro: "Multi-factor authentication is set up. If you cannot use your phone or authenticator app, " +
 			"sign in with one of these backup codes instead. Each code works once."})
-	return nil
 }
 
 // codeError puts a refused code next to its field; a lock or anything that is not about the
@@ -318,16 +325,34 @@ func (h *Handler) backup(w http.ResponseWriter, r *http.Request) error {
 		d.Codes = []string{st.NewBackupCode}
 		d.Intro = "A new backup code was made in place of the one you used. Keep it with your other codes: it is shown only now."
 	}
-	h.renderCodes(w, r, nil, d)
-	return nil
+	_, username, err := h.svc.State(r.Context(), st.Token)
+	if err != nil {
+		return err
+	}
+	d.Account = username
+	var n *nav
+	if st.Next == account.StepDone {
+		// Signed in now: the top bar, as on every page of a session.
+		n = &nav{Username: username}
+		if p, err := h.svc.Authenticate(r.Context(), st.Token); err == nil {
+			n = navOf(p, "")
+		}
+	}
+	return h.renderCodes(w, r, n, d)
 }
 
 // codesData is the page that shows backup codes once.
 type codesData struct {
-	Title      string
-	Intro      string
-	Codes      []string
-	Next       string
+	Title string
+	Intro string
+	Codes []string
+	// Account and Issuer say what the codes are for, on the page, the printout and the file.
+	Account, Issuer string
+	Made            string
+	Next            string
+	// NextPath and NextQuery are Next as "Done"'s GET form sends it.
+	NextPath   string
+	NextQuery  url.Values
 	Download   template.URL
 	UsedBackup bool
 	Remaining  int
@@ -337,11 +362,23 @@ type codesData struct {
 // renderCodes shows backup codes in the answer of the POST that made them: they are stored
 // nowhere else, so they cannot be shown again. Download is a data: link, so it works without
 // JavaScript.
-func (h *Handler) renderCodes(w http.ResponseWriter, r *http.Request, n *nav, d codesData) {
+func (h *Handler) renderCodes(w http.ResponseWriter, r *http.Request, n *nav, d codesData) error {
+	issuer, err := h.svc.Issuer(r.Context())
+	if err != nil {
+		return err
+	}
+	d.Issuer, d.Made = issuer, when(h.svc.Now())
+	next, err := url.Parse(d.Next)
+	if err != nil {
+		return err
+	}
+	d.NextPath, d.NextQuery = next.Path, next.Query()
 	if len(d.Codes) > 0 {
 		var b strings.Builder
-		b.WriteString("Twofold backup codes\n")
-		b.WriteString("Made " + time.Now().UTC().Format("2006-01-02 15:04 UTC") + "\n\n")
+		b.WriteString("Twofold backup codes\n\n")
+		b.WriteString("Account: " + d.Account + "\n")
+		b.WriteString("Issuer: " + d.Issuer + "\n")
+		b.WriteString("Made: " + d.Made + "\n\n")
 		for _, c := range d.Codes {
 			b.WriteString(c + "\n")
 		}
@@ -349,7 +386,9 @@ func (h *Handler) renderCodes(w http.ResponseWriter, r *http.Request, n *nav, d 
 		d.Download = template.URL("data:text/plain;charset=utf-8;base64," +
 			base64.StdEncoding.EncodeToString([]byte(b.String())))
 	}
-	h.render(w, r, http.StatusOK, "codes", &view{Title: d.Title, Nav: n, Script: len(d.Codes) > 0, Data: d})
+	// Every codes page loads app.js: Copy and Print, and Done held until the codes are saved.
+	h.render(w, r, http.StatusOK, "codes", &view{Title: d.Title, Nav: n, Script: true, Data: d})
+	return nil
 }
 
 // passwordData is the new-password page; the rules come from the password package and are

@@ -456,8 +456,8 @@ func TestSignInWithBackupCodes(t *testing.T) {
 	if !strings.Contains(low.byID("codes-low").content(), "Only 2 backup codes left") {
 		t.Errorf("no warning with 2 codes left:\n%s", low.body)
 	}
-	if low.byID("done").attr("href") != "/profile" {
-		t.Errorf("Done leads to %q", low.byID("done").attr("href"))
+	if got := doneTarget(t, low); got != "/profile" {
+		t.Errorf("Done leads to %q", got)
 	}
 	checkTied(t, signInWith(codes[2]).expect(401, ""), "backup_code", "wrong")
 
@@ -511,8 +511,8 @@ func TestRegenerateBackupCodes(t *testing.T) {
 	if p.byID("codes-h") == nil || len(p.byID("codes").all(tag("code"))) != 5 {
 		t.Fatalf("new codes:\n%s", p.body)
 	}
-	if p.byID("done").attr("href") != "/profile/security" {
-		t.Errorf("Done leads to %q", p.byID("done").attr("href"))
+	if got := doneTarget(t, p); got != "/profile/security" {
+		t.Errorf("Done leads to %q", got)
 	}
 	c.post("/signout", nil)
 	c.post("/signin", url.Values{"username": {"hal"}, "password": {chosenPassword}})

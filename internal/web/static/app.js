@@ -1,5 +1,6 @@
-// Twofold's only script: Copy and Print for backup codes. Every other part of the pages works
-// without JavaScript (Download is a plain data: link). Loaded from our origin, so the
+// Twofold's only script: Copy and Print for backup codes and the enrolment key, Done held
+// until the codes are saved, and the Regenerate dialog's focus and Escape. Every other part of
+// the pages works without JavaScript (Download is a plain data: link). Loaded from our origin, so the
 // Content-Security-Policy "script-src 'self'" holds; no inline code.
 (function () {
   "use strict";
@@ -8,6 +9,9 @@
     var list = document.getElementById(id);
     if (!list) {
       return "";
+    }
+    if (list.tagName === "CODE") { // a key: shown in groups of four, copied without spaces
+      return list.textContent.replace(/\s+/g, "");
     }
     var codes = list.querySelectorAll("code");
     var out = [];
@@ -71,5 +75,25 @@
     printButtons[j].addEventListener("click", function () {
       window.print();
     });
+  }
+
+  // Done stays disabled until the codes are saved: the box ticked, or Copy, Download or Print
+  // used (which tick it). Without JavaScript the box is required by the form instead.
+  var saved = document.getElementById("saved");
+  var done = document.getElementById("done");
+  if (saved && done) {
+    var sync = function () {
+      done.disabled = !saved.checked;
+    };
+    var tick = function () {
+      saved.checked = true;
+      sync();
+    };
+    saved.addEventListener("change", sync);
+    var savers = document.querySelectorAll("[data-copy=codes], #download, [data-print]");
+    for (var k = 0; k < savers.length; k++) {
+      savers[k].addEventListener("click", tick);
+    }
+    sync();
   }
 })();
