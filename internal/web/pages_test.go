@@ -124,3 +124,26 @@ func TestSignedInWithABackupCode(t *testing.T) {
 	}
 	doneForm(t, p)
 }
+
+// TestRegenerateDialogIsModal checks the dialog's semantics and that the page loads the script
+// that moves focus into it and closes it with Escape (the browser test presses the keys).
+func TestRegenerateDialogIsModal(t *testing.T) {
+	a := newApp(t, appConfig{})
+	c := a.client()
+	secret, _ := c.signInFully("dee", a.addUser("dee", false))
+	sec := c.get("/profile/security").expect(200, "")
+	dialog := sec.byID("regen-h").parent
+	if dialog.attr("role") != "dialog" || dialog.attr("aria-modal") != "true" {
+		t.Errorf("the dialog is %v", dialog.attrs)
+	}
+	if sec.doc.find(tag("script")) == nil {
+		t.Errorf("the Security tab loads no app.js for the dialog")
+	}
+	if sec.byID("code").hasAttr("autofocus") {
+		t.Errorf("the closed dialog's field takes the focus")
+	}
+	wrong := c.post("/profile/security/backup-codes", url.Values{"code": {a.wrongCode(secret)}}).expect(401, "")
+	if !wrong.byID("code").hasAttr("autofocus") {
+		t.Errorf("the dialog open after a refused code does not focus its field")
+	}
+}

@@ -20,10 +20,12 @@ type profileData struct {
 	// ShowBackup shows the backup-code count and "Regenerate Backup Codes": enrolled, and
 	// backup codes enabled.
 	ShowBackup bool
-	// Regenerate opens the "Regenerate Backup Codes" dialog (after a refused code).
-	Regenerate bool
-	MinLength  int
-	MaxLength  int
+	// Regenerate opens the "Regenerate Backup Codes" dialog (after a refused code), with focus
+	// on its field (RegenerateFocus "1", as the field template takes it).
+	Regenerate      bool
+	RegenerateFocus string
+	MinLength       int
+	MaxLength       int
 }
 
 func newProfileData(m *account.Me, tab string) profileData {
@@ -50,8 +52,10 @@ func (h *Handler) profileTab(w http.ResponseWriter, r *http.Request, tab string)
 	if err != nil {
 		return err
 	}
+	d := newProfileData(m, tab)
+	// app.js moves focus into the Regenerate dialog and closes it with Escape.
 	h.render(w, r, http.StatusOK, "profile", &view{Title: "Profile", Nav: navOf(p, "profile"), Notice: notice(r),
-		Data: newProfileData(m, tab)})
+		Script: d.ShowBackup, Data: d})
 	return nil
 }
 
@@ -63,7 +67,11 @@ func (h *Handler) securityError(w http.ResponseWriter, r *http.Request, p *accou
 	}
 	d := newProfileData(m, "security")
 	d.Regenerate = regenerate
-	h.renderForm(w, r, "profile", &view{Title: "Profile", Nav: navOf(p, "profile"), Form: f, Data: d}, cause)
+	if regenerate {
+		d.RegenerateFocus = "1"
+	}
+	h.renderForm(w, r, "profile", &view{Title: "Profile", Nav: navOf(p, "profile"), Form: f, Script: d.ShowBackup,
+		Data: d}, cause)
 	return nil
 }
 

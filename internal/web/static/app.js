@@ -96,4 +96,37 @@
     }
     sync();
   }
+
+  // The Regenerate dialog (shown by CSS while it is the address's #regenerate, or open after a
+  // refused code) is modal: opening it takes focus to its code field, Escape closes it and
+  // gives focus back to the button that opened it.
+  var dialog = document.getElementById("regenerate");
+  if (dialog) {
+    var opener = document.getElementById("regenerate-open");
+    var isOpen = function () {
+      return dialog.classList.contains("open") || window.location.hash === "#regenerate";
+    };
+    var focusCode = function () {
+      if (isOpen()) {
+        var field = dialog.querySelector("input:not([type=hidden])");
+        if (field) {
+          field.focus();
+        }
+      }
+    };
+    window.addEventListener("hashchange", focusCode);
+    focusCode();
+    document.addEventListener("keydown", function (e) {
+      if (e.key !== "Escape" || !isOpen()) {
+        return;
+      }
+      dialog.classList.remove("open");
+      if (window.location.hash === "#regenerate") {
+        history.replaceState(null, "", window.location.pathname + window.location.search);
+      }
+      if (opener) {
+        opener.focus();
+      }
+    });
+  }
 })();
