@@ -17,11 +17,22 @@ func TestVersionAndUsage(t *testing.T) {
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "twofold "+testVersion {
 		t.Errorf("version: exit %d, printed %q, want \"twofold %s\"", r.code, r.stdout, testVersion)
 	}
-	for _, args := range [][]string{{"help"}, {"--help"}, {"user", "--help"}, {"user", "add", "--help"},
-		{"options", "list", "-h"}, {"audit", "--help"}, {"serve", "-help"}} {
-		r = runCLI(t, "", args...)
-		if r.code != 0 || !strings.Contains(r.stdout, "twofold user add USERNAME") {
-			t.Errorf("twofold %s: exit %d, printed %q, want 0 and the usage\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help"}, "twofold user add USERNAME --email EMAIL"},
+		{[]string{"--help"}, "twofold user add USERNAME --email EMAIL"},
+		{[]string{"user", "--help"}, "twofold user add USERNAME --email EMAIL"},
+		{[]string{"user", "add", "--help"}, "usage: twofold user add USERNAME --email EMAIL"},
+		{[]string{"options", "list", "-h"}, "usage: twofold options list [--search TEXT]"},
+		{[]string{"audit", "--help"}, "usage: twofold audit [--user USERNAME]"},
+		{[]string{"serve", "-help"}, "usage: twofold serve [--addr HOST:PORT]"},
+		{[]string{"user", "show", "bob", "--help"}, "usage: twofold user show USERNAME"},
+	} {
+		r = runCLI(t, "", tt.args...)
+		if r.code != 0 || !strings.Contains(r.stdout, tt.want) || !strings.Contains(r.stdout, "--data DIR") {
+			t.Errorf("twofold %s: exit %d, printed %q, want 0 and %q\nstderr: %s", strings.Join(tt.args, " "), r.code, r.stdout, tt.want, r.stderr)
 		}
 	}
 	data := t.TempDir()

@@ -27,9 +27,11 @@ const memoryLimit = 96 << 20
 
 func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
 	f := newFlags("serve")
-	addr := f.String("addr", "127.0.0.1:8080", "listen address")
-	proxies := f.String("trusted-proxies", "", "comma-separated addresses or CIDRs whose X-Forwarded-For is believed")
-	adminEmail := f.String("admin-email", "admin@localhost", "email of the first admin")
+	addr := f.text("addr", "TWOFOLD_ADDR", "127.0.0.1:8080", "HOST:PORT", "listen address (port 0: any free port)")
+	proxies := f.text("trusted-proxies", "TWOFOLD_TRUSTED_PROXIES", "", "CIDRS",
+		"comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed")
+	adminEmail := f.text("admin-email", "TWOFOLD_ADMIN_EMAIL", "admin@localhost", "EMAIL",
+		"email of the first admin, made when the database has none")
 	ssoFlags := addSSOFlags(f)
 	if _, err := f.parse(args); err != nil {
 		return err
@@ -156,18 +158,18 @@ func userCommand(ctx context.Context, sub string, args []string, stdout io.Write
 	)
 	switch sub {
 	case "add":
-		email = f.String("email", "", "email address (required)")
-		name = f.String("name", "", "display name")
-		external = f.Bool("external", false, "an external account")
-		sso = f.Bool("sso", false, "signs in through the identity provider")
-		admin = f.Bool("admin", false, "an administrator")
+		email = f.required("email", "EMAIL", "email address, where the temporary password goes")
+		name = f.text("name", "", "", "NAME", "display name")
+		external = f.boolean("external", "an external account (portal users, hotline agents...), with its own MFA policy")
+		sso = f.boolean("sso", "signs in through the identity provider: no password, no MFA here")
+		admin = f.boolean("admin", "an administrator")
 	case "list":
 		want = nil
-		asJSON = f.Bool("json", false, "print JSON")
+		asJSON = f.boolean("json", "print JSON")
 	case "show":
-		asJSON = f.Bool("json", false, "print JSON")
+		asJSON = f.boolean("json", "print JSON")
 	case "reset-mfa":
-		withPassword = f.Bool("with-password", false, "also void the password and email a new temporary one")
+		withPassword = f.boolean("with-password", "also void the password and email a new temporary one")
 	case "unlock", "reset-password", "disable", "enable", "link-sso":
 	default:
 		return usageError{fmt.Sprintf("unknown command user %s", sub)}
@@ -334,8 +336,8 @@ func optionsCommand(ctx context.Context, sub string, args []string, stdout io.Wr
 	var want []string
 	switch sub {
 	case "list":
-		search = f.String("search", "", "only options whose key or description contains this")
-		asJSON = f.Bool("json", false, "print JSON")
+		search = f.text("search", "", "", "TEXT", "only options whose key or description contains this")
+		asJSON = f.boolean("json", "print JSON")
 	case "set":
 		want = []string{"KEY", "VALUE"}
 	default:
@@ -384,10 +386,10 @@ func optionsCommand(ctx context.Context, sub string, args []string, stdout io.Wr
 
 func auditCommand(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
 	f := newFlags("audit")
-	user := f.String("user", "", "only events about this account")
-	action := f.String("action", "", "only events of this action")
-	limit := f.Int("limit", 100, "at most this many events (1 to 1000)")
-	asJSON := f.Bool("json", false, "print JSON")
+	user := f.text("user", "", "", "USERNAME", "only events about this account")
+	action := f.text("action", "", "", "ACTION", "only events of this action (user.created, mfa.reset...)")
+	limit := f.integer("limit", 100, "N", "at most this many events (1 to 1000)")
+	asJSON := f.boolean("json", "print JSON")
 	if _, err := f.parse(args); err != nil {
 		return err
 	}

@@ -55,8 +55,8 @@ func migrateCommand(ctx context.Context, args []string, stdout io.Writer, _ *slo
 // target must use the server key the source was written with.
 func copyDBCommand(ctx context.Context, args []string, stdout io.Writer, _ *slog.Logger) error {
 	f := newFlags("copy-db")
-	from := f.String("from", "", "the database to copy: sqlite:PATH or postgres://...")
-	to := f.String("to", "", "the empty database to copy into: sqlite:PATH or postgres://...")
+	from := f.required("from", "URL", "the database to copy: sqlite:PATH or postgres://...")
+	to := f.required("to", "URL", "the empty database to copy into: sqlite:PATH or postgres://...")
 	if _, err := f.parse(args); err != nil {
 		return err
 	}

@@ -82,7 +82,7 @@ func mailCommand(ctx context.Context, sub string, args []string, stdout io.Write
 	var asJSON *bool
 	switch sub {
 	case "status":
-		asJSON = f.Bool("json", false, "print JSON")
+		asJSON = f.boolean("json", "print JSON")
 	case "deliver":
 	default:
 		return usageError{fmt.Sprintf("unknown command mail %s", sub)}

@@ -17,7 +17,8 @@
 //	twofold version
 //
 // Every command takes --data DIR, --db URL, --mail outbox|smtp://..., --mail-from ADDRESS and
-// --base-url URL.
+// --base-url URL; `twofold COMMAND --help` tells every flag of a command with its environment
+// variable and default (docs/CONFIGURATION.md).
 // Commands other than serve work on the database directly, also while a server runs.
 package main
 
@@ -51,39 +52,31 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-const usage = `usage:
-  twofold serve [--addr 127.0.0.1:8080] [--trusted-proxies CIDRS] [--admin-email EMAIL]
-                [--sso-issuer URL --sso-client-id ID [--sso-redirect-url URL] [--sso-username-claim CLAIM]]
-                (the client secret in TWOFOLD_SSO_CLIENT_SECRET, or --sso-client-secret)
-  twofold user add USERNAME --email EMAIL [--name NAME] [--external] [--sso] [--admin]
-  twofold user list [--json]
-  twofold user show USERNAME [--json]
-  twofold user reset-mfa USERNAME [--with-password]
-  twofold user unlock|reset-password|disable|enable|link-sso USERNAME
-  twofold options list [--search TEXT] [--json]
-  twofold options set KEY VALUE
-  twofold audit [--user USERNAME] [--json]
-  twofold migrate
-  twofold copy-db --from sqlite:PATH|postgres://... --to sqlite:PATH|postgres://...
-  twofold mail status [--json]
-  twofold mail deliver
-  twofold version
-every command also takes --data DIR, --db URL, --mail outbox|smtp://..., --mail-from ADDRESS, --base-url URL`
-
 // Main runs one command and answers the process exit code: 0 done, 1 refused or failed,
 // 2 a usage error.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	err := run(ctx, args, stdout, stderr, log)
-	var ue usageError
+	var (
+		ue usageError
+		hr helpRequest
+		gh groupHelp
+	)
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &hr):
+		hr.flags.help(stdout)
+		return 0
+	case errors.As(err, &gh):
+		usage(stdout, string(gh), true)
+		return 0
 	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprintln(stdout, usage)
+		usage(stdout, "", true)
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "twofold: %s\n%s\n", ue.msg, usage)
+		fmt.Fprintf(stderr, "twofold: %s\n", ue.msg)
+		usage(stderr, "", false)
 		return 2
 	default:
 		e := errs.As(err)
@@ -108,7 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 			return usageError{"user needs a subcommand"}
 		}
 		if isHelp(rest[0]) {
-			return flag.ErrHelp
+			return groupHelp("user")
 		}
 		return userCommand(ctx, rest[0], rest[1:], stdout, log)
 	case "options":
@@ -116,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 			return usageError{"options needs list or set"}
 		}
 		if isHelp(rest[0]) {
-			return flag.ErrHelp
+			return groupHelp("options")
 		}
 		return optionsCommand(ctx, rest[0], rest[1:], stdout, log)
 	case "audit":
@@ -130,7 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 			return usageError{"mail needs status or deliver"}
 		}
 		if isHelp(rest[0]) {
-			return flag.ErrHelp
+			return groupHelp("mail")
 		}
 		return mailCommand(ctx, rest[0], rest[1:], stdout, log)
 	case "version":
@@ -148,20 +141,34 @@ func isHelp(arg string) bool {
 	return arg == "help" || arg == "-h" || arg == "-help" || arg == "--help"
 }
 
-// flags is a command's flag set with the settings every command takes.
+// groupHelp asks for the usage of one group of commands (user, options, mail).
+type groupHelp string
+
+func (g groupHelp) Error() string { return "help requested" }
+
+// flags is a command's flag set with the settings every command takes, and what help tells
+// about each flag (help.go).
 type flags struct {
 	*flag.FlagSet
-	common common
+	common   common
+	settings map[string]setting
+	order    []string
+	// want are the command's positional arguments, known once parse is called.
+	want []string
 }
 
 func newFlags(name string) *flags {
 	f := &flags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError)}
 	f.SetOutput(io.Discard)
-	f.StringVar(&f.common.data, "data", envOr("TWOFOLD_DATA", "./data"), "data folder")
-	f.StringVar(&f.common.db, "db", os.Getenv("TWOFOLD_DB"), "database URL (default SQLite in the data folder)")
-	f.StringVar(&f.common.mail, "mail", envOr("TWOFOLD_MAIL", "outbox"), "outbox or smtp://...")
-	f.StringVar(&f.common.mailFrom, "mail-from", envOr("TWOFOLD_MAIL_FROM", "Twofold <twofold@localhost>"), "sender of the mail")
-	f.StringVar(&f.common.baseURL, "base-url", os.Getenv("TWOFOLD_BASE_URL"), "where the pages are served, for links in mail")
+	f.textVar(&f.common.data, "data", "TWOFOLD_DATA", "./data", "DIR", "data folder: the SQLite database, the outbox, the server key")
+	f.textVar(&f.common.db, "db", "TWOFOLD_DB", "", "URL", "database: sqlite:PATH or postgres://USER:PASSWORD@HOST:5432/DB?sslmode=verify-full",
+		"SQLite in the data folder, DIR/twofold.db")
+	f.textVar(&f.common.mail, "mail", "TWOFOLD_MAIL", "outbox", "outbox|smtp://...",
+		"mail delivery: outbox (.eml files in DIR/outbox) or smtp://USER:PASSWORD@HOST:PORT (docs/MAIL.md)")
+	f.textVar(&f.common.mailFrom, "mail-from", "TWOFOLD_MAIL_FROM", "Twofold <twofold@localhost>", "ADDRESS", "sender of the mail")
+	f.textVar(&f.common.baseURL, "base-url", "TWOFOLD_BASE_URL", "", "URL",
+		"where people reach the pages: links in mail come only from it; https makes cookies Secure",
+		"http:// and the listen address")
 	return f
 }
 
@@ -187,7 +194,8 @@ func (f *flags) parse(args []string, want ...string) ([]string, error) {
 			continue
 		}
 		if isHelp(a) {
-			return nil, flag.ErrHelp
+			f.want = want
+			return nil, helpRequest{f}
 		}
 		named = append(named, a)
 		name := strings.TrimLeft(a, "-")

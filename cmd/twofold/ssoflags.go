@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -21,12 +20,15 @@ type ssoSettings struct {
 
 func addSSOFlags(f *flags) *ssoSettings {
 	return &ssoSettings{
-		issuer:   f.String("sso-issuer", os.Getenv("TWOFOLD_SSO_ISSUER"), "OpenID Connect issuer URL of the identity provider (empty: no SSO)"),
-		clientID: f.String("sso-client-id", os.Getenv("TWOFOLD_SSO_CLIENT_ID"), "client id registered at the identity provider"),
+		issuer:   f.text("sso-issuer", "TWOFOLD_SSO_ISSUER", "", "URL", "OpenID Connect issuer URL of the identity provider (empty: no SSO; docs/SSO.md)"),
+		clientID: f.text("sso-client-id", "TWOFOLD_SSO_CLIENT_ID", "", "ID", "client id registered at the identity provider"),
 		// The environment is the better place for the secret: flags show in the process list.
-		clientSecret:  f.String("sso-client-secret", os.Getenv("TWOFOLD_SSO_CLIENT_SECRET"), "client secret (prefer TWOFOLD_SSO_CLIENT_SECRET)"),
-		redirectURL:   f.String("sso-redirect-url", os.Getenv("TWOFOLD_SSO_REDIRECT_URL"), "callback registered at the provider (default BASE-URL/api/v1/sso/callback)"),
-		usernameClaim: f.String("sso-username-claim", os.Getenv("TWOFOLD_SSO_USERNAME_CLAIM"), "claim that holds the username (default preferred_username, else a verified email)"),
+		clientSecret: f.text("sso-client-secret", "TWOFOLD_SSO_CLIENT_SECRET", "", "SECRET",
+			"client secret registered at the identity provider (prefer the variable: flags show in the process list)"),
+		redirectURL: f.text("sso-redirect-url", "TWOFOLD_SSO_REDIRECT_URL", "", "URL", "callback registered at the provider",
+			"BASE-URL/api/v1/sso/callback"),
+		usernameClaim: f.text("sso-username-claim", "TWOFOLD_SSO_USERNAME_CLAIM", "", "CLAIM", "claim that holds the username",
+			"preferred_username, else a verified email"),
 	}
 }
 
