@@ -31,10 +31,15 @@ const sender = "Twofold <twofold@example.org>"
 // fast keeps retries in milliseconds, so that no test waits long.
 var fast = mail.Backoff{Base: 20 * time.Millisecond, Max: 80 * time.Millisecond}
 
+// hang bounds the tests' waits and the SMTP client's exchanges: long enough that only a hang
+// reaches it, never a busy machine (a timed-out exchange would be retried, and a message the
+// server had taken would arrive twice).
+const hang = time.Minute
+
 func transport(addr string, pool *x509.CertPool) *mail.SMTP {
 	host, port, _ := net.SplitHostPort(addr)
 	return &mail.SMTP{Host: host, Port: port, Username: smtpUser, Password: smtpPassword, TLS: mail.StartTLS,
-		TLSConfig: &tls.Config{RootCAs: pool}, Timeout: 5 * time.Second, LocalName: "twofold.test"}
+		TLSConfig: &tls.Config{RootCAs: pool}, Timeout: hang, LocalName: "twofold.test"}
 }
 
 func newQueue(t *testing.T, dir string, tr mail.Transport) *mail.Queue {
@@ -64,10 +69,10 @@ func status(t *testing.T, dir string) *mail.Status {
 	return st
 }
 
-// eventually polls cond for at most a few seconds.
+// eventually polls cond until it holds, for at most hang.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(hang)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting until %s", what)

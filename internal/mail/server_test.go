@@ -97,7 +97,7 @@ func newSMTPServer(t *testing.T, addr string, mode serverTLS, auth bool, cert tl
 		return base, nil
 	}))
 	s.srv.Domain = "localhost"
-	s.srv.ReadTimeout, s.srv.WriteTimeout = 10*time.Second, 10*time.Second
+	s.srv.ReadTimeout, s.srv.WriteTimeout = hang, hang
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
 	switch mode {
 	case startTLSServer:
@@ -125,10 +125,10 @@ func (s *smtpServer) auths() int {
 	return s.authSeen
 }
 
-// waitFor waits (at most a few seconds) until the server holds n messages.
+// waitFor waits (at most hang) until the server holds n messages.
 func (s *smtpServer) waitFor(t *testing.T, n int) []received {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(hang)
 	for time.Now().Before(deadline) {
 		if m := s.messages(); len(m) >= n {
 			return m
