@@ -50,6 +50,10 @@ func (l *logSink) String() string {
 	return l.b.String()
 }
 
+// hang bounds every request of the tests (the browser's, and Twofold's to the provider): long
+// enough that only a hang reaches it, never a busy machine.
+const hang = time.Minute
+
 // env is Twofold (SQLite, outbox, the API with SSO) wired to a provider, and a browser.
 type env struct {
 	t       *testing.T
@@ -108,7 +112,7 @@ func newEnv(t *testing.T) *env {
 	rw := &hostRewriter{base: http.DefaultTransport}
 	skew := new(atomic.Int64)
 	client, err := sso.New(sso.Config{Issuer: p.issuer, ClientID: idpClientID, ClientSecret: idpClientSecret,
-		RedirectURL: tf.URL + "/api/v1/sso/callback", Keys: k, HTTPClient: &http.Client{Transport: rw, Timeout: 5 * time.Second},
+		RedirectURL: tf.URL + "/api/v1/sso/callback", Keys: k, HTTPClient: &http.Client{Transport: rw, Timeout: hang},
 		Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +139,7 @@ func (e *env) add(n account.NewUser) {
 // newBrowser starts a fresh browser: its own cookie jar, redirects followed by hand.
 func (e *env) newBrowser() {
 	jar, _ := cookiejar.New(nil)
-	e.browser = &http.Client{Jar: jar, Timeout: 10 * time.Second,
+	e.browser = &http.Client{Jar: jar, Timeout: hang,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
