@@ -50,6 +50,9 @@ func (s *Service) SetOption(ctx context.Context, a Actor, key, value string) (*O
 	if err := requireAdmin(a); err != nil {
 		return nil, err
 	}
+	if err := checkText("value of "+key, value); err != nil {
+		return nil, err
+	}
 	value, err := options.Validate(key, value)
 	if err != nil {
 		return nil, err

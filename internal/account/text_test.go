@@ -89,3 +89,24 @@ func isUnsafe(r rune) bool {
 	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0x2028 || r == 0x2029 ||
 		(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0xfffd
 }
+
+// TestOptionValuesRefuseControlCharacters: option values are text from people too (mfaIssuer
+// is shown by authenticator apps); a refused value changes nothing.
+func TestOptionValuesRefuseControlCharacters(t *testing.T) {
+	h := newHarness(t)
+	for _, tc := range hostile {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := h.svc.SetOption(h.ctx, account.CLI, options.MFAIssuer, tc.text)
+			e := wantCode(t, err, errs.Invalid)
+			if !strings.Contains(e.Message, options.MFAIssuer) || !strings.Contains(e.Message, "control characters") {
+				t.Fatalf("message %q does not say the rule for %s", e.Message, options.MFAIssuer)
+			}
+		})
+	}
+	if v, err := h.opts.Get(h.ctx); err != nil || v.Issuer() != "Twofold" {
+		t.Fatalf("mfaIssuer after refusals: %v, %v", v.Issuer(), err)
+	}
+	if len(h.events("", "option.changed")) != 0 {
+		t.Fatal("a refused value was audited as a change")
+	}
+}
