@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/errs"
 )
 
@@ -24,8 +25,16 @@ func newForm(values url.Values) *form {
 	return &form{Values: values, Errors: map[string]string{}}
 }
 
-// Value answers what was typed into a field.
-func (f *form) Value(name string) string { return f.Values.Get(name) }
+// Value answers what was typed into a field, without the characters account.UnsafeRune
+// forbids: a refused control character is not sent back raw into the page.
+func (f *form) Value(name string) string {
+	return strings.Map(func(r rune) rune {
+		if account.UnsafeRune(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(f.Values.Get(name), ""))
+}
 
 // Err answers the error shown next to a field.
 func (f *form) Err(name string) string { return f.Errors[name] }

@@ -680,6 +680,12 @@ func TestAdminAccounts(t *testing.T) {
 	if p.byID("email").attr("value") != "lee@example.org" {
 		t.Errorf("the form lost what was typed")
 	}
+	// Text from people is text (SPEC §5): a name with a terminal escape is refused, with the rule.
+	p = admin.post("/admin/users", url.Values{"username": {"eve"}, "email": {"eve@example.org"}, "name": {"Eve\x1b[2J"}}).expect(400, "")
+	if !strings.Contains(p.doc.content(), "control characters") {
+		t.Errorf("a name with an escape sequence: the page does not say the rule")
+	}
+	admin.get("/admin/users/eve").expect(404, "")
 
 	list := admin.get("/admin/users").expect(200, "")
 	row := list.doc.find(func(n *node) bool { return n.attr("data-user") == "lee" })
