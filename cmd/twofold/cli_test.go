@@ -137,6 +137,7 @@ func TestCLIUsers(t *testing.T) {
 		{[]string{"user", "add", "BOB", "--email", "other@x.org"}, "taken"},
 		{[]string{"user", "add", "bad name", "--email", "n@x.org"}, "1 to 64 characters"},
 		{[]string{"user", "add", "dora", "--email", "not an address"}, "email"},
+		{[]string{"user", "add", "dora", "--email", "d@x.org", "--name", "Dora\x1b]0;pwned\x07"}, "control characters"},
 		{[]string{"user", "show", "nobody"}, "no account"},
 		{[]string{"user", "unlock", "nobody"}, "no account"},
 	} {
