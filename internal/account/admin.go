@@ -98,7 +98,7 @@ func (s *Service) view(ctx context.Context, u *store.User) (*UserView, error) {
 		t := u.MFALockedUntil.UTC()
 		v.MFALockedUntil = &t
 	}
-	pl, err := s.store.PasswordLock(ctx, u.Username)
+	pl, err := s.store.PasswordLock(ctx, s.nameKey(u.Username), now)
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +341,7 @@ func (s *Service) Unlock(ctx context.Context, a Actor, username string) (*UserVi
 		if err := q.UpdateUser(ctx, u); err != nil {
 			return "", err
 		}
-		return "second-factor and password counts cleared", q.ClearPasswordFailures(ctx, u.Username)
+		return "second-factor and password counts cleared", q.ClearPasswordFailures(ctx, s.nameKey(u.Username))
 	})
 	return s.viewOf(ctx, u, err)
 }

@@ -38,16 +38,20 @@ func (f *faultStore) Update(ctx context.Context, fn func(q store.Queries) error)
 	return f.Store.Update(ctx, func(q store.Queries) error { return fn(faultQueries{q, f}) })
 }
 
-func (f *faultStore) PasswordLock(ctx context.Context, u string) (store.PasswordAttempt, error) {
-	return faultQueries{f.Store, f}.PasswordLock(ctx, u)
+func (f *faultStore) PasswordLock(ctx context.Context, k []byte, now time.Time) (store.PasswordAttempt, error) {
+	return faultQueries{f.Store, f}.PasswordLock(ctx, k, now)
 }
 
-func (f *faultStore) CountPasswordFailure(ctx context.Context, u string, now time.Time, r store.LockRule) (store.PasswordAttempt, error) {
-	return faultQueries{f.Store, f}.CountPasswordFailure(ctx, u, now, r)
+func (f *faultStore) CountPasswordFailure(ctx context.Context, k []byte, now time.Time, r store.LockRule) (store.PasswordAttempt, error) {
+	return faultQueries{f.Store, f}.CountPasswordFailure(ctx, k, now, r)
 }
 
-func (f *faultStore) CountAddressFailures(ctx context.Context, addr string, since time.Time) (int, error) {
-	return faultQueries{f.Store, f}.CountAddressFailures(ctx, addr, since)
+func (f *faultStore) ReserveAddressAttempt(ctx context.Context, addr string, now, since time.Time, limit int) (int64, bool, error) {
+	return faultQueries{f.Store, f}.ReserveAddressAttempt(ctx, addr, now, since, limit)
+}
+
+func (f *faultStore) ReleaseAddressAttempt(ctx context.Context, id int64) error {
+	return faultQueries{f.Store, f}.ReleaseAddressAttempt(ctx, id)
 }
 
 func (f *faultStore) Session(ctx context.Context, id []byte) (*store.Session, error) {
@@ -74,25 +78,32 @@ type faultQueries struct {
 	f *faultStore
 }
 
-func (q faultQueries) PasswordLock(ctx context.Context, u string) (store.PasswordAttempt, error) {
+func (q faultQueries) PasswordLock(ctx context.Context, k []byte, now time.Time) (store.PasswordAttempt, error) {
 	if q.f.failing("PasswordLock") {
 		return store.PasswordAttempt{}, errInjected
 	}
-	return q.Queries.PasswordLock(ctx, u)
+	return q.Queries.PasswordLock(ctx, k, now)
 }
 
-func (q faultQueries) CountPasswordFailure(ctx context.Context, u string, now time.Time, r store.LockRule) (store.PasswordAttempt, error) {
+func (q faultQueries) CountPasswordFailure(ctx context.Context, k []byte, now time.Time, r store.LockRule) (store.PasswordAttempt, error) {
 	if q.f.failing("CountPasswordFailure") {
 		return store.PasswordAttempt{}, errInjected
 	}
-	return q.Queries.CountPasswordFailure(ctx, u, now, r)
+	return q.Queries.CountPasswordFailure(ctx, k, now, r)
 }
 
-func (q faultQueries) CountAddressFailures(ctx context.Context, addr string, since time.Time) (int, error) {
-	if q.f.failing("CountAddressFailures") {
-		return 0, errInjected
+func (q faultQueries) ReserveAddressAttempt(ctx context.Context, addr string, now, since time.Time, limit int) (int64, bool, error) {
+	if q.f.failing("ReserveAddressAttempt") {
+		return 0, false, errInjected
 	}
-	return q.Queries.CountAddressFailures(ctx, addr, since)
+	return q.Queries.ReserveAddressAttempt(ctx, addr, now, since, limit)
+}
+
+func (q faultQueries) ReleaseAddressAttempt(ctx context.Context, id int64) error {
+	if q.f.failing("ReleaseAddressAttempt") {
+		return errInjected
+	}
+	return q.Queries.ReleaseAddressAttempt(ctx, id)
 }
 
 func (q faultQueries) Session(ctx context.Context, id []byte) (*store.Session, error) {
@@ -165,7 +176,8 @@ func TestFailClosed(t *testing.T) {
 		call func() (string, error)
 	}{
 		{"Options", func() (string, error) { h.clock.Advance(2 * time.Second); return signIn(goodPassword) }},
-		{"CountAddressFailures", func() (string, error) { return signIn(goodPassword) }},
+		{"ReserveAddressAttempt", func() (string, error) { return signIn(goodPassword) }},
+		{"ReleaseAddressAttempt", func() (string, error) { return signIn(goodPassword) }},
 		{"PasswordLock", func() (string, error) { return signIn(goodPassword) }},
 		{"UserByName", func() (string, error) { return signIn(goodPassword) }},
 		{"CountPasswordFailure", func() (string, error) { return signIn("a wrong password") }},

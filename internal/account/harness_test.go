@@ -397,7 +397,7 @@ func (h *harness) alive(tok string) bool {
 // passwordFailures answers the username's counted password failures.
 func (h *harness) passwordFailures(name string) int {
 	h.t.Helper()
-	st, err := h.db.PasswordLock(h.ctx, strings.ToLower(name))
+	st, err := h.db.PasswordLock(h.ctx, h.keys.UsernameMAC(strings.ToLower(name)), h.clock.Now())
 	if err != nil {
 		h.t.Fatalf("PasswordLock: %v", err)
 	}
@@ -408,7 +408,7 @@ func (h *harness) passwordFailures(name string) int {
 func (h *harness) clearPasswordFailures(names ...string) {
 	h.t.Helper()
 	for _, n := range names {
-		if err := h.db.ClearPasswordFailures(h.ctx, n); err != nil {
+		if err := h.db.ClearPasswordFailures(h.ctx, h.keys.UsernameMAC(n)); err != nil {
 			h.t.Fatal(err)
 		}
 	}

@@ -113,20 +113,11 @@ func (s *Service) checkCurrentPassword(ctx context.Context, u *store.User, pw, a
 	if u.Source == store.SourceSSO {
 		return errs.E(errs.SSOAccount, "This account signs in through your organisation's identity provider and has no password here.")
 	}
-	if err := s.checkPasswordLock(ctx, u.Username); err != nil {
-		return err
-	}
-	ok, err := s.verifyPassword(ctx, u, pw)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		if err := s.passwordFailed(ctx, u.Username, addr); errs.Code(err) != errs.InvalidCredentials {
-			return err
-		}
+	err := s.guessPassword(ctx, u.Username, addr, func() (bool, error) { return s.verifyPassword(ctx, u, pw) })
+	if errs.Code(err) == errs.InvalidCredentials {
 		return errs.E(errs.InvalidCredentials, "The current password is wrong.")
 	}
-	return s.passwordSucceeded(ctx, u.Username)
+	return err
 }
 
 // ChangePassword sets a new password after proving the current one, and ends the account's

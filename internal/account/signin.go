@@ -78,35 +78,19 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (Step, error) {
 		return Step{}, err
 	}
 	now := s.now()
-	if limit := o.FailedSignInsPerAddress(); limit > 0 && r.Addr != "" {
-		n, err := s.store.CountAddressFailures(ctx, r.Addr, now.Add(-addressWindow))
-		if err != nil {
-			return Step{}, err
+	var u *store.User
+	err = s.guessPassword(ctx, username, r.Addr, func() (bool, error) {
+		var err error
+		u, err = s.store.UserByName(ctx, username)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return false, err
 		}
-		if n >= limit {
-			return Step{}, &errs.Error{Code: errs.RateLimited, RetryAfter: addressWindow,
-				Message: "Too many failed sign-ins from your address. Please wait a minute and try again."}
+		if u != nil && u.Source == store.SourceSSO {
+			return false, errs.E(errs.SSOAccount, "This account signs in through your organisation's identity provider: use \"Login with the identity provider\".")
 		}
-	}
-	if err := s.checkPasswordLock(ctx, username); err != nil {
-		return Step{}, err
-	}
-	u, err := s.store.UserByName(ctx, username)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return Step{}, err
-	}
-	if u != nil && u.Source == store.SourceSSO {
-		return Step{}, errs.E(errs.SSOAccount, "This account signs in through your organisation's identity provider: use \"Login with the identity provider\".")
-	}
-
-	ok, err := s.verifyPassword(ctx, u, r.Password)
+		return s.verifyPassword(ctx, u, r.Password)
+	})
 	if err != nil {
-		return Step{}, err
-	}
-	if !ok {
-		return Step{}, s.passwordFailed(ctx, username, r.Addr)
-	}
-	if err := s.passwordSucceeded(ctx, username); err != nil {
 		return Step{}, err
 	}
 
@@ -161,27 +145,76 @@ func (s *Service) verifyPassword(ctx context.Context, u *store.User, pw string) 
 	return ok, err
 }
 
-func (s *Service) checkPasswordLock(ctx context.Context, username string) error {
-	st, err := s.store.PasswordLock(ctx, username)
+// nameKey is what a submitted username's password failures are kept under: its MAC under
+// the server key, so that a password typed into the username box is never stored.
+func (s *Service) nameKey(username string) []byte { return s.keys.UsernameMAC(username) }
+
+// guessPassword runs one password guess for the normalised username from addr under both
+// limits: check answers whether the password is right (or an error, which counts nothing).
+// The per-address attempt is reserved in the database before the check, so that guesses sent
+// at once, to one instance or several, pass the limit exactly; it stays as a failure when the
+// password is wrong and is released otherwise, as only failures count. It answers nil for a
+// right password, errBadCredentials for a wrong one, or the refusal.
+func (s *Service) guessPassword(ctx context.Context, username, addr string, check func() (bool, error)) (err error) {
+	o, err := s.opts.Get(ctx)
 	if err != nil {
 		return err
 	}
-	if s.now().Before(st.LockedUntil) {
+	wrong := false
+	if limit := o.FailedSignInsPerAddress(); limit > 0 && addr != "" {
+		now := s.now()
+		var id int64
+		var ok bool
+		if id, ok, err = s.store.ReserveAddressAttempt(ctx, addr, now, now.Add(-addressWindow), limit); err != nil {
+			return err
+		}
+		if !ok {
+			return &errs.Error{Code: errs.RateLimited, RetryAfter: addressWindow,
+				Message: "Too many failed sign-ins from your address. Please wait a minute and try again."}
+		}
+		defer func() {
+			if wrong {
+				return // a failure: the attempt stays counted
+			}
+			// Released even when the request was cancelled meanwhile; a release that fails
+			// leaves the attempt counted (fail closed) and is reported.
+			if rerr := s.store.ReleaseAddressAttempt(context.WithoutCancel(ctx), id); rerr != nil && err == nil {
+				err = rerr
+			}
+		}()
+	}
+	key := s.nameKey(username)
+	if err := s.checkPasswordLock(ctx, key); err != nil {
+		return err
+	}
+	ok, err := check()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		wrong = true
+		return s.passwordFailed(ctx, username, key)
+	}
+	return s.passwordSucceeded(ctx, key)
+}
+
+func (s *Service) checkPasswordLock(ctx context.Context, key []byte) error {
+	now := s.now()
+	st, err := s.store.PasswordLock(ctx, key, now)
+	if err != nil {
+		return err
+	}
+	if now.Before(st.LockedUntil) {
 		return lockedErr(st.LockedUntil, false, "Password sign-in for this username")
 	}
 	return nil
 }
 
-// passwordFailed counts a failure for the username and the address. A failure that found the
-// username already locked (a guess that was waiting while others locked it) answers the lock,
-// so that no guess beyond the limit tells anything.
-func (s *Service) passwordFailed(ctx context.Context, username, addr string) error {
+// passwordFailed counts a failure for the username. A failure that found the username already
+// locked (a guess that was waiting while others locked it) answers the lock, so that no guess
+// beyond the limit tells anything.
+func (s *Service) passwordFailed(ctx context.Context, username string, key []byte) error {
 	now := s.now()
-	if addr != "" {
-		if err := s.store.AddAddressFailure(ctx, addr, now, now.Add(-addressWindow)); err != nil {
-			return err
-		}
-	}
 	// A guess that was hashing while others locked the username finds the lock here: it is
 	// answered as locked and not counted, so that it neither tells that its password is wrong
 	// nor, with nine more like it, locks the username again (a new 15 minutes and a second
@@ -189,7 +222,7 @@ func (s *Service) passwordFailed(ctx context.Context, username, addr string) err
 	var st store.PasswordAttempt
 	var already bool
 	err := s.store.Update(ctx, func(q store.Queries) error {
-		prev, err := q.PasswordLock(ctx, username)
+		prev, err := q.PasswordLock(ctx, key, now)
 		if err != nil {
 			return err
 		}
@@ -197,13 +230,12 @@ func (s *Service) passwordFailed(ctx context.Context, username, addr string) err
 			st, already = prev, true
 			return nil
 		}
-		if st, err = q.CountPasswordFailure(ctx, username, now,
+		if st, err = q.CountPasswordFailure(ctx, key, now,
 			store.LockRule{Every: passwordLockAfter, For: passwordLockFor}); err != nil {
 			return err
 		}
 		if now.Before(st.LockedUntil) && st.Failures == 0 {
-			return s.audit(ctx, q, "system", username, "password.locked",
-				"locked until "+st.LockedUntil.UTC().Format(time.RFC3339))
+			return s.auditPasswordLock(ctx, q, username, st.LockedUntil)
 		}
 		return nil
 	})
@@ -216,18 +248,32 @@ func (s *Service) passwordFailed(ctx context.Context, username, addr string) err
 	return errBadCredentials
 }
 
+// auditPasswordLock records a password lock. The audit names the account only when there is
+// one: a name without an account may be a password typed into the username box, which is
+// never stored.
+func (s *Service) auditPasswordLock(ctx context.Context, q store.Queries, username string, until time.Time) error {
+	detail := "locked until " + until.UTC().Format(time.RFC3339)
+	if _, err := q.UserByName(ctx, username); errors.Is(err, store.ErrNotFound) {
+		username, detail = "", "a username with no account "+detail
+	} else if err != nil {
+		return err
+	}
+	return s.audit(ctx, q, "system", username, "password.locked", detail)
+}
+
 // passwordSucceeded refuses a right password that arrived while the username was locked by
 // guesses running beside it, and otherwise forgets earlier failures.
-func (s *Service) passwordSucceeded(ctx context.Context, username string) error {
-	st, err := s.store.PasswordLock(ctx, username)
+func (s *Service) passwordSucceeded(ctx context.Context, key []byte) error {
+	now := s.now()
+	st, err := s.store.PasswordLock(ctx, key, now)
 	if err != nil {
 		return err
 	}
-	if s.now().Before(st.LockedUntil) {
+	if now.Before(st.LockedUntil) {
 		return lockedErr(st.LockedUntil, false, "Password sign-in for this username")
 	}
-	if st.Failures > 0 || !st.LockedUntil.IsZero() {
-		return s.store.ClearPasswordFailures(ctx, username)
+	if st.Failures > 0 {
+		return s.store.ClearPasswordFailures(ctx, key)
 	}
 	return nil
 }

@@ -175,7 +175,7 @@ func (s *Service) LinkSSO(ctx context.Context, a Actor, username string) (*UserV
 		if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
 			return "", err
 		}
-		if err := q.ClearPasswordFailures(ctx, u.Username); err != nil {
+		if err := q.ClearPasswordFailures(ctx, s.nameKey(u.Username)); err != nil {
 			return "", err
 		}
 		return "source sso; password, second factor, backup codes and sessions removed", q.DeleteUserSessions(ctx, u.ID, nil)

@@ -316,10 +316,7 @@ func (h *harness) snapshot(c *client, username string) snapshot {
 	h.t.Helper()
 	ctx := context.Background()
 	u := h.user(username)
-	pl, err := h.store.PasswordLock(ctx, username)
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	pl := h.passwordLock(username)
 	af, err := h.store.CountAddressFailures(ctx, "127.0.0.1", time.Time{})
 	if err != nil {
 		h.t.Fatal(err)

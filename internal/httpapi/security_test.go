@@ -152,7 +152,7 @@ func TestCrossOriginRefused(t *testing.T) {
 	admin := h.signIn("admin", h.bootstrap())
 	h.createUser(account.NewUser{Username: "olga"})
 	before := h.snapshot(admin.c, "olga")
-	pwBefore, _ := h.store.PasswordLock(context.Background(), "admin")
+	pwBefore := h.passwordLock("admin")
 
 	cross := http.Header{"Origin": {"http://evil.example"}, "Sec-Fetch-Site": {"cross-site"}}
 	originOnly := http.Header{"Origin": {"http://evil.example"}}
@@ -175,7 +175,7 @@ func TestCrossOriginRefused(t *testing.T) {
 	if after := h.snapshot(admin.c, "olga"); !reflect.DeepEqual(before, after) {
 		t.Errorf("changed:\n before %+v\n after  %+v", before, after)
 	}
-	if pl, _ := h.store.PasswordLock(context.Background(), "admin"); pl != pwBefore {
+	if pl := h.passwordLock("admin"); pl != pwBefore {
 		t.Errorf("password failures counted: %+v", pl)
 	}
 	if h.user("olga").Disabled {
@@ -314,7 +314,7 @@ func TestClientAddress(t *testing.T) {
 		otto.c.post("/api/v1/me/password", map[string]string{"current_password": "wrong password", "new_password": "whatever passphrase"}).wantError(t, 401, "invalid_credentials")
 		fail(h.client(), "someone", "").wantError(t, 401, "invalid_credentials")
 		h.client().post("/api/v1/signin", map[string]string{"username": "otto", "password": otto.pw}).wantError(t, 429, "rate_limited")
-		if pl, _ := h.store.PasswordLock(context.Background(), "otto"); pl.Failures != 1 {
+		if pl := h.passwordLock("otto"); pl.Failures != 1 {
 			t.Errorf("otto has %d password failures, want 1", pl.Failures)
 		}
 	})
@@ -414,7 +414,7 @@ func TestOverload(t *testing.T) {
 		t.Errorf("Retry-After %q, want 1", a.header.Get("Retry-After"))
 	}
 	// Refused work is not counted as a password failure.
-	if pl, _ := h.store.PasswordLock(context.Background(), "nobody"); pl.Failures != 0 {
+	if pl := h.passwordLock("nobody"); pl.Failures != 0 {
 		t.Errorf("%d failures counted, want 0", pl.Failures)
 	}
 }

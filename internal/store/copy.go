@@ -99,14 +99,18 @@ type BackupCodeRecord struct {
 	UsedAt time.Time // zero while unused
 }
 
-// PasswordFailureRecord is the password failure count of one submitted username.
+// PasswordFailureRecord is the password failure count of one submitted username, kept under
+// its MAC (keys.UsernameMAC). It is copied as it is: the target is used with the same server
+// key (the meta table carries its check value), so the MACs stay valid there.
 type PasswordFailureRecord struct {
-	Username    string
+	NameKey     []byte
 	Failures    int
 	LockedUntil time.Time
+	CountsUntil time.Time // when the failures stop counting and the row may be removed
 }
 
-// AddressFailureRecord is one password failure from a client address.
+// AddressFailureRecord is one password attempt from a client address: a failure, or an
+// attempt still being checked. Its id is the store's own and is not copied.
 type AddressFailureRecord struct {
 	Addr string
 	At   time.Time

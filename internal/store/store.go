@@ -136,6 +136,10 @@ type PasswordAttempt struct {
 	LockedUntil time.Time // zero when not locked
 }
 
+// PruneBatch bounds the rows that no longer count one write removes beside its own, so that a
+// write after a long quiet time does not pay for the whole backlog.
+const PruneBatch = 1000
+
 // Queries are the operations a backend offers, inside a transaction (see Store.Update) or on
 // their own, where each is atomic by itself.
 type Queries interface {
@@ -169,20 +173,32 @@ type Queries interface {
 	// CountBackupCodes counts the account's unused codes.
 	CountBackupCodes(ctx context.Context, userID int64) (int, error)
 
-	// CountPasswordFailure adds one failure for username and, when the count reaches
-	// rule.Every, locks it until now+rule.For and starts the count again. A lock that has
-	// passed is cleared first. It answers the state after counting. rule.Permanent is not used:
-	// password locks are always temporary (SPEC §3).
-	CountPasswordFailure(ctx context.Context, username string, now time.Time, rule LockRule) (PasswordAttempt, error)
-	// PasswordLock answers the username's current failures and lock.
-	PasswordLock(ctx context.Context, username string) (PasswordAttempt, error)
-	// ClearPasswordFailures forgets the username's failures and lock.
-	ClearPasswordFailures(ctx context.Context, username string) error
+	// Password failures are kept per name key: the caller's MAC of the submitted username
+	// (keys.UsernameMAC), never the username itself. A name's failures stop counting rule.For
+	// after the last one (a lock lasts no longer), and rows that no longer count are removed.
 
-	// AddAddressFailure records a password failure from addr at now and forgets every
-	// address's failures older than since, so that the table stays bounded.
-	AddAddressFailure(ctx context.Context, addr string, now, since time.Time) error
-	// CountAddressFailures counts addr's failures after since.
+	// CountPasswordFailure adds one failure for the name key and, when the count reaches
+	// rule.Every, locks it until now+rule.For and starts the count again. A lock that has
+	// passed, or failures that stopped counting, are cleared first. It answers the state after
+	// counting, and removes up to PruneBatch rows of other names that no longer count.
+	// rule.Permanent is not used: password locks are always temporary (SPEC §3).
+	CountPasswordFailure(ctx context.Context, nameKey []byte, now time.Time, rule LockRule) (PasswordAttempt, error)
+	// PasswordLock answers the name key's failures and lock that still count at now.
+	PasswordLock(ctx context.Context, nameKey []byte, now time.Time) (PasswordAttempt, error)
+	// ClearPasswordFailures forgets the name key's failures and lock.
+	ClearPasswordFailures(ctx context.Context, nameKey []byte) error
+
+	// ReserveAddressAttempt counts one password attempt from addr at now before its password
+	// is checked, unless addr has limit (> 0) attempts after since already: then it writes
+	// nothing and answers false. The count and the write are one atomic step on every backend,
+	// so that of attempts sent at once, to one instance or several, exactly limit pass. It
+	// also removes up to PruneBatch attempts of any address at or before since. The answered
+	// id names the attempt for ReleaseAddressAttempt; an attempt left in place is a failure.
+	ReserveAddressAttempt(ctx context.Context, addr string, now, since time.Time, limit int) (id int64, ok bool, err error)
+	// ReleaseAddressAttempt forgets the attempt id (a right password, or an attempt that was
+	// never checked): only failures count. No error when it is gone already.
+	ReleaseAddressAttempt(ctx context.Context, id int64) error
+	// CountAddressFailures counts addr's attempts after since.
 	CountAddressFailures(ctx context.Context, addr string, since time.Time) (int, error)
 
 	// CreateSession inserts s. ErrConflict when the id hash exists.

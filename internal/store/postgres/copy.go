@@ -19,7 +19,7 @@ var tableColumns = map[string][]string{
 		"totp_key", "totp_key_version", "totp_last_step", "backup_salt",
 		"mfa_failures", "mfa_locked_until", "mfa_locked_forever", "created_at"},
 	"backup_codes":      {"user_id", "mac", "used_at"},
-	"password_failures": {"username", "failures", "locked_until"},
+	"password_failures": {"name_mac", "failures", "locked_until", "counts_until"},
 	"address_failures":  {"addr", "at"},
 	"sessions": {"id_hash", "user_id", "done", "mfa_passed", "mfa_skipped", "pending_key",
 		"reauthenticated", "created_at", "last_seen_at"},
@@ -30,7 +30,7 @@ var tableColumns = map[string][]string{
 
 // exportOrder sorts each table so that an export is the same from one run to the next.
 var exportOrder = map[string]string{
-	"users": "id", "backup_codes": "user_id, mac", "password_failures": "username",
+	"users": "id", "backup_codes": "user_id, mac", "password_failures": "name_mac",
 	"address_failures": "at, addr", "sessions": "id_hash", "options": "key", "events": "id", "meta": "key",
 }
 
@@ -104,7 +104,7 @@ func values(r store.Record) []any {
 		return []any{c.UserID, c.MAC, toNanos(c.UsedAt)}
 	case r.PasswordFailure != nil:
 		p := r.PasswordFailure
-		return []any{p.Username, p.Failures, toNanos(p.LockedUntil)}
+		return []any{p.NameKey, p.Failures, toNanos(p.LockedUntil), toNanos(p.CountsUntil)}
 	case r.AddressFailure != nil:
 		return []any{r.AddressFailure.Addr, toNanos(r.AddressFailure.At)}
 	case r.Session != nil:

@@ -15,11 +15,14 @@
 //     exactly one of any number of racing writers wins, on any number of instances.
 //   - CountPasswordFailure is one INSERT ... ON CONFLICT DO UPDATE that clears a passed lock,
 //     counts and locks in the same statement.
+//   - ReserveAddressAttempt counts an address's attempts and adds one under a transaction
+//     advisory lock of that address, so that attempts sent to several instances at once pass
+//     the limit exactly.
 //   - Inserts that may meet a taken key (CreateUser, CreateSession) use ON CONFLICT DO NOTHING
 //     and report ErrConflict themselves, so that the refusal does not abort the transaction
 //     around them (PostgreSQL aborts a transaction at its first error).
 //   - Sweeps that delete rows other instances may be deleting at the same moment (expired
-//     sessions, old address failures) lock with SKIP LOCKED, so that they never wait for, or
+//     sessions, old address attempts, password failures that no longer count) lock with SKIP LOCKED, so that they never wait for, or
 //     deadlock with, one another.
 //
 // No transaction runs at SERIALIZABLE, so none fails with a serialization error to retry.

@@ -183,10 +183,10 @@ func TestTwoInstances(t *testing.T) {
 			if err := db.AddEvent(ctx, &store.Event{At: time.Now(), Actor: who, Action: "test"}); err != nil {
 				errs <- err
 			}
-			if _, err := db.CountPasswordFailure(ctx, "shared", time.Now(), store.LockRule{Every: 1000, For: time.Minute}); err != nil {
+			if _, err := db.CountPasswordFailure(ctx, []byte("shared"), time.Now(), store.LockRule{Every: 1000, For: time.Minute}); err != nil {
 				errs <- err
 			}
-			if err := db.AddAddressFailure(ctx, "192.0.2.1", time.Now(), time.Now().Add(-time.Millisecond)); err != nil {
+			if _, _, err := db.ReserveAddressAttempt(ctx, "192.0.2.1", time.Now(), time.Now().Add(-time.Millisecond), 1000); err != nil {
 				errs <- err
 			}
 			if _, err := db.SetTOTPStep(ctx, u.ID, int64(i)); err != nil {
@@ -207,11 +207,58 @@ func TestTwoInstances(t *testing.T) {
 	if got, err := b.User(ctx, u.ID); err != nil || got.MFAFailures != 2*n {
 		t.Errorf("MFAFailures = %v, %v; want %d (lost updates between instances)", got.MFAFailures, err, 2*n)
 	}
-	if pa, err := a.PasswordLock(ctx, "shared"); err != nil || pa.Failures != 2*n {
+	if pa, err := a.PasswordLock(ctx, []byte("shared"), time.Now()); err != nil || pa.Failures != 2*n {
 		t.Errorf("PasswordLock = %+v, %v; want %d failures", pa, err, 2*n)
 	}
 	if es, err := a.Events(ctx, store.EventFilter{Action: "test", Limit: 1000}); err != nil || len(es) != 2*n {
 		t.Errorf("Events = %d, %v; want %d", len(es), err, 2*n)
+	}
+}
+
+// TestAddressLimitAcrossInstances: attempts from one address sent at once to two instances,
+// each with its own pool, pass the limit exactly, also inside Update transactions.
+func TestAddressLimitAcrossInstances(t *testing.T) {
+	url := pgtest.URL(t)
+	a, b := open(t, url), open(t, url)
+	ctx := t.Context()
+	now := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+	const n, limit = 40, 7
+	var mu sync.Mutex
+	passed := 0
+	var errs []error
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			db := []*postgres.DB{a, b}[i%2]
+			var ok bool
+			var err error
+			if i%4 < 2 {
+				_, ok, err = db.ReserveAddressAttempt(ctx, "198.51.100.4", now, now.Add(-time.Minute), limit)
+			} else {
+				err = db.Update(ctx, func(q store.Queries) error {
+					var err error
+					_, ok, err = q.ReserveAddressAttempt(ctx, "198.51.100.4", now, now.Add(-time.Minute), limit)
+					return err
+				})
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if ok {
+				passed++
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if len(errs) > 0 || passed != limit {
+		t.Fatalf("%d of %d attempts passed a limit of %d (errors %v)", passed, n, limit, errs)
 	}
 }
 

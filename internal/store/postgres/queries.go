@@ -199,69 +199,117 @@ func (q queries) CountBackupCodes(ctx context.Context, userID int64) (int, error
 // ---- password and address failures
 
 // CountPasswordFailure counts in one statement, so that failures sent to several instances at
-// once are each counted once: the first failure of a username inserts its row; later ones
-// update it, with the row locked by the statement itself. In the update, expired says the lock
-// has passed (then the count starts again, unlocked) and f is the count with this failure; at
-// rule.Every the count starts again, locked until lockUntil.
-func (q queries) CountPasswordFailure(ctx context.Context, username string, now time.Time, rule store.LockRule) (store.PasswordAttempt, error) {
+// once are each counted once: the first failure of a name inserts its row; later ones update
+// it, with the row locked by the statement itself. In the update, fresh says the row's earlier
+// failures no longer count (they stopped counting, or the lock has passed) and f is the count
+// with this failure; at rule.Every the count starts again, locked until lockUntil. The same
+// statement removes up to store.PruneBatch rows of other names that no longer count, skipping
+// rows another instance holds.
+func (q queries) CountPasswordFailure(ctx context.Context, nameKey []byte, now time.Time, rule store.LockRule) (store.PasswordAttempt, error) {
 	var failures int
 	var lockedUntil int64
-	err := q.x.QueryRow(ctx, `INSERT INTO password_failures AS p (username, failures, locked_until)
+	err := q.x.QueryRow(ctx, `WITH old AS (
+		SELECT name_mac FROM password_failures WHERE counts_until <= $2::bigint AND name_mac <> $1
+		LIMIT $6 FOR UPDATE SKIP LOCKED
+	), gone AS (
+		DELETE FROM password_failures WHERE name_mac IN (SELECT name_mac FROM old)
+	)
+	INSERT INTO password_failures AS p (name_mac, failures, locked_until, counts_until)
 	VALUES ($1,
 		CASE WHEN $3::int > 0 AND 1 >= $3::int THEN 0 ELSE 1 END,
-		CASE WHEN $3::int > 0 AND 1 >= $3::int THEN $4::bigint ELSE 0 END)
-	ON CONFLICT (username) DO UPDATE SET (failures, locked_until) = (
+		CASE WHEN $3::int > 0 AND 1 >= $3::int THEN $4::bigint ELSE 0 END,
+		$5::bigint)
+	ON CONFLICT (name_mac) DO UPDATE SET (failures, locked_until, counts_until) = (
 		SELECT CASE WHEN $3::int > 0 AND c.f >= $3::int THEN 0 ELSE c.f END,
 		       CASE WHEN $3::int > 0 AND c.f >= $3::int THEN $4::bigint
-		            WHEN c.expired THEN 0
-		            ELSE p.locked_until END
-		FROM (SELECT p.locked_until <> 0 AND p.locked_until <= $2::bigint AS expired,
-		             CASE WHEN p.locked_until <> 0 AND p.locked_until <= $2::bigint THEN 0 ELSE p.failures END + 1 AS f) c)
+		            WHEN c.fresh THEN 0
+		            ELSE p.locked_until END,
+		       GREATEST($5::bigint, CASE WHEN c.fresh THEN 0 ELSE p.locked_until END)
+		FROM (SELECT c0.fresh, CASE WHEN c0.fresh THEN 0 ELSE p.failures END + 1 AS f
+		      FROM (SELECT p.counts_until <= $2::bigint OR
+		                   (p.locked_until <> 0 AND p.locked_until <= $2::bigint) AS fresh) c0) c)
 	RETURNING failures, locked_until`,
-		username, toNanos(now), rule.Every, toNanos(now.Add(rule.For))).Scan(&failures, &lockedUntil)
+		nameKey, toNanos(now), rule.Every, toNanos(now.Add(rule.For)), toNanos(now.Add(rule.For)), store.PruneBatch).
+		Scan(&failures, &lockedUntil)
 	if err != nil {
 		return store.PasswordAttempt{}, mapErr("count password failure", err)
 	}
 	return store.PasswordAttempt{Failures: failures, LockedUntil: fromNanos(lockedUntil)}, nil
 }
 
-func (q queries) PasswordLock(ctx context.Context, username string) (store.PasswordAttempt, error) {
+func (q queries) PasswordLock(ctx context.Context, nameKey []byte, now time.Time) (store.PasswordAttempt, error) {
 	var failures int
-	var lockedUntil int64
+	var lockedUntil, countsUntil int64
 	err := q.x.QueryRow(ctx,
-		`SELECT failures, locked_until FROM password_failures WHERE username = $1`, username).
-		Scan(&failures, &lockedUntil)
-	if errors.Is(err, pgx.ErrNoRows) {
+		`SELECT failures, locked_until, counts_until FROM password_failures WHERE name_mac = $1`, nameKey).
+		Scan(&failures, &lockedUntil, &countsUntil)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && countsUntil <= toNanos(now) {
 		return store.PasswordAttempt{}, nil
 	}
 	if err != nil {
 		return store.PasswordAttempt{}, mapErr("password lock", err)
 	}
+	if lockedUntil != 0 && lockedUntil <= toNanos(now) { // the lock has passed
+		failures, lockedUntil = 0, 0
+	}
 	return store.PasswordAttempt{Failures: failures, LockedUntil: fromNanos(lockedUntil)}, nil
 }
 
-func (q queries) ClearPasswordFailures(ctx context.Context, username string) error {
-	_, err := q.x.Exec(ctx, `DELETE FROM password_failures WHERE username = $1`, username)
+func (q queries) ClearPasswordFailures(ctx context.Context, nameKey []byte) error {
+	_, err := q.x.Exec(ctx, `DELETE FROM password_failures WHERE name_mac = $1`, nameKey)
 	return mapErr("clear password failures", err)
 }
 
-// sweepBatch bounds the old rows one statement removes, so that a failure after a long quiet
-// time does not pay for the whole backlog; each failure removes up to this many, so the table
-// stays bounded.
-const sweepBatch = 1000
+// addressLock is the first key of the transaction advisory lock an address's attempts are
+// counted under; the second is a hash of the address (two addresses sharing a hash only wait
+// for each other).
+const addressLock = 0x7466_6164 // "tfad"
 
-// AddAddressFailure records the failure and forgets every address's failures older than since
-// (not only addr's), in one statement. Rows another instance is removing at the same moment
-// are skipped, not waited for.
-func (q queries) AddAddressFailure(ctx context.Context, addr string, now, since time.Time) error {
-	_, err := q.x.Exec(ctx, `WITH old AS (
-		SELECT ctid FROM address_failures WHERE at < $3 LIMIT $4 FOR UPDATE SKIP LOCKED
-	), gone AS (
-		DELETE FROM address_failures WHERE ctid IN (SELECT ctid FROM old)
-	)
-	INSERT INTO address_failures (addr, at) VALUES ($1, $2)`,
-		addr, toNanos(now), toNanos(since), sweepBatch)
-	return mapErr("add address failure", err)
+// ReserveAddressAttempt takes the address's advisory lock, then counts and inserts as separate
+// statements of one transaction: under READ COMMITTED each statement sees every attempt
+// committed before it, and an attempt of another instance commits before it lets go of the
+// lock, so no two attempts count the same state. Inside Update the lock lasts until its commit.
+func (q queries) ReserveAddressAttempt(ctx context.Context, addr string, now, since time.Time, limit int) (int64, bool, error) {
+	if limit <= 0 {
+		return 0, false, fmt.Errorf("postgres: reserve address attempt: the limit must be positive, not %d", limit)
+	}
+	var id int64
+	var ok bool
+	err := q.atomic(ctx, func(q queries) error {
+		if _, err := q.x.Exec(ctx, `SELECT pg_advisory_xact_lock($1::int, hashtext($2))`, addressLock, addr); err != nil {
+			return err
+		}
+		var n int
+		if err := q.x.QueryRow(ctx, `SELECT count(*) FROM address_failures WHERE addr = $1 AND at > $2`,
+			addr, toNanos(since)).Scan(&n); err != nil {
+			return err
+		}
+		if n >= limit {
+			return nil
+		}
+		// Every address's old attempts go, not only addr's; rows another instance is removing
+		// at the same moment are skipped, not waited for.
+		if err := q.x.QueryRow(ctx, `WITH old AS (
+			SELECT id FROM address_failures WHERE at <= $3 LIMIT $4 FOR UPDATE SKIP LOCKED
+		), gone AS (
+			DELETE FROM address_failures WHERE id IN (SELECT id FROM old)
+		)
+		INSERT INTO address_failures (addr, at) VALUES ($1, $2) RETURNING id`,
+			addr, toNanos(now), toNanos(since), store.PruneBatch).Scan(&id); err != nil {
+			return err
+		}
+		ok = true
+		return nil
+	})
+	if err != nil {
+		return 0, false, mapErr("reserve address attempt", err)
+	}
+	return id, ok, nil
+}
+
+func (q queries) ReleaseAddressAttempt(ctx context.Context, id int64) error {
+	_, err := q.x.Exec(ctx, `DELETE FROM address_failures WHERE id = $1`, id)
+	return mapErr("release address attempt", err)
 }
 
 func (q queries) CountAddressFailures(ctx context.Context, addr string, since time.Time) (int, error) {
@@ -269,6 +317,25 @@ func (q queries) CountAddressFailures(ctx context.Context, addr string, since ti
 	err := q.x.QueryRow(ctx,
 		`SELECT count(*) FROM address_failures WHERE addr = $1 AND at > $2`, addr, toNanos(since)).Scan(&n)
 	return n, mapErr("count address failures", err)
+}
+
+// txStarter is the pool: what can begin a transaction of its own.
+type txStarter interface {
+	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+}
+
+// atomic runs fn in one transaction: Update's own, or a new READ COMMITTED one on the pool.
+func (q queries) atomic(ctx context.Context, fn func(q queries) error) error {
+	if q.inTx {
+		return fn(q)
+	}
+	p, ok := q.x.(txStarter)
+	if !ok {
+		return errors.New("postgres: no transaction to run in")
+	}
+	return pgx.BeginTxFunc(ctx, p, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		return fn(queries{x: tx, inTx: true})
+	})
 }
 
 // ---- sessions

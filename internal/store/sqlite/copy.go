@@ -17,7 +17,7 @@ var _ store.Copier = (*DB)(nil)
 var exportQueries = map[string]string{
 	"users":             `SELECT ` + userColumns + ` FROM users ORDER BY id`,
 	"backup_codes":      `SELECT user_id, mac, used_at FROM backup_codes ORDER BY user_id, mac`,
-	"password_failures": `SELECT username, failures, locked_until FROM password_failures ORDER BY username`,
+	"password_failures": `SELECT name_mac, failures, locked_until, counts_until FROM password_failures ORDER BY name_mac`,
 	"address_failures":  `SELECT addr, at FROM address_failures ORDER BY at, addr`,
 	"sessions": `SELECT id_hash, user_id, done, mfa_passed, mfa_skipped, pending_key,
 		reauthenticated, created_at, last_seen_at FROM sessions ORDER BY id_hash`,
@@ -30,7 +30,7 @@ var importStatements = map[string]string{
 	"users": `INSERT INTO users (` + userColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	"backup_codes":      `INSERT INTO backup_codes (user_id, mac, used_at) VALUES (?, ?, ?)`,
-	"password_failures": `INSERT INTO password_failures (username, failures, locked_until) VALUES (?, ?, ?)`,
+	"password_failures": `INSERT INTO password_failures (name_mac, failures, locked_until, counts_until) VALUES (?, ?, ?, ?)`,
 	"address_failures":  `INSERT INTO address_failures (addr, at) VALUES (?, ?)`,
 	"sessions": `INSERT INTO sessions (id_hash, user_id, done, mfa_passed, mfa_skipped, pending_key,
 		reauthenticated, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -99,7 +99,7 @@ func args(r store.Record) []any {
 		return []any{c.UserID, c.MAC, toNanos(c.UsedAt)}
 	case r.PasswordFailure != nil:
 		p := r.PasswordFailure
-		return []any{p.Username, p.Failures, toNanos(p.LockedUntil)}
+		return []any{p.NameKey, p.Failures, toNanos(p.LockedUntil), toNanos(p.CountsUntil)}
 	case r.AddressFailure != nil:
 		return []any{r.AddressFailure.Addr, toNanos(r.AddressFailure.At)}
 	case r.Session != nil:

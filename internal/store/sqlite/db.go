@@ -61,22 +61,41 @@ func (db *DB) CountBackupCodes(ctx context.Context, userID int64) (int, error) {
 	return db.rq.CountBackupCodes(ctx, userID)
 }
 
-func (db *DB) CountPasswordFailure(ctx context.Context, username string, now time.Time, rule store.LockRule) (store.PasswordAttempt, error) {
+func (db *DB) CountPasswordFailure(ctx context.Context, nameKey []byte, now time.Time, rule store.LockRule) (store.PasswordAttempt, error) {
 	return write(ctx, db, func(q queries) (store.PasswordAttempt, error) {
-		return q.CountPasswordFailure(ctx, username, now, rule)
+		return q.CountPasswordFailure(ctx, nameKey, now, rule)
 	})
 }
 
-func (db *DB) PasswordLock(ctx context.Context, username string) (store.PasswordAttempt, error) {
-	return db.rq.PasswordLock(ctx, username)
+func (db *DB) PasswordLock(ctx context.Context, nameKey []byte, now time.Time) (store.PasswordAttempt, error) {
+	return db.rq.PasswordLock(ctx, nameKey, now)
 }
 
-func (db *DB) ClearPasswordFailures(ctx context.Context, username string) error {
-	return db.inTx(ctx, func(q queries) error { return q.ClearPasswordFailures(ctx, username) })
+func (db *DB) ClearPasswordFailures(ctx context.Context, nameKey []byte) error {
+	return db.inTx(ctx, func(q queries) error { return q.ClearPasswordFailures(ctx, nameKey) })
 }
 
-func (db *DB) AddAddressFailure(ctx context.Context, addr string, now, since time.Time) error {
-	return db.inTx(ctx, func(q queries) error { return q.AddAddressFailure(ctx, addr, now, since) })
+// ReserveAddressAttempt refuses from a reader when the address is at its limit already, so that
+// a flood from one address does not queue for the writer; the refusal is as right as the
+// writer's, at the moment of the read. Otherwise the writer counts and writes.
+func (db *DB) ReserveAddressAttempt(ctx context.Context, addr string, now, since time.Time, limit int) (int64, bool, error) {
+	if n, err := db.rq.CountAddressFailures(ctx, addr, since); err != nil {
+		return 0, false, err
+	} else if limit > 0 && n >= limit {
+		return 0, false, nil
+	}
+	var id int64
+	var ok bool
+	err := db.inTx(ctx, func(q queries) error {
+		var err error
+		id, ok, err = q.ReserveAddressAttempt(ctx, addr, now, since, limit)
+		return err
+	})
+	return id, ok, err
+}
+
+func (db *DB) ReleaseAddressAttempt(ctx context.Context, id int64) error {
+	return db.inTx(ctx, func(q queries) error { return q.ReleaseAddressAttempt(ctx, id) })
 }
 
 func (db *DB) CountAddressFailures(ctx context.Context, addr string, since time.Time) (int, error) {

@@ -218,29 +218,49 @@ func (q queries) CountBackupCodes(ctx context.Context, userID int64) (int, error
 
 // ---- password and address failures
 
-func (q queries) CountPasswordFailure(ctx context.Context, username string, now time.Time, rule store.LockRule) (store.PasswordAttempt, error) {
+// passwordState reads the name key's row as it counts at now: failures that stopped counting
+// read as none, and a lock that has passed as none.
+func (q queries) passwordState(ctx context.Context, nameKey []byte, now time.Time) (store.PasswordAttempt, error) {
+	var failures int
+	var lockedUntil, countsUntil int64
+	err := q.x.QueryRowContext(ctx,
+		`SELECT failures, locked_until, counts_until FROM password_failures WHERE name_mac = ?`, nameKey).
+		Scan(&failures, &lockedUntil, &countsUntil)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && countsUntil <= toNanos(now) {
+		return store.PasswordAttempt{}, nil
+	}
+	if err != nil {
+		return store.PasswordAttempt{}, err
+	}
+	if lockedUntil != 0 && lockedUntil <= toNanos(now) { // the lock has passed
+		failures, lockedUntil = 0, 0
+	}
+	return store.PasswordAttempt{Failures: failures, LockedUntil: fromNanos(lockedUntil)}, nil
+}
+
+func (q queries) CountPasswordFailure(ctx context.Context, nameKey []byte, now time.Time, rule store.LockRule) (store.PasswordAttempt, error) {
 	var a store.PasswordAttempt
 	err := q.atomic(ctx, func(q queries) error {
-		var failures int
-		var lockedUntil int64
-		err := q.x.QueryRowContext(ctx,
-			`SELECT failures, locked_until FROM password_failures WHERE username = ?`, username).
-			Scan(&failures, &lockedUntil)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		prev, err := q.passwordState(ctx, nameKey, now)
+		if err != nil {
 			return mapErr("count password failure", err)
 		}
-		if lockedUntil != 0 && lockedUntil <= toNanos(now) { // the lock has passed
-			failures, lockedUntil = 0, 0
-		}
-		failures++
+		failures, lockedUntil := prev.Failures+1, toNanos(prev.LockedUntil)
 		if rule.Every > 0 && failures >= rule.Every {
 			failures, lockedUntil = 0, toNanos(now.Add(rule.For))
 		}
-		_, err = q.x.ExecContext(ctx, `INSERT INTO password_failures (username, failures, locked_until)
-			VALUES (?, ?, ?)
-			ON CONFLICT (username) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until`,
-			username, failures, lockedUntil)
+		countsUntil := max(lockedUntil, toNanos(now.Add(rule.For)))
+		_, err = q.x.ExecContext(ctx, `INSERT INTO password_failures (name_mac, failures, locked_until, counts_until)
+			VALUES (?, ?, ?, ?)
+			ON CONFLICT (name_mac) DO UPDATE SET failures = excluded.failures,
+				locked_until = excluded.locked_until, counts_until = excluded.counts_until`,
+			nameKey, failures, lockedUntil, countsUntil)
 		if err != nil {
+			return mapErr("count password failure", err)
+		}
+		if _, err := q.x.ExecContext(ctx, `DELETE FROM password_failures WHERE name_mac IN (
+			SELECT name_mac FROM password_failures WHERE counts_until <= ? LIMIT ?)`,
+			toNanos(now), store.PruneBatch); err != nil {
 			return mapErr("count password failure", err)
 		}
 		a = store.PasswordAttempt{Failures: failures, LockedUntil: fromNanos(lockedUntil)}
@@ -249,40 +269,56 @@ func (q queries) CountPasswordFailure(ctx context.Context, username string, now 
 	return a, err
 }
 
-func (q queries) PasswordLock(ctx context.Context, username string) (store.PasswordAttempt, error) {
-	var failures int
-	var lockedUntil int64
-	err := q.x.QueryRowContext(ctx,
-		`SELECT failures, locked_until FROM password_failures WHERE username = ?`, username).
-		Scan(&failures, &lockedUntil)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.PasswordAttempt{}, nil
-	}
-	if err != nil {
-		return store.PasswordAttempt{}, mapErr("password lock", err)
-	}
-	return store.PasswordAttempt{Failures: failures, LockedUntil: fromNanos(lockedUntil)}, nil
+func (q queries) PasswordLock(ctx context.Context, nameKey []byte, now time.Time) (store.PasswordAttempt, error) {
+	a, err := q.passwordState(ctx, nameKey, now)
+	return a, mapErr("password lock", err)
 }
 
-func (q queries) ClearPasswordFailures(ctx context.Context, username string) error {
-	_, err := q.x.ExecContext(ctx, `DELETE FROM password_failures WHERE username = ?`, username)
+func (q queries) ClearPasswordFailures(ctx context.Context, nameKey []byte) error {
+	_, err := q.x.ExecContext(ctx, `DELETE FROM password_failures WHERE name_mac = ?`, nameKey)
 	return mapErr("clear password failures", err)
 }
 
-// AddAddressFailure records the failure and forgets every address's failures older than since
-// (not only addr's), so that addresses that never come back do not stay in the table.
-func (q queries) AddAddressFailure(ctx context.Context, addr string, now, since time.Time) error {
-	return q.atomic(ctx, func(q queries) error {
-		if _, err := q.x.ExecContext(ctx,
-			`INSERT INTO address_failures (addr, at) VALUES (?, ?)`, addr, toNanos(now)); err != nil {
-			return mapErr("add address failure", err)
+// ReserveAddressAttempt counts and writes in one write transaction: SQLite runs one writer at a
+// time (BEGIN IMMEDIATE across processes), so no other attempt can come between them. The id
+// is the row's rowid.
+func (q queries) ReserveAddressAttempt(ctx context.Context, addr string, now, since time.Time, limit int) (int64, bool, error) {
+	if limit <= 0 {
+		return 0, false, fmt.Errorf("sqlite: reserve address attempt: the limit must be positive, not %d", limit)
+	}
+	var id int64
+	var ok bool
+	err := q.atomic(ctx, func(q queries) error {
+		var n int
+		if err := q.x.QueryRowContext(ctx, `SELECT count(*) FROM address_failures WHERE addr = ? AND at > ?`,
+			addr, toNanos(since)).Scan(&n); err != nil {
+			return mapErr("reserve address attempt", err)
 		}
-		if _, err := q.x.ExecContext(ctx,
-			`DELETE FROM address_failures WHERE at < ?`, toNanos(since)); err != nil {
-			return mapErr("add address failure", err)
+		if n >= limit {
+			return nil
+		}
+		if err := q.x.QueryRowContext(ctx, `INSERT INTO address_failures (addr, at) VALUES (?, ?) RETURNING rowid`,
+			addr, toNanos(now)).Scan(&id); err != nil {
+			return mapErr("reserve address attempt", err)
+		}
+		ok = true
+		// Every address's old attempts go, not only addr's, so that addresses that never come
+		// back do not stay in the table.
+		if _, err := q.x.ExecContext(ctx, `DELETE FROM address_failures WHERE rowid IN (
+			SELECT rowid FROM address_failures WHERE at <= ? LIMIT ?)`, toNanos(since), store.PruneBatch); err != nil {
+			return mapErr("reserve address attempt", err)
 		}
 		return nil
 	})
+	if err != nil {
+		return 0, false, err
+	}
+	return id, ok, nil
+}
+
+func (q queries) ReleaseAddressAttempt(ctx context.Context, id int64) error {
+	_, err := q.x.ExecContext(ctx, `DELETE FROM address_failures WHERE rowid = ?`, id)
+	return mapErr("release address attempt", err)
 }
 
 func (q queries) CountAddressFailures(ctx context.Context, addr string, since time.Time) (int, error) {

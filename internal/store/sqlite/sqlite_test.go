@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -154,7 +155,7 @@ func TestTwoHandles(t *testing.T) {
 			if err := db.AddEvent(ctx, &store.Event{At: time.Now(), Actor: who, Action: "test"}); err != nil {
 				errs <- err
 			}
-			if _, err := db.CountPasswordFailure(ctx, who, time.Now(), store.LockRule{Every: 1000, For: time.Minute}); err != nil {
+			if _, err := db.CountPasswordFailure(ctx, []byte(who), time.Now(), store.LockRule{Every: 1000, For: time.Minute}); err != nil {
 				errs <- err
 			}
 			if _, err := db.Events(ctx, store.EventFilter{Limit: 1}); err != nil {
@@ -183,9 +184,45 @@ func TestTwoHandles(t *testing.T) {
 		t.Errorf("MFAFailures = %d, want %d (lost updates between handles)", got.MFAFailures, 2*n)
 	}
 	for _, who := range []string{"server", "cli"} {
-		if a, err := server.PasswordLock(ctx, who); err != nil || a.Failures != n {
+		if a, err := server.PasswordLock(ctx, []byte(who), time.Now()); err != nil || a.Failures != n {
 			t.Errorf("PasswordLock(%s) = %+v, %v; want %d", who, a, err, n)
 		}
+	}
+}
+
+// TestAddressLimitAcrossHandles: attempts from one address sent at once through two handles on
+// one file (a server and a command, or two processes) pass the limit exactly.
+func TestAddressLimitAcrossHandles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "twofold.db")
+	ctx := t.Context()
+	a, b := open(t, path), open(t, path)
+	now := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+	const n, limit = 40, 7
+	var mu sync.Mutex
+	passed := 0
+	var errs []error
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, ok, err := []*sqlite.DB{a, b}[i%2].ReserveAddressAttempt(ctx, "198.51.100.4", now, now.Add(-time.Minute), limit)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if ok {
+				passed++
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if len(errs) > 0 || passed != limit {
+		t.Fatalf("%d of %d attempts passed a limit of %d (errors %v)", passed, n, limit, errs)
 	}
 }
 
@@ -388,4 +425,50 @@ func BenchmarkUserParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestUpgradeDropsClearUsernames: a database of schema version 1 kept password failures under
+// the username as typed; the upgrade drops those rows, and no byte of the file keeps them.
+func TestUpgradeDropsClearUsernames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "twofold.db")
+	v1, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{string(v1),
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL DEFAULT (unixepoch())) STRICT`,
+		`INSERT INTO schema_migrations (version) VALUES (1)`,
+		// Enough rows for several pages, not only one that a new table could take over.
+		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
+		 INSERT INTO password_failures (username, failures, locked_until) SELECT 'typed-secret-zebra-' || i, 3, 0 FROM n`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	db := open(t, path)
+	if n, err := db.Count(t.Context()); err != nil || n["password_failures"] != 0 {
+		t.Fatalf("after the upgrade: %v, %v; want no password_failures rows", n, err)
+	}
+	if a, err := db.CountPasswordFailure(t.Context(), []byte("mac"), time.Now(), store.LockRule{Every: 10, For: time.Minute}); err != nil || a.Failures != 1 {
+		t.Fatalf("CountPasswordFailure after the upgrade = %+v, %v", a, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(path + "*")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte("typed-secret-zebra")) {
+			t.Errorf("%s still holds the clear username", filepath.Base(f))
+		}
+	}
 }

@@ -98,9 +98,9 @@ func Record(t string, rows Scanner) (store.Record, error) {
 		return store.Record{BackupCode: &c}, err
 	case "password_failures":
 		var p store.PasswordFailureRecord
-		var until int64
-		err := rows.Scan(&p.Username, &p.Failures, &until)
-		p.LockedUntil = Time(until)
+		var until, counts int64
+		err := rows.Scan(&p.NameKey, &p.Failures, &until, &counts)
+		p.LockedUntil, p.CountsUntil = Time(until), Time(counts)
 		return store.Record{PasswordFailure: &p}, err
 	case "address_failures":
 		var a store.AddressFailureRecord

@@ -33,15 +33,15 @@ func fill(t *testing.T, s store.Store) {
 	if ok, err := s.UseBackupCode(ctx, alice.ID, []byte("mac-2"), t0); err != nil || !ok {
 		t.Fatalf("UseBackupCode = %v, %v", ok, err)
 	}
-	if _, err := s.CountPasswordFailure(ctx, "alice", t0, store.LockRule{Every: 10, For: time.Minute}); err != nil {
+	if _, err := s.CountPasswordFailure(ctx, nameKey("alice"), t0, store.LockRule{Every: 10, For: time.Minute}); err != nil {
 		t.Fatalf("CountPasswordFailure: %v", err)
 	}
-	if _, err := s.CountPasswordFailure(ctx, "nobody", t0, store.LockRule{Every: 1, For: time.Minute}); err != nil {
+	if _, err := s.CountPasswordFailure(ctx, nameKey("nobody"), t0, store.LockRule{Every: 1, For: time.Minute}); err != nil {
 		t.Fatalf("CountPasswordFailure: %v", err)
 	}
 	for i := range 3 {
-		if err := s.AddAddressFailure(ctx, "192.0.2.9", t0.Add(time.Duration(i)*time.Second), t0.Add(-time.Minute)); err != nil {
-			t.Fatalf("AddAddressFailure: %v", err)
+		if _, ok, err := s.ReserveAddressAttempt(ctx, "192.0.2.9", t0.Add(time.Duration(i)*time.Second), t0.Add(-time.Minute), 10); err != nil || !ok {
+			t.Fatalf("ReserveAddressAttempt = %v, %v", ok, err)
 		}
 	}
 	for _, sess := range []*store.Session{

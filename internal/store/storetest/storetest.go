@@ -44,7 +44,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateLockoutRace", testUpdateLockoutRace},
 		{"PasswordFailures", testPasswordFailures},
 		{"PasswordFailureRace", testPasswordFailureRace},
+		{"PasswordFailuresStopCounting", testPasswordFailuresStopCounting},
 		{"AddressFailures", testAddressFailures},
+		{"AddressAttemptRace", testAddressAttemptRace},
 		{"Sessions", testSessions},
 		{"ReplaceSessionRace", testReplaceSessionRace},
 		{"DeleteUserSessions", testDeleteUserSessions},
@@ -646,11 +648,11 @@ func testUpdateQueriesInside(t *testing.T, s store.Store) {
 		if n, err := q.CountBackupCodes(ctx, u.ID); err != nil || n != 1 {
 			return fmt.Errorf("CountBackupCodes inside Update = %d, %v", n, err)
 		}
-		if a, err := q.CountPasswordFailure(ctx, "nina", t0, store.LockRule{Every: 10, For: time.Minute}); err != nil || a.Failures != 1 {
+		if a, err := q.CountPasswordFailure(ctx, nameKey("nina"), t0, store.LockRule{Every: 10, For: time.Minute}); err != nil || a.Failures != 1 {
 			return fmt.Errorf("CountPasswordFailure inside Update = %+v, %v", a, err)
 		}
-		if err := q.AddAddressFailure(ctx, "192.0.2.1", t0, t0.Add(-time.Minute)); err != nil {
-			return fmt.Errorf("AddAddressFailure: %w", err)
+		if _, ok, err := q.ReserveAddressAttempt(ctx, "192.0.2.1", t0, t0.Add(-time.Minute), 5); err != nil || !ok {
+			return fmt.Errorf("ReserveAddressAttempt inside Update = %v, %v", ok, err)
 		}
 		sess := &store.Session{IDHash: hash("in-update"), UserID: u.ID, CreatedAt: t0, LastSeenAt: t0}
 		if err := q.CreateSession(ctx, sess); err != nil {
@@ -687,7 +689,7 @@ func testUpdateQueriesInside(t *testing.T, s store.Store) {
 	if n, err := s.CountBackupCodes(ctx, id); err != nil || n != 1 {
 		t.Errorf("CountBackupCodes = %d, %v; want 1", n, err)
 	}
-	if a, err := s.PasswordLock(ctx, "nina"); err != nil || a.Failures != 1 {
+	if a, err := s.PasswordLock(ctx, nameKey("nina"), t0); err != nil || a.Failures != 1 {
 		t.Errorf("PasswordLock = %+v, %v; want 1 failure", a, err)
 	}
 	if n, err := s.CountAddressFailures(ctx, "192.0.2.1", t0.Add(-time.Minute)); err != nil || n != 1 {
@@ -786,6 +788,10 @@ func testUpdateLockoutRace(t *testing.T, s store.Store) {
 
 // ---- password and address failures
 
+// nameKey stands for the MAC of a username that the service passes (keys.UsernameMAC): to the
+// store it is opaque bytes.
+func nameKey(name string) []byte { return append([]byte("mac\x00"), name...) }
+
 func testPasswordFailures(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	rule := store.LockRule{Every: 10, For: 15 * time.Minute}
@@ -798,48 +804,109 @@ func testPasswordFailures(t *testing.T, s store.Store) {
 			t.Errorf("%s = %d failures, locked until %v; want %d, %v", what, a.Failures, a.LockedUntil, failures, until)
 		}
 	}
+	quinn, rita := nameKey("quinn"), nameKey("rita")
 
-	a, err := s.PasswordLock(ctx, "nobody")
+	a, err := s.PasswordLock(ctx, nameKey("nobody"), t0)
 	check("PasswordLock of a username never seen", a, err, 0, time.Time{})
 
 	for i := 1; i <= 9; i++ {
-		a, err := s.CountPasswordFailure(ctx, "quinn", t0.Add(time.Duration(i)*time.Second), rule)
+		a, err := s.CountPasswordFailure(ctx, quinn, t0.Add(time.Duration(i)*time.Second), rule)
 		check(fmt.Sprintf("failure %d", i), a, err, i, time.Time{})
 		if !a.LockedUntil.IsZero() {
 			t.Fatalf("locked after %d failures", i)
 		}
 	}
-	a, err = s.PasswordLock(ctx, "quinn")
+	a, err = s.PasswordLock(ctx, quinn, t0.Add(9*time.Second))
 	check("PasswordLock after 9", a, err, 9, time.Time{})
 
 	lockAt := t0.Add(10 * time.Second)
-	a, err = s.CountPasswordFailure(ctx, "quinn", lockAt, rule)
+	a, err = s.CountPasswordFailure(ctx, quinn, lockAt, rule)
 	check("the 10th failure", a, err, 0, lockAt.Add(rule.For))
-	a, err = s.PasswordLock(ctx, "quinn")
+	a, err = s.PasswordLock(ctx, quinn, lockAt)
 	check("PasswordLock after the 10th", a, err, 0, lockAt.Add(rule.For))
-
-	// Other usernames are counted apart.
-	a, err = s.CountPasswordFailure(ctx, "rita", lockAt, rule)
-	check("another username", a, err, 1, time.Time{})
 
 	// After the lock passes, counting starts again, unlocked.
 	after := lockAt.Add(rule.For + time.Second)
-	a, err = s.CountPasswordFailure(ctx, "quinn", after, rule)
+	// Other usernames are counted apart.
+	a, err = s.CountPasswordFailure(ctx, rita, after, rule)
+	check("another username", a, err, 1, time.Time{})
+	a, err = s.PasswordLock(ctx, quinn, after)
+	check("PasswordLock after the lock passed", a, err, 0, time.Time{})
+	a, err = s.CountPasswordFailure(ctx, quinn, after, rule)
 	check("a failure after the lock passed", a, err, 1, time.Time{})
 	for i := 2; i <= 10; i++ {
-		a, err = s.CountPasswordFailure(ctx, "quinn", after, rule)
+		a, err = s.CountPasswordFailure(ctx, quinn, after, rule)
 	}
 	check("the 10th failure of the second round", a, err, 0, after.Add(rule.For))
 
-	if err := s.ClearPasswordFailures(ctx, "quinn"); err != nil {
+	if err := s.ClearPasswordFailures(ctx, quinn); err != nil {
 		t.Fatalf("ClearPasswordFailures: %v", err)
 	}
-	a, err = s.PasswordLock(ctx, "quinn")
+	a, err = s.PasswordLock(ctx, quinn, after)
 	check("PasswordLock after clearing", a, err, 0, time.Time{})
-	a, err = s.PasswordLock(ctx, "rita")
+	a, err = s.PasswordLock(ctx, rita, after)
 	check("PasswordLock of the other username after clearing", a, err, 1, time.Time{})
-	if err := s.ClearPasswordFailures(ctx, "nobody"); err != nil {
+	if err := s.ClearPasswordFailures(ctx, nameKey("nobody")); err != nil {
 		t.Errorf("ClearPasswordFailures of a username never seen: %v", err)
+	}
+}
+
+// testPasswordFailuresStopCounting: failures stop counting rule.For after the last one, and
+// the rows that no longer count are removed by later failures, so that names nobody has do
+// not stay.
+func testPasswordFailuresStopCounting(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	rule := store.LockRule{Every: 10, For: 15 * time.Minute}
+	copier, _ := s.(store.Copier)
+	rows := func() int {
+		t.Helper()
+		if copier == nil {
+			return -1
+		}
+		c, err := copier.Count(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(c["password_failures"])
+	}
+	for i := range 3 {
+		for _, name := range []string{"old-1", "old-2"} {
+			if _, err := s.CountPasswordFailure(ctx, nameKey(name), t0.Add(time.Duration(i)*time.Second), rule); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// One second before they stop counting, they count.
+	last := t0.Add(2 * time.Second)
+	if a, err := s.PasswordLock(ctx, nameKey("old-1"), last.Add(rule.For-time.Second)); err != nil || a.Failures != 3 {
+		t.Fatalf("PasswordLock before they stop counting = %+v, %v; want 3 failures", a, err)
+	}
+	if _, err := s.CountPasswordFailure(ctx, nameKey("new"), last.Add(rule.For-time.Second), rule); err != nil {
+		t.Fatal(err)
+	}
+	if n := rows(); n != 3 && n != -1 {
+		t.Fatalf("%d rows while all count, want 3", n)
+	}
+	// rule.For after the last failure they no longer count, and the next write removes them.
+	gone := last.Add(rule.For)
+	if a, err := s.PasswordLock(ctx, nameKey("old-1"), gone); err != nil || a.Failures != 0 || !a.LockedUntil.IsZero() {
+		t.Fatalf("PasswordLock once they stopped counting = %+v, %v; want none", a, err)
+	}
+	if a, err := s.CountPasswordFailure(ctx, nameKey("old-2"), gone, rule); err != nil || a.Failures != 1 {
+		t.Fatalf("a failure after the earlier ones stopped counting = %+v, %v; want 1", a, err)
+	}
+	if n := rows(); n != 2 && n != -1 {
+		t.Fatalf("%d rows after a write, want 2 (new and old-2): old-1 no longer counts", n)
+	}
+	// A lock counts until it ends, even when it ends later than rule.For after the failure.
+	locked := nameKey("locked")
+	for i := range 10 {
+		if _, err := s.CountPasswordFailure(ctx, locked, gone, rule); err != nil {
+			t.Fatalf("failure %d: %v", i+1, err)
+		}
+	}
+	if a, err := s.PasswordLock(ctx, locked, gone.Add(rule.For-time.Nanosecond)); err != nil || !a.LockedUntil.Equal(gone.Add(rule.For)) {
+		t.Fatalf("PasswordLock during the lock = %+v, %v", a, err)
 	}
 }
 
@@ -849,7 +916,7 @@ func testPasswordFailureRace(t *testing.T, s store.Store) {
 	var mu sync.Mutex
 	var errs []error
 	var answers []store.PasswordAttempt
-	count := func(name string, rule store.LockRule) {
+	count := func(name []byte, rule store.LockRule) {
 		race(n, func(int) {
 			a, err := s.CountPasswordFailure(ctx, name, t0, rule)
 			mu.Lock()
@@ -864,8 +931,8 @@ func testPasswordFailureRace(t *testing.T, s store.Store) {
 		}
 	}
 
-	count("sam", store.LockRule{Every: 100, For: time.Minute})
-	if a, err := s.PasswordLock(ctx, "sam"); err != nil || a.Failures != n {
+	count(nameKey("sam"), store.LockRule{Every: 100, For: time.Minute})
+	if a, err := s.PasswordLock(ctx, nameKey("sam"), t0); err != nil || a.Failures != n {
 		t.Errorf("after %d racing failures: %+v, %v; want %d failures", n, a, err, n)
 	}
 	// Every answer is a distinct count: no two calls saw the same state.
@@ -882,7 +949,7 @@ func testPasswordFailureRace(t *testing.T, s store.Store) {
 
 	// With a lock every 10, exactly 3 calls reach a lock and answer a fresh count.
 	answers = nil
-	count("tom", store.LockRule{Every: 10, For: time.Minute})
+	count(nameKey("tom"), store.LockRule{Every: 10, For: time.Minute})
 	locks := 0
 	for _, a := range answers {
 		if a.Failures == 0 {
@@ -895,7 +962,7 @@ func testPasswordFailureRace(t *testing.T, s store.Store) {
 	if locks != 3 {
 		t.Errorf("%d racing failures with a lock every 10: %d reached a lock, want 3", n, locks)
 	}
-	if a, err := s.PasswordLock(ctx, "tom"); err != nil || a.Failures != 0 || !a.LockedUntil.Equal(t0.Add(time.Minute)) {
+	if a, err := s.PasswordLock(ctx, nameKey("tom"), t0); err != nil || a.Failures != 0 || !a.LockedUntil.Equal(t0.Add(time.Minute)) {
 		t.Errorf("PasswordLock after the race = %+v, %v", a, err)
 	}
 }
@@ -904,11 +971,13 @@ func testAddressFailures(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	const a, b = "192.0.2.7", "2001:db8::1"
 	window := time.Minute
-	add := func(addr string, at, since time.Time) {
+	add := func(addr string, at, since time.Time) int64 {
 		t.Helper()
-		if err := s.AddAddressFailure(ctx, addr, at, since); err != nil {
-			t.Fatalf("AddAddressFailure: %v", err)
+		id, ok, err := s.ReserveAddressAttempt(ctx, addr, at, since, 100)
+		if err != nil || !ok {
+			t.Fatalf("ReserveAddressAttempt = %v, %v", ok, err)
 		}
+		return id
 	}
 	count := func(addr string, since time.Time, want int) {
 		t.Helper()
@@ -926,12 +995,82 @@ func testAddressFailures(t *testing.T, s store.Store) {
 	count(a, t0.Add(-100*time.Second), 3) // but not forgotten yet
 	count(b, t0.Add(-window), 1)
 
-	// A failure forgets those older than its window: the one 90 s ago is gone.
-	add(a, t0, t0.Add(-window))
+	// An attempt forgets those older than its window: the one 90 s ago is gone.
+	id := add(a, t0, t0.Add(-window))
 	count(a, t0.Add(-100*time.Second), 3)
 	count(a, t0.Add(-window), 3)
 	count(b, t0.Add(-window), 1)
 	count("198.51.100.1", t0.Add(-window), 0)
+
+	// A released attempt (a right password) no longer counts; releasing twice is no error.
+	for range 2 {
+		if err := s.ReleaseAddressAttempt(ctx, id); err != nil {
+			t.Fatalf("ReleaseAddressAttempt: %v", err)
+		}
+	}
+	count(a, t0.Add(-window), 2)
+
+	// At the limit nothing is written; a limit of 0 is refused, not taken as "none".
+	if _, ok, err := s.ReserveAddressAttempt(ctx, a, t0, t0.Add(-window), 2); err != nil || ok {
+		t.Errorf("ReserveAddressAttempt at the limit = %v, %v; want false", ok, err)
+	}
+	count(a, t0.Add(-window), 2)
+	if _, ok, err := s.ReserveAddressAttempt(ctx, a, t0, t0.Add(-window), 0); err == nil || ok {
+		t.Errorf("ReserveAddressAttempt with limit 0 = %v, %v; want an error", ok, err)
+	}
+	count(a, t0.Add(-window), 2)
+}
+
+// testAddressAttemptRace: of many attempts from one address sent at once, exactly the limit
+// pass, and each passing one has its own id.
+func testAddressAttemptRace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n, limit = 24, 5
+	var mu sync.Mutex
+	var errs []error
+	ids := map[int64]bool{}
+	race(n, func(i int) {
+		id, ok, err := s.ReserveAddressAttempt(ctx, "203.0.113.5", t0.Add(time.Duration(i)*time.Millisecond), t0.Add(-time.Minute), limit)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ok {
+			ids[id] = true
+		}
+	})
+	if len(errs) > 0 {
+		t.Fatalf("ReserveAddressAttempt errors: %v", errs)
+	}
+	if len(ids) != limit {
+		t.Fatalf("%d of %d racing attempts passed (%d distinct ids), want exactly %d", len(ids), n, len(ids), limit)
+	}
+	if got, err := s.CountAddressFailures(ctx, "203.0.113.5", t0.Add(-time.Minute)); err != nil || got != limit {
+		t.Errorf("CountAddressFailures = %d, %v; want %d", got, err, limit)
+	}
+	// Releasing frees exactly as many places again, also under a race.
+	for id := range ids {
+		if err := s.ReleaseAddressAttempt(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	passed := 0
+	race(n, func(int) {
+		_, ok, err := s.ReserveAddressAttempt(ctx, "203.0.113.5", t0.Add(time.Second), t0.Add(-time.Minute), limit)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ok {
+			passed++
+		}
+	})
+	if len(errs) > 0 || passed != 1 {
+		t.Fatalf("after one release, %d racing attempts passed (errors %v), want 1", passed, errs)
+	}
 }
 
 // ---- sessions
