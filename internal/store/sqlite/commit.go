@@ -17,7 +17,9 @@ import (
 // free, runs each inside its own SAVEPOINT of one BEGIN IMMEDIATE transaction, and commits them
 // with one sync. Each caller's fn is still all or nothing (an error or a panic rolls back to its
 // savepoint only) and still committed before Update returns; fns run one after the other, so
-// each sees what the earlier ones wrote, exactly as if they had committed one by one.
+// each sees what the earlier ones wrote, exactly as if they had committed one by one. A caller's
+// cancellation stops its fn between statements, never during one (see connStmts), so it cannot
+// roll back the others' work.
 
 // maxBatch bounds how many transactions share one commit.
 const maxBatch = 64
