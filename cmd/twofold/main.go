@@ -75,15 +75,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stdout, "", true)
 		return 0
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "twofold: %s\n", ue.msg)
+		fmt.Fprintf(stderr, "twofold: %s\n", shown(ue.msg))
 		usage(stderr, "", false)
 		return 2
 	default:
 		e := errs.As(err)
 		if e.Code == errs.Internal {
-			fmt.Fprintf(stderr, "twofold: %v\n", err)
+			fmt.Fprintf(stderr, "twofold: %s\n", shown(err.Error()))
 		} else {
-			fmt.Fprintf(stderr, "twofold: %s\n", e.Message)
+			fmt.Fprintf(stderr, "twofold: %s\n", shown(e.Message))
 		}
 		return 1
 	}

@@ -55,6 +55,13 @@ func TestCLIPrintsNoControlCharacters(t *testing.T) {
 			t.Errorf("twofold %s does not show the escaped text:\n%s", strings.Join(args, " "), out)
 		}
 	}
+	// Errors too: an argument with an escape sequence is named escaped.
+	for _, args := range [][]string{{"user", "list", "--bogus\x1b[2J"}, {"frobnicate\x1b[2J"}} {
+		r := runCLI(t, data, args...)
+		if r.code == 0 || strings.ContainsRune(r.stderr, 0x1b) || !strings.Contains(r.stderr, `\x1b[2J`) {
+			t.Errorf("twofold %q: exit %d, stderr %q, want the argument escaped", args, r.code, r.stderr)
+		}
+	}
 	// JSON output still reads back as the stored text.
 	if got := str(cliJSON(t, data, "user", "show", "eve", "--json"), "name"); got != attack {
 		t.Errorf("user show --json: name %q, want %q", got, attack)
