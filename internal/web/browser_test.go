@@ -1,7 +1,7 @@
 package web_test
 
 // The browser test drives Debian's chromium through chromedp against a real server (the same
-// wiring as serve, a SQLite file, the outbox, the real clock and the default argon2id cost),
+// wiring as serve, a SQLite file, the outbox, a clock the test moves and the default argon2id cost),
 // with the real peers a person would use: zbarimg reads the QR code off the page and oathtool
 // computes the codes. It saves a screenshot of every screen to $TWOFOLD_SCREENS or
 // <repo>/tmp/screens (not committed); with TWOFOLD_DOC_SCREENS=1 it also writes the small
@@ -31,6 +31,9 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/twofold-auth/twofold/internal/account"
 
 	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/password"
@@ -57,17 +60,24 @@ var docScreens = map[string]bool{
 	"13-regenerate-dialog": true, "22-options-mfa": true, "23-confirm": true, "27-account": true,
 }
 
+// browserWait bounds one browser action. It is generous on purpose: the test waits for
+// conditions (a page loaded, an element shown), never for a fixed time, and a loaded 2-core
+// machine may be slow, so only a browser that is stuck reaches it.
+const browserWait = 2 * time.Minute
+
 // tab is one browser tab with its own cookies.
 type tab struct {
 	t       *testing.T
 	ctx     context.Context
 	app     *testApp
 	screens string
+	// base is the server's address as this tab uses it; empty is the app's own (127.0.0.1).
+	base string
 }
 
 func (b *tab) do(steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		b.t.Fatalf("browser: %v", err)
@@ -77,13 +87,17 @@ func (b *tab) do(steps ...chromedp.Action[chromedp.Void]) {
 // open loads a page of the server.
 func (b *tab) open(path string) {
 	b.t.Helper()
-	b.do(chromedp.Navigate(b.app.url + path))
+	base := b.base
+	if base == "" {
+		base = b.app.url
+	}
+	b.do(chromedp.Navigate(base + path))
 }
 
 // press clicks what leads to another page and waits for it; it answers the page's status.
 func (b *tab) press(sel string) int64 {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
 	defer cancel()
 	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel)))
 	if err != nil {
@@ -118,13 +132,30 @@ func (b *tab) visible(sel string) bool {
 
 func eval[T any](b *tab, expr string) T {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
 		b.t.Fatalf("browser: %s: %v", expr, err)
 	}
 	return v
+}
+
+// waitFor waits until the JavaScript condition cond holds on the page.
+func (b *tab) waitFor(cond string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(0))); err != nil {
+		b.t.Fatalf("browser: waiting for %s: %v", cond, err)
+	}
+}
+
+// code answers the code an authenticator app shows for secret by the server's clock, which the
+// test moves: every code is chosen at the start of a step the server is in, so none runs out.
+func (b *tab) code(secret string) string {
+	b.t.Helper()
+	return oathtool(b.t, secret, b.app.clock.Now())
 }
 
 // path answers the address of the page shown, without the server.
@@ -144,7 +175,7 @@ func (b *tab) expectPath(want string) {
 // shot saves a screenshot of the whole page.
 func (b *tab) shot(name string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
 	defer cancel()
 	img, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
@@ -225,7 +256,7 @@ func toPalette(m image.Image) *image.Paletted {
 // qrURI reads the QR code off the page with zbarimg.
 func (b *tab) qrURI() string {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
 	defer cancel()
 	img, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS("#qr")))
 	if err != nil {
@@ -293,7 +324,7 @@ func (b *tab) enrol(username string, screens bool) (string, []string) {
 	if screens {
 		b.shot("04-verification-required")
 		// A wrong code is refused next to its field.
-		now := time.Now()
+		now := b.app.clock.Now()
 		wrong := "000000"
 		for _, c := range []string{"000000", "111111", "222222"} {
 			if !slices.Contains([]string{oathtool(b.t, secret, now.Add(-30*time.Second)), oathtool(b.t, secret, now),
@@ -306,20 +337,44 @@ func (b *tab) enrol(username string, screens bool) (string, []string) {
 		if status := b.press(`main form button[type="submit"]`); status != http.StatusUnauthorized {
 			b.t.Errorf("wrong code answered %d", status)
 		}
-		if !strings.Contains(b.text("#code-error"), "wrong") {
+		if !strings.Contains(b.text("#code-error"), "wrong") || !strings.Contains(b.text("#code-error"), "works once") {
 			b.t.Errorf("wrong code: %s", b.text("main"))
 		}
 		b.shot("05-verify-error")
 	}
-	b.typeIn("#code", oathtool(b.t, secret, time.Now()))
+	b.typeIn("#code", b.code(secret))
 	if status := b.press(`main form button[type="submit"]`); status != http.StatusOK {
 		b.t.Fatalf("Verify answered %d: %s", status, b.text("main"))
 	}
+	b.app.clock.Advance(30 * time.Second) // the code is used: an app shows the next one now
 	codes := b.texts("#codes code")
 	if len(codes) != 5 {
 		b.t.Fatalf("%d backup codes shown: %s", len(codes), b.text("main"))
 	}
+	if !strings.Contains(b.text("#codes-for"), username) {
+		b.t.Errorf("the codes do not name the account: %q", b.text("#codes-for"))
+	}
 	return secret, codes
+}
+
+// done leaves a backup codes page: it ticks "I have saved these codes" when nothing else did,
+// and presses Done.
+func (b *tab) done() {
+	b.t.Helper()
+	if eval[bool](b, `!!document.getElementById("saved") && !document.getElementById("saved").checked`) {
+		b.do(chromedp.Click(chromedp.CSS("#saved")))
+	}
+	b.press("#done")
+}
+
+// enrolled answers whether an account has MFA set up, as the service sees it.
+func (a *testApp) enrolled(name string) bool {
+	a.t.Helper()
+	v, err := a.svc.User(context.Background(), account.CLI, name)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return v.MFA.Enrolled
 }
 
 // signIn fills in the sign-in page and presses "Sign In".
@@ -364,7 +419,8 @@ func TestBrowser(t *testing.T) {
 	if err := os.MkdirAll(screens, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	a := newApp(t, appConfig{realClock: true, params: password.DefaultParams})
+	// The server's clock is the test's (see tab.code); hashing has the default cost.
+	a := newApp(t, appConfig{params: password.DefaultParams})
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
@@ -377,6 +433,9 @@ func TestBrowser(t *testing.T) {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("no-first-run", true),
 		chromedp.WindowSize(1000, 800),
+		// twofold.test is a host name that is not loopback: over plain http there, a page is
+		// not a secure context, and the browser sends no Sec-Fetch-Site with a form.
+		chromedp.Flag("host-resolver-rules", "MAP twofold.test 127.0.0.1"),
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
@@ -405,6 +464,16 @@ func TestBrowser(t *testing.T) {
 		alice.signIn("alice", temp)
 		alice.expectPath("/signin/enroll")
 		alice.shot("02-enroll")
+		// A phone cannot scan its own screen: the otpauth link and the key come first.
+		if !alice.visible("#open-app") || !alice.visible("#phone-key") || !alice.visible("#phone-copy") {
+			t.Errorf("at 375 px there is no Open in authenticator app, key or Copy")
+		}
+		if !strings.HasPrefix(eval[string](alice, `document.getElementById("open-app").href`), "otpauth://totp/Twofold:alice?") {
+			t.Errorf("Open in authenticator app leads elsewhere")
+		}
+		if !strings.Contains(alice.text("#adding"), "alice") {
+			t.Errorf("the page does not say which account is added: %q", alice.text("#adding"))
+		}
 		aliceSecret, codes = alice.enrol("alice", true)
 		alice.shot("06-backup-codes")
 
@@ -412,20 +481,22 @@ func TestBrowser(t *testing.T) {
 		if !alice.visible("[data-copy]") || !alice.visible("[data-print]") {
 			t.Errorf("Copy and Print are hidden: app.js did not run")
 		}
+		// Done waits until the codes are saved; Download counts as saving them.
+		if !eval[bool](alice, `document.getElementById("done").disabled`) {
+			t.Errorf("Done can be pressed before the codes were saved")
+		}
 		alice.do(chromedp.Click(chromedp.CSS("[data-copy]")))
-		deadline := time.Now().Add(5 * time.Second)
-		for alice.text("#copy-status") == "" && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if alice.text("#copy-status") == "" {
-			t.Errorf("Copy said nothing")
-		}
+		alice.waitFor(`document.getElementById("copy-status").textContent !== ""`)
 
 		// Download: the .txt file arrives and holds the codes.
 		alice.do(chromedp.Click(chromedp.CSS("#download")))
+		if eval[bool](alice, `document.getElementById("done").disabled || !document.getElementById("saved").checked`) {
+			t.Errorf("Done is still held back after Download")
+		}
 		file := filepath.Join(downloads, "twofold-backup-codes.txt")
 		var body []byte
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		// The file is written by the browser, outside the page: look for it until it is whole.
+		for deadline := time.Now().Add(browserWait); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 			if b, err := os.ReadFile(file); err == nil && bytes.Contains(b, []byte("Each code works once")) {
 				body = b
 				break
@@ -439,6 +510,9 @@ func TestBrowser(t *testing.T) {
 			if !bytes.Contains(body, []byte(c+"\n")) {
 				t.Errorf("the downloaded file lacks %s", c)
 			}
+		}
+		if !bytes.Contains(body, []byte("Account: alice\n")) || !bytes.Contains(body, []byte("Issuer: Twofold\n")) {
+			t.Errorf("the downloaded file does not name the account and issuer:\n%s", body)
 		}
 
 		alice.press("#done")
@@ -486,7 +560,10 @@ func TestBrowser(t *testing.T) {
 				t.Fatalf("no low-codes warning: %s", alice.text("main"))
 			}
 			alice.shot("12-backup-codes-low")
-			alice.press("#done")
+			if !alice.visible("form.signout") || !alice.visible("#regenerate-link") {
+				t.Errorf("after a backup code: no top bar or no link to Regenerate")
+			}
+			alice.done()
 			alice.expectPath("/profile")
 		}
 	})
@@ -504,10 +581,14 @@ func TestBrowser(t *testing.T) {
 		if !alice.visible("#regenerate") || alice.text("#regen-h") != "Regenerate Backup Codes" {
 			t.Fatalf("no Regenerate Backup Codes dialog")
 		}
+		// The dialog is modal: focus goes to its field, Escape closes it.
+		alice.waitFor(`document.activeElement && document.activeElement.id === "code"`)
+		alice.do(chromedp.KeyEvent(kb.Escape))
+		alice.waitFor(`!document.getElementById("regenerate").checkVisibility()`)
+		alice.do(chromedp.Click(chromedp.CSS("#regenerate-open")))
+		alice.waitFor(`document.activeElement && document.activeElement.id === "code"`)
 		alice.shot("13-regenerate-dialog")
-		// Enrolment used this step's code: an app shows the next one 30 seconds later, and the
-		// server accepts one step either side, so no test waits.
-		alice.typeIn("#code", oathtool(t, aliceSecret, time.Now().Add(30*time.Second)))
+		alice.typeIn("#code", alice.code(aliceSecret))
 		if alice.text("#regenerate-verify") != "Verify And Regenerate" {
 			t.Errorf("button %q", alice.text("#regenerate-verify"))
 		}
@@ -519,6 +600,14 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("new codes %v", fresh)
 		}
 		alice.shot("14-new-backup-codes")
+		// Done waits for the box; ticking it is enough.
+		if !eval[bool](alice, `document.getElementById("done").disabled`) {
+			t.Errorf("Done can be pressed before the codes were saved")
+		}
+		alice.do(chromedp.Click(chromedp.CSS("#saved")))
+		if eval[bool](alice, `document.getElementById("done").disabled`) {
+			t.Errorf("Done is still disabled with the box ticked")
+		}
 		alice.press("#done")
 		if alice.text("#codes-left") != "5" {
 			t.Errorf("codes left after regenerating: %q", alice.text("#codes-left"))
@@ -542,8 +631,11 @@ func TestBrowser(t *testing.T) {
 		}
 		admin.signIn("admin", temp)
 		admin.expectPath("/signin/enroll")
+		if admin.visible("#open-app") {
+			t.Errorf("a desktop window shows the phone set-up")
+		}
 		admin.enrol("admin", false)
-		admin.press("#done")
+		admin.done()
 		admin.newPassword()
 
 		admin.open("/admin/options")
@@ -608,6 +700,12 @@ func TestBrowser(t *testing.T) {
 		admin.press(`#users a[href="/admin/users/alice"]`)
 		admin.shot("27-account")
 		admin.press("#reset-mfa")
+		// A destroying action asks first.
+		if admin.text("#confirm") != "Reset MFA" || !a.enrolled("alice") {
+			t.Fatalf("Reset MFA did not ask to confirm: %s", admin.text("main"))
+		}
+		admin.shot("28-account-reset-confirm")
+		admin.press("#confirm")
 		admin.expectPath("/admin/users/alice?m=mfa-reset")
 		if !strings.Contains(admin.text("#mfa"), "Not set up") {
 			t.Errorf("after reset: %s", admin.text("#mfa"))
@@ -653,6 +751,55 @@ func TestBrowser(t *testing.T) {
 		admin.shot("32-options-375")
 		admin.open("/admin/users")
 		admin.shot("33-accounts-375")
+	})
+	// hana uses the server by a host name over plain http, as --base-url http://twofold.test
+	// would: her forms must go through, and her second factor locks after wrong codes.
+	hctx, cancelHana := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
+	defer cancelHana()
+	if err := chromedp.Do(hctx); err != nil {
+		t.Fatal(err)
+	}
+	hana := &tab{t: t, ctx: hctx, app: a, screens: screens,
+		base: strings.Replace(a.url, "127.0.0.1", "twofold.test", 1)}
+	var hanaSecret string
+
+	t.Run("sign in over plain http on a host name", func(t *testing.T) {
+		hana.t = t
+		hana.signIn("hana", a.addUser("hana", false))
+		hana.expectPath("/signin/enroll")
+		hanaSecret, _ = hana.enrol("hana", false)
+		hana.done()
+		hana.newPassword()
+		hana.expectPath("/profile?m=signedin")
+		hana.signOut()
+	})
+
+	t.Run("a locked second factor shows no form and says when it opens", func(t *testing.T) {
+		hana.t = t
+		if hanaSecret == "" {
+			t.Skip("hana is not enrolled")
+		}
+		hana.signIn("hana", chosenPassword)
+		hana.expectPath("/signin/verify")
+		wrong := "000000"
+		if wrong == hana.code(hanaSecret) {
+			wrong = "111111"
+		}
+		for i := range 5 {
+			hana.typeIn("#code", wrong)
+			status := hana.press(`main form button[type="submit"]`)
+			if i < 4 && status != http.StatusUnauthorized || i == 4 && status != http.StatusTooManyRequests {
+				t.Fatalf("wrong code %d answered %d: %s", i+1, status, hana.text("main"))
+			}
+		}
+		hana.shot("15-locked")
+		if n := eval[int](hana, `document.querySelectorAll("main form, main input").length`); n != 0 || hana.visible("#use-backup") {
+			t.Errorf("the locked page offers a form: %s", hana.text("main"))
+		}
+		at := a.clock.Now().Add(15*time.Minute + time.Second).UTC().Format("15:04")
+		if msg := hana.text("#lock-message"); !strings.Contains(msg, "in 15 minutes, at "+at+" UTC") {
+			t.Errorf("the locked page says %q", msg)
+		}
 	})
 	t.Logf("browser test: %v; screenshots in %s", time.Since(start).Round(time.Millisecond), screens)
 }

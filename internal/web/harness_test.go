@@ -2,8 +2,9 @@ package web_test
 
 // The harness builds Twofold as cmd/twofold/app.go and serve do: a SQLite file, a server key, the
 // outbox, the argon2id hasher, the options cache, the JSON API and the pages on one mux behind
-// CrossOriginProtection, served by httptest on 127.0.0.1. Tests without a browser use a fake
-// clock and cheap hashing; the browser tests use the real clock and the default cost.
+// the API's cross-origin protection, served by httptest on 127.0.0.1. Every test uses a fake
+// clock that it moves; tests without a browser use cheap hashing, the browser test the default
+// cost.
 
 import (
 	"context"
@@ -63,16 +64,15 @@ type testApp struct {
 	t      *testing.T
 	store  store.Store
 	svc    *account.Service
-	clock  *fakeClock // nil with the real clock
+	clock  *fakeClock
 	outbox string
 	srv    *httptest.Server
 	url    string
 }
 
 type appConfig struct {
-	realClock bool
-	params    password.Params
-	ssoURL    string
+	params password.Params
+	ssoURL string
 }
 
 func newApp(t *testing.T, c appConfig) *testApp {
@@ -98,11 +98,8 @@ func newApp(t *testing.T, c appConfig) *testApp {
 		t.Fatal(err)
 	}
 	a := &testApp{t: t, store: st, outbox: outbox}
-	now := time.Now
-	if !c.realClock {
-		a.clock = &fakeClock{t: time.Now()}
-		now = a.clock.Now
-	}
+	a.clock = &fakeClock{t: time.Now()}
+	now := a.clock.Now
 	if c.params == (password.Params{}) {
 		c.params = cheapParams
 	}
@@ -117,13 +114,13 @@ func newApp(t *testing.T, c appConfig) *testApp {
 		Hasher: password.NewHasher(c.params, 0, 2*time.Second, rand.Reader), Keys: k, Mailer: mailer,
 		BaseURL: a.url, Now: now, Logger: log})
 	mux := http.NewServeMux()
-	httpapi.New(httpapi.Config{Service: a.svc, Logger: log, Ready: st.Ping}, mux)
+	api := httpapi.New(httpapi.Config{Service: a.svc, Logger: log, Ready: st.Ping}, mux)
 	pages, err := web.New(web.Config{Service: a.svc, Logger: log, SSOURL: c.ssoURL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux.Handle("/", pages)
-	handler = http.NewCrossOriginProtection().Handler(mux)
+	handler = api.Protect(mux, pages) // as serve wires it
 	return a
 }
 

@@ -122,7 +122,8 @@
       }
       dialog.classList.remove("open");
       if (window.location.hash === "#regenerate") {
-        history.replaceState(null, "", window.location.pathname + window.location.search);
+        // A new fragment (not replaceState, which leaves :target as it was) hides the dialog.
+        window.location.hash = "";
       }
       if (opener) {
         opener.focus();
