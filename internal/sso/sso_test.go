@@ -79,6 +79,9 @@ var people = []idpUser{
 	{id: "u-dan", username: "", email: "dan@example.org", emailVerified: true},          // no preferred_username
 	{id: "u-eve", username: "", email: "eve@example.org", emailVerified: false},         // an unverified email only
 	{id: "u-fay", username: "fay smith", email: "fay@example.org", emailVerified: true}, // not a valid username
+	// The test provider's name claim is "Test " and the id: here with a terminal escape and a
+	// right-to-left override.
+	{id: "u-mal\x1b]0;pwned\x07\u202eory", username: "mallory", email: "mallory@example.org", emailVerified: true},
 }
 
 func newEnv(t *testing.T) *env {
@@ -398,6 +401,26 @@ func TestUnknownAccount(t *testing.T) {
 	e.newBrowser()
 	if r := e.signIn("carol"); r.status != http.StatusFound {
 		t.Fatalf("second sign-in: %d %s", r.status, r.body)
+	}
+}
+
+// TestNameClaimWithControlCharacters: a name claim is the provider's users' own text; its
+// control characters and bidirectional overrides are dropped before it becomes the account's
+// name (SPEC §5), and the sign-in goes on.
+func TestNameClaimWithControlCharacters(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.svc.SetOption(context.Background(), account.CLI, options.SSOCreateAccounts, "yes"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.signIn("mallory"); r.status != http.StatusFound || r.session == "" {
+		t.Fatalf("answer %d %s", r.status, r.body)
+	}
+	u, err := e.store.UserByName(context.Background(), "mallory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Name != "Test u-mal]0;pwnedory" {
+		t.Errorf("stored name %q, want the claim without its control characters", u.Name)
 	}
 }
 
