@@ -92,3 +92,22 @@ func TestAuditShowsCodeChecks(t *testing.T) {
 		t.Errorf("the audit page shows a code")
 	}
 }
+
+// TestLockedMetByAnotherSignIn checks that a sign-in waiting at the verification step when the
+// second factor locks is shown the lock, not a code form.
+func TestLockedMetByAnotherSignIn(t *testing.T) {
+	a := newApp(t, appConfig{})
+	c := a.client()
+	secret, _ := c.signInFully("liv", a.addUser("liv", false))
+	other := a.client()
+	other.post("/signin", url.Values{"username": {"liv"}, "password": {chosenPassword}}).expect(303, "/signin/verify")
+	c.post("/signout", nil)
+	c.post("/signin", url.Values{"username": {"liv"}, "password": {chosenPassword}}).expect(303, "/signin/verify")
+	for range 5 {
+		c.post("/signin/verify", url.Values{"code": {a.wrongCode(secret)}})
+	}
+	a.clock.Advance(time.Minute)
+	for _, path := range []string{"/signin/verify", "/signin/backup"} {
+		checkLockedPage(t, path, other.get(path).expect(429, ""), "in 14 minutes")
+	}
+}

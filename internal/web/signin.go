@@ -236,6 +236,9 @@ func (h *Handler) verifyPage(w http.ResponseWriter, r *http.Request) error {
 	if _, _, ok, err := h.signInStep(w, r, account.StepVerify); err != nil || !ok {
 		return err
 	}
+	if locked, err := h.showLock(w, r); locked || err != nil {
+		return err
+	}
 	d, err := h.verifySignInData(r)
 	if err != nil {
 		return err
@@ -290,8 +293,22 @@ func (h *Handler) locked(w http.ResponseWriter, r *http.Request, err error) {
 		Data: lockedData{Forever: e.LockedUntil.IsZero(), Until: e.LockedUntil}})
 }
 
+// showLock shows the locked page instead of a code form when the sign-in's second factor is
+// locked (by another sign-in's wrong codes, say); it answers whether it did.
+func (h *Handler) showLock(w http.ResponseWriter, r *http.Request) (bool, error) {
+	lock, err := h.svc.SecondFactorLock(r.Context(), h.token(r))
+	if err != nil || lock == nil {
+		return false, err
+	}
+	h.locked(w, r, lock)
+	return true, nil
+}
+
 func (h *Handler) backupPage(w http.ResponseWriter, r *http.Request) error {
 	if _, _, ok, err := h.signInStep(w, r, account.StepVerify); err != nil || !ok {
+		return err
+	}
+	if locked, err := h.showLock(w, r); locked || err != nil {
 		return err
 	}
 	h.render(w, r, http.StatusOK, "backup", &view{Title: "Use a backup code", InSignIn: true})
