@@ -73,3 +73,23 @@ func isUnsafeForTerminal(r rune) bool {
 	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0x2028 || r == 0x2029 ||
 		(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
+
+func TestShown(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"Zoë O'Brien", "Zoë O'Brien"},
+		{"محمد\u200fعلي", "محمد\u200fعلي"}, // a right-to-left mark is not an override
+		{"a\x1b[2Jb", `a\x1b[2Jb`},
+		{"tab\there", `tab\there`},
+		{"c1\u009bx", `c1\u009bx`},
+		{"rlo\u202eexe", `rlo\u202eexe`},
+		{"bad\xffbyte", `bad\xffbyte`},
+	} {
+		if got := shown(tt.in); got != tt.want {
+			t.Errorf("shown(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	in := []byte("{\"name\": \"a\u009b\x7f\u202e\u2066b\"}\n")
+	if got, want := string(escapeJSON(in)), "{\"name\": \"a\\u009b\\u007f\\u202e\\u2066b\"}\n"; got != want {
+		t.Errorf("escapeJSON = %q, want %q", got, want)
+	}
+}
