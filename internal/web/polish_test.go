@@ -111,3 +111,16 @@ func TestLockedMetByAnotherSignIn(t *testing.T) {
 		checkLockedPage(t, path, other.get(path).expect(429, ""), "in 14 minutes")
 	}
 }
+
+// TestNoRawTimesInMessages checks that a message with a time, such as an expired temporary
+// password, shows it as every page does.
+func TestNoRawTimesInMessages(t *testing.T) {
+	a := newApp(t, appConfig{})
+	temp := a.addUser("tom", false)
+	a.clock.Advance(25 * time.Hour)
+	p := a.client().post("/signin", url.Values{"username": {"tom"}, "password": {temp}})
+	msg := p.byID("form-alert").content()
+	if !strings.Contains(msg, "expired") || rawTime.MatchString(msg) || !strings.Contains(msg, " UTC") {
+		t.Errorf("expired temporary password: %q", msg)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -387,8 +388,8 @@ func (h *Handler) renderForm(w http.ResponseWriter, r *http.Request, name string
 		}
 		setRetryAfter(w, e)
 		status = errs.Status(e.Code)
-		if e.Code == errs.Locked && v.Form != nil {
-			// The service's message has a machine time; the page says it in words.
+		if v.Form != nil {
+			// The service's message may hold a machine time; the page says it as pages do.
 			if v.Form.Alert == e.Message {
 				v.Form.Alert = h.message(e)
 			}
@@ -550,13 +551,23 @@ func (h *Handler) lockEnds(t any) string {
 	return in + ", at " + at
 }
 
+// machineTime is a time as the service's messages give it to the API (RFC 3339, UTC).
+var machineTime = regexp.MustCompile(`\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\b`)
+
 // message answers an error's message for a page: a lock is said in words ("Your second factor
 // is locked. Try again in 15 minutes, at 22:40 UTC.") rather than with the machine time the
-// API gives; the subject is the service's, the words before " is locked".
+// API gives (the subject is the service's, the words before " is locked"), and any other time
+// as every page shows one.
 func (h *Handler) message(e *errs.Error) string {
 	subject, _, ok := strings.Cut(e.Message, " is locked")
 	if e.Code != errs.Locked || !ok {
-		return e.Message
+		return machineTime.ReplaceAllStringFunc(e.Message, func(s string) string {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				return s
+			}
+			return when(t)
+		})
 	}
 	if e.LockedUntil.IsZero() {
 		return subject + " is locked " + h.lockEnds(nil) + "."
