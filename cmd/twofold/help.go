@@ -176,6 +176,7 @@ func (f *flags) describe(w io.Writer, names []string) {
 		case s.def != "":
 			notes = append(notes, "default "+s.def)
 		case isBool(fl):
+			notes = append(notes, "default off")
 		case !s.required:
 			notes = append(notes, "default none")
 		}

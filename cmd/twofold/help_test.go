@@ -90,7 +90,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 			if want.def != "" && !strings.Contains(entry, "default "+want.def) {
 				t.Errorf("twofold %s --help: --%s without its default %s:\n%s", name, fl.Name, want.def, entry)
 			}
-			if want.def == "" && !isBool(fl) && !s.required && !strings.Contains(entry, "default ") {
+			if want.def == "" && !s.required && !strings.Contains(entry, "default ") {
 				t.Errorf("twofold %s --help: --%s does not say it has no default:\n%s", name, fl.Name, entry)
 			}
 		})
