@@ -86,14 +86,10 @@ func openStore(ctx context.Context, c common) (store.Store, bool, error) {
 	case c.db == "":
 		st, err := sqlite.Open(ctx, filepath.Join(c.data, "twofold.db"))
 		return st, true, err
-	case strings.HasPrefix(c.db, "sqlite:"), strings.HasPrefix(c.db, "file:"):
-		u, err := url.Parse(c.db)
+	case isSQLiteURL(c.db):
+		path, err := sqlitePath(c.db)
 		if err != nil {
-			return nil, false, fmt.Errorf("--db: %w", err)
-		}
-		path := u.Opaque
-		if path == "" {
-			path = u.Path
+			return nil, false, err
 		}
 		st, err := sqlite.Open(ctx, path)
 		return st, true, err
@@ -106,6 +102,23 @@ func openStore(ctx context.Context, c common) (store.Store, bool, error) {
 	default:
 		return nil, false, errors.New("--db: give sqlite:PATH or postgres://...")
 	}
+}
+
+// isSQLiteURL tells whether a --db value names a SQLite file.
+func isSQLiteURL(db string) bool {
+	return strings.HasPrefix(db, "sqlite:") || strings.HasPrefix(db, "file:")
+}
+
+// sqlitePath is the file a sqlite:PATH or file:PATH value names.
+func sqlitePath(db string) (string, error) {
+	u, err := url.Parse(db)
+	if err != nil {
+		return "", fmt.Errorf("--db: %w", err)
+	}
+	if u.Opaque != "" {
+		return u.Opaque, nil
+	}
+	return u.Path, nil
 }
 
 func loadKeys(data string, isSQLite bool, log *slog.Logger) (*keys.Keys, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -325,5 +326,21 @@ func TestWrongServerKeyRefused(t *testing.T) {
 	}
 	if !strings.Contains(mustCLI(t, data, "user", "list"), "kim") {
 		t.Fatal("the right key no longer opens the database")
+	}
+}
+
+// TestCopyDBMissingSource: a mistyped SQLite source is refused, not made empty and copied.
+func TestCopyDBMissingSource(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	missing := filepath.Join(data, "typo.db")
+	r := runCLI(t, data, "copy-db", "--from", "sqlite:"+missing, "--to", "sqlite:"+filepath.Join(data, "copy.db"))
+	if r.code == 0 || !strings.Contains(r.stderr, "no database at") {
+		t.Fatalf("copy-db from a missing file: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, p := range []string{missing, filepath.Join(data, "copy.db")} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s exists after a refused copy-db: %v", p, err)
+		}
 	}
 }

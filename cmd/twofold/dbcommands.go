@@ -66,6 +66,16 @@ func copyDBCommand(ctx context.Context, args []string, stdout io.Writer, _ *slog
 	case *from == *to:
 		return usageError{"copy-db: --from and --to name the same database"}
 	}
+	// Opening a SQLite path makes the file, so a mistyped source would copy an empty database.
+	if isSQLiteURL(*from) {
+		path, err := sqlitePath(*from)
+		if err != nil {
+			return fmt.Errorf("copy-db: --from: %w", err)
+		}
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("copy-db: --from: no database at %s: %w", path, err)
+		}
+	}
 	src, _, err := openStore(ctx, common{data: f.common.data, db: *from})
 	if err != nil {
 		return fmt.Errorf("copy-db: --from: %w", err)
