@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -71,9 +72,13 @@ func siteConfig(t *testing.T, port int, upstreams []string) string {
 	return strings.Replace(conf, "    listen 80;\n", fmt.Sprintf("    listen 127.0.0.1:%d;\n", port), 1)
 }
 
+// errPortTaken is startNginx's answer when another process took the port that freePort found
+// free (other tests start servers at the same time): the caller tries another port.
+var errPortTaken = errors.New("the port was taken before nginx listened on it")
+
 // startNginx runs nginx in the foreground on the site configuration, with every file it
 // writes inside the test's temporary folder, and waits until it answers.
-func startNginx(t *testing.T, site string, port int) string {
+func startNginx(t *testing.T, site string, port int) (string, error) {
 	t.Helper()
 	bin := nginxBinary(t)
 	dir := t.TempDir()
@@ -110,10 +115,10 @@ http {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
@@ -124,16 +129,45 @@ http {
 	})
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-done:
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			if strings.Contains(string(log), "Address already in use") {
+				return "", errPortTaken
+			}
+			t.Fatalf("nginx ended:\n%s", log)
+		default:
+		}
+		// Only nginx's own answer counts: whatever took the port may answer /healthz too.
 		if res, err := http.Get(base + "/healthz"); err == nil {
 			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return base
+			if res.StatusCode == http.StatusOK && strings.HasPrefix(res.Header.Get("Server"), "nginx") {
+				return base, nil
 			}
 		}
 		if time.Since(start) > hang {
 			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
 			t.Fatalf("nginx does not answer on %s:\n%s", base, log)
 		}
+	}
+}
+
+// TestNginxPortTaken checks startNginx on a port that another server took after freePort
+// found it free, as a server of a test running at the same time may: it answers errPortTaken
+// for the caller to try another port, even though that server answers /healthz as Twofold does.
+func TestNginxPortTaken(t *testing.T) {
+	nginxBinary(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
+	go other.Serve(ln)
+	t.Cleanup(func() { other.Close() })
+	port := ln.Addr().(*net.TCPAddr).Port
+	base, err := startNginx(t, siteConfig(t, port, []string{"http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"}), port)
+	if !errors.Is(err, errPortTaken) {
+		t.Fatalf("startNginx on a taken port answered %q, %v; want errPortTaken", base, err)
 	}
 }
 
@@ -167,8 +201,16 @@ func TestNginx(t *testing.T) {
 	c := newCluster(t, 3, "--trusted-proxies", "127.0.0.1")
 	c.mustCLI(t, "options", "set", "failedSignInsPerAddress", "2") // used at the end
 	optionSet := time.Now()
-	port := freePort(t)
-	lb := startNginx(t, siteConfig(t, port, c.bases()), port)
+	var lb string
+	for try := 1; ; try++ {
+		port := freePort(t)
+		var err error
+		if lb, err = startNginx(t, siteConfig(t, port, c.bases()), port); err == nil {
+			break
+		} else if try == 5 {
+			t.Fatal(err)
+		}
+	}
 
 	a := enrol(t, "gus", c.addUser(t, "gus", false), lb)
 	if r := a.session.call(t, lb, "GET", "/api/v1/me", nil); r.status != http.StatusOK || r.str("username") != "gus" {
