@@ -298,7 +298,7 @@ func TestCLIWhileServing(t *testing.T) {
 		t.Errorf("the bootstrap admin's email is %q, want the --admin-email", got)
 	}
 	// The server sees the account and, within 5 seconds, the option.
-	waitFor(t, "the server applies externalMFA=required", 5*time.Second, func() bool {
+	waitFor(t, "the server applies externalMFA=required", hang, func() bool {
 		r := newClient(&srv).call(t, "POST", "/api/v1/signin", creds("zoe", temporaryPassword(t, data, "zoe@example.org")))
 		expect(t, r, http.StatusOK, "")
 		return str(r.body, "next") == "mfa_enroll"
