@@ -124,3 +124,16 @@ func TestNoRawTimesInMessages(t *testing.T) {
 		t.Errorf("expired temporary password: %q", msg)
 	}
 }
+
+// TestLockedDuringEnrolment checks that wrong codes at enrolment end on the same locked page.
+func TestLockedDuringEnrolment(t *testing.T) {
+	a := newApp(t, appConfig{})
+	c := a.client()
+	c.post("/signin", url.Values{"username": {"ena"}, "password": {a.addUser("ena", false)}}).expect(303, "/signin/enroll")
+	secret := strings.ReplaceAll(c.get("/signin/enroll").byID("key").content(), " ", "")
+	for range 4 {
+		c.post("/signin/enroll/verify", url.Values{"code": {a.wrongCode(secret)}}).expect(401, "")
+	}
+	p := c.post("/signin/enroll/verify", url.Values{"code": {a.wrongCode(secret)}}).expect(429, "")
+	checkLockedPage(t, "enrolment", p, "in 15 minutes")
+}

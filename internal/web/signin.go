@@ -193,6 +193,10 @@ func (h *Handler) enrollVerify(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st, err := h.svc.VerifyEnroll(r.Context(), h.token(r), code(r, "code"))
+	if errs.Code(err) == errs.Locked {
+		h.locked(w, r, err)
+		return nil
+	}
 	if err != nil {
 		h.renderForm(w, r, "verify", &view{Title: "Verification Required", InSignIn: true,
 			Form: codeError(err, "code"), Data: verifyEnroll}, err)
