@@ -3,8 +3,9 @@
 // every rule lives in the service. Templates and static files are embedded and parsed by New, so
 // a missing or broken page stops the server at start instead of failing a person later.
 //
-// The pages work without JavaScript; one small script of our own adds copy and print to the
-// backup codes. Every answer carries a strict Content-Security-Policy (no inline script or
+// The pages work without JavaScript; one small script of our own adds Copy and Print to the
+// backup codes and the enrolment key, holds Done until the codes are saved, and keeps the
+// Regenerate dialog's focus. Every answer carries a strict Content-Security-Policy (no inline script or
 // style), frame-ancestors 'none', Referrer-Policy same-origin and Cache-Control no-store, and
 // form posts from other origins are refused.
 package web
@@ -329,7 +330,8 @@ type view struct {
 	// Nav is the signed-in account for the top bar; nil on the sign-in pages.
 	Nav    *nav
 	Notice string
-	// Script loads app.js (copy and print), only on the pages that show backup codes.
+	// Script loads app.js, only on the pages that use it: backup codes, enrolment, the Security
+	// tab's dialog.
 	Script bool
 	// InSignIn offers "Cancel sign-in" on the pages of an unfinished sign-in.
 	InSignIn bool
