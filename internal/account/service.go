@@ -197,7 +197,7 @@ func busy() error {
 }
 
 func lockedErr(until time.Time, forever bool, what string) error {
-	e := &errs.Error{Code: errs.Locked}
+	e := &errs.Error{Code: errs.Locked, LockSubject: what}
 	if forever {
 		e.Message = what + " is locked. An administrator must unlock it."
 		return e

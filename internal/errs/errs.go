@@ -38,6 +38,9 @@ type Error struct {
 	// LockedUntil is the end of a lock; Locked with a zero LockedUntil is a lock that only an
 	// admin ends.
 	LockedUntil time.Time
+	// LockSubject names what a Locked error locks ("Your second factor"), so that a page can say
+	// the lock in its own words.
+	LockSubject string
 	// RetryAfter asks the client to wait, for rate limits and overload.
 	RetryAfter time.Duration
 }

@@ -558,11 +558,10 @@ var machineTime = regexp.MustCompile(`\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\
 
 // message answers an error's message for a page: a lock is said in words ("Your second factor
 // is locked. Try again in 15 minutes, at 22:40 UTC.") rather than with the machine time the
-// API gives (the subject is the service's, the words before " is locked"), and any other time
-// as every page shows one.
+// API gives, and any other time as every page shows one.
 func (h *Handler) message(e *errs.Error) string {
-	subject, _, ok := strings.Cut(e.Message, " is locked")
-	if e.Code != errs.Locked || !ok {
+	subject := e.LockSubject
+	if e.Code != errs.Locked || subject == "" {
 		return machineTime.ReplaceAllStringFunc(e.Message, func(s string) string {
 			t, err := time.Parse(time.RFC3339, s)
 			if err != nil {
