@@ -5,6 +5,7 @@ package account_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -211,20 +212,41 @@ func TestFailClosed(t *testing.T) {
 
 func TestFloodGetsUnavailable(t *testing.T) {
 	// One worker and no waiting: while a hash runs, others are turned away with 503.
-	h := newHarness(t, withParams(password.DefaultParams), withHasher(1, 0))
+	salts := &heldRand{}
+	h := newHarness(t, withParams(password.DefaultParams), withHasher(1, 0), withRand(salts))
 	h.setOption(options.FailedSignInsPerAddress, "0")
 	h.user("flo")
 	const n = 8
-	got := race(n, func(i int) error {
+	guess := func(i int) error {
 		_, err := h.signIn("flo", "not the password")
 		if e := (*errs.Error)(nil); errors.As(err, &e) && e.Code == errs.Unavailable && e.RetryAfter <= 0 {
 			return errors.New("503 without Retry-After")
 		}
 		return err
-	})
-	c := tally(got)
-	if c[errs.Unavailable] == 0 || c[errs.Unavailable]+c[errs.InvalidCredentials] != n {
-		t.Fatalf("results %v, want some unavailable and the rest invalid_credentials", c)
+	}
+
+	// A hash holds the only worker (waiting for its salt) while n guesses come at once: every
+	// one is turned away, whatever the machine's speed, and none is counted.
+	release := salts.hold()
+	done := make(chan struct{})
+	go func() { defer close(done); h.hasher.Hash(h.ctx, "occupying the only worker") }()
+	for h.hasher.InFlight() == 0 { // waits for a state, not for a time
+		runtime.Gosched()
+	}
+	got := race(n, guess)
+	release()
+	<-done
+	if c := tally(got); c[errs.Unavailable] != n {
+		t.Fatalf("results %v while the worker was busy, want %d unavailable", c, n)
+	}
+	if f := h.passwordFailures("flo"); f != 0 {
+		t.Fatalf("%d failures counted for guesses turned away", f)
+	}
+
+	// With the worker free, guesses at once are each evaluated and counted, or turned away.
+	c := tally(race(n, guess))
+	if c[errs.InvalidCredentials] == 0 || c[errs.Unavailable]+c[errs.InvalidCredentials] != n {
+		t.Fatalf("results %v, want some invalid_credentials and the rest unavailable", c)
 	}
 	if f := h.passwordFailures("flo"); f != c[errs.InvalidCredentials] {
 		t.Fatalf("%d failures counted for %d evaluated guesses", f, c[errs.InvalidCredentials])

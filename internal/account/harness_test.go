@@ -6,8 +6,10 @@ package account_test
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -140,6 +142,7 @@ type harnessConfig struct {
 	params  password.Params
 	workers int
 	maxWait time.Duration
+	rand    io.Reader // salts (nil: crypto/rand)
 }
 
 // withOutbox makes the harness also write every message to a real outbox folder.
@@ -151,6 +154,41 @@ func withParams(p password.Params) harnessOption { return func(c *harnessConfig)
 // withHasher bounds the password workers and how long a caller waits for one.
 func withHasher(workers int, maxWait time.Duration) harnessOption {
 	return func(c *harnessConfig) { c.workers, c.maxWait = workers, maxWait }
+}
+
+// withRand makes the hasher read salts from r.
+func withRand(r io.Reader) harnessOption { return func(c *harnessConfig) { c.rand = r } }
+
+// heldRand is crypto/rand that a test can hold: while held, reads wait. The hasher reads a salt
+// with a worker taken, so a hash started while it is held keeps its worker busy for exactly as
+// long as the test wants, however fast or slow the machine hashes.
+type heldRand struct {
+	mu   sync.Mutex
+	gate chan struct{} // nil: not held
+}
+
+// hold makes reads wait until the answered release is called.
+func (r *heldRand) hold() (release func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	gate := make(chan struct{})
+	r.gate = gate
+	return func() {
+		r.mu.Lock()
+		r.gate = nil
+		r.mu.Unlock()
+		close(gate)
+	}
+}
+
+func (r *heldRand) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	gate := r.gate
+	r.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	return rand.Read(p)
 }
 
 func newHarness(t testing.TB, opts ...harnessOption) *harness {
@@ -181,7 +219,7 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 		h.mail.next = ob
 	}
 	h.opts = options.NewCache(db.Options, h.clock.Now)
-	h.hasher = password.NewHasher(cfg.params, cfg.workers, cfg.maxWait, nil)
+	h.hasher = password.NewHasher(cfg.params, cfg.workers, cfg.maxWait, cfg.rand)
 	h.svc = h.serviceOn(db, h.opts)
 	return h
 }
