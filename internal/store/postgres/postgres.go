@@ -17,7 +17,8 @@
 //     counts and locks in the same statement.
 //   - ReserveAddressAttempt counts an address's attempts and adds one under a transaction
 //     advisory lock of that address, so that attempts sent to several instances at once pass
-//     the limit exactly.
+//     the limit exactly; an address already at its limit is refused by a count before the lock,
+//     so that a flood from it does not hold the pool's connections waiting on the lock.
 //   - Inserts that may meet a taken key (CreateUser, CreateSession) use ON CONFLICT DO NOTHING
 //     and report ErrConflict themselves, so that the refusal does not abort the transaction
 //     around them (PostgreSQL aborts a transaction at its first error).

@@ -262,6 +262,57 @@ func TestAddressLimitAcrossInstances(t *testing.T) {
 	}
 }
 
+// TestAddressFloodDoesNotQueue: an address at its limit is refused without waiting for its
+// advisory lock, so that a flood from it cannot hold every connection of the pool. Another
+// connection holds the address's lock while more attempts than the pool has connections arrive
+// at once: all are refused, none waits for the lock, and the pool still serves others.
+func TestAddressFloodDoesNotQueue(t *testing.T) {
+	url := pgtest.URL(t)
+	db := open(t, url+"&pool_max_conns=3")
+	ctx := t.Context()
+	const addr, limit, n = "198.51.100.9", 4, 20
+	now := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+	since := now.Add(-time.Minute)
+	for range limit {
+		if _, ok, err := db.ReserveAddressAttempt(ctx, addr, now, since, limit); err != nil || !ok {
+			t.Fatalf("ReserveAddressAttempt under the limit = %v, %v", ok, err)
+		}
+	}
+	holder := rawConn(t, url)
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1::int, hashtext($2))`, 0x7466_6164, addr); err != nil {
+		t.Fatal(err)
+	}
+
+	// The deadline only stops a hang: attempts that wait for the lock wait until it.
+	hang, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, ok, err := db.ReserveAddressAttempt(hang, addr, now, since, limit); err != nil {
+				errs[i] = err
+			} else if ok {
+				errs[i] = errors.New("passed the limit")
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("attempts at the limit, the address's lock held elsewhere: %v", err)
+	}
+	if _, err := db.CountUsers(hang, ""); err != nil {
+		t.Errorf("the pool after the flood: %v", err)
+	}
+}
+
 // TestUpdateKeepsGoingAfterConflict: PostgreSQL aborts a transaction at its first error, so a
 // refused insert must not be an SQL error, or the statements after it would fail.
 func TestUpdateKeepsGoingAfterConflict(t *testing.T) {

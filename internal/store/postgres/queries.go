@@ -265,13 +265,23 @@ func (q queries) ClearPasswordFailures(ctx context.Context, nameKey []byte) erro
 // for each other).
 const addressLock = 0x7466_6164 // "tfad"
 
-// ReserveAddressAttempt takes the address's advisory lock, then counts and inserts as separate
-// statements of one transaction: under READ COMMITTED each statement sees every attempt
-// committed before it, and an attempt of another instance commits before it lets go of the
-// lock, so no two attempts count the same state. Inside Update the lock lasts until its commit.
+// ReserveAddressAttempt first counts without any lock and refuses an address already at its
+// limit, so that a flood from one address is refused at once instead of holding the pool's
+// connections while they wait for the address's lock. (Attempts only leave the count by being
+// released or growing old, so a refusal is as right as one under the lock, at the moment of the
+// count.) An attempt under the limit takes the address's advisory lock, then counts again and
+// inserts as separate statements of one transaction: under READ COMMITTED each statement sees
+// every attempt committed before it, and an attempt of another instance commits before it lets
+// go of the lock, so no two attempts count the same state. Inside Update the lock lasts until
+// its commit.
 func (q queries) ReserveAddressAttempt(ctx context.Context, addr string, now, since time.Time, limit int) (int64, bool, error) {
 	if limit <= 0 {
 		return 0, false, fmt.Errorf("postgres: reserve address attempt: the limit must be positive, not %d", limit)
+	}
+	if n, err := q.CountAddressFailures(ctx, addr, since); err != nil {
+		return 0, false, err
+	} else if n >= limit {
+		return 0, false, nil
 	}
 	var id int64
 	var ok bool
