@@ -45,35 +45,117 @@ func (s *Service) Options(ctx context.Context, a Actor, search string) ([]Option
 	return out, nil
 }
 
-// SetOption validates and saves an option, auditing the old and new value.
-func (s *Service) SetOption(ctx context.Context, a Actor, key, value string) (*OptionView, error) {
+// OptionChange is one option's value before and after a change.
+type OptionChange struct {
+	options.Option
+	Old, New string
+}
+
+// OptionErrors says, per option key, why a typed value was refused. It unwraps to the first
+// refusal in the registry's order, so that it answers like that one error.
+type OptionErrors map[string]error
+
+func (e OptionErrors) Error() string { return e.Unwrap().Error() }
+
+// Unwrap answers the first refusal in the registry's order.
+func (e OptionErrors) Unwrap() error {
+	for _, o := range options.All() {
+		if err, ok := e[o.Key]; ok {
+			return err
+		}
+	}
+	for _, err := range e { // a key that is no option
+		return err
+	}
+	return nil
+}
+
+// CheckOptions normalises and validates typed values (key to value) and answers the changes
+// they would make to the current values, in the registry's order; nothing is saved. Every
+// refused value is named in an OptionErrors.
+func (s *Service) CheckOptions(ctx context.Context, a Actor, typed map[string]string) ([]OptionChange, error) {
 	if err := requireAdmin(a); err != nil {
 		return nil, err
 	}
-	if err := checkText("value of "+key, value); err != nil {
-		return nil, err
-	}
-	value, err := options.Validate(key, value)
+	stored, err := s.store.Options(ctx)
 	if err != nil {
 		return nil, err
 	}
-	o, _ := options.Lookup(key)
-	err = s.store.Update(ctx, func(q store.Queries) error {
+	return planOptions(options.NewValues(stored), typed)
+}
+
+// planOptions is CheckOptions against the values current.
+func planOptions(current *options.Values, typed map[string]string) ([]OptionChange, error) {
+	bad := OptionErrors{}
+	values := map[string]string{}
+	for key, value := range typed {
+		if err := checkText("value of "+key, value); err != nil {
+			bad[key] = err
+			continue
+		}
+		v, err := options.Validate(key, value)
+		if err != nil {
+			bad[key] = err
+			continue
+		}
+		values[key] = v
+	}
+	if len(bad) > 0 {
+		return nil, bad
+	}
+	var changes []OptionChange
+	for _, o := range options.All() {
+		if v, ok := values[o.Key]; ok && v != current.Get(o.Key) {
+			changes = append(changes, OptionChange{Option: o, Old: current.Get(o.Key), New: v})
+		}
+	}
+	return changes, nil
+}
+
+// SetOptions validates typed values (key to value) and saves them all in one transaction,
+// auditing each change with its old and new value: either every value is saved or, when one
+// is refused, none is. It answers the changes made.
+func (s *Service) SetOptions(ctx context.Context, a Actor, typed map[string]string) ([]OptionChange, error) {
+	if err := requireAdmin(a); err != nil {
+		return nil, err
+	}
+	var changes []OptionChange
+	err := s.store.Update(ctx, func(q store.Queries) error {
 		stored, err := q.Options(ctx)
 		if err != nil {
 			return err
 		}
-		old := options.NewValues(stored).Get(key)
-		if err := q.SetOption(ctx, key, value); err != nil {
+		if changes, err = planOptions(options.NewValues(stored), typed); err != nil {
 			return err
 		}
-		return s.audit(ctx, q, a.Name, "", "option.changed", fmt.Sprintf("%s: %s -> %s", key, old, value))
+		for _, c := range changes {
+			if err := q.SetOption(ctx, c.Key, c.New); err != nil {
+				return err
+			}
+			if err := s.audit(ctx, q, a.Name, "", "option.changed", fmt.Sprintf("%s: %s -> %s", c.Key, c.Old, c.New)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.opts.Invalidate()
-	return &OptionView{Option: o, Value: value}, nil
+	return changes, nil
+}
+
+// SetOption validates and saves one option, auditing the old and new value.
+func (s *Service) SetOption(ctx context.Context, a Actor, key, value string) (*OptionView, error) {
+	if _, err := s.SetOptions(ctx, a, map[string]string{key: value}); err != nil {
+		return nil, err
+	}
+	o, _ := options.Lookup(key)
+	v, err := options.Validate(key, value)
+	if err != nil {
+		return nil, err
+	}
+	return &OptionView{Option: o, Value: v}, nil
 }
 
 // UserView is an account as administrators see it.

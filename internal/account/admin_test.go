@@ -3,6 +3,7 @@ package account_test
 // SPEC §1 accounts and creation, §2 options, §3 admin actions, bootstrap.
 
 import (
+	"errors"
 	"io"
 	"net/mail"
 	"os"
@@ -448,5 +449,43 @@ func TestAudit(t *testing.T) {
 	mustNo(t, err)
 	if len(ev) != 1 || ev[0].User != "aud" || ev[0].Action != "user.created" || ev[0].Actor != "cli" {
 		t.Fatalf("events %+v", ev)
+	}
+}
+
+// TestSetOptionsAllOrNothing: a set of changes with one refused value saves none of them, and
+// the refusal names the option it is about.
+func TestSetOptionsAllOrNothing(t *testing.T) {
+	h := newHarness(t)
+	admin := account.Actor{Name: "root", Admin: true}
+	_, err := h.svc.SetOptions(h.ctx, admin, map[string]string{
+		options.InternalMFA: options.PolicyOptional,
+		options.MFAIssuer:   "Acme\x1b]0;owned\x07",
+	})
+	wantCode(t, err, errs.Invalid)
+	var bad account.OptionErrors
+	if !errors.As(err, &bad) || len(bad) != 1 || bad[options.MFAIssuer] == nil {
+		t.Fatalf("refusal %#v does not name %s alone", err, options.MFAIssuer)
+	}
+	if v, _ := h.db.Options(h.ctx); len(v) != 0 {
+		t.Fatalf("a refused set saved %v", v)
+	}
+	changes, err := h.svc.CheckOptions(h.ctx, admin, map[string]string{
+		options.InternalMFA: " Optional ", options.ExternalMFA: options.PolicyOptional})
+	mustNo(t, err)
+	if len(changes) != 1 || changes[0].Key != options.InternalMFA || changes[0].Old != options.PolicyRequired ||
+		changes[0].New != options.PolicyOptional {
+		t.Fatalf("changes %+v: want internalMFA required -> optional only (externalMFA is optional already)", changes)
+	}
+	if v, _ := h.db.Options(h.ctx); len(v) != 0 {
+		t.Fatalf("CheckOptions saved %v", v)
+	}
+	changes, err = h.svc.SetOptions(h.ctx, admin, map[string]string{
+		options.InternalMFA: options.PolicyOptional, options.MFAIssuer: "Acme"})
+	mustNo(t, err)
+	if len(changes) != 2 || len(h.events("", "option.changed")) != 2 {
+		t.Fatalf("changes %+v, events %d", changes, len(h.events("", "option.changed")))
+	}
+	if _, err := h.svc.SetOptions(h.ctx, account.Actor{Name: "kim"}, map[string]string{options.MFAIssuer: "X"}); errs.Code(err) != errs.Forbidden {
+		t.Fatalf("a user set options: %v", err)
 	}
 }

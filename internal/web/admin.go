@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -51,13 +52,9 @@ func (h *Handler) options(w http.ResponseWriter, r *http.Request) error {
 }
 
 // change is one option about to change, for the confirmation.
-type change struct {
-	Key, Description, Old, New string
-}
-
 type confirmData struct {
 	Search  string
-	Changes []change
+	Changes []account.OptionChange
 }
 
 // optionsSave is "Save": it checks the values typed and asks for a confirmation; nothing is
@@ -71,39 +68,9 @@ func (h *Handler) optionsSave(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	search := r.PostForm.Get("search")
-	all, err := h.svc.Options(r.Context(), a, "")
+	changes, err := h.svc.CheckOptions(r.Context(), a, typedOptions(r.PostForm))
 	if err != nil {
-		return err
-	}
-	f := newForm(r.PostForm)
-	var changes []change
-	var firstErr error
-	for _, o := range all {
-		typed, ok := r.PostForm[o.Key]
-		if !ok || len(typed) == 0 {
-			continue
-		}
-		// The registry says what a value may be; the service checks it again when it saves.
-		v, err := options.Validate(o.Key, typed[0])
-		if err != nil {
-			f.fail(err, o.Key)
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
-		}
-		if v != o.Value {
-			changes = append(changes, change{Key: o.Key, Description: o.Description, Old: o.Value, New: v})
-		}
-	}
-	if firstErr != nil {
-		list, err := h.svc.Options(r.Context(), a, search)
-		if err != nil {
-			return err
-		}
-		h.renderForm(w, r, "admin_options", &view{Title: "Options", Nav: navOf(p, "options"), Form: f,
-			Data: optionsData{Search: search, Rows: optionRows(list, r.PostForm)}}, firstErr)
-		return nil
+		return h.optionsRefused(w, r, p, a, search, err)
 	}
 	if len(changes) == 0 {
 		redirect(w, r, optionsURL(search, "unchanged"))
@@ -114,7 +81,8 @@ func (h *Handler) optionsSave(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// optionsConfirm is "Confirm": it saves each change through the service, which audits it.
+// optionsConfirm is "Confirm": the service saves every change in one transaction and audits
+// each; a refused value saves none.
 func (h *Handler) optionsConfirm(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(w, r); err != nil {
 		return err
@@ -124,23 +92,41 @@ func (h *Handler) optionsConfirm(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	search := r.PostForm.Get("search")
-	for _, o := range options.All() {
-		v, ok := r.PostForm[o.Key]
-		if !ok || len(v) == 0 {
-			continue
-		}
-		if _, err := h.svc.SetOption(r.Context(), a, o.Key, v[0]); err != nil {
-			list, lerr := h.svc.Options(r.Context(), a, search)
-			if lerr != nil {
-				return lerr
-			}
-			h.renderForm(w, r, "admin_options", &view{Title: "Options", Nav: navOf(p, "options"),
-				Form: newForm(r.PostForm).fail(err, o.Key),
-				Data: optionsData{Search: search, Rows: optionRows(list, r.PostForm)}}, err)
-			return nil
-		}
+	if _, err := h.svc.SetOptions(r.Context(), a, typedOptions(r.PostForm)); err != nil {
+		return h.optionsRefused(w, r, p, a, search, err)
 	}
 	redirect(w, r, optionsURL(search, "saved"))
+	return nil
+}
+
+// typedOptions picks the options' values out of a posted form.
+func typedOptions(form url.Values) map[string]string {
+	typed := map[string]string{}
+	for _, o := range options.All() {
+		if v, ok := form[o.Key]; ok && len(v) > 0 {
+			typed[o.Key] = v[0]
+		}
+	}
+	return typed
+}
+
+// optionsRefused shows the options form again with what the service refused, each beside
+// its option; any other error is the page's error.
+func (h *Handler) optionsRefused(w http.ResponseWriter, r *http.Request, p *account.Principal, a account.Actor, search string, err error) error {
+	var bad account.OptionErrors
+	if !errors.As(err, &bad) {
+		return err
+	}
+	f := newForm(r.PostForm)
+	for key, kerr := range bad {
+		f.fail(kerr, key)
+	}
+	list, lerr := h.svc.Options(r.Context(), a, search)
+	if lerr != nil {
+		return lerr
+	}
+	h.renderForm(w, r, "admin_options", &view{Title: "Options", Nav: navOf(p, "options"), Form: f,
+		Data: optionsData{Search: search, Rows: optionRows(list, r.PostForm)}}, err)
 	return nil
 }
 

@@ -650,6 +650,18 @@ func TestAdminOptions(t *testing.T) {
 	}
 	admin.post("/admin/options", url.Values{"internalMFA": {"optional"}}).expect(303, "/admin/options?m=unchanged")
 
+	// A value the service refuses is refused at Save, beside its option, before any Confirm;
+	// a Confirm carrying one refused value saves none of the others.
+	bad := admin.post("/admin/options", url.Values{"internalMFA": {"off"}, "mfaIssuer": {"Acme\tCorp"}}).expect(400, "")
+	if strings.Contains(bad.body, `id="confirm"`) || !strings.Contains(bad.body, "control character") {
+		t.Errorf("a control character in mfaIssuer reached the confirmation:\n%s", bad.body)
+	}
+	admin.post("/admin/options/confirm", url.Values{"internalMFA": {"off"}, "mfaIssuer": {"Acme\tCorp"}}).expect(400, "")
+	if a.option(options.InternalMFA) != "optional" || a.option(options.MFAIssuer) != "Twofold" {
+		t.Fatalf("a refused Confirm saved part of it: internalMFA %q, mfaIssuer %q",
+			a.option(options.InternalMFA), a.option(options.MFAIssuer))
+	}
+
 	// Only admins.
 	user := a.client()
 	user.signInFully("kim", a.addUser("kim", false))
