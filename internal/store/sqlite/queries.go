@@ -281,7 +281,7 @@ func (q queries) ClearPasswordFailures(ctx context.Context, nameKey []byte) erro
 
 // ReserveAddressAttempt counts and writes in one write transaction: SQLite runs one writer at a
 // time (BEGIN IMMEDIATE across processes), so no other attempt can come between them. The id
-// is the row's rowid.
+// is the row's INTEGER PRIMARY KEY, which VACUUM keeps (it may renumber an implicit rowid).
 func (q queries) ReserveAddressAttempt(ctx context.Context, addr string, now, since time.Time, limit int) (int64, bool, error) {
 	if limit <= 0 {
 		return 0, false, fmt.Errorf("sqlite: reserve address attempt: the limit must be positive, not %d", limit)
@@ -297,15 +297,15 @@ func (q queries) ReserveAddressAttempt(ctx context.Context, addr string, now, si
 		if n >= limit {
 			return nil
 		}
-		if err := q.x.QueryRowContext(ctx, `INSERT INTO address_failures (addr, at) VALUES (?, ?) RETURNING rowid`,
+		if err := q.x.QueryRowContext(ctx, `INSERT INTO address_failures (addr, at) VALUES (?, ?) RETURNING id`,
 			addr, toNanos(now)).Scan(&id); err != nil {
 			return mapErr("reserve address attempt", err)
 		}
 		ok = true
 		// Every address's old attempts go, not only addr's, so that addresses that never come
 		// back do not stay in the table.
-		if _, err := q.x.ExecContext(ctx, `DELETE FROM address_failures WHERE rowid IN (
-			SELECT rowid FROM address_failures WHERE at <= ? LIMIT ?)`, toNanos(since), store.PruneBatch); err != nil {
+		if _, err := q.x.ExecContext(ctx, `DELETE FROM address_failures WHERE id IN (
+			SELECT id FROM address_failures WHERE at <= ? LIMIT ?)`, toNanos(since), store.PruneBatch); err != nil {
 			return mapErr("reserve address attempt", err)
 		}
 		return nil
@@ -317,7 +317,7 @@ func (q queries) ReserveAddressAttempt(ctx context.Context, addr string, now, si
 }
 
 func (q queries) ReleaseAddressAttempt(ctx context.Context, id int64) error {
-	_, err := q.x.ExecContext(ctx, `DELETE FROM address_failures WHERE rowid = ?`, id)
+	_, err := q.x.ExecContext(ctx, `DELETE FROM address_failures WHERE id = ?`, id)
 	return mapErr("release address attempt", err)
 }
 

@@ -472,3 +472,55 @@ func TestUpgradeDropsClearUsernames(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseAfterVacuum: an attempt's id is the table's INTEGER PRIMARY KEY, not an implicit
+// rowid, which VACUUM (or a dump and reload) may renumber; so releasing an attempt reserved
+// before a VACUUM removes that attempt and no other.
+func TestReleaseAfterVacuum(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "twofold.db")
+	db := open(t, path)
+	now := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+	since := now.Add(-time.Minute)
+	ids := map[string]int64{}
+	for _, addr := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
+		id, ok, err := db.ReserveAddressAttempt(ctx, addr, now, since, 5)
+		if err != nil || !ok {
+			t.Fatalf("ReserveAddressAttempt(%s) = %v, %v", addr, ok, err)
+		}
+		ids[addr] = id
+	}
+	if err := db.ReleaseAddressAttempt(ctx, ids["192.0.2.1"]); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pk int
+	if err := raw.QueryRowContext(ctx, `SELECT pk FROM pragma_table_info('address_failures') WHERE name = 'id' AND type = 'INTEGER'`).Scan(&pk); err != nil || pk != 1 {
+		t.Fatalf("address_failures.id as INTEGER PRIMARY KEY: pk %d, %v", pk, err)
+	}
+	if _, err := raw.ExecContext(ctx, `VACUUM`); err != nil {
+		t.Fatalf("VACUUM: %v", err)
+	}
+	for addr, id := range ids {
+		var got string
+		if err := raw.QueryRowContext(ctx, `SELECT addr FROM address_failures WHERE id = ?`, id).Scan(&got); addr == "192.0.2.1" {
+			if !errors.Is(err, sql.ErrNoRows) {
+				t.Errorf("the released attempt's id %d after VACUUM: %q, %v; want no row", id, got, err)
+			}
+		} else if err != nil || got != addr {
+			t.Errorf("attempt id %d after VACUUM = %q, %v; want %s", id, got, err, addr)
+		}
+	}
+	raw.Close()
+	if err := db.ReleaseAddressAttempt(ctx, ids["192.0.2.2"]); err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]int{"192.0.2.1": 0, "192.0.2.2": 0, "192.0.2.3": 1} {
+		if n, err := db.CountAddressFailures(ctx, addr, since); err != nil || n != want {
+			t.Errorf("after a VACUUM and a release, CountAddressFailures(%s) = %d, %v; want %d", addr, n, err, want)
+		}
+	}
+}

@@ -1,4 +1,6 @@
--- Version 2: submitted usernames are kept only as keyed hashes, and failures stop counting.
+-- Version 2: submitted usernames are kept only as keyed hashes, failures stop counting, and
+-- address attempts have an id (an attempt is counted before its password is checked and
+-- removed again when the password was right).
 --
 -- The password failure rows were keyed by the username as typed (sometimes a password typed
 -- into the username box) and never went away. They are short-lived counters, so they are
@@ -22,5 +24,19 @@ CREATE TABLE password_failures (
 ) STRICT, WITHOUT ROWID;
 
 CREATE INDEX password_failures_counts_until ON password_failures (counts_until);
+
+-- The id of an attempt is a column of its own: an implicit rowid may be renumbered by VACUUM,
+-- and a release would then remove another attempt. AUTOINCREMENT never hands an id out twice,
+-- as PostgreSQL's identity column does not.
+CREATE TABLE address_failures_new (
+	id   INTEGER PRIMARY KEY AUTOINCREMENT,
+	addr TEXT    NOT NULL,
+	at   INTEGER NOT NULL
+) STRICT;
+INSERT INTO address_failures_new (addr, at) SELECT addr, at FROM address_failures ORDER BY at;
+DROP TABLE address_failures;
+ALTER TABLE address_failures_new RENAME TO address_failures;
+CREATE INDEX address_failures_addr_at ON address_failures (addr, at);
+CREATE INDEX address_failures_at ON address_failures (at);
 
 PRAGMA secure_delete = OFF;
