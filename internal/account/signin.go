@@ -98,8 +98,8 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (Step, error) {
 	case u.Disabled:
 		return Step{}, errs.E(errs.AccountDisabled, "This account is disabled. Contact your administrator.")
 	case u.PasswordTemporary && !now.Before(u.PasswordExpiresAt):
-		return Step{}, errs.E(errs.TemporaryExpired, "Your temporary password expired on %s. Ask your administrator for a new one.",
-			u.PasswordExpiresAt.UTC().Format(time.RFC3339))
+		return Step{}, errs.EAt(errs.TemporaryExpired, u.PasswordExpiresAt,
+			"Your temporary password expired on %s. Ask your administrator for a new one.")
 	case o.Policy(u.Kind) != options.PolicyOff && u.MFALocked(now):
 		return Step{}, lockedErr(u.MFALockedUntil, u.MFALockedForever, "Your second factor")
 	}

@@ -41,6 +41,9 @@ type Error struct {
 	// LockSubject names what a Locked error locks ("Your second factor"), so that a page can say
 	// the lock in its own words.
 	LockSubject string
+	// At is the time the message names (EAt), with the message's format to say it again.
+	At       time.Time
+	atFormat string
 	// RetryAfter asks the client to wait, for rate limits and overload.
 	RetryAfter time.Duration
 }
@@ -50,6 +53,21 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 // E makes an error with a code and a formatted message.
 func E(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// EAt makes an error whose message names a time: format holds one %s, which the API's
+// message fills with the time in RFC 3339 and a page, through Say, with its own words.
+func EAt(code string, at time.Time, format string) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, at.UTC().Format(time.RFC3339)),
+		At: at, atFormat: format}
+}
+
+// Say answers the message with its time, if it names one, said by say.
+func (e *Error) Say(say func(time.Time) string) string {
+	if e.atFormat == "" {
+		return e.Message
+	}
+	return fmt.Sprintf(e.atFormat, say(e.At))
 }
 
 // Code answers err's code: Internal for anything that is not an *Error.

@@ -7,6 +7,7 @@ import (
 	"github.com/twofold-auth/twofold/internal/options"
 	"strings"
 	"testing"
+	"time"
 )
 
 // doneForm answers the form of "Done" on a backup codes page, failing when Done can be used
@@ -145,5 +146,19 @@ func TestRegenerateDialogIsModal(t *testing.T) {
 	wrong := c.post("/profile/security/backup-codes", url.Values{"code": {a.wrongCode(secret)}}).expect(401, "")
 	if !wrong.byID("code").hasAttr("autofocus") {
 		t.Errorf("the dialog open after a refused code does not focus its field")
+	}
+}
+
+// TestExpiredTemporaryPasswordSaysWhen: the sign-in page says when a temporary password
+// expired as every page says a time, not with the API's machine time.
+func TestExpiredTemporaryPasswordSaysWhen(t *testing.T) {
+	a := newApp(t, appConfig{})
+	temp := a.addUser("ida", false)
+	issued := a.clock.Now()
+	a.clock.Advance(25 * time.Hour) // temporaryPasswordLifetime is 1d
+	p := a.client().post("/signin", url.Values{"username": {"ida"}, "password": {temp}}).expect(403, "")
+	want := "expired on " + issued.Add(24*time.Hour).UTC().Format("2006-01-02 15:04 UTC")
+	if !strings.Contains(p.body, want) || strings.Contains(p.body, issued.Add(24*time.Hour).UTC().Format(time.RFC3339)) {
+		t.Fatalf("the page does not say %q in words:\n%s", want, p.body)
 	}
 }

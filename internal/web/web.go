@@ -27,7 +27,6 @@ import (
 	"net/netip"
 	"net/url"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -553,22 +552,13 @@ func (h *Handler) lockEnds(t any) string {
 	return in + ", at " + at
 }
 
-// machineTime is a time as the service's messages give it to the API (RFC 3339, UTC).
-var machineTime = regexp.MustCompile(`\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z\b`)
-
 // message answers an error's message for a page: a lock is said in words ("Your second factor
 // is locked. Try again in 15 minutes, at 22:40 UTC.") rather than with the machine time the
 // API gives, and any other time as every page shows one.
 func (h *Handler) message(e *errs.Error) string {
 	subject := e.LockSubject
 	if e.Code != errs.Locked || subject == "" {
-		return machineTime.ReplaceAllStringFunc(e.Message, func(s string) string {
-			t, err := time.Parse(time.RFC3339, s)
-			if err != nil {
-				return s
-			}
-			return when(t)
-		})
+		return e.Say(func(t time.Time) string { return when(t) })
 	}
 	if e.LockedUntil.IsZero() {
 		return subject + " is locked " + h.lockEnds(nil) + "."
