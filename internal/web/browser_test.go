@@ -796,7 +796,7 @@ func TestBrowser(t *testing.T) {
 		if n := eval[int](hana, `document.querySelectorAll("main form, main input").length`); n != 0 || hana.visible("#use-backup") {
 			t.Errorf("the locked page offers a form: %s", hana.text("main"))
 		}
-		at := a.clock.Now().Add(15*time.Minute + time.Second).UTC().Format("15:04")
+		at := a.clock.Now().Add(15 * time.Minute).UTC().Format("15:04")
 		if msg := hana.text("#lock-message"); !strings.Contains(msg, "in 15 minutes, at "+at+" UTC") {
 			t.Errorf("the locked page says %q", msg)
 		}

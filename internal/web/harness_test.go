@@ -98,7 +98,9 @@ func newApp(t *testing.T, c appConfig) *testApp {
 		t.Fatal(err)
 	}
 	a := &testApp{t: t, store: st, outbox: outbox}
-	a.clock = &fakeClock{t: time.Now()}
+	// A whole minute, so that a time a page shows to the minute does not depend on when the
+	// test started.
+	a.clock = &fakeClock{t: time.Now().Truncate(time.Minute)}
 	now := a.clock.Now
 	if c.params == (password.Params{}) {
 		c.params = cheapParams
