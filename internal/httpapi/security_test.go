@@ -156,7 +156,9 @@ func TestCrossOriginRefused(t *testing.T) {
 
 	cross := http.Header{"Origin": {"http://evil.example"}, "Sec-Fetch-Site": {"cross-site"}}
 	originOnly := http.Header{"Origin": {"http://evil.example"}}
-	for _, hdr := range []http.Header{cross, originOnly} {
+	// What a page with Referrer-Policy no-referrer posts from outside a secure context.
+	originNull := http.Header{"Origin": {"null"}}
+	for _, hdr := range []http.Header{cross, originOnly, originNull} {
 		for _, r := range []request{
 			{method: "POST", path: "/api/v1/signin", body: strings.NewReader("username=admin&password=guess"), contentType: "application/x-www-form-urlencoded"},
 			{method: "POST", path: "/api/v1/signin", body: strings.NewReader(`{"username":"admin","password":"guess"}`), contentType: "text/plain"},

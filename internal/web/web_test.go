@@ -251,6 +251,8 @@ func TestCrossOriginPostRefused(t *testing.T) {
 		"Sec-Fetch-Site cross-site": {"Sec-Fetch-Site": "cross-site"},
 		"Sec-Fetch-Site same-site":  {"Sec-Fetch-Site": "same-site"},
 		"Origin of another site":    {"Origin": "http://evil.example"},
+		// What a page with Referrer-Policy no-referrer posts from outside a secure context.
+		"Origin null": {"Origin": "null"},
 	} {
 		if p := admin.postWith("/admin/options/confirm", form, header); p.status != http.StatusForbidden {
 			t.Errorf("%s: status %d, want 403", name, p.status)
