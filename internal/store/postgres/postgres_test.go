@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -310,6 +311,57 @@ func TestAddressFloodDoesNotQueue(t *testing.T) {
 	}
 	if _, err := db.CountUsers(hang, ""); err != nil {
 		t.Errorf("the pool after the flood: %v", err)
+	}
+}
+
+// TestUpgradeScrubsTypedNamesFromAudit: schema version 1 audited a password lock under the
+// username as typed, account or not. The upgrade blanks the names without an account, as a lock
+// is audited now; a lock of an existing account stays.
+func TestUpgradeScrubsTypedNamesFromAudit(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := t.Context()
+	v1, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := rawConn(t, url)
+	for _, q := range []string{string(v1),
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+		`INSERT INTO schema_migrations (version) VALUES (1)`,
+		`INSERT INTO users (username, kind, source, role, created_at) VALUES ('alice', 'internal', 'local', 'user', 1)`,
+		`INSERT INTO password_failures (username, failures, locked_until) VALUES ('typed-secret-okapi-1', 3, 0)`,
+		`INSERT INTO events (at, actor, account, action, detail) VALUES
+			(2, 'system', 'alice', 'password.locked', 'locked until 2025-03-14T15:24:26Z'),
+			(3, 'alice', 'alice', 'password.changed', ''),
+			(4, 'system', 'typed-secret-okapi-1', 'password.locked', 'locked until 2025-03-14T15:24:26Z'),
+			(5, 'system', 'typed-secret-okapi-2', 'password.locked', 'locked until 2025-03-14T15:25:26Z')`,
+	} {
+		if _, err := conn.Exec(ctx, q, pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db := open(t, url)
+	if v, err := db.SchemaVersion(ctx); err != nil || v < 2 {
+		t.Fatalf("SchemaVersion after the upgrade = %d, %v", v, err)
+	}
+	var typed int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM events WHERE account LIKE '%okapi%' OR detail LIKE '%okapi%'`).Scan(&typed); err != nil || typed != 0 {
+		t.Errorf("events naming a typed username after the upgrade: %d, %v", typed, err)
+	}
+	es, err := db.Events(ctx, store.EventFilter{})
+	if err != nil || len(es) != 4 {
+		t.Fatalf("Events after the upgrade = %d, %v; want 4", len(es), err)
+	}
+	want := map[int64][2]string{
+		2: {"alice", "locked until 2025-03-14T15:24:26Z"},
+		3: {"alice", ""},
+		4: {"", "a username with no account locked until 2025-03-14T15:24:26Z"},
+		5: {"", "a username with no account locked until 2025-03-14T15:25:26Z"},
+	}
+	for _, e := range es {
+		if w := want[e.At.UnixNano()]; e.User != w[0] || e.Detail != w[1] {
+			t.Errorf("event at %d after the upgrade: account %q, detail %q; want %q, %q", e.At.UnixNano(), e.User, e.Detail, w[0], w[1])
+		}
 	}
 }
 

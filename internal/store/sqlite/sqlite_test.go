@@ -524,3 +524,75 @@ func TestReleaseAfterVacuum(t *testing.T) {
 		}
 	}
 }
+
+// TestUpgradeScrubsTypedNamesFromAudit: schema version 1 audited a password lock under the
+// username as typed, account or not. The upgrade blanks the names without an account, as a lock
+// is audited now, and no byte of the file keeps them (not even the space that page splits left
+// behind); a lock of an existing account stays.
+func TestUpgradeScrubsTypedNamesFromAudit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "twofold.db")
+	v1, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{string(v1),
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL DEFAULT (unixepoch())) STRICT`,
+		`INSERT INTO schema_migrations (version) VALUES (1)`,
+		`INSERT INTO users (username, kind, source, role, created_at) VALUES ('alice', 'internal', 'local', 'user', 1)`,
+		`INSERT INTO events (at, actor, account, action, detail) VALUES (2, 'system', 'alice', 'password.locked', 'locked until 2025-03-14T15:24:26Z')`,
+		`INSERT INTO events (at, actor, account, action, detail) VALUES (3, 'alice', 'alice', 'password.changed', '')`,
+		// Enough rows for several pages of the table and of its index on account.
+		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
+		 INSERT INTO events (at, actor, account, action, detail)
+		 SELECT 10 + i, 'system', 'typed-secret-okapi-' || i, 'password.locked', 'locked until 2025-03-14T15:24:26Z' FROM n`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	db := open(t, path)
+	es, err := db.Events(t.Context(), store.EventFilter{Limit: 1000})
+	if err != nil || len(es) != 502 {
+		t.Fatalf("Events after the upgrade = %d, %v; want 502", len(es), err)
+	}
+	for _, e := range es {
+		switch {
+		case e.Action == "password.locked" && e.User == "alice":
+			if e.Detail != "locked until 2025-03-14T15:24:26Z" {
+				t.Errorf("alice's lock after the upgrade: %+v", *e)
+			}
+		case e.Action == "password.locked":
+			if e.User != "" || e.Detail != "a username with no account locked until 2025-03-14T15:24:26Z" {
+				t.Fatalf("a lock without an account after the upgrade: %+v", *e)
+			}
+		case e.User != "alice":
+			t.Errorf("another event after the upgrade: %+v", *e)
+		}
+	}
+	// Ids go on after the newest event, as before the upgrade.
+	e := &store.Event{At: time.Unix(0, 600), Actor: "cli", Action: "user.created"}
+	if err := db.AddEvent(t.Context(), e); err != nil || e.ID != 503 {
+		t.Errorf("AddEvent after the upgrade: id %d, %v; want 503", e.ID, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(path + "*")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte("typed-secret-okapi")) {
+			t.Errorf("%s still holds a typed username of the audit log", filepath.Base(f))
+		}
+		if !bytes.Contains(b, []byte("alice")) && filepath.Base(f) == "twofold.db" {
+			t.Errorf("%s lost the account's name", filepath.Base(f))
+		}
+	}
+}

@@ -22,4 +22,11 @@ CREATE TABLE password_failures (
 
 CREATE INDEX password_failures_counts_until ON password_failures (counts_until);
 
+-- A password lock on a name without an account was audited under the name as typed (sometimes
+-- a password typed into the username box). Those events are kept as the audit of a lock is
+-- now: without the name.
+UPDATE events SET account = '', detail = 'a username with no account ' || detail
+WHERE action = 'password.locked' AND account <> ''
+	AND account NOT IN (SELECT username FROM users);
+
 ALTER TABLE address_failures ADD COLUMN id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY;
