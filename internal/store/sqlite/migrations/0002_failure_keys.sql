@@ -57,7 +57,7 @@ CREATE INDEX events_action ON events (action, id);
 
 -- The id of an attempt is a column of its own: an implicit rowid may be renumbered by VACUUM,
 -- and a release would then remove another attempt. AUTOINCREMENT never hands an id out twice,
--- as PostgreSQL's identity column does not.
+-- like PostgreSQL's identity column.
 CREATE TABLE address_failures_new (
 	id   INTEGER PRIMARY KEY AUTOINCREMENT,
 	addr TEXT    NOT NULL,
