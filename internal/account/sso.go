@@ -83,6 +83,16 @@ func (s *Service) SignInSSO(ctx context.Context, r SSOSignInRequest) (Step, erro
 			return Step{}, s.refuseSSO(ctx, username, "no such account; "+detail,
 				errs.E(errs.Forbidden, "There is no account %q here that signs in through the identity provider. Ask your administrator to create one.", username))
 		}
+		// The claims become the account's name and email: text from people, refused like
+		// any other with control characters (SPEC §5), before anything is stored.
+		if err := checkText("name the identity provider gives you", id.Name); err != nil {
+			return Step{}, s.refuseSSO(ctx, username, "name claim with control characters; "+detail,
+				ssoClaimRefused(err))
+		}
+		if err := checkText("email the identity provider gives you", id.Email); err != nil {
+			return Step{}, s.refuseSSO(ctx, username, "email claim with control characters; "+detail,
+				ssoClaimRefused(err))
+		}
 		if u, err = s.createSSOUser(ctx, username, id, detail); err != nil {
 			return Step{}, err
 		}
@@ -138,7 +148,7 @@ func (s *Service) createSSOUser(ctx context.Context, username string, id SSOIden
 	if err != nil {
 		return nil, err
 	}
-	u := &store.User{Username: username, Email: ssoEmail(id.Email), Name: clean(id.Name, 128),
+	u := &store.User{Username: username, Email: ssoEmail(id.Email), Name: clip(strings.TrimSpace(id.Name), 128),
 		Kind: store.KindInternal, Source: store.SourceSSO, Role: store.RoleUser, BackupSalt: salt, CreatedAt: s.now()}
 	err = s.store.Update(ctx, func(q store.Queries) error {
 		if err := q.CreateUser(ctx, u); err != nil {
@@ -212,10 +222,13 @@ func ssoEmail(addr string) string {
 	return n.Email
 }
 
+// ssoClaimRefused answers a claim that checkText refused as the sign-in's refusal.
+func ssoClaimRefused(err error) error {
+	return errs.E(errs.Forbidden, "%s Ask your administrator to correct it at the identity provider.", errs.As(err).Message)
+}
+
 // clean drops what UnsafeRune forbids (and bytes that are not UTF-8) and cuts s to at most n
-// runes: claims are the provider's text and end up in logs, the audit trail, pages and the
-// terminal. A name claim is cleaned rather than refused, because the person cannot always
-// change it at the provider and the name only labels the account (docs/DESIGN.md).
+// runes, for the provider's identifiers quoted in the audit trail of a sign-in.
 func clean(s string, n int) string {
 	s = strings.Map(func(r rune) rune {
 		if UnsafeRune(r) || r == utf8.RuneError {

@@ -1,9 +1,10 @@
 package account_test
 
-// SPEC §5 "text from people is text": every path that stores a name or an email refuses (or,
-// for the identity provider's claims, drops) control characters and bidirectional overrides.
+// SPEC §5 "text from people is text": every path that stores a name or an email refuses
+// control characters and bidirectional overrides, the identity provider's claims included.
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/options"
+	"github.com/twofold-auth/twofold/internal/store"
 )
 
 // hostile are texts that would attack a terminal or mislead a reader.
@@ -60,27 +62,42 @@ func TestCreateUserRefusesControlCharacters(t *testing.T) {
 	}
 }
 
-// TestSSOClaimsLoseControlCharacters: the identity provider's name claim is its users' own
-// text; a control character in it is dropped (the sign-in goes on, the name is stored clean),
-// and an email claim that is not clean text is not kept.
-func TestSSOClaimsLoseControlCharacters(t *testing.T) {
+// TestSSOClaimsWithControlCharactersRefused: the identity provider's name and email claims
+// are text from people; one with a control character is refused like any other (SPEC §5): no
+// account is made, and the refusal is audited and says why.
+func TestSSOClaimsWithControlCharactersRefused(t *testing.T) {
 	h := newHarness(t)
 	h.setOption(options.SSOCreateAccounts, "yes")
 	for i, tc := range hostile {
-		username := "sso" + string(rune('a'+i))
-		step, err := h.svc.SignInSSO(h.ctx, account.SSOSignInRequest{Identity: account.SSOIdentity{
-			Username: username, Claim: "preferred_username", Name: tc.text,
-			Email: strings.Replace(tc.text, "Eve", "eve", 1) + "@example.com", Issuer: "https://idp.example.org", Subject: "s" + username}})
-		if err != nil || step.Next != account.StepDone {
-			t.Fatalf("%s: sign-in %+v, %v", tc.name, step, err)
+		for _, claim := range []string{"name", "email"} {
+			username := fmt.Sprintf("sso%c%s", 'a'+i, claim)
+			id := account.SSOIdentity{Username: username, Claim: "preferred_username", Name: "Eve",
+				Email: username + "@example.com", Issuer: "https://idp.example.org", Subject: "s" + username}
+			if claim == "name" {
+				id.Name = tc.text
+			} else {
+				id.Email = strings.Replace(tc.text, "Eve", "eve", 1) + "@example.com"
+			}
+			_, err := h.svc.SignInSSO(h.ctx, account.SSOSignInRequest{Identity: id})
+			e := wantCode(t, err, errs.Forbidden)
+			if !strings.Contains(e.Message, claim+" the identity provider gives you") || !strings.Contains(e.Message, "control characters") {
+				t.Errorf("%s in the %s claim: message %q", tc.name, claim, e.Message)
+			}
+			if _, err := h.db.UserByName(h.ctx, username); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s in the %s claim: an account was made (%v)", tc.name, claim, err)
+			}
+			if ev := h.events(username, account.ActionSignInSSORefused); len(ev) != 1 || strings.ContainsFunc(ev[0].Detail, isUnsafe) {
+				t.Errorf("%s in the %s claim: refusal audited as %+v", tc.name, claim, ev)
+			}
 		}
-		u := h.storeUser(username)
-		if strings.ContainsFunc(u.Name, isUnsafe) || !strings.HasPrefix(u.Name, "Eve") {
-			t.Errorf("%s: stored name %q", tc.name, u.Name)
-		}
-		if u.Email != "" {
-			t.Errorf("%s: stored email %q", tc.name, u.Email)
-		}
+	}
+	// A clean name is kept as given.
+	_, err := h.svc.SignInSSO(h.ctx, account.SSOSignInRequest{Identity: account.SSOIdentity{
+		Username: "ssoclean", Claim: "preferred_username", Name: " Eve Zoë ", Email: "eve@example.com",
+		Issuer: "https://idp.example.org", Subject: "sclean"}})
+	mustNo(t, err)
+	if u := h.storeUser("ssoclean"); u.Name != "Eve Zoë" || u.Email != "eve@example.com" {
+		t.Errorf("stored %q <%s>", u.Name, u.Email)
 	}
 }
 
