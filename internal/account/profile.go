@@ -213,6 +213,8 @@ func (s *Service) FinishEnroll(ctx context.Context, p *Principal, code string) (
 	return step.BackupCodes, err
 }
 
+var errNoAuthenticator = errs.E(errs.Conflict, "Set up MFA first: this account has no authenticator.")
+
 // RegenerateBackupCodes checks the current TOTP code and replaces every backup code with new
 // ones.
 func (s *Service) RegenerateBackupCodes(ctx context.Context, p *Principal, code string) ([]string, error) {
@@ -227,59 +229,29 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, p *Principal, code 
 		return nil, errs.E(errs.Forbidden, "Backup codes are turned off for this application.")
 	}
 	if !p.User.Enrolled() {
-		return nil, errs.E(errs.Conflict, "Set up MFA first: this account has no authenticator.")
+		return nil, errNoAuthenticator
 	}
 	var codes []string
-	var refusal error
-	var lockedNow bool
-	err = s.store.Update(ctx, func(q store.Queries) error {
-		u, err := q.User(ctx, p.User.ID)
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		if u.MFALocked(now) {
-			return lockedErr(u.MFALockedUntil, u.MFALockedForever, "Your second factor")
-		}
-		if !u.Enrolled() {
-			return errs.E(errs.Conflict, "Set up MFA first: this account has no authenticator.")
-		}
-		u.MFAFailures++ // counted before the check
-		ok, matched, err := s.checkTOTP(u, code, now)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			refusal, lockedNow, err = s.codeFailed(ctx, q, u, p.session, MethodTOTP)
-			return err
-		}
-		u.MFAFailures, u.MFALockedUntil, u.MFALockedForever = 0, time.Time{}, false
-		if err := q.UpdateUser(ctx, u); err != nil {
-			return err
-		}
-		if recorded, err := q.SetTOTPStep(ctx, u.ID, matched); err != nil || !recorded {
-			if err == nil {
-				err = codeRefused(MethodTOTP)
+	err = s.checkSecondFactor(ctx, factorCheck{userID: p.User.ID, sess: p.session, proof: totpCode(code),
+		ready: func(u *store.User) error {
+			if !u.Enrolled() {
+				return errNoAuthenticator
 			}
-			return err
-		}
-		if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
-			return err
-		}
-		if codes, err = s.addBackupCodes(ctx, q, u, o.BackupCodeCount()); err != nil {
-			return err
-		}
-		return s.audit(ctx, q, u.Username, u.Username, "mfa.backup_codes_regenerated",
-			"every earlier code voided")
-	})
+			return nil
+		},
+		passed: func(q store.Queries, u *store.User) error {
+			if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
+				return err
+			}
+			var err error
+			if codes, err = s.addBackupCodes(ctx, q, u, o.BackupCodeCount()); err != nil {
+				return err
+			}
+			return s.audit(ctx, q, u.Username, u.Username, "mfa.backup_codes_regenerated",
+				"every earlier code voided")
+		}})
 	if err != nil {
 		return nil, err
-	}
-	if refusal != nil {
-		if lockedNow {
-			s.notify(ctx, p.User, noticeLocked)
-		}
-		return nil, refusal
 	}
 	s.notify(ctx, p.User, noticeRegenerated)
 	return codes, nil

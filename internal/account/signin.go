@@ -485,13 +485,13 @@ func (s *Service) VerifyEnroll(ctx context.Context, token, code string) (Step, e
 	}
 	return s.completeEnrollment(ctx, si.sess, si.user, code, func(q store.Queries, sess *store.Session, u *store.User) (Step, error) {
 		sess.MFAPassed = true
-		return s.advanceWith(ctx, q, sess, u, si.opts, MethodTOTP+" (enrolment)")
+		return s.advanceWith(ctx, q, sess, u, si.opts, string(MethodTOTP)+" (enrolment)")
 	})
 }
 
-// completeEnrollment is the enrolment shared by sign-in and profile: count, check, and on
-// success store the key and codes and let then finish the session's part in the same
-// transaction.
+// completeEnrollment is the enrolment shared by sign-in and profile: the code of the pending key
+// goes through the second-factor check, and a success stores the key and codes and lets then
+// finish the session's part in the same transaction.
 func (s *Service) completeEnrollment(ctx context.Context, sess *store.Session, user *store.User, code string,
 	then func(q store.Queries, sess *store.Session, u *store.User) (Step, error)) (Step, error) {
 	key, err := s.keys.OpenPending(pendingLabel(user), sess.PendingKey)
@@ -503,118 +503,43 @@ func (s *Service) completeEnrollment(ctx context.Context, sess *store.Session, u
 		return Step{}, err
 	}
 	var step Step
-	var refusal error
-	var lockedNow bool
-	err = s.store.Update(ctx, func(q store.Queries) error {
-		u, err := q.User(ctx, user.ID)
-		if err != nil {
-			return err
-		}
-		if u.Enrolled() {
-			return &errs.Error{Code: errs.Conflict, Next: StepVerify, Message: "This account is already enrolled."}
-		}
-		now := s.now()
-		if u.MFALocked(now) {
-			return lockedErr(u.MFALockedUntil, u.MFALockedForever, "Your second factor")
-		}
-		u.MFAFailures++ // counted before the check
-		matched, ok := otp.Verify(key, code, now, otp.Default, totpSkew, -1)
-		if !ok {
-			refusal, lockedNow, err = s.codeFailed(ctx, q, u, sess, MethodTOTP)
-			return err
-		}
-		u.MFAFailures, u.MFALockedUntil, u.MFALockedForever = 0, time.Time{}, false
-		if u.TOTPKey, err = s.keys.SealTOTP(u.ID, keys.Version, key, s.rand); err != nil {
-			return err
-		}
-		u.TOTPKeyVersion, u.TOTPLastStep = keys.Version, matched
-		if err := q.UpdateUser(ctx, u); err != nil {
-			return err
-		}
-		if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
-			return err
-		}
-		var codes []string
-		if o.BackupCodesEnabled() {
-			if codes, err = s.addBackupCodes(ctx, q, u, o.BackupCodeCount()); err != nil {
+	err = s.checkSecondFactor(ctx, factorCheck{userID: user.ID, sess: sess, proof: enrolmentCode{key: key, code: code},
+		ready: func(u *store.User) error {
+			if u.Enrolled() {
+				return &errs.Error{Code: errs.Conflict, Next: StepVerify, Message: "This account is already enrolled."}
+			}
+			return nil
+		},
+		passed: func(q store.Queries, u *store.User) error {
+			var err error
+			if u.TOTPKey, err = s.keys.SealTOTP(u.ID, keys.Version, key, s.rand); err != nil {
 				return err
 			}
-		}
-		sess.PendingKey = nil
-		if step, err = then(q, sess, u); err != nil {
-			return err
-		}
-		step.BackupCodes = codes
-		return s.audit(ctx, q, u.Username, u.Username, "mfa.enrolled", fmt.Sprintf("%d backup codes issued", len(codes)))
-	})
+			u.TOTPKeyVersion = keys.Version
+			if err := q.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+			if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
+				return err
+			}
+			var codes []string
+			if o.BackupCodesEnabled() {
+				if codes, err = s.addBackupCodes(ctx, q, u, o.BackupCodeCount()); err != nil {
+					return err
+				}
+			}
+			sess.PendingKey = nil
+			if step, err = then(q, sess, u); err != nil {
+				return err
+			}
+			step.BackupCodes = codes
+			return s.audit(ctx, q, u.Username, u.Username, "mfa.enrolled", fmt.Sprintf("%d backup codes issued", len(codes)))
+		}})
 	if err != nil {
 		return Step{}, err
 	}
-	if refusal != nil {
-		if lockedNow {
-			s.notify(ctx, user, noticeLocked)
-		}
-		return Step{}, refusal
-	}
 	s.notify(ctx, user, noticeEnrolled)
 	return step, nil
-}
-
-// MethodTOTP and MethodBackupCode name a second factor in audit details.
-const (
-	MethodTOTP       = "totp"
-	MethodBackupCode = "backup code"
-)
-
-// codeRefused is the one answer to a well-formed code that is refused, wrong or reused alike
-// (SPEC §3): it says that a code works once, so that someone who typed a code twice within its
-// 30 seconds knows to wait for the next one.
-func codeRefused(method string) error {
-	if method == MethodBackupCode {
-		return errs.E(errs.InvalidCode, "The backup code is wrong or was already used. Each backup code works once.")
-	}
-	return errs.E(errs.InvalidCode, "The code is wrong or was already used. Each code works once: "+
-		"if you have just used this one, wait for your app to show the next code and enter that.")
-}
-
-// codeFailed finishes a failed code check of method inside its transaction: the count (already
-// raised) is written and audited (without the code), a lock set when it reaches a threshold,
-// and the failure that locks ends the sign-in it came from. It answers the refusal to give and
-// whether a lock began.
-func (s *Service) codeFailed(ctx context.Context, q store.Queries, u *store.User, sess *store.Session, method string) (error, bool, error) {
-	now := s.now()
-	if err := s.audit(ctx, q, u.Username, u.Username, "mfa.code_failed",
-		fmt.Sprintf("%s, %d failed in a row", method, u.MFAFailures)); err != nil {
-		return nil, false, err
-	}
-	switch {
-	case u.MFAFailures >= mfaLockPermanent:
-		u.MFALockedForever = true
-	case u.MFAFailures%mfaLockEvery == 0:
-		u.MFALockedUntil = now.Add(mfaLockFor)
-	default:
-		if err := q.UpdateUser(ctx, u); err != nil {
-			return nil, false, err
-		}
-		return codeRefused(method), false, nil
-	}
-	if err := q.UpdateUser(ctx, u); err != nil {
-		return nil, false, err
-	}
-	if sess != nil && !sess.Done {
-		if err := q.DeleteSession(ctx, sess.IDHash); err != nil {
-			return nil, false, err
-		}
-	}
-	detail := "until " + u.MFALockedUntil.UTC().Format(time.RFC3339)
-	if u.MFALockedForever {
-		detail = "until an administrator unlocks it"
-	}
-	if err := s.audit(ctx, q, "system", u.Username, "mfa.locked",
-		fmt.Sprintf("after %d failed codes, %s", u.MFAFailures, detail)); err != nil {
-		return nil, false, err
-	}
-	return lockedErr(u.MFALockedUntil, u.MFALockedForever, "Your second factor"), true, nil
 }
 
 // addBackupCodes makes n codes, stores their MACs and answers them formatted for display.
@@ -682,83 +607,34 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 	if err != nil {
 		return Step{}, err
 	}
-	if normalized != "" && !si.opts.BackupCodesEnabled() {
-		return Step{}, errs.E(errs.Forbidden, "Backup codes are turned off for this application.")
+	var p proof = totpCode(code)
+	if normalized != "" {
+		if !si.opts.BackupCodesEnabled() {
+			return Step{}, errs.E(errs.Forbidden, "Backup codes are turned off for this application.")
+		}
+		p = backupCode(normalized)
 	}
 	var step Step
-	var refusal error
-	var lockedNow bool
-	err = s.store.Update(ctx, func(q store.Queries) error {
-		u, err := q.User(ctx, si.user.ID)
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		if u.MFALocked(now) {
-			return lockedErr(u.MFALockedUntil, u.MFALockedForever, "Your second factor")
-		}
-		if !u.Enrolled() { // reset by an admin since this sign-in began
-			return conflictStep(nextStep(u, si.sess, si.opts))
-		}
-		u.MFAFailures++ // counted before the check
-		var ok bool
-		var matched int64
-		if normalized == "" {
-			ok, matched, err = s.checkTOTP(u, code, now)
-		} else {
-			ok, err = q.UseBackupCode(ctx, u.ID, backupcode.MAC(s.keys.BackupMACKey(), u.BackupSalt, normalized), now)
-		}
-		if err != nil {
-			return err
-		}
-		if !ok {
-			method := MethodTOTP
-			if normalized != "" {
-				method = MethodBackupCode
+	err = s.checkSecondFactor(ctx, factorCheck{userID: si.user.ID, sess: si.sess, proof: p,
+		ready: func(u *store.User) error {
+			if !u.Enrolled() { // reset by an admin since this sign-in began
+				return conflictStep(nextStep(u, si.sess, si.opts))
 			}
-			refusal, lockedNow, err = s.codeFailed(ctx, q, u, si.sess, method)
-			return err
-		}
-		// A success resets the count and any lock. When there is nothing to reset (the stored
-		// count was 0, no lock), the row already holds what UpdateUser would write: skipping it
-		// spares the usual sign-in one statement inside the serialised write transaction.
-		reset := u.MFAFailures > 1 || !u.MFALockedUntil.IsZero() || u.MFALockedForever
-		u.MFAFailures, u.MFALockedUntil, u.MFALockedForever = 0, time.Time{}, false
-		if reset {
-			if err := q.UpdateUser(ctx, u); err != nil {
+			return nil
+		},
+		passed: func(q store.Queries, u *store.User) error {
+			si.sess.MFAPassed = true
+			var err error
+			if step, err = s.advanceWith(ctx, q, si.sess, u, si.opts, string(p.method())); err != nil {
 				return err
 			}
-		}
-		if normalized == "" {
-			// The conditional write is what makes a code single-use on every instance.
-			if recorded, err := q.SetTOTPStep(ctx, u.ID, matched); err != nil || !recorded {
-				if err == nil {
-					err = codeRefused(MethodTOTP)
-				}
-				return err
+			if p.method() == MethodBackupCode {
+				return s.backupCodeUsed(ctx, q, u, si.opts, &step)
 			}
-		}
-		si.sess.MFAPassed = true
-		how := MethodTOTP
-		if normalized != "" {
-			how = MethodBackupCode
-		}
-		if step, err = s.advanceWith(ctx, q, si.sess, u, si.opts, how); err != nil {
-			return err
-		}
-		if normalized != "" {
-			return s.backupCodeUsed(ctx, q, u, si.opts, &step)
-		}
-		return nil
-	})
+			return nil
+		}})
 	if err != nil {
 		return Step{}, err
-	}
-	if refusal != nil {
-		if lockedNow {
-			s.notify(ctx, si.user, noticeLocked)
-		}
-		return Step{}, refusal
 	}
 	if step.UsedBackupCode {
 		s.notify(ctx, si.user, noticeBackupUsed)
@@ -767,17 +643,6 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 		}
 	}
 	return step, nil
-}
-
-// checkTOTP checks a code against the account's key, accepting only steps after the last one
-// recorded.
-func (s *Service) checkTOTP(u *store.User, code string, now time.Time) (bool, int64, error) {
-	key, err := s.keys.OpenTOTP(u.ID, u.TOTPKeyVersion, u.TOTPKey)
-	if err != nil {
-		return false, 0, fmt.Errorf("open totp key: %w", err)
-	}
-	step, ok := otp.Verify(key, code, now, otp.Default, totpSkew, u.TOTPLastStep)
-	return ok, step, nil
 }
 
 // backupCodeUsed issues the replacement code when codes rotate and fills in what is left.

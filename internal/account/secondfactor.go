@@ -1,0 +1,220 @@
+package account
+
+// The second-factor check (SPEC §3 "TOTP", "Backup codes", "Brute force", §5 "Fail closed"):
+// every place that accepts a code (sign-in, enrolment from sign-in or profile, regeneration)
+// goes through checkSecondFactor, and each way of proving a second factor is one proof type.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/backupcode"
+	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/otp"
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+// Method is a way to prove a second factor. Its text names it in audit details
+// ("mfa.code_failed", "signin").
+type Method string
+
+// MethodTOTP and MethodBackupCode are the methods of SPEC §3.
+const (
+	MethodTOTP       Method = "totp"
+	MethodBackupCode Method = "backup code"
+)
+
+// AMR answers the authentication method reference (RFC 8176) that a second factor proved by m
+// adds beside "pwd" and "mfa" (SPEC §7): "otp" for either kind of code.
+func (m Method) AMR() string {
+	switch m {
+	case MethodTOTP, MethodBackupCode:
+		return "otp"
+	}
+	return ""
+}
+
+// A proof is what someone offers as their second factor. A new method (a security key, SPEC §9)
+// is one more proof, checked, counted and locked by the same checkSecondFactor.
+type proof interface {
+	method() Method
+	// check answers whether the proof is right for u at now. A single-use proof is used up by
+	// it in q with a conditional write, so that it works once on every instance; what the
+	// check learns for the account (the step of a code) it sets in u.
+	check(ctx context.Context, s *Service, q store.Queries, u *store.User, now time.Time) (bool, error)
+}
+
+// totpCode is a 6-digit code of the account's key.
+type totpCode string
+
+func (totpCode) method() Method { return MethodTOTP }
+
+func (c totpCode) check(ctx context.Context, s *Service, q store.Queries, u *store.User, now time.Time) (bool, error) {
+	key, err := s.keys.OpenTOTP(u.ID, u.TOTPKeyVersion, u.TOTPKey)
+	if err != nil {
+		return false, fmt.Errorf("open totp key: %w", err)
+	}
+	step, ok := otp.Verify(key, string(c), now, otp.Default, totpSkew, u.TOTPLastStep)
+	if !ok {
+		return false, nil
+	}
+	// The conditional write, not the comparison above, is what makes a code single-use on
+	// every instance.
+	if recorded, err := q.SetTOTPStep(ctx, u.ID, step); err != nil || !recorded {
+		return false, err
+	}
+	u.TOTPLastStep = step
+	return true, nil
+}
+
+// enrolmentCode is the first code of a key the account does not hold yet: the one its sign-in
+// or profile offered. Any step is new to a new key; the step is kept with the key.
+type enrolmentCode struct {
+	key  []byte
+	code string
+}
+
+func (enrolmentCode) method() Method { return MethodTOTP }
+
+func (c enrolmentCode) check(_ context.Context, _ *Service, _ store.Queries, u *store.User, now time.Time) (bool, error) {
+	step, ok := otp.Verify(c.key, c.code, now, otp.Default, totpSkew, -1)
+	if ok {
+		u.TOTPLastStep = step
+	}
+	return ok, nil
+}
+
+// backupCode is a normalised backup code, used up by the conditional write that finds it.
+type backupCode string
+
+func (backupCode) method() Method { return MethodBackupCode }
+
+func (c backupCode) check(ctx context.Context, s *Service, q store.Queries, u *store.User, now time.Time) (bool, error) {
+	return q.UseBackupCode(ctx, u.ID, backupcode.MAC(s.keys.BackupMACKey(), u.BackupSalt, string(c)), now)
+}
+
+// codeRefused is the one answer to a well-formed code that is refused, wrong or reused alike
+// (SPEC §3): it says that a code works once, so that someone who typed a code twice within its
+// 30 seconds knows to wait for the next one.
+func codeRefused(m Method) error {
+	if m == MethodBackupCode {
+		return errs.E(errs.InvalidCode, "The backup code is wrong or was already used. Each backup code works once.")
+	}
+	return errs.E(errs.InvalidCode, "The code is wrong or was already used. Each code works once: "+
+		"if you have just used this one, wait for your app to show the next code and enter that.")
+}
+
+// factorCheck is one second-factor check: whose, with what proof, and what a success does.
+type factorCheck struct {
+	userID int64
+	// sess is the sign-in or session the proof came with: the failure that locks ends it when
+	// it is an unfinished sign-in.
+	sess  *store.Session
+	proof proof
+	// ready refuses, before anything is checked or counted, a check that the account's current
+	// state no longer allows (enrolled or reset since the request began).
+	ready func(u *store.User) error
+	// passed finishes a success in the same transaction.
+	passed func(q store.Queries, u *store.User) error
+}
+
+// checkSecondFactor runs c in one transaction that reads and locks the account, refuses while
+// its second factor is locked (neither checking nor counting), counts the failure before the
+// check, checks the proof, and either resets the count and runs c.passed or writes the failure
+// and the lock it reaches (lockout.go). A refusal commits what it counted and is answered after
+// the commit, with the notice of a lock it began; the caller sends a success's notices.
+func (s *Service) checkSecondFactor(ctx context.Context, c factorCheck) error {
+	var refusal error
+	var locked *store.User
+	err := s.store.Update(ctx, func(q store.Queries) error {
+		refusal, locked = nil, nil
+		u, err := q.User(ctx, c.userID)
+		if err != nil {
+			return err
+		}
+		if err := c.ready(u); err != nil {
+			return err
+		}
+		now := s.now()
+		if u.MFALocked(now) {
+			return secondFactorLocked(u)
+		}
+		u.MFAFailures++ // counted before the check: nothing is checked that is not counted
+		ok, err := c.proof.check(ctx, s, q, u, now)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			var lockedNow bool
+			if refusal, lockedNow, err = s.codeFailed(ctx, q, u, c.sess, c.proof.method()); lockedNow {
+				locked = u
+			}
+			return err
+		}
+		// A success resets the count and any lock. When there is nothing to reset (the stored
+		// count was 0, no lock) and the proof changed nothing else, the row already holds what
+		// UpdateUser would write: skipping it spares the usual sign-in one statement inside
+		// the serialised write transaction.
+		reset := u.MFAFailures > 1 || !u.MFALockedUntil.IsZero() || u.MFALockedForever
+		u.MFAFailures, u.MFALockedUntil, u.MFALockedForever = 0, time.Time{}, false
+		if reset {
+			if err := q.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		return c.passed(q, u)
+	})
+	if err != nil {
+		return err
+	}
+	if locked != nil {
+		s.notify(ctx, locked, noticeLocked)
+	}
+	return refusal
+}
+
+// codeFailed finishes a failed check of method inside its transaction: the count (already
+// raised) is written and audited (without the code), a lock set when it reaches a threshold,
+// and the failure that locks ends the sign-in it came from. It answers the refusal to give and
+// whether a lock began.
+func (s *Service) codeFailed(ctx context.Context, q store.Queries, u *store.User, sess *store.Session, m Method) (error, bool, error) {
+	now := s.now()
+	if err := s.audit(ctx, q, u.Username, u.Username, "mfa.code_failed",
+		fmt.Sprintf("%s, %d failed in a row", m, u.MFAFailures)); err != nil {
+		return nil, false, err
+	}
+	switch {
+	case u.MFAFailures >= mfaLockPermanent:
+		u.MFALockedForever = true
+	case u.MFAFailures%mfaLockEvery == 0:
+		u.MFALockedUntil = now.Add(mfaLockFor)
+	default:
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return nil, false, err
+		}
+		return codeRefused(m), false, nil
+	}
+	if err := q.UpdateUser(ctx, u); err != nil {
+		return nil, false, err
+	}
+	if sess != nil && !sess.Done {
+		if err := q.DeleteSession(ctx, sess.IDHash); err != nil {
+			return nil, false, err
+		}
+	}
+	detail := "until " + u.MFALockedUntil.UTC().Format(time.RFC3339)
+	if u.MFALockedForever {
+		detail = "until an administrator unlocks it"
+	}
+	if err := s.audit(ctx, q, "system", u.Username, "mfa.locked",
+		fmt.Sprintf("after %d failed codes, %s", u.MFAFailures, detail)); err != nil {
+		return nil, false, err
+	}
+	return secondFactorLocked(u), true, nil
+}
+
+// secondFactorLocked is the answer while the account's second factor is locked.
+func secondFactorLocked(u *store.User) error {
+	return lockedErr(u.MFALockedUntil, u.MFALockedForever, "Your second factor")
+}
