@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/twofold-auth/twofold/internal/backupcode"
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/otp"
 	"github.com/twofold-auth/twofold/internal/store"
@@ -83,15 +82,6 @@ func (c enrolmentCode) check(_ context.Context, _ *Service, _ store.Queries, u *
 		u.TOTPLastStep = step
 	}
 	return ok, nil
-}
-
-// backupCode is a normalised backup code, used up by the conditional write that finds it.
-type backupCode string
-
-func (backupCode) method() Method { return MethodBackupCode }
-
-func (c backupCode) check(ctx context.Context, s *Service, q store.Queries, u *store.User, now time.Time) (bool, error) {
-	return q.UseBackupCode(ctx, u.ID, backupcode.MAC(s.keys.BackupMACKey(), u.BackupSalt, string(c)), now)
 }
 
 // codeRefused is the one answer to a well-formed code that is refused, wrong or reused alike

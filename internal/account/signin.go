@@ -542,21 +542,6 @@ func (s *Service) completeEnrollment(ctx context.Context, sess *store.Session, u
 	return step, nil
 }
 
-// addBackupCodes makes n codes, stores their MACs and answers them formatted for display.
-func (s *Service) addBackupCodes(ctx context.Context, q store.Queries, u *store.User, n int) ([]string, error) {
-	codes, err := backupcode.Generate(s.rand, n)
-	if err != nil {
-		return nil, err
-	}
-	macs := make([][]byte, len(codes))
-	shown := make([]string, len(codes))
-	for i, c := range codes {
-		macs[i] = backupcode.MAC(s.keys.BackupMACKey(), u.BackupSalt, c)
-		shown[i] = backupcode.Format(c)
-	}
-	return shown, q.AddBackupCodes(ctx, u.ID, macs)
-}
-
 // SkipEnroll is "Skip for now" under an optional policy.
 func (s *Service) SkipEnroll(ctx context.Context, token string) (Step, error) {
 	si, err := s.load(ctx, token, StepEnrollOptional)
@@ -610,7 +595,7 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 	var p proof = totpCode(code)
 	if normalized != "" {
 		if !si.opts.BackupCodesEnabled() {
-			return Step{}, errs.E(errs.Forbidden, "Backup codes are turned off for this application.")
+			return Step{}, errBackupCodesOff
 		}
 		p = backupCode(normalized)
 	}
@@ -643,28 +628,6 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 		}
 	}
 	return step, nil
-}
-
-// backupCodeUsed issues the replacement code when codes rotate and fills in what is left.
-func (s *Service) backupCodeUsed(ctx context.Context, q store.Queries, u *store.User, o *options.Values, step *Step) error {
-	step.UsedBackupCode = true
-	if o.RotateBackupCodes() {
-		codes, err := s.addBackupCodes(ctx, q, u, 1)
-		if err != nil {
-			return err
-		}
-		step.NewBackupCode = codes[0]
-	}
-	n, err := q.CountBackupCodes(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	step.BackupCodesRemaining, step.BackupCodesLow = n, n <= lowBackupCodes
-	detail := fmt.Sprintf("%d left", n)
-	if step.NewBackupCode != "" {
-		detail += ", one new code issued"
-	}
-	return s.audit(ctx, q, u.Username, u.Username, "mfa.backup_code_used", detail)
 }
 
 // ChangeTemporaryPassword is the new-password step of a first sign-in.
@@ -708,14 +671,4 @@ func (s *Service) SignOut(ctx context.Context, token string) error {
 		return nil
 	}
 	return s.store.DeleteSession(ctx, hashToken(token))
-}
-
-// BackupCodesEnabled reports whether backup codes may be used now (enableMFABackupCodes), so
-// that a page offers "Use a backup code" only when it can work.
-func (s *Service) BackupCodesEnabled(ctx context.Context) (bool, error) {
-	o, err := s.opts.Get(ctx)
-	if err != nil {
-		return false, err
-	}
-	return o.BackupCodesEnabled(), nil
 }
