@@ -126,20 +126,28 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, new
 	if err := s.checkCurrentPassword(ctx, p.User, current, addr); err != nil {
 		return "", err
 	}
-	if err := checkNewPassword(newPassword, p.User.Username); err != nil {
-		return "", err
+	step, err := s.setPassword(ctx, p.session, p.User, newPassword, "from the profile")
+	return step.Token, err
+}
+
+// setPassword gives the account the new password its owner chose (SPEC §5 "Passwords"), after
+// checking it: in one transaction the password is no longer temporary, the account's other
+// sessions end, and sess moves on under a new id. detail says where it was chosen, for the audit.
+func (s *Service) setPassword(ctx context.Context, sess *store.Session, user *store.User, newPassword, detail string) (Step, error) {
+	if err := checkNewPassword(newPassword, user.Username); err != nil {
+		return Step{}, err
 	}
 	hash, err := s.hashPassword(ctx, newPassword)
 	if err != nil {
-		return "", err
+		return Step{}, err
 	}
 	o, err := s.opts.Get(ctx)
 	if err != nil {
-		return "", err
+		return Step{}, err
 	}
 	var step Step
 	err = s.store.Update(ctx, func(q store.Queries) error {
-		u, err := q.User(ctx, p.User.ID)
+		u, err := q.User(ctx, user.ID)
 		if err != nil {
 			return err
 		}
@@ -147,16 +155,16 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, new
 		if err := q.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		if err := q.DeleteUserSessions(ctx, u.ID, p.session.IDHash); err != nil {
+		if err := q.DeleteUserSessions(ctx, u.ID, sess.IDHash); err != nil {
 			return err
 		}
-		if err := s.audit(ctx, q, u.Username, u.Username, "password.changed", "from the profile"); err != nil {
+		if err := s.audit(ctx, q, u.Username, u.Username, "password.changed", detail); err != nil {
 			return err
 		}
-		step, err = s.advance(ctx, q, p.session, u, o)
+		step, err = s.advance(ctx, q, sess, u, o)
 		return err
 	})
-	return step.Token, err
+	return step, err
 }
 
 // BeginEnroll starts enrolment from the profile, for an account not yet enrolled, after proving

@@ -68,10 +68,8 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (Step, error) {
 	if err != nil {
 		return Step{}, err
 	}
-	if validToken(r.Token) {
-		if err := s.store.DeleteSession(ctx, hashToken(r.Token)); err != nil {
-			return Step{}, err
-		}
+	if err := s.SignOut(ctx, r.Token); err != nil { // a new sign-in replaces what the cookie held
+		return Step{}, err
 	}
 	o, err := s.opts.Get(ctx)
 	if err != nil {
@@ -636,33 +634,7 @@ func (s *Service) ChangeTemporaryPassword(ctx context.Context, token, newPasswor
 	if err != nil {
 		return Step{}, err
 	}
-	if err := checkNewPassword(newPassword, si.user.Username); err != nil {
-		return Step{}, err
-	}
-	hash, err := s.hashPassword(ctx, newPassword)
-	if err != nil {
-		return Step{}, err
-	}
-	var step Step
-	err = s.store.Update(ctx, func(q store.Queries) error {
-		u, err := q.User(ctx, si.user.ID)
-		if err != nil {
-			return err
-		}
-		u.PasswordHash, u.PasswordTemporary, u.PasswordExpiresAt = hash, false, time.Time{}
-		if err := q.UpdateUser(ctx, u); err != nil {
-			return err
-		}
-		if err := q.DeleteUserSessions(ctx, u.ID, si.sess.IDHash); err != nil {
-			return err
-		}
-		if err := s.audit(ctx, q, u.Username, u.Username, "password.changed", "temporary password replaced"); err != nil {
-			return err
-		}
-		step, err = s.advance(ctx, q, si.sess, u, si.opts)
-		return err
-	})
-	return step, err
+	return s.setPassword(ctx, si.sess, si.user, newPassword, "temporary password replaced")
 }
 
 // SignOut ends the sign-in or session of token on the server.

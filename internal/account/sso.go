@@ -66,10 +66,8 @@ func (s *Service) SignInSSO(ctx context.Context, r SSOSignInRequest) (Step, erro
 			"The identity provider names you %q (claim %s), which is not a valid username here: 1 to 64 letters, digits, '.', '_', '-' and '@'. Ask your administrator.",
 			shown, id.Claim)
 	}
-	if validToken(r.Token) {
-		if err := s.store.DeleteSession(ctx, hashToken(r.Token)); err != nil {
-			return Step{}, err
-		}
+	if err := s.SignOut(ctx, r.Token); err != nil { // a new sign-in replaces what the cookie held
+		return Step{}, err
 	}
 	o, err := s.opts.Get(ctx)
 	if err != nil {
