@@ -180,11 +180,11 @@ func (s *Service) view(ctx context.Context, u *store.User) (*UserView, error) {
 		t := u.MFALockedUntil.UTC()
 		v.MFALockedUntil = &t
 	}
-	pl, err := s.store.PasswordLock(ctx, s.nameKey(u.Username), now)
+	pl, err := s.store.PasswordFailures(ctx, s.nameKey(u.Username), now)
 	if err != nil {
 		return nil, err
 	}
-	if now.Before(pl.LockedUntil) {
+	if passwordLocked(pl, now) {
 		t := pl.LockedUntil.UTC()
 		v.PasswordLockedUntil = &t
 	}

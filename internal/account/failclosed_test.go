@@ -39,12 +39,12 @@ func (f *faultStore) Update(ctx context.Context, fn func(q store.Queries) error)
 	return f.Store.Update(ctx, func(q store.Queries) error { return fn(faultQueries{q, f}) })
 }
 
-func (f *faultStore) PasswordLock(ctx context.Context, k []byte, now time.Time) (store.PasswordAttempt, error) {
-	return faultQueries{f.Store, f}.PasswordLock(ctx, k, now)
+func (f *faultStore) PasswordFailures(ctx context.Context, k []byte, now time.Time) (store.PasswordFailures, error) {
+	return faultQueries{f.Store, f}.PasswordFailures(ctx, k, now)
 }
 
-func (f *faultStore) CountPasswordFailure(ctx context.Context, k []byte, now time.Time, r store.LockRule) (store.PasswordAttempt, error) {
-	return faultQueries{f.Store, f}.CountPasswordFailure(ctx, k, now, r)
+func (f *faultStore) SetPasswordFailures(ctx context.Context, k []byte, pf store.PasswordFailures, now time.Time) error {
+	return faultQueries{f.Store, f}.SetPasswordFailures(ctx, k, pf, now)
 }
 
 func (f *faultStore) ReserveAddressAttempt(ctx context.Context, addr string, now, since time.Time, limit int) (int64, bool, error) {
@@ -79,18 +79,18 @@ type faultQueries struct {
 	f *faultStore
 }
 
-func (q faultQueries) PasswordLock(ctx context.Context, k []byte, now time.Time) (store.PasswordAttempt, error) {
-	if q.f.failing("PasswordLock") {
-		return store.PasswordAttempt{}, errInjected
+func (q faultQueries) PasswordFailures(ctx context.Context, k []byte, now time.Time) (store.PasswordFailures, error) {
+	if q.f.failing("PasswordFailures") {
+		return store.PasswordFailures{}, errInjected
 	}
-	return q.Queries.PasswordLock(ctx, k, now)
+	return q.Queries.PasswordFailures(ctx, k, now)
 }
 
-func (q faultQueries) CountPasswordFailure(ctx context.Context, k []byte, now time.Time, r store.LockRule) (store.PasswordAttempt, error) {
-	if q.f.failing("CountPasswordFailure") {
-		return store.PasswordAttempt{}, errInjected
+func (q faultQueries) SetPasswordFailures(ctx context.Context, k []byte, pf store.PasswordFailures, now time.Time) error {
+	if q.f.failing("SetPasswordFailures") {
+		return errInjected
 	}
-	return q.Queries.CountPasswordFailure(ctx, k, now, r)
+	return q.Queries.SetPasswordFailures(ctx, k, pf, now)
 }
 
 func (q faultQueries) ReserveAddressAttempt(ctx context.Context, addr string, now, since time.Time, limit int) (int64, bool, error) {
@@ -179,9 +179,9 @@ func TestFailClosed(t *testing.T) {
 		{"Options", func() (string, error) { h.clock.Advance(2 * time.Second); return signIn(goodPassword) }},
 		{"ReserveAddressAttempt", func() (string, error) { return signIn(goodPassword) }},
 		{"ReleaseAddressAttempt", func() (string, error) { return signIn(goodPassword) }},
-		{"PasswordLock", func() (string, error) { return signIn(goodPassword) }},
+		{"PasswordFailures", func() (string, error) { return signIn(goodPassword) }},
 		{"UserByName", func() (string, error) { return signIn(goodPassword) }},
-		{"CountPasswordFailure", func() (string, error) { return signIn("a wrong password") }},
+		{"SetPasswordFailures", func() (string, error) { return signIn("a wrong password") }},
 		{"Session", func() (string, error) { return verify(h.codeAt(u.Key, 0), "") }},
 		{"User", func() (string, error) { return verify(h.codeAt(u.Key, 0), "") }},
 		{"SetTOTPStep", func() (string, error) { return verify(h.codeAt(u.Key, 0), "") }},

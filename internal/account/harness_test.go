@@ -435,9 +435,9 @@ func (h *harness) alive(tok string) bool {
 // passwordFailures answers the username's counted password failures.
 func (h *harness) passwordFailures(name string) int {
 	h.t.Helper()
-	st, err := h.db.PasswordLock(h.ctx, h.keys.UsernameMAC(strings.ToLower(name)), h.clock.Now())
+	st, err := h.db.PasswordFailures(h.ctx, h.keys.UsernameMAC(strings.ToLower(name)), h.clock.Now())
 	if err != nil {
-		h.t.Fatalf("PasswordLock: %v", err)
+		h.t.Fatalf("PasswordFailures: %v", err)
 	}
 	return st.Failures
 }

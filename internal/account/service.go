@@ -43,9 +43,7 @@ const (
 	// so that a busy session does not write on every request.
 	touchEvery = time.Minute
 
-	passwordLockAfter = 10
-	passwordLockFor   = 15 * time.Minute
-	addressWindow     = 60 * time.Second
+	addressWindow = 60 * time.Second
 
 	mfaLockEvery     = 5
 	mfaLockFor       = 15 * time.Minute

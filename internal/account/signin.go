@@ -198,41 +198,40 @@ func (s *Service) guessPassword(ctx context.Context, username, addr string, chec
 
 func (s *Service) checkPasswordLock(ctx context.Context, key []byte) error {
 	now := s.now()
-	st, err := s.store.PasswordLock(ctx, key, now)
+	f, err := s.store.PasswordFailures(ctx, key, now)
 	if err != nil {
 		return err
 	}
-	if now.Before(st.LockedUntil) {
-		return lockedErr(st.LockedUntil, false, "Password sign-in for this username")
+	if passwordLocked(f, now) {
+		return lockedErr(f.LockedUntil, false, "Password sign-in for this username")
 	}
 	return nil
 }
 
-// passwordFailed counts a failure for the username. A failure that found the username already
-// locked (a guess that was waiting while others locked it) answers the lock, so that no guess
-// beyond the limit tells anything.
+// passwordFailed counts a failure for the username (lockout.go says how). A failure that found
+// the username already locked (a guess that was waiting while others locked it) answers the
+// lock, so that no guess beyond the limit tells anything.
 func (s *Service) passwordFailed(ctx context.Context, username string, key []byte) error {
 	now := s.now()
 	// A guess that was hashing while others locked the username finds the lock here: it is
 	// answered as locked and not counted, so that it neither tells that its password is wrong
 	// nor, with nine more like it, locks the username again (a new 15 minutes and a second
-	// "locked" event) and answers 401 past the limit.
-	var st store.PasswordAttempt
-	var already bool
+	// "locked" event) and answers 401 past the limit. The read locks the name's row until
+	// commit, so that failures counted at once, on any instance, each see the one before.
+	var prev store.PasswordFailures
 	err := s.store.Update(ctx, func(q store.Queries) error {
-		prev, err := q.PasswordLock(ctx, key, now)
-		if err != nil {
+		var err error
+		if prev, err = q.PasswordFailures(ctx, key, now); err != nil {
 			return err
 		}
-		if now.Before(prev.LockedUntil) {
-			st, already = prev, true
+		if passwordLocked(prev, now) {
 			return nil
 		}
-		if st, err = q.CountPasswordFailure(ctx, key, now,
-			store.LockRule{Every: passwordLockAfter, For: passwordLockFor}); err != nil {
+		st := countPasswordFailure(prev, now)
+		if err := q.SetPasswordFailures(ctx, key, st, now); err != nil {
 			return err
 		}
-		if now.Before(st.LockedUntil) && st.Failures == 0 {
+		if passwordLocked(st, now) {
 			return s.auditPasswordLock(ctx, q, username, st.LockedUntil)
 		}
 		return nil
@@ -240,8 +239,8 @@ func (s *Service) passwordFailed(ctx context.Context, username string, key []byt
 	if err != nil {
 		return err
 	}
-	if now.Before(st.LockedUntil) && (already || st.Failures > 0) {
-		return lockedErr(st.LockedUntil, false, "Password sign-in for this username")
+	if passwordLocked(prev, now) {
+		return lockedErr(prev.LockedUntil, false, "Password sign-in for this username")
 	}
 	return errBadCredentials
 }
@@ -263,14 +262,14 @@ func (s *Service) auditPasswordLock(ctx context.Context, q store.Queries, userna
 // guesses running beside it, and otherwise forgets earlier failures.
 func (s *Service) passwordSucceeded(ctx context.Context, key []byte) error {
 	now := s.now()
-	st, err := s.store.PasswordLock(ctx, key, now)
+	f, err := s.store.PasswordFailures(ctx, key, now)
 	if err != nil {
 		return err
 	}
-	if now.Before(st.LockedUntil) {
-		return lockedErr(st.LockedUntil, false, "Password sign-in for this username")
+	if passwordLocked(f, now) {
+		return lockedErr(f.LockedUntil, false, "Password sign-in for this username")
 	}
-	if st.Failures > 0 {
+	if passwordState(f, now).Failures > 0 {
 		return s.store.ClearPasswordFailures(ctx, key)
 	}
 	return nil

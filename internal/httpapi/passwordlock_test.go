@@ -9,13 +9,13 @@ import (
 
 // passwordLock answers the password failures and lock counted for a username, which the store
 // keeps under the username's MAC.
-func (h *harness) passwordLock(username string) store.PasswordAttempt {
+func (h *harness) passwordLock(username string) store.PasswordFailures {
 	h.t.Helper()
 	k, err := keys.Parse(testKeyHex)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	pl, err := h.store.PasswordLock(context.Background(), k.UsernameMAC(username), h.clock.Now())
+	pl, err := h.store.PasswordFailures(context.Background(), k.UsernameMAC(username), h.clock.Now())
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -122,18 +122,15 @@ type BackupCode struct {
 	UsedAt time.Time // zero while unused
 }
 
-// LockRule says when repeated failures lock: every Every failures the lock lasts For, and at
-// Permanent failures it lasts until an admin unlocks.
-type LockRule struct {
-	Every     int
-	For       time.Duration
-	Permanent int // 0: never permanent
-}
-
-// PasswordAttempt is the state of a username's password failures after one was counted.
-type PasswordAttempt struct {
+// PasswordFailures is what the store keeps of one name key's password failures. The store
+// only reads and writes it; when failures lock, and for how long, is the account service's
+// rule.
+type PasswordFailures struct {
 	Failures    int
 	LockedUntil time.Time // zero when not locked
+	// CountsUntil is when the row stops counting: from then on it reads as none, and later
+	// writes remove it.
+	CountsUntil time.Time
 }
 
 // PruneBatch bounds the rows that no longer count one write removes beside its own, so that a
@@ -174,17 +171,17 @@ type Queries interface {
 	CountBackupCodes(ctx context.Context, userID int64) (int, error)
 
 	// Password failures are kept per name key: the caller's MAC of the submitted username
-	// (keys.UsernameMAC), never the username itself. A name's failures stop counting rule.For
-	// after the last one (a lock lasts no longer), and rows that no longer count are removed.
+	// (keys.UsernameMAC), never the username itself.
 
-	// CountPasswordFailure adds one failure for the name key and, when the count reaches
-	// rule.Every, locks it until now+rule.For and starts the count again. A lock that has
-	// passed, or failures that stopped counting, are cleared first. It answers the state after
-	// counting, and removes up to PruneBatch rows of other names that no longer count.
-	// rule.Permanent is not used: password locks are always temporary (SPEC §3).
-	CountPasswordFailure(ctx context.Context, nameKey []byte, now time.Time, rule LockRule) (PasswordAttempt, error)
-	// PasswordLock answers the name key's failures and lock that still count at now.
-	PasswordLock(ctx context.Context, nameKey []byte, now time.Time) (PasswordAttempt, error)
+	// PasswordFailures answers the name key's row while it counts at now (CountsUntil after
+	// now), and the zero value when there is none or it stopped counting, whether or not a
+	// later write has removed it yet. Inside Update it also locks the name key until commit,
+	// row or not, so that of transactions counting one name's failures at once each reads what
+	// the one before it wrote.
+	PasswordFailures(ctx context.Context, nameKey []byte, now time.Time) (PasswordFailures, error)
+	// SetPasswordFailures writes the name key's row as f, and removes up to PruneBatch rows of
+	// other names that stopped counting at or before now.
+	SetPasswordFailures(ctx context.Context, nameKey []byte, f PasswordFailures, now time.Time) error
 	// ClearPasswordFailures forgets the name key's failures and lock.
 	ClearPasswordFailures(ctx context.Context, nameKey []byte) error
 

@@ -13,8 +13,9 @@
 //     UPDATE each. Under READ COMMITTED a second writer of the same row waits for the first,
 //     then evaluates its WHERE clause again on the committed row and finds nothing to change:
 //     exactly one of any number of racing writers wins, on any number of instances.
-//   - CountPasswordFailure is one INSERT ... ON CONFLICT DO UPDATE that clears a passed lock,
-//     counts and locks in the same statement.
+//   - PasswordFailures inside Update takes a transaction advisory lock of the name key, so
+//     that the service's read, count and SetPasswordFailures of one name take turns across
+//     instances even before the name has a row.
 //   - ReserveAddressAttempt counts an address's attempts and adds one under a transaction
 //     advisory lock of that address, so that attempts sent to several instances at once pass
 //     the limit exactly; an address already at its limit is refused by a count before the lock,

@@ -184,7 +184,16 @@ func TestTwoInstances(t *testing.T) {
 			if err := db.AddEvent(ctx, &store.Event{At: time.Now(), Actor: who, Action: "test"}); err != nil {
 				errs <- err
 			}
-			if _, err := db.CountPasswordFailure(ctx, []byte("shared"), time.Now(), store.LockRule{Every: 1000, For: time.Minute}); err != nil {
+			if err := db.Update(ctx, func(q store.Queries) error {
+				now := time.Now()
+				f, err := q.PasswordFailures(ctx, []byte("shared"), now)
+				if err != nil {
+					return err
+				}
+				f.Failures++
+				f.CountsUntil = now.Add(time.Minute)
+				return q.SetPasswordFailures(ctx, []byte("shared"), f, now)
+			}); err != nil {
 				errs <- err
 			}
 			if _, _, err := db.ReserveAddressAttempt(ctx, "192.0.2.1", time.Now(), time.Now().Add(-time.Millisecond), 1000); err != nil {
@@ -208,8 +217,8 @@ func TestTwoInstances(t *testing.T) {
 	if got, err := b.User(ctx, u.ID); err != nil || got.MFAFailures != 2*n {
 		t.Errorf("MFAFailures = %v, %v; want %d (lost updates between instances)", got.MFAFailures, err, 2*n)
 	}
-	if pa, err := a.PasswordLock(ctx, []byte("shared"), time.Now()); err != nil || pa.Failures != 2*n {
-		t.Errorf("PasswordLock = %+v, %v; want %d failures", pa, err, 2*n)
+	if pa, err := a.PasswordFailures(ctx, []byte("shared"), time.Now()); err != nil || pa.Failures != 2*n {
+		t.Errorf("PasswordFailures = %+v, %v; want %d failures", pa, err, 2*n)
 	}
 	if es, err := a.Events(ctx, store.EventFilter{Action: "test", Limit: 1000}); err != nil || len(es) != 2*n {
 		t.Errorf("Events = %d, %v; want %d", len(es), err, 2*n)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/twofold-auth/twofold/internal/store/sqlrow"
+	"hash/fnv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -198,61 +199,58 @@ func (q queries) CountBackupCodes(ctx context.Context, userID int64) (int, error
 
 // ---- password and address failures
 
-// CountPasswordFailure counts in one statement, so that failures sent to several instances at
-// once are each counted once: the first failure of a name inserts its row; later ones update
-// it, with the row locked by the statement itself. In the update, fresh says the row's earlier
-// failures no longer count (they stopped counting, or the lock has passed) and f is the count
-// with this failure; at rule.Every the count starts again, locked until lockUntil. The same
-// statement removes up to store.PruneBatch rows of other names that no longer count, skipping
-// rows another instance holds.
-func (q queries) CountPasswordFailure(ctx context.Context, nameKey []byte, now time.Time, rule store.LockRule) (store.PasswordAttempt, error) {
-	var failures int
-	var lockedUntil int64
-	err := q.x.QueryRow(ctx, `WITH old AS (
-		SELECT name_mac FROM password_failures WHERE counts_until <= $2::bigint AND name_mac <> $1
+// nameLock is the first key of the transaction advisory lock a name key's failures are read
+// and written under inside Update; the second is a hash of the name key (two names sharing a
+// hash only wait for each other).
+const nameLock = 0x7466_6e6d // "tfnm"
+
+// PasswordFailures inside Update first takes the name key's advisory lock, which holds whether
+// or not the row exists yet: a transaction of another instance counting the same name waits
+// for this one to commit, and its read (a new statement, under READ COMMITTED) then sees what
+// this one wrote.
+func (q queries) PasswordFailures(ctx context.Context, nameKey []byte, now time.Time) (store.PasswordFailures, error) {
+	if q.inTx {
+		if _, err := q.x.Exec(ctx, `SELECT pg_advisory_xact_lock($1::int, $2::int)`, nameLock, lockKey(nameKey)); err != nil {
+			return store.PasswordFailures{}, mapErr("password failures", err)
+		}
+	}
+	var f store.PasswordFailures
+	var lockedUntil, countsUntil int64
+	err := q.x.QueryRow(ctx,
+		`SELECT failures, locked_until, counts_until FROM password_failures WHERE name_mac = $1 AND counts_until > $2`,
+		nameKey, toNanos(now)).Scan(&f.Failures, &lockedUntil, &countsUntil)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.PasswordFailures{}, nil
+	}
+	if err != nil {
+		return store.PasswordFailures{}, mapErr("password failures", err)
+	}
+	f.LockedUntil, f.CountsUntil = fromNanos(lockedUntil), fromNanos(countsUntil)
+	return f, nil
+}
+
+// lockKey answers the int32 an advisory lock of b is taken under.
+func lockKey(b []byte) int32 {
+	h := fnv.New32a()
+	h.Write(b)
+	return int32(h.Sum32())
+}
+
+// SetPasswordFailures writes and prunes in one statement; rows another instance is removing at
+// the same moment are skipped, not waited for.
+func (q queries) SetPasswordFailures(ctx context.Context, nameKey []byte, f store.PasswordFailures, now time.Time) error {
+	_, err := q.x.Exec(ctx, `WITH old AS (
+		SELECT name_mac FROM password_failures WHERE counts_until <= $5 AND name_mac <> $1
 		LIMIT $6 FOR UPDATE SKIP LOCKED
 	), gone AS (
 		DELETE FROM password_failures WHERE name_mac IN (SELECT name_mac FROM old)
 	)
-	INSERT INTO password_failures AS p (name_mac, failures, locked_until, counts_until)
-	VALUES ($1,
-		CASE WHEN $3::int > 0 AND 1 >= $3::int THEN 0 ELSE 1 END,
-		CASE WHEN $3::int > 0 AND 1 >= $3::int THEN $4::bigint ELSE 0 END,
-		$5::bigint)
-	ON CONFLICT (name_mac) DO UPDATE SET (failures, locked_until, counts_until) = (
-		SELECT CASE WHEN $3::int > 0 AND c.f >= $3::int THEN 0 ELSE c.f END,
-		       CASE WHEN $3::int > 0 AND c.f >= $3::int THEN $4::bigint
-		            WHEN c.fresh THEN 0
-		            ELSE p.locked_until END,
-		       GREATEST($5::bigint, CASE WHEN c.fresh THEN 0 ELSE p.locked_until END)
-		FROM (SELECT c0.fresh, CASE WHEN c0.fresh THEN 0 ELSE p.failures END + 1 AS f
-		      FROM (SELECT p.counts_until <= $2::bigint OR
-		                   (p.locked_until <> 0 AND p.locked_until <= $2::bigint) AS fresh) c0) c)
-	RETURNING failures, locked_until`,
-		nameKey, toNanos(now), rule.Every, toNanos(now.Add(rule.For)), toNanos(now.Add(rule.For)), store.PruneBatch).
-		Scan(&failures, &lockedUntil)
-	if err != nil {
-		return store.PasswordAttempt{}, mapErr("count password failure", err)
-	}
-	return store.PasswordAttempt{Failures: failures, LockedUntil: fromNanos(lockedUntil)}, nil
-}
-
-func (q queries) PasswordLock(ctx context.Context, nameKey []byte, now time.Time) (store.PasswordAttempt, error) {
-	var failures int
-	var lockedUntil, countsUntil int64
-	err := q.x.QueryRow(ctx,
-		`SELECT failures, locked_until, counts_until FROM password_failures WHERE name_mac = $1`, nameKey).
-		Scan(&failures, &lockedUntil, &countsUntil)
-	if errors.Is(err, pgx.ErrNoRows) || err == nil && countsUntil <= toNanos(now) {
-		return store.PasswordAttempt{}, nil
-	}
-	if err != nil {
-		return store.PasswordAttempt{}, mapErr("password lock", err)
-	}
-	if lockedUntil != 0 && lockedUntil <= toNanos(now) { // the lock has passed
-		failures, lockedUntil = 0, 0
-	}
-	return store.PasswordAttempt{Failures: failures, LockedUntil: fromNanos(lockedUntil)}, nil
+	INSERT INTO password_failures (name_mac, failures, locked_until, counts_until)
+	VALUES ($1, $2, $3, $4)
+	ON CONFLICT (name_mac) DO UPDATE SET failures = excluded.failures,
+		locked_until = excluded.locked_until, counts_until = excluded.counts_until`,
+		nameKey, f.Failures, toNanos(f.LockedUntil), toNanos(f.CountsUntil), toNanos(now), store.PruneBatch)
+	return mapErr("set password failures", err)
 }
 
 func (q queries) ClearPasswordFailures(ctx context.Context, nameKey []byte) error {

@@ -61,14 +61,12 @@ func (db *DB) CountBackupCodes(ctx context.Context, userID int64) (int, error) {
 	return db.rq.CountBackupCodes(ctx, userID)
 }
 
-func (db *DB) CountPasswordFailure(ctx context.Context, nameKey []byte, now time.Time, rule store.LockRule) (store.PasswordAttempt, error) {
-	return write(ctx, db, func(q queries) (store.PasswordAttempt, error) {
-		return q.CountPasswordFailure(ctx, nameKey, now, rule)
-	})
+func (db *DB) PasswordFailures(ctx context.Context, nameKey []byte, now time.Time) (store.PasswordFailures, error) {
+	return db.rq.PasswordFailures(ctx, nameKey, now)
 }
 
-func (db *DB) PasswordLock(ctx context.Context, nameKey []byte, now time.Time) (store.PasswordAttempt, error) {
-	return db.rq.PasswordLock(ctx, nameKey, now)
+func (db *DB) SetPasswordFailures(ctx context.Context, nameKey []byte, f store.PasswordFailures, now time.Time) error {
+	return db.inTx(ctx, func(q queries) error { return q.SetPasswordFailures(ctx, nameKey, f, now) })
 }
 
 func (db *DB) ClearPasswordFailures(ctx context.Context, nameKey []byte) error {

@@ -218,60 +218,40 @@ func (q queries) CountBackupCodes(ctx context.Context, userID int64) (int, error
 
 // ---- password and address failures
 
-// passwordState reads the name key's row as it counts at now: failures that stopped counting
-// read as none, and a lock that has passed as none.
-func (q queries) passwordState(ctx context.Context, nameKey []byte, now time.Time) (store.PasswordAttempt, error) {
-	var failures int
+// PasswordFailures needs no lock of its own inside Update: SQLite runs one write transaction
+// at a time, so no other can write the row before this one commits.
+func (q queries) PasswordFailures(ctx context.Context, nameKey []byte, now time.Time) (store.PasswordFailures, error) {
+	var f store.PasswordFailures
 	var lockedUntil, countsUntil int64
 	err := q.x.QueryRowContext(ctx,
-		`SELECT failures, locked_until, counts_until FROM password_failures WHERE name_mac = ?`, nameKey).
-		Scan(&failures, &lockedUntil, &countsUntil)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && countsUntil <= toNanos(now) {
-		return store.PasswordAttempt{}, nil
+		`SELECT failures, locked_until, counts_until FROM password_failures WHERE name_mac = ? AND counts_until > ?`,
+		nameKey, toNanos(now)).Scan(&f.Failures, &lockedUntil, &countsUntil)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.PasswordFailures{}, nil
 	}
 	if err != nil {
-		return store.PasswordAttempt{}, err
+		return store.PasswordFailures{}, mapErr("password failures", err)
 	}
-	if lockedUntil != 0 && lockedUntil <= toNanos(now) { // the lock has passed
-		failures, lockedUntil = 0, 0
-	}
-	return store.PasswordAttempt{Failures: failures, LockedUntil: fromNanos(lockedUntil)}, nil
+	f.LockedUntil, f.CountsUntil = fromNanos(lockedUntil), fromNanos(countsUntil)
+	return f, nil
 }
 
-func (q queries) CountPasswordFailure(ctx context.Context, nameKey []byte, now time.Time, rule store.LockRule) (store.PasswordAttempt, error) {
-	var a store.PasswordAttempt
-	err := q.atomic(ctx, func(q queries) error {
-		prev, err := q.passwordState(ctx, nameKey, now)
-		if err != nil {
-			return mapErr("count password failure", err)
-		}
-		failures, lockedUntil := prev.Failures+1, toNanos(prev.LockedUntil)
-		if rule.Every > 0 && failures >= rule.Every {
-			failures, lockedUntil = 0, toNanos(now.Add(rule.For))
-		}
-		countsUntil := max(lockedUntil, toNanos(now.Add(rule.For)))
-		_, err = q.x.ExecContext(ctx, `INSERT INTO password_failures (name_mac, failures, locked_until, counts_until)
+func (q queries) SetPasswordFailures(ctx context.Context, nameKey []byte, f store.PasswordFailures, now time.Time) error {
+	return q.atomic(ctx, func(q queries) error {
+		if _, err := q.x.ExecContext(ctx, `INSERT INTO password_failures (name_mac, failures, locked_until, counts_until)
 			VALUES (?, ?, ?, ?)
 			ON CONFLICT (name_mac) DO UPDATE SET failures = excluded.failures,
 				locked_until = excluded.locked_until, counts_until = excluded.counts_until`,
-			nameKey, failures, lockedUntil, countsUntil)
-		if err != nil {
-			return mapErr("count password failure", err)
+			nameKey, f.Failures, toNanos(f.LockedUntil), toNanos(f.CountsUntil)); err != nil {
+			return mapErr("set password failures", err)
 		}
 		if _, err := q.x.ExecContext(ctx, `DELETE FROM password_failures WHERE name_mac IN (
-			SELECT name_mac FROM password_failures WHERE counts_until <= ? LIMIT ?)`,
-			toNanos(now), store.PruneBatch); err != nil {
-			return mapErr("count password failure", err)
+			SELECT name_mac FROM password_failures WHERE counts_until <= ? AND name_mac <> ? LIMIT ?)`,
+			toNanos(now), nameKey, store.PruneBatch); err != nil {
+			return mapErr("set password failures", err)
 		}
-		a = store.PasswordAttempt{Failures: failures, LockedUntil: fromNanos(lockedUntil)}
 		return nil
 	})
-	return a, err
-}
-
-func (q queries) PasswordLock(ctx context.Context, nameKey []byte, now time.Time) (store.PasswordAttempt, error) {
-	a, err := q.passwordState(ctx, nameKey, now)
-	return a, mapErr("password lock", err)
 }
 
 func (q queries) ClearPasswordFailures(ctx context.Context, nameKey []byte) error {

@@ -155,7 +155,7 @@ func TestTwoHandles(t *testing.T) {
 			if err := db.AddEvent(ctx, &store.Event{At: time.Now(), Actor: who, Action: "test"}); err != nil {
 				errs <- err
 			}
-			if _, err := db.CountPasswordFailure(ctx, []byte(who), time.Now(), store.LockRule{Every: 1000, For: time.Minute}); err != nil {
+			if err := countFailure(ctx, db, []byte(who)); err != nil {
 				errs <- err
 			}
 			if _, err := db.Events(ctx, store.EventFilter{Limit: 1}); err != nil {
@@ -184,8 +184,8 @@ func TestTwoHandles(t *testing.T) {
 		t.Errorf("MFAFailures = %d, want %d (lost updates between handles)", got.MFAFailures, 2*n)
 	}
 	for _, who := range []string{"server", "cli"} {
-		if a, err := server.PasswordLock(ctx, []byte(who), time.Now()); err != nil || a.Failures != n {
-			t.Errorf("PasswordLock(%s) = %+v, %v; want %d", who, a, err, n)
+		if a, err := server.PasswordFailures(ctx, []byte(who), time.Now()); err != nil || a.Failures != n {
+			t.Errorf("PasswordFailures(%s) = %+v, %v; want %d", who, a, err, n)
 		}
 	}
 }
@@ -455,8 +455,11 @@ func TestUpgradeDropsClearUsernames(t *testing.T) {
 	if n, err := db.Count(t.Context()); err != nil || n["password_failures"] != 0 {
 		t.Fatalf("after the upgrade: %v, %v; want no password_failures rows", n, err)
 	}
-	if a, err := db.CountPasswordFailure(t.Context(), []byte("mac"), time.Now(), store.LockRule{Every: 10, For: time.Minute}); err != nil || a.Failures != 1 {
-		t.Fatalf("CountPasswordFailure after the upgrade = %+v, %v", a, err)
+	if err := countFailure(t.Context(), db, []byte("mac")); err != nil {
+		t.Fatalf("counting a password failure after the upgrade: %v", err)
+	}
+	if a, err := db.PasswordFailures(t.Context(), []byte("mac"), time.Now()); err != nil || a.Failures != 1 {
+		t.Fatalf("PasswordFailures after the upgrade = %+v, %v", a, err)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -595,4 +598,19 @@ func TestUpgradeScrubsTypedNamesFromAudit(t *testing.T) {
 			t.Errorf("%s lost the account's name", filepath.Base(f))
 		}
 	}
+}
+
+// countFailure counts one password failure of key as the service does: read, add one, write,
+// in one transaction.
+func countFailure(ctx context.Context, db *sqlite.DB, key []byte) error {
+	return db.Update(ctx, func(q store.Queries) error {
+		now := time.Now()
+		f, err := q.PasswordFailures(ctx, key, now)
+		if err != nil {
+			return err
+		}
+		f.Failures++
+		f.CountsUntil = now.Add(time.Minute)
+		return q.SetPasswordFailures(ctx, key, f, now)
+	})
 }

@@ -33,11 +33,13 @@ func fill(t *testing.T, s store.Store) {
 	if ok, err := s.UseBackupCode(ctx, alice.ID, []byte("mac-2"), t0); err != nil || !ok {
 		t.Fatalf("UseBackupCode = %v, %v", ok, err)
 	}
-	if _, err := s.CountPasswordFailure(ctx, nameKey("alice"), t0, store.LockRule{Every: 10, For: time.Minute}); err != nil {
-		t.Fatalf("CountPasswordFailure: %v", err)
-	}
-	if _, err := s.CountPasswordFailure(ctx, nameKey("nobody"), t0, store.LockRule{Every: 1, For: time.Minute}); err != nil {
-		t.Fatalf("CountPasswordFailure: %v", err)
+	for name, f := range map[string]store.PasswordFailures{
+		"alice":  {Failures: 1, CountsUntil: t0.Add(time.Minute)},
+		"nobody": {LockedUntil: t0.Add(time.Minute), CountsUntil: t0.Add(time.Minute)},
+	} {
+		if err := s.SetPasswordFailures(ctx, nameKey(name), f, t0); err != nil {
+			t.Fatalf("SetPasswordFailures: %v", err)
+		}
 	}
 	for i := range 3 {
 		if _, ok, err := s.ReserveAddressAttempt(ctx, "192.0.2.9", t0.Add(time.Duration(i)*time.Second), t0.Add(-time.Minute), 10); err != nil || !ok {

@@ -648,8 +648,8 @@ func testUpdateQueriesInside(t *testing.T, s store.Store) {
 		if n, err := q.CountBackupCodes(ctx, u.ID); err != nil || n != 1 {
 			return fmt.Errorf("CountBackupCodes inside Update = %d, %v", n, err)
 		}
-		if a, err := q.CountPasswordFailure(ctx, nameKey("nina"), t0, store.LockRule{Every: 10, For: time.Minute}); err != nil || a.Failures != 1 {
-			return fmt.Errorf("CountPasswordFailure inside Update = %+v, %v", a, err)
+		if a, err := countFailure(ctx, q, nameKey("nina"), t0, 10); err != nil || a.Failures != 1 {
+			return fmt.Errorf("counting a password failure inside Update = %+v, %v", a, err)
 		}
 		if _, ok, err := q.ReserveAddressAttempt(ctx, "192.0.2.1", t0, t0.Add(-time.Minute), 5); err != nil || !ok {
 			return fmt.Errorf("ReserveAddressAttempt inside Update = %v, %v", ok, err)
@@ -689,8 +689,8 @@ func testUpdateQueriesInside(t *testing.T, s store.Store) {
 	if n, err := s.CountBackupCodes(ctx, id); err != nil || n != 1 {
 		t.Errorf("CountBackupCodes = %d, %v; want 1", n, err)
 	}
-	if a, err := s.PasswordLock(ctx, nameKey("nina"), t0); err != nil || a.Failures != 1 {
-		t.Errorf("PasswordLock = %+v, %v; want 1 failure", a, err)
+	if a, err := s.PasswordFailures(ctx, nameKey("nina"), t0); err != nil || a.Failures != 1 {
+		t.Errorf("PasswordFailures = %+v, %v; want 1 failure", a, err)
 	}
 	if n, err := s.CountAddressFailures(ctx, "192.0.2.1", t0.Add(-time.Minute)); err != nil || n != 1 {
 		t.Errorf("CountAddressFailures = %d, %v; want 1", n, err)
@@ -792,71 +792,90 @@ func testUpdateLockoutRace(t *testing.T, s store.Store) {
 // store it is opaque bytes.
 func nameKey(name string) []byte { return append([]byte("mac\x00"), name...) }
 
+// countFailure is what the account service does with a password failure, reduced to what the
+// store must make safe: inside Update, read the name's row (which locks it), add one, and at
+// every every-th failure start the count again, locked for a minute.
+func countFailure(ctx context.Context, q store.Queries, key []byte, now time.Time, every int) (store.PasswordFailures, error) {
+	f, err := q.PasswordFailures(ctx, key, now)
+	if err != nil {
+		return f, err
+	}
+	f.Failures++
+	if f.Failures >= every {
+		f.Failures, f.LockedUntil = 0, now.Add(time.Minute)
+	}
+	f.CountsUntil = now.Add(time.Minute)
+	return f, q.SetPasswordFailures(ctx, key, f, now)
+}
+
+// testPasswordFailures: a name key's row reads back as written, apart from other names', until
+// it stops counting or is cleared.
 func testPasswordFailures(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	rule := store.LockRule{Every: 10, For: 15 * time.Minute}
-	check := func(what string, a store.PasswordAttempt, err error, failures int, until time.Time) {
+	check := func(what string, got store.PasswordFailures, err error, want store.PasswordFailures) {
 		t.Helper()
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		if a.Failures != failures || !a.LockedUntil.Equal(until) {
-			t.Errorf("%s = %d failures, locked until %v; want %d, %v", what, a.Failures, a.LockedUntil, failures, until)
+		if got.Failures != want.Failures || !got.LockedUntil.Equal(want.LockedUntil) || !got.CountsUntil.Equal(want.CountsUntil) {
+			t.Errorf("%s = %+v; want %+v", what, got, want)
+		}
+	}
+	set := func(key []byte, f store.PasswordFailures, now time.Time) {
+		t.Helper()
+		if err := s.SetPasswordFailures(ctx, key, f, now); err != nil {
+			t.Fatalf("SetPasswordFailures: %v", err)
 		}
 	}
 	quinn, rita := nameKey("quinn"), nameKey("rita")
+	const lockFor = 15 * time.Minute
 
-	a, err := s.PasswordLock(ctx, nameKey("nobody"), t0)
-	check("PasswordLock of a username never seen", a, err, 0, time.Time{})
+	f, err := s.PasswordFailures(ctx, nameKey("nobody"), t0)
+	check("PasswordFailures of a username never seen", f, err, store.PasswordFailures{})
 
-	for i := 1; i <= 9; i++ {
-		a, err := s.CountPasswordFailure(ctx, quinn, t0.Add(time.Duration(i)*time.Second), rule)
-		check(fmt.Sprintf("failure %d", i), a, err, i, time.Time{})
-		if !a.LockedUntil.IsZero() {
-			t.Fatalf("locked after %d failures", i)
-		}
-	}
-	a, err = s.PasswordLock(ctx, quinn, t0.Add(9*time.Second))
-	check("PasswordLock after 9", a, err, 9, time.Time{})
+	nine := store.PasswordFailures{Failures: 9, CountsUntil: t0.Add(lockFor)}
+	set(quinn, nine, t0)
+	f, err = s.PasswordFailures(ctx, quinn, t0)
+	check("PasswordFailures after a write", f, err, nine)
 
 	lockAt := t0.Add(10 * time.Second)
-	a, err = s.CountPasswordFailure(ctx, quinn, lockAt, rule)
-	check("the 10th failure", a, err, 0, lockAt.Add(rule.For))
-	a, err = s.PasswordLock(ctx, quinn, lockAt)
-	check("PasswordLock after the 10th", a, err, 0, lockAt.Add(rule.For))
+	locked := store.PasswordFailures{LockedUntil: lockAt.Add(lockFor), CountsUntil: lockAt.Add(lockFor)}
+	set(quinn, locked, lockAt)
+	f, err = s.PasswordFailures(ctx, quinn, lockAt)
+	check("PasswordFailures after a second write", f, err, locked)
 
-	// After the lock passes, counting starts again, unlocked.
-	after := lockAt.Add(rule.For + time.Second)
-	// Other usernames are counted apart.
-	a, err = s.CountPasswordFailure(ctx, rita, after, rule)
-	check("another username", a, err, 1, time.Time{})
-	a, err = s.PasswordLock(ctx, quinn, after)
-	check("PasswordLock after the lock passed", a, err, 0, time.Time{})
-	a, err = s.CountPasswordFailure(ctx, quinn, after, rule)
-	check("a failure after the lock passed", a, err, 1, time.Time{})
-	for i := 2; i <= 10; i++ {
-		a, err = s.CountPasswordFailure(ctx, quinn, after, rule)
-	}
-	check("the 10th failure of the second round", a, err, 0, after.Add(rule.For))
+	// Other usernames are kept apart.
+	one := store.PasswordFailures{Failures: 1, CountsUntil: lockAt.Add(lockFor)}
+	set(rita, one, lockAt)
+	f, err = s.PasswordFailures(ctx, rita, lockAt)
+	check("another username", f, err, one)
+	f, err = s.PasswordFailures(ctx, quinn, lockAt)
+	check("the first username after another's write", f, err, locked)
+
+	// A row counts until CountsUntil, and reads as none from then on, before any write
+	// removes it.
+	f, err = s.PasswordFailures(ctx, quinn, locked.CountsUntil.Add(-time.Nanosecond))
+	check("PasswordFailures just before the row stops counting", f, err, locked)
+	f, err = s.PasswordFailures(ctx, quinn, locked.CountsUntil)
+	check("PasswordFailures once the row stopped counting", f, err, store.PasswordFailures{})
 
 	if err := s.ClearPasswordFailures(ctx, quinn); err != nil {
 		t.Fatalf("ClearPasswordFailures: %v", err)
 	}
-	a, err = s.PasswordLock(ctx, quinn, after)
-	check("PasswordLock after clearing", a, err, 0, time.Time{})
-	a, err = s.PasswordLock(ctx, rita, after)
-	check("PasswordLock of the other username after clearing", a, err, 1, time.Time{})
+	f, err = s.PasswordFailures(ctx, quinn, lockAt)
+	check("PasswordFailures after clearing", f, err, store.PasswordFailures{})
+	f, err = s.PasswordFailures(ctx, rita, lockAt)
+	check("PasswordFailures of the other username after clearing", f, err, one)
 	if err := s.ClearPasswordFailures(ctx, nameKey("nobody")); err != nil {
 		t.Errorf("ClearPasswordFailures of a username never seen: %v", err)
 	}
 }
 
-// testPasswordFailuresStopCounting: failures stop counting rule.For after the last one, and
-// the rows that no longer count are removed by later failures, so that names nobody has do
-// not stay.
+// testPasswordFailuresStopCounting: rows that stopped counting are removed by later writes, so
+// that names nobody has do not stay.
 func testPasswordFailuresStopCounting(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	rule := store.LockRule{Every: 10, For: 15 * time.Minute}
+	const lockFor = 15 * time.Minute
 	copier, _ := s.(store.Copier)
 	rows := func() int {
 		t.Helper()
@@ -869,56 +888,55 @@ func testPasswordFailuresStopCounting(t *testing.T, s store.Store) {
 		}
 		return int(c["password_failures"])
 	}
-	for i := range 3 {
-		for _, name := range []string{"old-1", "old-2"} {
-			if _, err := s.CountPasswordFailure(ctx, nameKey(name), t0.Add(time.Duration(i)*time.Second), rule); err != nil {
-				t.Fatal(err)
-			}
+	last := t0.Add(2 * time.Second)
+	for _, name := range []string{"old-1", "old-2"} {
+		if err := s.SetPasswordFailures(ctx, nameKey(name), store.PasswordFailures{Failures: 3, CountsUntil: last.Add(lockFor)}, last); err != nil {
+			t.Fatal(err)
 		}
 	}
 	// One second before they stop counting, they count.
-	last := t0.Add(2 * time.Second)
-	if a, err := s.PasswordLock(ctx, nameKey("old-1"), last.Add(rule.For-time.Second)); err != nil || a.Failures != 3 {
-		t.Fatalf("PasswordLock before they stop counting = %+v, %v; want 3 failures", a, err)
+	soon := last.Add(lockFor - time.Second)
+	if a, err := s.PasswordFailures(ctx, nameKey("old-1"), soon); err != nil || a.Failures != 3 {
+		t.Fatalf("PasswordFailures before they stop counting = %+v, %v; want 3 failures", a, err)
 	}
-	if _, err := s.CountPasswordFailure(ctx, nameKey("new"), last.Add(rule.For-time.Second), rule); err != nil {
+	if err := s.SetPasswordFailures(ctx, nameKey("new"), store.PasswordFailures{Failures: 1, CountsUntil: soon.Add(lockFor)}, soon); err != nil {
 		t.Fatal(err)
 	}
 	if n := rows(); n != 3 && n != -1 {
 		t.Fatalf("%d rows while all count, want 3", n)
 	}
-	// rule.For after the last failure they no longer count, and the next write removes them.
-	gone := last.Add(rule.For)
-	if a, err := s.PasswordLock(ctx, nameKey("old-1"), gone); err != nil || a.Failures != 0 || !a.LockedUntil.IsZero() {
-		t.Fatalf("PasswordLock once they stopped counting = %+v, %v; want none", a, err)
+	// From CountsUntil on they no longer count, and the next write removes them.
+	gone := last.Add(lockFor)
+	if a, err := s.PasswordFailures(ctx, nameKey("old-1"), gone); err != nil || a.Failures != 0 || !a.LockedUntil.IsZero() {
+		t.Fatalf("PasswordFailures once they stopped counting = %+v, %v; want none", a, err)
 	}
-	if a, err := s.CountPasswordFailure(ctx, nameKey("old-2"), gone, rule); err != nil || a.Failures != 1 {
-		t.Fatalf("a failure after the earlier ones stopped counting = %+v, %v; want 1", a, err)
+	if err := s.SetPasswordFailures(ctx, nameKey("old-2"), store.PasswordFailures{Failures: 1, CountsUntil: gone.Add(lockFor)}, gone); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := s.PasswordFailures(ctx, nameKey("old-2"), gone); err != nil || a.Failures != 1 {
+		t.Fatalf("a name written again after it stopped counting = %+v, %v; want 1", a, err)
 	}
 	if n := rows(); n != 2 && n != -1 {
 		t.Fatalf("%d rows after a write, want 2 (new and old-2): old-1 no longer counts", n)
 	}
-	// A lock counts until it ends, even when it ends later than rule.For after the failure.
-	locked := nameKey("locked")
-	for i := range 10 {
-		if _, err := s.CountPasswordFailure(ctx, locked, gone, rule); err != nil {
-			t.Fatalf("failure %d: %v", i+1, err)
-		}
-	}
-	if a, err := s.PasswordLock(ctx, locked, gone.Add(rule.For-time.Nanosecond)); err != nil || !a.LockedUntil.Equal(gone.Add(rule.For)) {
-		t.Fatalf("PasswordLock during the lock = %+v, %v", a, err)
-	}
 }
 
+// testPasswordFailureRace: failures of one name counted at once inside Update each read what
+// the one before wrote, so none is lost and no two see the same state.
 func testPasswordFailureRace(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	const n = 30
-	var mu sync.Mutex
-	var errs []error
-	var answers []store.PasswordAttempt
-	count := func(name []byte, rule store.LockRule) {
+	count := func(name []byte, every int) []store.PasswordFailures {
+		var mu sync.Mutex
+		var errs []error
+		var answers []store.PasswordFailures
 		race(n, func(int) {
-			a, err := s.CountPasswordFailure(ctx, name, t0, rule)
+			var a store.PasswordFailures
+			err := s.Update(ctx, func(q store.Queries) error {
+				var err error
+				a, err = countFailure(ctx, q, name, t0, every)
+				return err
+			})
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -927,12 +945,13 @@ func testPasswordFailureRace(t *testing.T, s store.Store) {
 			answers = append(answers, a)
 		})
 		if len(errs) > 0 {
-			t.Fatalf("CountPasswordFailure errors: %v", errs)
+			t.Fatalf("counting password failures: errors %v", errs)
 		}
+		return answers
 	}
 
-	count(nameKey("sam"), store.LockRule{Every: 100, For: time.Minute})
-	if a, err := s.PasswordLock(ctx, nameKey("sam"), t0); err != nil || a.Failures != n {
+	answers := count(nameKey("sam"), 100)
+	if a, err := s.PasswordFailures(ctx, nameKey("sam"), t0); err != nil || a.Failures != n {
 		t.Errorf("after %d racing failures: %+v, %v; want %d failures", n, a, err, n)
 	}
 	// Every answer is a distinct count: no two calls saw the same state.
@@ -948,10 +967,8 @@ func testPasswordFailureRace(t *testing.T, s store.Store) {
 	}
 
 	// With a lock every 10, exactly 3 calls reach a lock and answer a fresh count.
-	answers = nil
-	count(nameKey("tom"), store.LockRule{Every: 10, For: time.Minute})
 	locks := 0
-	for _, a := range answers {
+	for _, a := range count(nameKey("tom"), 10) {
 		if a.Failures == 0 {
 			locks++
 			if !a.LockedUntil.Equal(t0.Add(time.Minute)) {
@@ -962,8 +979,8 @@ func testPasswordFailureRace(t *testing.T, s store.Store) {
 	if locks != 3 {
 		t.Errorf("%d racing failures with a lock every 10: %d reached a lock, want 3", n, locks)
 	}
-	if a, err := s.PasswordLock(ctx, nameKey("tom"), t0); err != nil || a.Failures != 0 || !a.LockedUntil.Equal(t0.Add(time.Minute)) {
-		t.Errorf("PasswordLock after the race = %+v, %v", a, err)
+	if a, err := s.PasswordFailures(ctx, nameKey("tom"), t0); err != nil || a.Failures != 0 || !a.LockedUntil.Equal(t0.Add(time.Minute)) {
+		t.Errorf("PasswordFailures after the race = %+v, %v", a, err)
 	}
 }
 
