@@ -3,11 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"runtime/debug"
@@ -16,9 +15,8 @@ import (
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/account"
-	"github.com/twofold-auth/twofold/internal/httpapi"
+	"github.com/twofold-auth/twofold/internal/app"
 	"github.com/twofold-auth/twofold/internal/store"
-	"github.com/twofold-auth/twofold/internal/web"
 )
 
 // memoryLimit is the soft heap limit of the server unless GOMEMLIMIT says otherwise: it makes
@@ -40,25 +38,26 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 	if err != nil {
 		return usageError{fmt.Sprintf("serve: --trusted-proxies: %v", err)}
 	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(memoryLimit)
-	}
-	ln, err := net.Listen("tcp", *addr)
+	sso, err := ssoFlags.settings()
 	if err != nil {
 		return err
 	}
-	defer ln.Close()
-	if f.common.baseURL == "" {
-		f.common.baseURL = "http://" + ln.Addr().String()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
 	}
-	a, err := open(ctx, f.common, log)
+	c := f.common.config(log)
+	c.Addr, c.TrustedProxies, c.SSO = *addr, trusted, sso
+	a, err := app.Open(ctx, c)
+	var se *app.SettingsError
+	if errors.As(err, &se) {
+		return usageError{fmt.Sprintf("serve: %v", se.Err)}
+	}
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	a.startMail(ctx)
 
-	pw, err := a.svc.Bootstrap(ctx, *adminEmail)
+	pw, err := a.Service.Bootstrap(ctx, *adminEmail)
 	if err != nil {
 		return fmt.Errorf("bootstrap admin: %w", err)
 	}
@@ -69,63 +68,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 		// server keeps it resident for minutes, over the 40 MiB idle target of SPEC §6.
 		debug.FreeOSMemory()
 	}
-
-	mux := http.NewServeMux()
-	secure := strings.HasPrefix(f.common.baseURL, "https://")
-	api := httpapi.New(httpapi.Config{Service: a.svc, Logger: log, TrustedProxies: trusted,
-		SecureCookies: secure, Ready: a.store.Ping}, mux)
-	ssoStart, err := ssoFlags.wire(ctx, a, api, mux)
-	if err != nil {
-		return err
-	}
-	pages, err := web.New(web.Config{Service: a.svc, Logger: log, TrustedProxies: trusted, SecureCookies: secure, SSOURL: ssoStart})
-	if err != nil {
-		return err
-	}
-	mux.Handle("/", pages)
-	srv := &http.Server{
-		Handler:           api.Protect(mux, pages), // cross-origin writes refused first
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	go a.sweep(ctx)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("twofold listening", "addr", ln.Addr().String(), "base_url", f.common.baseURL, "version", version)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	log.Info("twofold stopping")
-	return srv.Shutdown(shutdown)
-}
-
-// sweep removes expired sign-ins and sessions every minute.
-func (a *app) sweep(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			now := time.Now()
-			n, err := a.store.DeleteExpiredSessions(ctx, now.Add(-account.SignInLifetime),
-				now.Add(-account.SessionIdle), now.Add(-account.SessionLifetime))
-			if err != nil {
-				a.log.Warn("session sweep failed", "err", err)
-			} else if n > 0 {
-				a.log.Info("expired sessions removed", "count", n)
-			}
-		}
-	}
+	log.Info("twofold listening", "addr", a.Addr(), "base_url", a.BaseURL, "version", version)
+	return a.Serve(ctx)
 }
 
 func parsePrefixes(s string) ([]netip.Prefix, error) {
@@ -186,7 +130,7 @@ func userCommand(ctx context.Context, sub string, args []string, stdout io.Write
 		return err
 	}
 	defer a.Close()
-	svc := a.svc
+	svc := a.Service
 	var v *account.UserView
 	switch sub {
 	case "add":
@@ -207,7 +151,7 @@ func userCommand(ctx context.Context, sub string, args []string, stdout io.Write
 		if v.Source == store.SourceSSO { // no password, so no second email
 			emails, plural = `the "Password Generated" email`, false
 		}
-		fmt.Fprintf(stdout, "Made account %q; %s.\n", v.Username, a.mailSent(emails, plural, v.Email))
+		fmt.Fprintf(stdout, "Made account %q; %s.\n", v.Username, mailSent(a, emails, plural, v.Email))
 		return nil
 	case "list":
 		list, err := svc.Users(ctx, account.CLI)
@@ -353,14 +297,14 @@ func optionsCommand(ctx context.Context, sub string, args []string, stdout io.Wr
 	}
 	defer a.Close()
 	if sub == "set" {
-		o, err := a.svc.SetOption(ctx, account.CLI, pos[0], pos[1])
+		o, err := a.Service.SetOption(ctx, account.CLI, pos[0], pos[1])
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s = %s (running servers apply it within 5 seconds)\n", shown(o.Key), shown(o.Value))
 		return nil
 	}
-	list, err := a.svc.Options(ctx, account.CLI, *search)
+	list, err := a.Service.Options(ctx, account.CLI, *search)
 	if err != nil {
 		return err
 	}
@@ -401,7 +345,7 @@ func auditCommand(ctx context.Context, args []string, stdout io.Writer, log *slo
 	if *limit < 1 {
 		return usageError{"audit: --limit must be 1 to 1000"}
 	}
-	events, err := a.svc.Audit(ctx, account.CLI, store.EventFilter{User: *user, Action: *action, Limit: *limit})
+	events, err := a.Service.Audit(ctx, account.CLI, store.EventFilter{User: *user, Action: *action, Limit: *limit})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/twofold-auth/twofold/internal/app"
 	"github.com/twofold-auth/twofold/internal/store"
 )
 
@@ -31,7 +32,7 @@ func migrateCommand(ctx context.Context, args []string, stdout io.Writer, _ *slo
 			return fmt.Errorf("data folder: %w", err)
 		}
 	}
-	st, _, err := openStore(ctx, f.common)
+	st, _, err := app.OpenStore(ctx, f.common.data, f.common.db)
 	if err != nil {
 		return err
 	}
@@ -67,8 +68,8 @@ func copyDBCommand(ctx context.Context, args []string, stdout io.Writer, _ *slog
 		return usageError{"copy-db: --from and --to name the same database"}
 	}
 	// Opening a SQLite path makes the file, so a mistyped source would copy an empty database.
-	if isSQLiteURL(*from) {
-		path, err := sqlitePath(*from)
+	if app.IsSQLiteURL(*from) {
+		path, err := app.SQLitePath(*from)
 		if err != nil {
 			return fmt.Errorf("copy-db: --from: %w", err)
 		}
@@ -76,12 +77,12 @@ func copyDBCommand(ctx context.Context, args []string, stdout io.Writer, _ *slog
 			return fmt.Errorf("copy-db: --from: no database at %s: %w", path, err)
 		}
 	}
-	src, _, err := openStore(ctx, common{data: f.common.data, db: *from})
+	src, _, err := app.OpenStore(ctx, f.common.data, *from)
 	if err != nil {
 		return fmt.Errorf("copy-db: --from: %w", err)
 	}
 	defer src.Close()
-	dst, _, err := openStore(ctx, common{data: f.common.data, db: *to})
+	dst, _, err := app.OpenStore(ctx, f.common.data, *to)
 	if err != nil {
 		return fmt.Errorf("copy-db: --to: %w", err)
 	}

@@ -11,69 +11,26 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/twofold-auth/twofold/internal/app"
 	"github.com/twofold-auth/twofold/internal/mail"
 )
 
-// flushBudget bounds how long a command that wrote mail tries to deliver it before it exits;
-// what the SMTP server did not take waits in the queue for a server (or `mail deliver`).
-const flushBudget = 15 * time.Second
-
-// queueDir is the SMTP queue's folder: beside the outbox of outbox mode, never inside its
-// *.eml, so that turning SMTP on does not mail what the outbox kept.
-func queueDir(data string) string { return filepath.Join(data, "outbox", "queue") }
-
-func isSMTP(m string) bool {
-	return strings.HasPrefix(m, "smtp://") || strings.HasPrefix(m, "smtps://")
-}
-
-// openQueue makes the SMTP queue of --mail smtp://... (nil for outbox mode).
-func openQueue(c common, log *slog.Logger) (*mail.Queue, error) {
-	if !isSMTP(c.mail) {
-		return nil, nil
-	}
-	tr, err := mail.ParseSMTPURL(c.mail)
-	if err != nil {
-		return nil, fmt.Errorf("--mail: %w", err)
-	}
-	q, err := mail.NewQueue(mail.QueueConfig{Dir: queueDir(c.data), From: c.mailFrom, Transport: tr, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("--mail: %w", err)
-	}
-	return q, nil
-}
-
-// flushMail delivers what a command wrote before it exits (serve delivers in the background)
-// and answers how many of those messages still wait.
-func (a *app) flushMail() int {
-	if a.queue == nil {
-		return 0
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), flushBudget)
-	defer cancel()
-	n := a.queue.Flush(ctx)
-	if n > 0 {
-		a.log.Warn("mail waits in the queue: a running server delivers it, or `twofold mail deliver`; see `twofold mail status`",
-			"waiting", n, "dir", a.queue.Dir())
-	}
-	return n
-}
-
-// mailSent delivers the mail this command wrote, as flushMail does, and says where the emails
-// named (`the "New Password" email`; plural for more than one) to address went: to the
+// mailSent delivers the mail this command wrote, as App.FlushMail does, and says where the
+// emails named (`the "New Password" email`; plural for more than one) to address went: to the
 // outbox folder, or to the SMTP server, or into its queue when the server did not take them.
-func (a *app) mailSent(emails string, plural bool, address string) string {
+func mailSent(a *app.App, emails string, plural bool, address string) string {
 	were, wait := "was", "waits"
 	if plural {
 		were, wait = "were", "wait"
 	}
 	switch {
-	case a.queue == nil:
-		return fmt.Sprintf("%s %s sent to %s (in the outbox %s)", emails, were, address, a.outbox)
-	case a.flushMail() > 0:
+	case a.Queue == nil:
+		return fmt.Sprintf("%s %s sent to %s (in the outbox %s)", emails, were, address, a.Outbox)
+	case a.FlushMail() > 0:
 		return fmt.Sprintf("%s to %s %s in the queue for %s: a running server delivers it, or `twofold mail deliver`",
-			emails, address, wait, a.queue.Transport())
+			emails, address, wait, a.Queue.Transport())
 	default:
-		return fmt.Sprintf("%s %s sent to %s through %s", emails, were, address, a.queue.Transport())
+		return fmt.Sprintf("%s %s sent to %s through %s", emails, were, address, a.Queue.Transport())
 	}
 }
 
@@ -92,10 +49,10 @@ func mailCommand(ctx context.Context, sub string, args []string, stdout io.Write
 	}
 	c := f.common
 	if sub == "deliver" {
-		if !isSMTP(c.mail) {
+		if !app.IsSMTP(c.mail) {
 			return usageError{"mail deliver: give --mail smtp://... (or TWOFOLD_MAIL): in outbox mode the outbox is the delivery"}
 		}
-		q, err := openQueue(c, log)
+		q, err := app.OpenQueue(c.data, c.mail, c.mailFrom, log)
 		if err != nil {
 			return err
 		}
@@ -106,12 +63,12 @@ func mailCommand(ctx context.Context, sub string, args []string, stdout io.Write
 		}
 		return nil
 	}
-	st, err := mail.ReadStatus(queueDir(c.data))
+	st, err := mail.ReadStatus(app.QueueDir(c.data))
 	if err != nil {
 		return err
 	}
 	delivery := "outbox: messages are written as files to " + filepath.Join(c.data, "outbox")
-	if isSMTP(c.mail) {
+	if app.IsSMTP(c.mail) {
 		tr, err := mail.ParseSMTPURL(c.mail)
 		if err != nil {
 			return fmt.Errorf("--mail: %w", err)
@@ -139,7 +96,7 @@ func mailCommand(ctx context.Context, sub string, args []string, stdout io.Write
 		oldest := st.Waiting[0].Queued
 		fmt.Fprintf(stdout, "Waiting: %d (oldest queued %s, %s ago)\n", len(st.Waiting),
 			oldest.UTC().Format(time.RFC3339), time.Since(oldest).Round(time.Second))
-		if !isSMTP(c.mail) {
+		if !app.IsSMTP(c.mail) {
 			fmt.Fprintln(stdout, "These wait for SMTP delivery; run with --mail smtp://... to deliver them.")
 		}
 	}
@@ -171,12 +128,4 @@ func timeOrNil(t time.Time) any {
 		return nil
 	}
 	return t.UTC()
-}
-
-// startMail delivers the SMTP queue in the background until ctx ends (serve).
-func (a *app) startMail(ctx context.Context) {
-	if a.queue != nil {
-		go a.queue.Run(ctx)
-		a.log.Info("mail delivery over SMTP", "server", fmt.Sprint(a.queue.Transport()), "queue", a.queue.Dir())
-	}
 }

@@ -1,16 +1,7 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
-	"net/http"
-	"strings"
-	"time"
-
-	"github.com/twofold-auth/twofold/internal/httpapi"
-	"github.com/twofold-auth/twofold/internal/keys"
-	"github.com/twofold-auth/twofold/internal/sso"
+	"github.com/twofold-auth/twofold/internal/app"
 )
 
 // ssoSettings are serve's flags for sign-in through the identity provider (docs/SSO.md).
@@ -32,53 +23,11 @@ func addSSOFlags(f *flags) *ssoSettings {
 	}
 }
 
-// client answers the OpenID Connect client, or nil when no issuer is configured. The client
-// secret is never logged.
-func (s *ssoSettings) client(baseURL string, k *keys.Keys, log *slog.Logger) (*sso.Client, error) {
-	if *s.issuer == "" {
-		if *s.clientID != "" || *s.clientSecret != "" || *s.redirectURL != "" {
-			return nil, usageError{"serve: the SSO settings need --sso-issuer"}
-		}
-		return nil, nil
+// settings answers the app's SSO settings; settings without an issuer are a usage error.
+func (s *ssoSettings) settings() (app.SSO, error) {
+	if *s.issuer == "" && (*s.clientID != "" || *s.clientSecret != "" || *s.redirectURL != "") {
+		return app.SSO{}, usageError{"serve: the SSO settings need --sso-issuer"}
 	}
-	redirect := *s.redirectURL
-	if redirect == "" {
-		redirect = strings.TrimRight(baseURL, "/") + "/api/v1/sso/callback"
-	}
-	c, err := sso.New(sso.Config{Issuer: *s.issuer, ClientID: *s.clientID, ClientSecret: *s.clientSecret,
-		RedirectURL: redirect, UsernameClaim: *s.usernameClaim, Keys: k})
-	if err != nil {
-		return nil, usageError{fmt.Sprintf("serve: %v", err)}
-	}
-	claim := *s.usernameClaim
-	if claim == "" {
-		claim = sso.DefaultUsernameClaim
-	}
-	log.Info("sign-in through the identity provider", "issuer", *s.issuer, "client_id", *s.clientID,
-		"redirect_url", redirect, "username_claim", claim, "start", httpapi.SSOStartPath)
-	return c, nil
-}
-
-// wire adds sign-in through the identity provider to serve's routes (they answer 404 when no
-// provider is configured) and answers the start URL for the sign-in page ("" hides the link).
-// Discovery is tried at once in the background, so that a provider out of reach shows in the
-// log at start rather than at the first sign-in.
-func (s *ssoSettings) wire(ctx context.Context, a *app, api *httpapi.API, mux *http.ServeMux) (string, error) {
-	c, err := s.client(a.baseURL, a.keys, a.log)
-	if err != nil {
-		return "", err
-	}
-	base := strings.TrimRight(a.baseURL, "/")
-	api.RegisterSSO(httpapi.SSOConfig{Client: c, Home: base + "/", SignInPage: base + "/signin"}, mux)
-	if c == nil {
-		return "", nil
-	}
-	go func() {
-		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		if err := c.Discover(dctx); err != nil {
-			a.log.Warn("the identity provider cannot be reached yet; sign-ins through it will retry", "issuer", *s.issuer, "err", err)
-		}
-	}()
-	return httpapi.SSOStartPath, nil
+	return app.SSO{Issuer: *s.issuer, ClientID: *s.clientID, ClientSecret: *s.clientSecret,
+		RedirectURL: *s.redirectURL, UsernameClaim: *s.usernameClaim}, nil
 }

@@ -1,0 +1,365 @@
+// Package app is Twofold wired together, the one place where its parts meet: the store, the
+// server key, the options cache, the password hasher, the mailer and the service, and for a
+// server the JSON API, the pages and sign-in through the identity provider behind one
+// cross-origin protection. `twofold serve` and the other commands open it, and so does every
+// test that needs more than one part, so that the tests run what production runs.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	netmail "net/mail"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/clock"
+	"github.com/twofold-auth/twofold/internal/httpapi"
+	"github.com/twofold-auth/twofold/internal/keys"
+	"github.com/twofold-auth/twofold/internal/mail"
+	"github.com/twofold-auth/twofold/internal/options"
+	"github.com/twofold-auth/twofold/internal/password"
+	"github.com/twofold-auth/twofold/internal/sso"
+	"github.com/twofold-auth/twofold/internal/store"
+	"github.com/twofold-auth/twofold/internal/store/postgres"
+	"github.com/twofold-auth/twofold/internal/store/sqlite"
+	"github.com/twofold-auth/twofold/internal/web"
+)
+
+// Config is what Twofold is opened with. The zero value of a field is the production default.
+type Config struct {
+	// Data is the data folder: the SQLite database, the outbox, the server key.
+	Data string
+	// DB is the database: "" for SQLite in Data, sqlite:PATH, or postgres://...
+	DB string
+	// SecretKey is the server key in hex; "" reads (or makes) Data/secret.key with SQLite and
+	// is refused with PostgreSQL, where every instance must be given the same key.
+	SecretKey string
+	// Mail is "" or "outbox" for the outbox folder, or smtp://... for delivery from a queue.
+	Mail     string
+	MailFrom string
+	// WrapMail, when set, is given the mailer that Mail names and answers the one the service
+	// uses (tests record what is sent this way).
+	WrapMail func(mail.Mailer) mail.Mailer
+	// BaseURL is where people reach the pages; "" means http:// and the listen address.
+	BaseURL string
+	// Clock is the time of the service, the options cache, the mail and the sweeps.
+	Clock clock.Clock
+	// Random is the service's and the new server key's source of randomness (crypto/rand).
+	Random io.Reader
+	// Hashing is argon2id's cost (password.DefaultParams); HashWorkers bounds the hashes run
+	// at once (one per core); HashWait is how long a caller may wait for a worker (2 seconds;
+	// negative: not at all); Salts is where salts come from (crypto/rand).
+	Hashing     password.Params
+	HashWorkers int
+	HashWait    time.Duration
+	Salts       io.Reader
+	Logger      *slog.Logger
+
+	// Addr, or an open Listener, makes a server; without either the app has no HTTP parts
+	// (the command-line commands). Port 0 takes any free port.
+	Addr     string
+	Listener net.Listener
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// SSO is sign-in through the identity provider; no Issuer, none.
+	SSO SSO
+}
+
+// SSO is how the server signs people in through an OpenID Connect identity provider.
+type SSO struct {
+	Issuer, ClientID, ClientSecret string
+	// RedirectURL is the callback registered at the provider ("": BaseURL/api/v1/sso/callback).
+	RedirectURL string
+	// UsernameClaim is the claim that holds the username ("": preferred_username, else a
+	// verified email).
+	UsernameClaim string
+	// HTTPClient and Now, when set, replace the client's own (tests reach a provider with them).
+	HTTPClient *http.Client
+	Now        func() time.Time
+}
+
+// SettingsError is a setting that cannot work as given; the command line answers it as a
+// usage error.
+type SettingsError struct{ Err error }
+
+func (e *SettingsError) Error() string { return e.Err.Error() }
+
+func (e *SettingsError) Unwrap() error { return e.Err }
+
+// App is Twofold opened: its parts, for the commands and tests that use them.
+type App struct {
+	Data    string
+	BaseURL string
+	Store   store.Store
+	Keys    *keys.Keys
+	Options *options.Cache
+	Hasher  *password.Hasher
+	// Mailer is what the service sends with; Queue is the SMTP queue (nil in outbox mode) and
+	// Outbox the outbox folder.
+	Mailer  mail.Mailer
+	Queue   *mail.Queue
+	Outbox  string
+	Service *account.Service
+	Clock   clock.Clock
+	Log     *slog.Logger
+
+	// The server's parts, nil without an address.
+	API     *httpapi.API
+	Pages   *web.Handler
+	SSO     *sso.Client
+	Handler http.Handler
+	random  io.Reader
+	ln      net.Listener
+	srv     *http.Server
+}
+
+// DefaultBaseURL is the base URL of commands run without one.
+const DefaultBaseURL = "http://127.0.0.1:8080"
+
+// hashWait is how long a sign-in may wait for a hashing worker before it is answered 503.
+const hashWait = 2 * time.Second
+
+// Open opens Twofold as c says. The caller closes it.
+func Open(ctx context.Context, c Config) (_ *App, err error) {
+	a := &App{Data: c.Data, Clock: c.Clock, Log: c.Logger, random: c.Random, ln: c.Listener}
+	if a.Clock == nil {
+		a.Clock = clock.Real{}
+	}
+	if a.Log == nil {
+		a.Log = slog.Default()
+	}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.ln == nil && c.Addr != "" {
+		if a.ln, err = net.Listen("tcp", c.Addr); err != nil {
+			return nil, err
+		}
+	}
+	a.BaseURL = c.BaseURL
+	switch {
+	case a.BaseURL != "":
+	case a.ln != nil:
+		a.BaseURL = "http://" + a.ln.Addr().String() // port 0 is known only now
+	default:
+		a.BaseURL = DefaultBaseURL
+	}
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	st, isSQLite, err := OpenStore(ctx, c.Data, c.DB)
+	if err != nil {
+		return nil, err
+	}
+	a.Store = st
+	if a.Keys, err = loadKeys(c, isSQLite, a.Log); err != nil {
+		return nil, err
+	}
+	if err := a.Keys.Bind(ctx, st); err != nil {
+		return nil, err
+	}
+	if err := a.openMailer(c); err != nil {
+		return nil, err
+	}
+	params, wait := c.Hashing, c.HashWait
+	if params == (password.Params{}) {
+		params = password.DefaultParams
+	}
+	switch {
+	case wait == 0:
+		wait = hashWait
+	case wait < 0:
+		wait = 0
+	}
+	a.Hasher = password.NewHasher(params, c.HashWorkers, wait, c.Salts)
+	a.Options = options.NewCache(st.Options, a.Clock.Now)
+	a.Service = a.NewService(st, a.Options)
+	if a.ln != nil {
+		if err := a.wireHTTP(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// NewService makes a service over st, which is the app's store, a wrapper of it or another
+// connection to its database, with the options cache opts (nil: one of its own over st) and
+// the app's keys, hasher, mailer, clock and randomness.
+func (a *App) NewService(st store.Store, opts *options.Cache) *account.Service {
+	if opts == nil {
+		opts = options.NewCache(st.Options, a.Clock.Now)
+	}
+	return account.New(account.Config{Store: st, Options: opts, Hasher: a.Hasher, Keys: a.Keys, Mailer: a.Mailer,
+		BaseURL: a.BaseURL, Now: a.Clock.Now, Rand: a.random, Logger: a.Log})
+}
+
+// OpenStore opens the database that db names ("" for SQLite in the data folder) and tells
+// whether it is SQLite.
+func OpenStore(ctx context.Context, data, db string) (store.Store, bool, error) {
+	switch {
+	case db == "":
+		st, err := sqlite.Open(ctx, filepath.Join(data, "twofold.db"))
+		return st, true, err
+	case IsSQLiteURL(db):
+		path, err := SQLitePath(db)
+		if err != nil {
+			return nil, false, err
+		}
+		st, err := sqlite.Open(ctx, path)
+		return st, true, err
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		st, err := postgres.Open(ctx, db)
+		if err != nil {
+			return nil, false, err
+		}
+		return st, false, nil
+	default:
+		return nil, false, errors.New("--db: give sqlite:PATH or postgres://...")
+	}
+}
+
+// IsSQLiteURL tells whether a database URL names a SQLite file.
+func IsSQLiteURL(db string) bool {
+	return strings.HasPrefix(db, "sqlite:") || strings.HasPrefix(db, "file:")
+}
+
+// SQLitePath is the file a sqlite:PATH or file:PATH value names.
+func SQLitePath(db string) (string, error) {
+	u, err := url.Parse(db)
+	if err != nil {
+		return "", fmt.Errorf("--db: %w", err)
+	}
+	if u.Opaque != "" {
+		return u.Opaque, nil
+	}
+	return u.Path, nil
+}
+
+func loadKeys(c Config, isSQLite bool, log *slog.Logger) (*keys.Keys, error) {
+	if c.SecretKey != "" {
+		k, err := keys.Parse(c.SecretKey)
+		if err != nil {
+			return nil, fmt.Errorf("TWOFOLD_SECRET_KEY: %w", err)
+		}
+		return k, nil
+	}
+	if !isSQLite {
+		return nil, errors.New("TWOFOLD_SECRET_KEY is required with PostgreSQL (64 hex characters, as `openssl rand -hex 32` prints)")
+	}
+	file := filepath.Join(c.Data, "secret.key")
+	k, created, err := keys.LoadOrCreateFile(file, orRand(c.Random))
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Warn("made a new server key; back it up: without it no TOTP key can be read", "file", file)
+	}
+	return k, nil
+}
+
+func orRand(r io.Reader) io.Reader {
+	if r == nil {
+		return rand.Reader
+	}
+	return r
+}
+
+// openMailer makes the outbox, or with Mail smtp://... the SMTP queue, and wraps it as
+// WrapMail says.
+func (a *App) openMailer(c Config) error {
+	if _, err := netmail.ParseAddress(c.MailFrom); err != nil {
+		return fmt.Errorf("--mail-from: %q is not an address such as \"Twofold <twofold@example.org>\"", c.MailFrom)
+	}
+	a.Outbox = filepath.Join(c.Data, "outbox")
+	switch {
+	case c.Mail == "" || c.Mail == "outbox":
+		o, err := mail.NewOutbox(a.Outbox, c.MailFrom, a.Clock.Now)
+		if err != nil {
+			return err
+		}
+		a.Mailer = o
+	case IsSMTP(c.Mail):
+		q, err := OpenQueue(c.Data, c.Mail, c.MailFrom, a.Log)
+		if err != nil {
+			return err
+		}
+		a.Mailer, a.Queue = q, q
+	default:
+		return errors.New("--mail: give outbox or smtp://USER:PASS@HOST:PORT")
+	}
+	if c.WrapMail != nil {
+		a.Mailer = c.WrapMail(a.Mailer)
+	}
+	return nil
+}
+
+// IsSMTP tells whether a Mail setting delivers over SMTP.
+func IsSMTP(m string) bool {
+	return strings.HasPrefix(m, "smtp://") || strings.HasPrefix(m, "smtps://")
+}
+
+// QueueDir is the SMTP queue's folder: beside the outbox of outbox mode, never inside its
+// *.eml, so that turning SMTP on does not mail what the outbox kept.
+func QueueDir(data string) string { return filepath.Join(data, "outbox", "queue") }
+
+// OpenQueue makes the SMTP queue of an smtp://... Mail setting.
+func OpenQueue(data, smtpURL, from string, log *slog.Logger) (*mail.Queue, error) {
+	tr, err := mail.ParseSMTPURL(smtpURL)
+	if err != nil {
+		return nil, fmt.Errorf("--mail: %w", err)
+	}
+	q, err := mail.NewQueue(mail.QueueConfig{Dir: QueueDir(data), From: from, Transport: tr, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("--mail: %w", err)
+	}
+	return q, nil
+}
+
+// flushBudget bounds how long closing tries to deliver the mail written; what the SMTP server
+// did not take waits in the queue for a server (or `mail deliver`).
+const flushBudget = 15 * time.Second
+
+// FlushMail delivers what waits in the SMTP queue, for at most 15 seconds, and answers how many
+// messages still wait (none in outbox mode).
+func (a *App) FlushMail() int {
+	if a.Queue == nil {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), flushBudget)
+	defer cancel()
+	n := a.Queue.Flush(ctx)
+	if n > 0 {
+		a.Log.Warn("mail waits in the queue: a running server delivers it, or `twofold mail deliver`; see `twofold mail status`",
+			"waiting", n, "dir", a.Queue.Dir())
+	}
+	return n
+}
+
+// Close stops the server if it runs, delivers the mail written (as FlushMail) and closes the
+// store.
+func (a *App) Close() error {
+	if a.srv != nil {
+		a.srv.Close()
+	}
+	if a.ln != nil {
+		a.ln.Close() // Serve may not have been called, so the server may not hold it
+	}
+	a.FlushMail()
+	if a.Store == nil {
+		return nil
+	}
+	return a.Store.Close()
+}
