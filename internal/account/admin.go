@@ -390,7 +390,7 @@ func (s *Service) ResetMFA(ctx context.Context, a Actor, username string, withPa
 			return "", errs.E(errs.Conflict, "SSO accounts have no MFA here.")
 		}
 		u.TOTPKey, u.TOTPKeyVersion, u.TOTPLastStep = nil, 0, 0
-		u.MFAFailures, u.MFALockedUntil, u.MFALockedForever = 0, time.Time{}, false
+		clearSecondFactorFailures(u)
 		detail := "key, backup codes and sessions removed"
 		if withPassword {
 			u.PasswordHash, u.PasswordTemporary, u.PasswordExpiresAt = hash, true, expires
@@ -419,7 +419,7 @@ func (s *Service) ResetMFA(ctx context.Context, a Actor, username string, withPa
 // Unlock ends the account's second-factor lock and password lock and clears both counts.
 func (s *Service) Unlock(ctx context.Context, a Actor, username string) (*UserView, error) {
 	u, err := s.change(ctx, a, username, "user.unlocked", func(q store.Queries, u *store.User) (string, error) {
-		u.MFAFailures, u.MFALockedUntil, u.MFALockedForever = 0, time.Time{}, false
+		clearSecondFactorFailures(u)
 		if err := q.UpdateUser(ctx, u); err != nil {
 			return "", err
 		}

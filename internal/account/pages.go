@@ -21,7 +21,7 @@ func (s *Service) SecondFactorLock(ctx context.Context, token string) (lock, err
 		return nil, err
 	}
 	if u := si.user; u.MFALocked(s.now()) {
-		return lockedErr(u.MFALockedUntil, u.MFALockedForever, "Your second factor"), nil
+		return secondFactorLocked(u), nil
 	}
 	return nil, nil
 }

@@ -137,7 +137,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, c factorCheck) error {
 		}
 		if !ok {
 			var lockedNow bool
-			if refusal, lockedNow, err = s.codeFailed(ctx, q, u, c.sess, c.proof.method()); lockedNow {
+			if refusal, lockedNow, err = s.secondFactorFailed(ctx, q, u, c.sess, c.proof.method()); lockedNow {
 				locked = u
 			}
 			return err
@@ -147,7 +147,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, c factorCheck) error {
 		// UpdateUser would write: skipping it spares the usual sign-in one statement inside
 		// the serialised write transaction.
 		reset := u.MFAFailures > 1 || !u.MFALockedUntil.IsZero() || u.MFALockedForever
-		u.MFAFailures, u.MFALockedUntil, u.MFALockedForever = 0, time.Time{}, false
+		clearSecondFactorFailures(u)
 		if reset {
 			if err := q.UpdateUser(ctx, u); err != nil {
 				return err
@@ -162,49 +162,4 @@ func (s *Service) checkSecondFactor(ctx context.Context, c factorCheck) error {
 		s.notify(ctx, locked, noticeLocked)
 	}
 	return refusal
-}
-
-// codeFailed finishes a failed check of method inside its transaction: the count (already
-// raised) is written and audited (without the code), a lock set when it reaches a threshold,
-// and the failure that locks ends the sign-in it came from. It answers the refusal to give and
-// whether a lock began.
-func (s *Service) codeFailed(ctx context.Context, q store.Queries, u *store.User, sess *store.Session, m Method) (error, bool, error) {
-	now := s.now()
-	if err := s.audit(ctx, q, u.Username, u.Username, "mfa.code_failed",
-		fmt.Sprintf("%s, %d failed in a row", m, u.MFAFailures)); err != nil {
-		return nil, false, err
-	}
-	switch {
-	case u.MFAFailures >= mfaLockPermanent:
-		u.MFALockedForever = true
-	case u.MFAFailures%mfaLockEvery == 0:
-		u.MFALockedUntil = now.Add(mfaLockFor)
-	default:
-		if err := q.UpdateUser(ctx, u); err != nil {
-			return nil, false, err
-		}
-		return codeRefused(m), false, nil
-	}
-	if err := q.UpdateUser(ctx, u); err != nil {
-		return nil, false, err
-	}
-	if sess != nil && !sess.Done {
-		if err := q.DeleteSession(ctx, sess.IDHash); err != nil {
-			return nil, false, err
-		}
-	}
-	detail := "until " + u.MFALockedUntil.UTC().Format(time.RFC3339)
-	if u.MFALockedForever {
-		detail = "until an administrator unlocks it"
-	}
-	if err := s.audit(ctx, q, "system", u.Username, "mfa.locked",
-		fmt.Sprintf("after %d failed codes, %s", u.MFAFailures, detail)); err != nil {
-		return nil, false, err
-	}
-	return secondFactorLocked(u), true, nil
-}
-
-// secondFactorLocked is the answer while the account's second factor is locked.
-func secondFactorLocked(u *store.User) error {
-	return lockedErr(u.MFALockedUntil, u.MFALockedForever, "Your second factor")
 }

@@ -43,12 +43,6 @@ const (
 	// so that a busy session does not write on every request.
 	touchEvery = time.Minute
 
-	addressWindow = 60 * time.Second
-
-	mfaLockEvery     = 5
-	mfaLockFor       = 15 * time.Minute
-	mfaLockPermanent = 20
-
 	lowBackupCodes = 2
 	totpSkew       = 1
 )
@@ -192,17 +186,6 @@ func (s *Service) hashPassword(ctx context.Context, pw string) (string, error) {
 func busy() error {
 	return &errs.Error{Code: errs.Unavailable, Message: "The server is busy. Please try again in a moment.",
 		RetryAfter: time.Second}
-}
-
-func lockedErr(until time.Time, forever bool, what string) error {
-	e := &errs.Error{Code: errs.Locked, LockSubject: what}
-	if forever {
-		e.Message = what + " is locked. An administrator must unlock it."
-		return e
-	}
-	e.LockedUntil = until.UTC().Truncate(time.Second).Add(time.Second)
-	e.Message = fmt.Sprintf("%s is locked until %s.", what, e.LockedUntil.Format(time.RFC3339))
-	return e
 }
 
 // checkNewPassword applies the password rules of SPEC §5.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 	"unicode/utf8"
 
 	"github.com/twofold-auth/twofold/internal/backupcode"
@@ -62,7 +61,11 @@ type SignInRequest struct {
 
 var errBadCredentials = errs.E(errs.InvalidCredentials, "The username or password is wrong.")
 
-// SignIn is the password step (SPEC §3.1).
+// SignIn is the password step (SPEC §3.1). Its checks come in this order: the limits that
+// guessPassword applies (client address, username lock, then the hash; lockout.go), an SSO
+// account answered without hashing whatever the password (SPEC §1), and only after a right
+// password the refusals that tell an account exists: disabled, temporary password expired,
+// second factor locked.
 func (s *Service) SignIn(ctx context.Context, r SignInRequest) (Step, error) {
 	username, err := NormalizeUsername(r.Username)
 	if err != nil {
@@ -99,7 +102,7 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (Step, error) {
 		return Step{}, errs.EAt(errs.TemporaryExpired, u.PasswordExpiresAt,
 			"Your temporary password expired on %s. Ask your administrator for a new one.")
 	case o.Policy(u.Kind) != options.PolicyOff && u.MFALocked(now):
-		return Step{}, lockedErr(u.MFALockedUntil, u.MFALockedForever, "Your second factor")
+		return Step{}, secondFactorLocked(u)
 	}
 
 	token, hash, err := s.newToken()
@@ -143,138 +146,6 @@ func (s *Service) verifyPassword(ctx context.Context, u *store.User, pw string) 
 	return ok, err
 }
 
-// nameKey is what a submitted username's password failures are kept under: its MAC under
-// the server key, so that a password typed into the username box is never stored.
-func (s *Service) nameKey(username string) []byte { return s.keys.UsernameMAC(username) }
-
-// guessPassword runs one password guess for the normalised username from addr under both
-// limits: check answers whether the password is right (or an error, which counts nothing).
-// The per-address attempt is reserved in the database before the check, so that guesses sent
-// at once, to one instance or several, pass the limit exactly; it stays as a failure when the
-// password is wrong and is released otherwise, as only failures count. It answers nil for a
-// right password, errBadCredentials for a wrong one, or the refusal.
-func (s *Service) guessPassword(ctx context.Context, username, addr string, check func() (bool, error)) (err error) {
-	o, err := s.opts.Get(ctx)
-	if err != nil {
-		return err
-	}
-	wrong := false
-	if limit := o.FailedSignInsPerAddress(); limit > 0 && addr != "" {
-		now := s.now()
-		var id int64
-		var ok bool
-		if id, ok, err = s.store.ReserveAddressAttempt(ctx, addr, now, now.Add(-addressWindow), limit); err != nil {
-			return err
-		}
-		if !ok {
-			return &errs.Error{Code: errs.RateLimited, RetryAfter: addressWindow,
-				Message: "Too many failed sign-ins from your address. Please wait a minute and try again."}
-		}
-		defer func() {
-			if wrong {
-				return // a failure: the attempt stays counted
-			}
-			// Released even when the request was cancelled meanwhile; a release that fails
-			// leaves the attempt counted (fail closed) and is reported.
-			if rerr := s.store.ReleaseAddressAttempt(context.WithoutCancel(ctx), id); rerr != nil && err == nil {
-				err = rerr
-			}
-		}()
-	}
-	key := s.nameKey(username)
-	if err := s.checkPasswordLock(ctx, key); err != nil {
-		return err
-	}
-	ok, err := check()
-	if err != nil {
-		return err
-	}
-	if !ok {
-		wrong = true
-		return s.passwordFailed(ctx, username, key)
-	}
-	return s.passwordSucceeded(ctx, key)
-}
-
-func (s *Service) checkPasswordLock(ctx context.Context, key []byte) error {
-	now := s.now()
-	f, err := s.store.PasswordFailures(ctx, key, now)
-	if err != nil {
-		return err
-	}
-	if passwordLocked(f, now) {
-		return lockedErr(f.LockedUntil, false, "Password sign-in for this username")
-	}
-	return nil
-}
-
-// passwordFailed counts a failure for the username (lockout.go says how). A failure that found
-// the username already locked (a guess that was waiting while others locked it) answers the
-// lock, so that no guess beyond the limit tells anything.
-func (s *Service) passwordFailed(ctx context.Context, username string, key []byte) error {
-	now := s.now()
-	// A guess that was hashing while others locked the username finds the lock here: it is
-	// answered as locked and not counted, so that it neither tells that its password is wrong
-	// nor, with nine more like it, locks the username again (a new 15 minutes and a second
-	// "locked" event) and answers 401 past the limit. The read locks the name's row until
-	// commit, so that failures counted at once, on any instance, each see the one before.
-	var prev store.PasswordFailures
-	err := s.store.Update(ctx, func(q store.Queries) error {
-		var err error
-		if prev, err = q.PasswordFailures(ctx, key, now); err != nil {
-			return err
-		}
-		if passwordLocked(prev, now) {
-			return nil
-		}
-		st := countPasswordFailure(prev, now)
-		if err := q.SetPasswordFailures(ctx, key, st, now); err != nil {
-			return err
-		}
-		if passwordLocked(st, now) {
-			return s.auditPasswordLock(ctx, q, username, st.LockedUntil)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if passwordLocked(prev, now) {
-		return lockedErr(prev.LockedUntil, false, "Password sign-in for this username")
-	}
-	return errBadCredentials
-}
-
-// auditPasswordLock records a password lock. The audit names the account only when there is
-// one: a name without an account may be a password typed into the username box, which is
-// never stored.
-func (s *Service) auditPasswordLock(ctx context.Context, q store.Queries, username string, until time.Time) error {
-	detail := "locked until " + until.UTC().Format(time.RFC3339)
-	if _, err := q.UserByName(ctx, username); errors.Is(err, store.ErrNotFound) {
-		username, detail = "", "a username with no account "+detail
-	} else if err != nil {
-		return err
-	}
-	return s.audit(ctx, q, "system", username, "password.locked", detail)
-}
-
-// passwordSucceeded refuses a right password that arrived while the username was locked by
-// guesses running beside it, and otherwise forgets earlier failures.
-func (s *Service) passwordSucceeded(ctx context.Context, key []byte) error {
-	now := s.now()
-	f, err := s.store.PasswordFailures(ctx, key, now)
-	if err != nil {
-		return err
-	}
-	if passwordLocked(f, now) {
-		return lockedErr(f.LockedUntil, false, "Password sign-in for this username")
-	}
-	if passwordState(f, now).Failures > 0 {
-		return s.store.ClearPasswordFailures(ctx, key)
-	}
-	return nil
-}
-
 // nextStep computes the first requirement not yet met, from the current options and account.
 func nextStep(u *store.User, sess *store.Session, o *options.Values) string {
 	if sess.Done {
@@ -304,9 +175,9 @@ type signin struct {
 	next string
 }
 
-// load answers the sign-in of token, refusing with 409 conflict unless its current step is one
-// of want.
-func (s *Service) load(ctx context.Context, token string, want ...string) (*signin, error) {
+// open answers the sign-in or session of token with its account, the current options and its
+// current step.
+func (s *Service) open(ctx context.Context, token string) (*signin, error) {
 	sess, u, err := s.current(ctx, token)
 	if err != nil {
 		return nil, err
@@ -315,7 +186,16 @@ func (s *Service) load(ctx context.Context, token string, want ...string) (*sign
 	if err != nil {
 		return nil, err
 	}
-	si := &signin{sess: sess, user: u, opts: o, next: nextStep(u, sess, o)}
+	return &signin{sess: sess, user: u, opts: o, next: nextStep(u, sess, o)}, nil
+}
+
+// load answers the sign-in of token, refusing with 409 conflict unless its current step is one
+// of want.
+func (s *Service) load(ctx context.Context, token string, want ...string) (*signin, error) {
+	si, err := s.open(ctx, token)
+	if err != nil {
+		return nil, err
+	}
 	for _, w := range want {
 		if si.next == w {
 			return si, nil
@@ -389,17 +269,14 @@ func (s *Service) Enroll(ctx context.Context, token string) (*Enrollment, error)
 // profile) made for this sign-in or session, without making one: nil when there is none yet.
 // It changes nothing, so a page can show the key again on every GET.
 func (s *Service) PendingEnrollment(ctx context.Context, token string) (*Enrollment, error) {
-	sess, u, err := s.current(ctx, token)
+	si, err := s.open(ctx, token)
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.opts.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
+	sess, u, o := si.sess, si.user, si.opts
 	if !sess.Done {
-		if next := nextStep(u, sess, o); next != StepEnroll && next != StepEnrollOptional {
-			return nil, conflictStep(next)
+		if si.next != StepEnroll && si.next != StepEnrollOptional {
+			return nil, conflictStep(si.next)
 		}
 	} else if !sess.Reauthenticated || s.canEnroll(u, o) != nil {
 		return nil, nil

@@ -176,7 +176,7 @@ func (s *Service) LinkSSO(ctx context.Context, a Actor, username string) (*UserV
 		u.Source = store.SourceSSO
 		u.PasswordHash, u.PasswordTemporary, u.PasswordExpiresAt = "", false, time.Time{}
 		u.TOTPKey, u.TOTPKeyVersion, u.TOTPLastStep = nil, 0, 0
-		u.MFAFailures, u.MFALockedUntil, u.MFALockedForever = 0, time.Time{}, false
+		clearSecondFactorFailures(u)
 		if err := q.UpdateUser(ctx, u); err != nil {
 			return "", err
 		}
