@@ -1,8 +1,8 @@
 package account_test
 
-// The test harness: a real SQLite file, real options cache, real argon2id hasher (cheap
-// parameters), real server keys, an injected clock and a recording mailer (which can also
-// write the real outbox).
+// The test harness: Twofold as the command line opens it (package app: a real SQLite file,
+// options cache, argon2id hasher with cheap parameters, server keys), on a fake clock, with a
+// recording mailer (which can also write the real outbox).
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"database/sql"
 	"errors"
 	"io"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +17,9 @@ import (
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/app"
+	"github.com/twofold-auth/twofold/internal/app/apptest"
+	"github.com/twofold-auth/twofold/internal/clock"
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/keys"
 	"github.com/twofold-auth/twofold/internal/mail"
@@ -28,9 +30,6 @@ import (
 	"github.com/twofold-auth/twofold/internal/store/sqlite"
 )
 
-// cheapParams keep the service tests fast; the real cost is the password package's concern.
-var cheapParams = password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
-
 // testServerKey is a fixed server key (64 hex characters).
 const testServerKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
@@ -39,25 +38,6 @@ const goodPassword = "violet anchor drifting 42"
 
 // start is 10 seconds into a TOTP step, so that the clock never sits on a step boundary.
 var start = time.Date(2031, 3, 14, 9, 0, 10, 0, time.UTC)
-
-// ---- clock
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // ---- mail
 
@@ -123,11 +103,12 @@ const (
 type harness struct {
 	t      testing.TB
 	ctx    context.Context
+	app    *app.App
 	dir    string
 	dbPath string
 	db     *sqlite.DB
 	svc    *account.Service
-	clock  *fakeClock
+	clock  *clock.Fake
 	mail   *recorder
 	keys   *keys.Keys
 	opts   *options.Cache
@@ -193,45 +174,37 @@ func (r *heldRand) Read(p []byte) (int, error) {
 
 func newHarness(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
-	cfg := harnessConfig{params: cheapParams, workers: 4, maxWait: 10 * time.Second}
+	cfg := harnessConfig{params: apptest.CheapHashing, workers: 4, maxWait: 10 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	ctx := context.Background()
-	dir := t.TempDir()
-	h := &harness{t: t, ctx: ctx, dir: dir, dbPath: filepath.Join(dir, "twofold.db"),
-		clock: &fakeClock{t: start}, mail: &recorder{}}
-	db, err := sqlite.Open(ctx, h.dbPath)
-	if err != nil {
-		t.Fatalf("sqlite.Open: %v", err)
+	h := &harness{t: t, ctx: context.Background(), clock: clock.NewFake(start), mail: &recorder{}}
+	wait := cfg.maxWait
+	if wait == 0 {
+		wait = -1 // no waiting at all
 	}
-	t.Cleanup(func() { db.Close() })
-	h.db = db
-	if h.keys, err = keys.Parse(testServerKey); err != nil {
-		t.Fatalf("keys.Parse: %v", err)
-	}
+	h.app = apptest.Open(t, app.Config{SecretKey: testServerKey, MailFrom: "Twofold <twofold@example.org>",
+		BaseURL: "https://twofold.example.org/", Clock: h.clock,
+		Hashing: cfg.params, HashWorkers: cfg.workers, HashWait: wait, Salts: cfg.rand,
+		WrapMail: func(outbox mail.Mailer) mail.Mailer {
+			if cfg.outbox {
+				h.mail.next = outbox
+			}
+			return h.mail
+		}})
+	h.dir, h.svc, h.keys, h.opts, h.hasher = h.app.Data, h.app.Service, h.app.Keys, h.app.Options, h.app.Hasher
+	h.dbPath = filepath.Join(h.dir, "twofold.db")
+	h.db = h.app.Store.(*sqlite.DB)
 	if cfg.outbox {
-		h.outbox = filepath.Join(dir, "outbox")
-		ob, err := mail.NewOutbox(h.outbox, "Twofold <twofold@example.org>", h.clock.Now)
-		if err != nil {
-			t.Fatalf("NewOutbox: %v", err)
-		}
-		h.mail.next = ob
+		h.outbox = h.app.Outbox
 	}
-	h.opts = options.NewCache(db.Options, h.clock.Now)
-	h.hasher = password.NewHasher(cfg.params, cfg.workers, cfg.maxWait, cfg.rand)
-	h.svc = h.serviceOn(db, h.opts)
 	return h
 }
 
 // serviceOn makes another service over st (a wrapper of the harness's store) sharing the
 // harness's clock, keys, hasher and mail.
 func (h *harness) serviceOn(st store.Store, opts *options.Cache) *account.Service {
-	return account.New(account.Config{
-		Store: st, Options: opts, Hasher: h.hasher, Keys: h.keys, Mailer: h.mail,
-		BaseURL: "https://twofold.example.org/", Now: h.clock.Now,
-		Logger: slog.New(slog.DiscardHandler),
-	})
+	return h.app.NewService(st, opts)
 }
 
 // secondInstance is another server on the same database file: its own connections, its own
@@ -243,7 +216,7 @@ func (h *harness) secondInstance() *account.Service {
 		h.t.Fatalf("sqlite.Open (second instance): %v", err)
 	}
 	h.t.Cleanup(func() { db.Close() })
-	return h.serviceOn(db, options.NewCache(db.Options, h.clock.Now))
+	return h.app.NewService(db, nil)
 }
 
 // testUser is an account made through the service, with what the tests need to act as it.

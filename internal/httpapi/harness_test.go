@@ -1,8 +1,8 @@
 package httpapi_test
 
-// The harness builds Twofold as cmd/twofold/app.go does (SQLite file, server key, outbox, argon2id
-// hasher, options cache), with cheap hashing and a fake clock, serves the API through the same
-// cross-origin protection as production (API.Protect), and drives it with real HTTP clients.
+// The harness runs Twofold as `twofold serve` does (package app: SQLite file, server key, outbox,
+// argon2id hasher, options cache, the API and the pages behind API.Protect) on a free port, with
+// cheap hashing and a fake clock, and drives it with real HTTP clients.
 
 import (
 	"bytes"
@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -23,10 +22,11 @@ import (
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/app"
+	"github.com/twofold-auth/twofold/internal/app/apptest"
+	"github.com/twofold-auth/twofold/internal/clock"
 	"github.com/twofold-auth/twofold/internal/httpapi"
-	"github.com/twofold-auth/twofold/internal/keys"
 	"github.com/twofold-auth/twofold/internal/mail"
-	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/otp"
 	"github.com/twofold-auth/twofold/internal/password"
 	"github.com/twofold-auth/twofold/internal/store"
@@ -36,30 +36,8 @@ import (
 // testKeyHex is the fixed server key of the tests.
 const testKeyHex = "7f3a9c1e5b2d4f6081a3c5e7092b4d6f8a1c3e5f7092b4d6e8f0a2c4e6081a3c"
 
-// cheapParams keep argon2id fast in tests; production uses password.DefaultParams.
-var cheapParams = password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
-
 // newPassword is what users choose at their first sign-in in these tests.
 const newPassword = "violet tangerine orbit 1987"
-
-// fakeClock is the time of the service, moved on by the tests. It starts at the real time, so
-// that Retry-After (computed by the API from the wall clock) stays meaningful.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // syncBuffer is a log sink safe for the server's goroutines.
 type syncBuffer struct {
@@ -81,10 +59,11 @@ func (s *syncBuffer) String() string {
 
 type harness struct {
 	t      *testing.T
-	clock  *fakeClock
+	clock  *clock.Fake
 	store  *sqlite.DB
 	svc    *account.Service
-	srv    *httptest.Server
+	hasher *password.Hasher
+	url    string
 	logs   *syncBuffer
 	outbox string
 	mails  *recorder
@@ -93,7 +72,11 @@ type harness struct {
 type harnessConfig struct {
 	trusted []netip.Prefix
 	secure  bool
-	hasher  *password.Hasher
+	// hashWorkers, noHashWait and salts set the hasher (the default: a worker per core, callers
+	// waiting up to 2 seconds, salts from crypto/rand).
+	hashWorkers int
+	noHashWait  bool
+	salts       io.Reader
 }
 
 func newHarness(t *testing.T, cfgs ...harnessConfig) *harness {
@@ -102,41 +85,22 @@ func newHarness(t *testing.T, cfgs ...harnessConfig) *harness {
 	if len(cfgs) > 0 {
 		cfg = cfgs[0]
 	}
-	ctx := context.Background()
-	dir := t.TempDir()
-	clk := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "twofold.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
+	// The clock starts at the real time, so that Retry-After stays meaningful.
+	h := &harness{t: t, clock: clock.NewFake(time.Now().UTC().Truncate(time.Second)), logs: &syncBuffer{}}
+	baseURL := "http://twofold.test"
+	if cfg.secure {
+		baseURL = "https://twofold.test"
 	}
-	t.Cleanup(func() { st.Close() })
-	k, err := keys.Parse(testKeyHex)
-	if err != nil {
-		t.Fatalf("keys: %v", err)
+	var wait time.Duration
+	if cfg.noHashWait {
+		wait = -1
 	}
-	if _, err := st.SetMetaOnce(ctx, "key_check", k.Check()); err != nil {
-		t.Fatalf("key check: %v", err)
-	}
-	outbox := filepath.Join(dir, "outbox")
-	ob, err := mail.NewOutbox(outbox, "Twofold <twofold@localhost>", clk.Now)
-	if err != nil {
-		t.Fatalf("outbox: %v", err)
-	}
-	mailer := &recorder{Mailer: ob}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	hasher := cfg.hasher
-	if hasher == nil {
-		hasher = password.NewHasher(cheapParams, 0, 2*time.Second, nil)
-	}
-	svc := account.New(account.Config{Store: st, Options: options.NewCache(st.Options, clk.Now), Hasher: hasher,
-		Keys: k, Mailer: mailer, BaseURL: "http://twofold.test", Now: clk.Now, Logger: log})
-	mux := http.NewServeMux()
-	api := httpapi.New(httpapi.Config{Service: svc, Logger: log, TrustedProxies: cfg.trusted,
-		SecureCookies: cfg.secure, Ready: st.Ping}, mux)
-	srv := httptest.NewServer(api.Protect(mux, nil))
-	t.Cleanup(srv.Close)
-	return &harness{t: t, clock: clk, store: st, svc: svc, srv: srv, logs: logs, outbox: outbox, mails: mailer}
+	a := apptest.Serve(t, app.Config{SecretKey: testKeyHex, BaseURL: baseURL, Clock: h.clock,
+		HashWorkers: cfg.hashWorkers, HashWait: wait, Salts: cfg.salts, TrustedProxies: cfg.trusted,
+		Logger:   slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		WrapMail: func(outbox mail.Mailer) mail.Mailer { h.mails = &recorder{Mailer: outbox}; return h.mails }})
+	h.store, h.svc, h.hasher, h.url, h.outbox = a.Store.(*sqlite.DB), a.Service, a.Hasher, a.URL(), a.Outbox
+	return h
 }
 
 // bootstrap makes the first admin and answers its temporary password.
@@ -254,7 +218,7 @@ func (h *harness) client() *client {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	u, _ := url.Parse(h.srv.URL)
+	u, _ := url.Parse(h.url)
 	return &client{h: h, hc: &http.Client{Jar: jar, Timeout: 20 * time.Second}, url: u}
 }
 
@@ -279,7 +243,7 @@ type request struct {
 
 func (c *client) send(r request) *answer {
 	c.h.t.Helper()
-	req, err := http.NewRequest(r.method, c.h.srv.URL+r.path, r.body)
+	req, err := http.NewRequest(r.method, c.h.url+r.path, r.body)
 	if err != nil {
 		c.h.t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/twofold-auth/twofold/internal/backupcode"
 	"github.com/twofold-auth/twofold/internal/httpapi"
 	"github.com/twofold-auth/twofold/internal/otp"
-	"github.com/twofold-auth/twofold/internal/password"
 )
 
 // sessionCookie answers the twofold_session cookie an answer sets, failing when there is none.
@@ -191,7 +190,7 @@ func TestCrossOriginRefused(t *testing.T) {
 		t.Errorf("internalMFA is %q", v)
 	}
 	// The same requests from the same origin pass.
-	same := http.Header{"Origin": {h.srv.URL}, "Sec-Fetch-Site": {"same-origin"}}
+	same := http.Header{"Origin": {h.url}, "Sec-Fetch-Site": {"same-origin"}}
 	a := admin.c.send(request{method: "POST", path: "/api/v1/admin/users/olga/disable", header: same})
 	a.ok(t, 200)
 	// Safe methods are not refused.
@@ -400,8 +399,8 @@ func (g gatedRand) Read(p []byte) (int, error) {
 // TestOverload checks 503 unavailable with Retry-After when every hashing worker is busy.
 func TestOverload(t *testing.T) {
 	g := gatedRand{gate: make(chan struct{})}
-	hasher := password.NewHasher(cheapParams, 1, 0, g)
-	h := newHarness(t, harnessConfig{hasher: hasher})
+	h := newHarness(t, harnessConfig{hashWorkers: 1, noHashWait: true, salts: g})
+	hasher := h.hasher
 	c := h.client()
 	done := make(chan struct{})
 	go func() { defer close(done); hasher.Hash(context.Background(), "occupying the only worker") }()

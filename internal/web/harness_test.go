@@ -1,17 +1,14 @@
 package web_test
 
-// The harness builds Twofold as cmd/twofold/app.go and serve do: a SQLite file, a server key, the
+// The harness runs Twofold as `twofold serve` does (package app: a SQLite file, a server key, the
 // outbox, the argon2id hasher, the options cache, the JSON API and the pages on one mux behind
-// the API's cross-origin protection, served by httptest on 127.0.0.1. Every test uses a fake
-// clock that it moves; tests without a browser use cheap hashing, the browser test the default
-// cost.
+// the API's cross-origin protection) on a free port of 127.0.0.1. Every test uses a fake clock
+// that it moves; tests without a browser use cheap hashing, the browser test the default cost.
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/xml"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -21,52 +18,28 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/account"
-	"github.com/twofold-auth/twofold/internal/httpapi"
-	"github.com/twofold-auth/twofold/internal/keys"
-	"github.com/twofold-auth/twofold/internal/mail"
-	"github.com/twofold-auth/twofold/internal/options"
+	"github.com/twofold-auth/twofold/internal/app"
+	"github.com/twofold-auth/twofold/internal/app/apptest"
+	"github.com/twofold-auth/twofold/internal/clock"
 	"github.com/twofold-auth/twofold/internal/otp"
 	"github.com/twofold-auth/twofold/internal/password"
 	"github.com/twofold-auth/twofold/internal/store"
-	"github.com/twofold-auth/twofold/internal/store/sqlite"
 	"github.com/twofold-auth/twofold/internal/web"
 )
 
-// cheapParams keep argon2id fast in the tests without a browser.
-var cheapParams = password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
-
 // chosenPassword is what people choose at their first sign-in in these tests.
 const chosenPassword = "violet tangerine orbit 1987"
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 type testApp struct {
 	t      *testing.T
 	store  store.Store
 	svc    *account.Service
-	clock  *fakeClock
+	clock  *clock.Fake
 	outbox string
-	srv    *httptest.Server
 	url    string
 }
 
@@ -77,52 +50,21 @@ type appConfig struct {
 
 func newApp(t *testing.T, c appConfig) *testApp {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "twofold.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	hexKey, err := keys.Generate(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := keys.Parse(hexKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	outbox := filepath.Join(dir, "outbox")
-	mailer, err := mail.NewOutbox(outbox, "Twofold <twofold@localhost>", time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &testApp{t: t, store: st, outbox: outbox}
 	// A whole minute, so that a time a page shows to the minute does not depend on when the
 	// test started.
-	a.clock = &fakeClock{t: time.Now().Truncate(time.Minute)}
-	now := a.clock.Now
-	if c.params == (password.Params{}) {
-		c.params = cheapParams
+	a := &testApp{t: t, clock: clock.NewFake(time.Now().Truncate(time.Minute))}
+	tf := apptest.Serve(t, app.Config{Clock: a.clock, Hashing: c.params})
+	a.store, a.svc, a.outbox, a.url = tf.Store, tf.Service, tf.Outbox, tf.URL()
+	if c.ssoURL != "" {
+		// Where the link leads is the pages' own setting: these pages are made with it.
+		pages, err := web.New(web.Config{Service: a.svc, SSOURL: c.ssoURL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(pages)
+		t.Cleanup(srv.Close)
+		a.url = srv.URL
 	}
-	var handler http.Handler
-	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(a.srv.Close)
-	a.url = a.srv.URL
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a.svc = account.New(account.Config{Store: st, Options: options.NewCache(st.Options, time.Now),
-		Hasher: password.NewHasher(c.params, 0, 2*time.Second, rand.Reader), Keys: k, Mailer: mailer,
-		BaseURL: a.url, Now: now, Logger: log})
-	mux := http.NewServeMux()
-	api := httpapi.New(httpapi.Config{Service: a.svc, Logger: log, Ready: st.Ping}, mux)
-	pages, err := web.New(web.Config{Service: a.svc, Logger: log, SSOURL: c.ssoURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux.Handle("/", pages)
-	handler = api.Protect(mux, pages) // as serve wires it
 	return a
 }
 
