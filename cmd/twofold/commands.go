@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -159,7 +160,7 @@ func userCommand(ctx context.Context, sub string, args []string, stdout io.Write
 			return err
 		}
 		if *asJSON {
-			return printJSON(stdout, map[string]any{"users": userRows(list)})
+			return printJSON(stdout, map[string]any{"users": list})
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "USERNAME\tEMAIL\tKIND\tSOURCE\tROLE\tMFA\tSTATE")
@@ -173,7 +174,7 @@ func userCommand(ctx context.Context, sub string, args []string, stdout io.Write
 			return err
 		}
 		if *asJSON {
-			return printJSON(stdout, userRow(v))
+			return printJSON(stdout, v)
 		}
 		printUser(stdout, v)
 		return nil
@@ -242,25 +243,6 @@ func printUser(w io.Writer, u *account.UserView) {
 	}
 	row("Created", u.CreatedAt.UTC().Format(time.RFC3339))
 	tw.Flush()
-}
-
-// userRow is the JSON shape of an account, the same as the API's.
-func userRow(u *account.UserView) map[string]any {
-	return map[string]any{
-		"username": u.Username, "email": u.Email, "name": u.Name, "kind": u.Kind, "source": u.Source, "role": u.Role,
-		"mfa": map[string]any{"policy": u.MFA.Policy, "enrolled": u.MFA.Enrolled,
-			"backup_codes_enabled": u.MFA.BackupCodesEnabled, "backup_codes_remaining": u.MFA.BackupCodesRemaining},
-		"disabled": u.Disabled, "password_locked_until": u.PasswordLockedUntil, "mfa_locked": u.MFALocked,
-		"mfa_locked_until": u.MFALockedUntil, "created_at": u.CreatedAt.UTC(),
-	}
-}
-
-func userRows(list []*account.UserView) []map[string]any {
-	out := make([]map[string]any, len(list))
-	for i, u := range list {
-		out[i] = userRow(u)
-	}
-	return out
 }
 
 // printJSON prints v as indented JSON with every character a terminal could act on escaped.
@@ -345,16 +327,13 @@ func auditCommand(ctx context.Context, args []string, stdout io.Writer, log *slo
 	if *limit < 1 {
 		return usageError{"audit: --limit must be 1 to 1000"}
 	}
-	events, err := a.Service.Audit(ctx, account.CLI, store.EventFilter{User: *user, Action: *action, Limit: *limit})
+	events, err := a.Service.Audit(ctx, account.CLI, account.EventFilter{User: *user, Action: *action,
+		Limit: strconv.Itoa(*limit)})
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		out := make([]map[string]any, len(events))
-		for i, e := range events {
-			out[i] = map[string]any{"at": e.At.UTC(), "actor": e.Actor, "user": e.User, "action": e.Action, "detail": e.Detail}
-		}
-		return printJSON(stdout, map[string]any{"events": out})
+		return printJSON(stdout, map[string]any{"events": events})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "AT\tACTOR\tUSER\tACTION\tDETAIL")

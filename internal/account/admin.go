@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -158,24 +159,13 @@ func (s *Service) SetOption(ctx context.Context, a Actor, key, value string) (*O
 	return &OptionView{Option: o, Value: v}, nil
 }
 
-// UserView is an account as administrators see it.
-type UserView struct {
-	Me
-	Disabled            bool
-	PasswordLockedUntil *time.Time
-	MFALocked           bool
-	// MFALockedUntil is nil when the lock is for an admin to end (or there is none).
-	MFALockedUntil *time.Time
-	CreatedAt      time.Time
-}
-
 func (s *Service) view(ctx context.Context, u *store.User) (*UserView, error) {
 	me, err := s.Me(ctx, &Principal{User: u})
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
-	v := &UserView{Me: *me, Disabled: u.Disabled, MFALocked: u.MFALocked(now), CreatedAt: u.CreatedAt}
+	v := &UserView{Me: *me, Disabled: u.Disabled, MFALocked: u.MFALocked(now), CreatedAt: u.CreatedAt.UTC()}
 	if u.MFALocked(now) && !u.MFALockedForever {
 		t := u.MFALockedUntil.UTC()
 		v.MFALockedUntil = &t
@@ -258,6 +248,8 @@ func (n *NewUser) normalize() error {
 		return errs.E(errs.Invalid, "The email must be a plain address such as name@example.com.")
 	}
 	n.Email = addr.Address
+	// White space around a name is never meant (a form's field keeps what was pasted into it).
+	n.Name = strings.TrimSpace(n.Name)
 	if err := checkText("name", n.Name); err != nil {
 		return err
 	}
@@ -484,22 +476,36 @@ func (s *Service) SetDisabled(ctx context.Context, a Actor, username string, dis
 	return s.viewOf(ctx, u, err)
 }
 
-// Audit lists audit events, newest first.
-func (s *Service) Audit(ctx context.Context, a Actor, f store.EventFilter) ([]*store.Event, error) {
+// Audit lists audit events, newest first. The filter is checked here whole, as the front
+// ends received it: a username by the username rule, a limit of 1 to 1000.
+func (s *Service) Audit(ctx context.Context, a Actor, f EventFilter) ([]Event, error) {
 	if err := requireAdmin(a); err != nil {
 		return nil, err
 	}
-	if f.Limit < 0 || f.Limit > 1000 {
-		return nil, errs.E(errs.Invalid, "limit must be 1 to 1000.")
+	sf := store.EventFilter{Action: f.Action}
+	if f.Limit != "" {
+		n, err := strconv.Atoi(f.Limit)
+		if err != nil || n < 1 || n > 1000 {
+			return nil, errs.E(errs.Invalid, "limit must be 1 to 1000.")
+		}
+		sf.Limit = n
 	}
 	if f.User != "" {
 		name, err := NormalizeUsername(f.User)
 		if err != nil {
 			return nil, err
 		}
-		f.User = name
+		sf.User = name
 	}
-	return s.store.Events(ctx, f)
+	list, err := s.store.Events(ctx, sf)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Event, len(list))
+	for i, e := range list {
+		out[i] = Event{At: e.At.UTC(), Actor: e.Actor, User: e.User, Action: e.Action, Detail: e.Detail}
+	}
+	return out, nil
 }
 
 // Bootstrap makes the first admin when the database has none, answering its temporary password

@@ -183,7 +183,7 @@ func TestAdminOnly(t *testing.T) {
 			_, err := h.svc.SetOption(h.ctx, joe, options.InternalMFA, options.PolicyOff)
 			return err
 		}},
-		{"audit", func() error { _, err := h.svc.Audit(h.ctx, joe, store.EventFilter{}); return err }},
+		{"audit", func() error { _, err := h.svc.Audit(h.ctx, joe, account.EventFilter{}); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			wantCode(t, tc.call(), errs.Forbidden)
@@ -443,9 +443,9 @@ func TestAudit(t *testing.T) {
 	h := newHarness(t)
 	h.user("aud")
 	h.user("other")
-	_, err := h.svc.Audit(h.ctx, account.CLI, store.EventFilter{Limit: -1})
+	_, err := h.svc.Audit(h.ctx, account.CLI, account.EventFilter{Limit: "-1"})
 	wantCode(t, err, errs.Invalid)
-	ev, err := h.svc.Audit(h.ctx, account.CLI, store.EventFilter{User: "AUD"})
+	ev, err := h.svc.Audit(h.ctx, account.CLI, account.EventFilter{User: "AUD"})
 	mustNo(t, err)
 	if len(ev) != 1 || ev[0].User != "aud" || ev[0].Action != "user.created" || ev[0].Actor != "cli" {
 		t.Fatalf("events %+v", ev)

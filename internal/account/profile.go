@@ -10,26 +10,6 @@ import (
 	"github.com/twofold-auth/twofold/internal/store"
 )
 
-// Me is what a signed-in account sees of itself.
-type Me struct {
-	Username string
-	Email    string
-	Name     string
-	Kind     string
-	Source   string
-	Role     string
-	MFA      MFAStatus
-}
-
-// MFAStatus is the account's second factor as /me shows it.
-type MFAStatus struct {
-	Policy             string
-	Enrolled           bool
-	BackupCodesEnabled bool
-	// BackupCodesRemaining is nil while backup codes are disabled.
-	BackupCodesRemaining *int
-}
-
 // Principal is a finished session and its account.
 type Principal struct {
 	User    *store.User
@@ -97,6 +77,7 @@ func (s *Service) Me(ctx context.Context, p *Principal) (*Me, error) {
 	if u.Source == store.SourceSSO {
 		m.MFA.Policy = options.PolicyOff
 	}
+	m.MFA.CanEnroll = s.canEnroll(u, o) == nil
 	if m.MFA.BackupCodesEnabled {
 		n, err := s.store.CountBackupCodes(ctx, u.ID)
 		if err != nil {

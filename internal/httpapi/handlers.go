@@ -2,12 +2,9 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/errs"
-	"github.com/twofold-auth/twofold/internal/store"
 )
 
 type stepAnswer struct {
@@ -160,45 +157,7 @@ func (a *API) signOut(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.setCookie(w, "")
-	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-type mfaJSON struct {
-	Policy               string `json:"policy"`
-	Enrolled             bool   `json:"enrolled"`
-	BackupCodesEnabled   bool   `json:"backup_codes_enabled"`
-	BackupCodesRemaining *int   `json:"backup_codes_remaining"`
-}
-
-type meJSON struct {
-	Username string  `json:"username"`
-	Email    string  `json:"email"`
-	Name     string  `json:"name"`
-	Kind     string  `json:"kind"`
-	Source   string  `json:"source"`
-	Role     string  `json:"role"`
-	MFA      mfaJSON `json:"mfa"`
-}
-
-func toMe(m *account.Me) meJSON {
-	return meJSON{Username: m.Username, Email: m.Email, Name: m.Name, Kind: m.Kind, Source: m.Source, Role: m.Role,
-		MFA: mfaJSON{Policy: m.MFA.Policy, Enrolled: m.MFA.Enrolled, BackupCodesEnabled: m.MFA.BackupCodesEnabled,
-			BackupCodesRemaining: m.MFA.BackupCodesRemaining}}
-}
-
-type userJSON struct {
-	meJSON
-	Disabled            bool       `json:"disabled"`
-	PasswordLockedUntil *time.Time `json:"password_locked_until"`
-	MFALocked           bool       `json:"mfa_locked"`
-	MFALockedUntil      *time.Time `json:"mfa_locked_until"`
-	CreatedAt           time.Time  `json:"created_at"`
-}
-
-func toUser(v *account.UserView) userJSON {
-	return userJSON{meJSON: toMe(&v.Me), Disabled: v.Disabled, PasswordLockedUntil: v.PasswordLockedUntil,
-		MFALocked: v.MFALocked, MFALockedUntil: v.MFALockedUntil, CreatedAt: v.CreatedAt.UTC()}
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request) error {
@@ -210,7 +169,7 @@ func (a *API) me(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toMe(m))
+	return writeJSON(w, http.StatusOK, m)
 }
 
 func (a *API) changePassword(w http.ResponseWriter, r *http.Request) error {
@@ -230,7 +189,6 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.setCookie(w, token)
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
@@ -353,11 +311,7 @@ func (a *API) users(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]userJSON, len(list))
-	for i, v := range list {
-		out[i] = toUser(v)
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"users": out})
+	return writeJSON(w, http.StatusOK, map[string]any{"users": list})
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
@@ -381,7 +335,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, toUser(v))
+	return writeJSON(w, http.StatusCreated, v)
 }
 
 func (a *API) user(w http.ResponseWriter, r *http.Request) error {
@@ -393,7 +347,7 @@ func (a *API) user(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toUser(v))
+	return writeJSON(w, http.StatusOK, v)
 }
 
 // userAction is an admin action on one account that answers the account.
@@ -413,7 +367,7 @@ func (a *API) userAction(w http.ResponseWriter, r *http.Request, body any,
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toUser(v))
+	return writeJSON(w, http.StatusOK, v)
 }
 
 func (a *API) resetMFA(w http.ResponseWriter, r *http.Request) error {
@@ -449,35 +403,16 @@ func (a *API) enable(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-type eventJSON struct {
-	At     time.Time `json:"at"`
-	Actor  string    `json:"actor"`
-	User   string    `json:"user"`
-	Action string    `json:"action"`
-	Detail string    `json:"detail"`
-}
-
 func (a *API) audit(w http.ResponseWriter, r *http.Request) error {
 	actor, err := a.admin(r)
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	f := store.EventFilter{User: q.Get("user"), Action: q.Get("action")}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 {
-			return errs.E(errs.Invalid, "limit must be 1 to 1000.")
-		}
-		f.Limit = n
-	}
-	events, err := a.svc.Audit(r.Context(), actor, f)
+	events, err := a.svc.Audit(r.Context(), actor, account.EventFilter{User: q.Get("user"), Action: q.Get("action"),
+		Limit: q.Get("limit")})
 	if err != nil {
 		return err
 	}
-	out := make([]eventJSON, len(events))
-	for i, e := range events {
-		out[i] = eventJSON{At: e.At.UTC(), Actor: e.Actor, User: e.User, Action: e.Action, Detail: e.Detail}
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"events": out})
+	return writeJSON(w, http.StatusOK, map[string]any{"events": events})
 }

@@ -55,6 +55,8 @@ type API struct {
 	trusted []netip.Prefix
 	secure  bool
 	ready   func(context.Context) error
+	// pages show a browser the outcome of the identity provider's callback (Protect sets them).
+	pages Pages
 
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -190,15 +192,11 @@ func (a *API) renderError(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.ErrorContext(r.Context(), "request failed", "route", r.Pattern, "err", err)
 	}
 	body := errorBody{Code: e.Code, Message: e.Message, Next: e.Next, locked: e.Code == errs.Locked}
-	retry := e.RetryAfter
 	if !e.LockedUntil.IsZero() {
 		t := e.LockedUntil.UTC()
 		body.LockedUntil = &t
-		retry = time.Until(t)
 	}
-	if retry > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
-	}
+	errs.SetRetryAfter(w.Header(), e, a.svc.Now)
 	out := map[string]any{"error": body}
 	if e.Next != "" {
 		out["next"] = e.Next
@@ -310,23 +308,37 @@ func (a *API) admin(r *http.Request) (account.Actor, error) {
 	return actor, nil
 }
 
-// Protect refuses cross-origin writes (http.CrossOriginProtection) before next runs. A refused
-// request under /api/ is answered in the API's error shape; any other goes to pages (which
-// explain the refusal in HTML) or, when pages is nil, gets a plain 403.
-func (a *API) Protect(next, pages http.Handler) http.Handler {
+// Pages is what the API needs of the pages (web.Handler): they answer every request that is
+// not the API's, refuse cross-origin form posts themselves, and show a browser the outcome of
+// a sign-in through the identity provider, so that the API writes no HTML of its own.
+type Pages interface {
+	http.Handler
+	SignInFailed(w http.ResponseWriter, r *http.Request, err error, signIn string)
+}
+
+// Protect joins the API and the pages (nil: none) into the server's handler, with cross-origin
+// writes refused (http.CrossOriginProtection) once for each request: by the API, in its error
+// shape, for its own paths; by the pages, which protect themselves wherever they are mounted,
+// for theirs. Without pages, a refused request outside /api/ gets a plain 403.
+func (a *API) Protect(next http.Handler, pages Pages) http.Handler {
+	a.pages = pages
 	protect := http.NewCrossOriginProtection()
 	protect.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasPrefix(r.URL.Path, "/api/"):
-			w.Header().Set("Cache-Control", "no-store")
-			a.renderError(w, r, errs.E(errs.Forbidden, "Cross-origin requests are refused."))
-		case pages != nil:
-			pages.ServeHTTP(w, r)
-		default:
+		if !strings.HasPrefix(r.URL.Path, "/api/") {
 			http.Error(w, "cross-origin request refused", http.StatusForbidden)
+			return
 		}
+		w.Header().Set("Cache-Control", "no-store")
+		a.renderError(w, r, errs.E(errs.Forbidden, "Cross-origin requests are refused."))
 	}))
-	return protect.Handler(next)
+	api := protect.Handler(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if pages != nil && !strings.HasPrefix(r.URL.Path, "/api/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 }
 
 func (a *API) notFound(w http.ResponseWriter, r *http.Request) error {

@@ -2,11 +2,8 @@ package httpapi
 
 import (
 	"errors"
-	"html/template"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/errs"
@@ -18,7 +15,7 @@ type SSOConfig struct {
 	// Client is nil when no identity provider is configured: the routes then answer 404.
 	Client *sso.Client
 	// Home is where a finished sign-in lands (the base URL's "/"); SignInPage is linked from
-	// the page that tells a browser why a sign-in failed.
+	// the page that tells a browser why a sign-in failed (Pages, given to API.Protect).
 	Home       string
 	SignInPage string
 }
@@ -104,40 +101,17 @@ func (h *ssoRoutes) link(w http.ResponseWriter, r *http.Request) error {
 }
 
 // failed logs why a sign-in through the provider failed and answers the error: JSON for API
-// clients, and for a browser (which is where the provider sends people) a small page that
-// says the same and links back to the sign-in page.
+// clients, and for a browser (which is where the provider sends people) the pages' error page,
+// which says the same and links back to the sign-in page.
 func (h *ssoRoutes) failed(w http.ResponseWriter, r *http.Request, err error) error {
 	var se *sso.Error
 	if errors.As(err, &se) {
 		h.a.log.WarnContext(r.Context(), "sign-in through the identity provider failed",
 			"kind", se.Kind, "reason", se.Reason.Error())
 	}
-	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+	if h.a.pages == nil || !strings.Contains(r.Header.Get("Accept"), "text/html") {
 		return err
 	}
-	e := errs.As(err)
-	if e.Code == errs.Internal {
-		h.a.log.ErrorContext(r.Context(), "request failed", "route", r.Pattern, "err", err)
-	}
-	if e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(errs.Status(e.Code))
-	// The status is written: a failed write has nowhere else to go.
-	_ = ssoErrorPage.Execute(w, struct{ Message, SignIn string }{e.Message, h.c.SignInPage})
+	h.a.pages.SignInFailed(w, r, err, h.c.SignInPage)
 	return nil
 }
-
-var ssoErrorPage = template.Must(template.New("sso").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign-in failed · Twofold</title>
-<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;line-height:1.5}</style>
-</head><body>
-<h1>Sign-in through the identity provider failed</h1>
-<p role="alert">{{.Message}}</p>
-<p><a href="{{.SignIn}}">Back to sign-in</a></p>
-</body></html>
-`))

@@ -30,6 +30,7 @@ import (
 	"github.com/twofold-auth/twofold/internal/sso"
 	"github.com/twofold-auth/twofold/internal/store"
 	"github.com/twofold-auth/twofold/internal/store/sqlite"
+	"github.com/twofold-auth/twofold/internal/web"
 )
 
 const testKeyHex = "5c1f0e9a7b3d2c4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6"
@@ -110,7 +111,9 @@ func newEnv(t *testing.T) *env {
 		Keys:   k, Mailer: mailer, BaseURL: "http://twofold.test", Logger: log})
 
 	mux := http.NewServeMux()
-	tf := httptest.NewServer(http.NewCrossOriginProtection().Handler(mux))
+	// The server answers as serve wires it: the API and the pages behind API.Protect.
+	var handler http.Handler = mux
+	tf := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	t.Cleanup(tf.Close)
 	p := newIdP(t, tf.URL+"/api/v1/sso/callback", people...)
 	rw := &hostRewriter{base: http.DefaultTransport}
@@ -123,6 +126,12 @@ func newEnv(t *testing.T) *env {
 	}
 	api := httpapi.New(httpapi.Config{Service: svc, Logger: log, Ready: st.Ping}, mux)
 	api.RegisterSSO(httpapi.SSOConfig{Client: client, Home: tf.URL + "/", SignInPage: tf.URL + "/signin"}, mux)
+	pages, err := web.New(web.Config{Service: svc, Logger: log, SSOURL: httpapi.SSOStartPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("/", pages)
+	handler = api.Protect(mux, pages)
 
 	e := &env{t: t, store: st, svc: svc, tf: tf, idp: p, client: client, rewrite: rw, skew: skew, outbox: outbox, logs: logs}
 	e.newBrowser()

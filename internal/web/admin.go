@@ -4,12 +4,10 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/options"
-	"github.com/twofold-auth/twofold/internal/store"
 )
 
 // optionRow is one line of the options grid.
@@ -158,7 +156,7 @@ func (h *Handler) userNew(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.render(w, r, http.StatusOK, "admin_user_new", &view{Title: "Add an account", Nav: navOf(p, "users"),
-		Form: newForm(url.Values{"kind": {store.KindInternal}, "source": {store.SourceLocal}, "role": {store.RoleUser}})})
+		Form: newForm(url.Values{"kind": {account.KindInternal}, "source": {account.SourceLocal}, "role": {account.RoleUser}})})
 	return nil
 }
 
@@ -170,9 +168,9 @@ func (h *Handler) userCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n := account.NewUser{Username: strings.TrimSpace(r.PostForm.Get("username")),
-		Email: strings.TrimSpace(r.PostForm.Get("email")), Name: strings.TrimSpace(r.PostForm.Get("name")),
-		Kind: r.PostForm.Get("kind"), Source: r.PostForm.Get("source"), Role: r.PostForm.Get("role")}
+	n := account.NewUser{Username: r.PostForm.Get("username"), Email: r.PostForm.Get("email"),
+		Name: r.PostForm.Get("name"), Kind: r.PostForm.Get("kind"), Source: r.PostForm.Get("source"),
+		Role: r.PostForm.Get("role")}
 	v, _, err := h.svc.CreateUser(r.Context(), a, n)
 	if err != nil {
 		f := newForm(r.PostForm)
@@ -325,19 +323,19 @@ func (h *Handler) userEnable(w http.ResponseWriter, r *http.Request) error {
 
 type auditData struct {
 	User   string
-	Events []*store.Event
+	Events []account.Event
 }
 
-// auditLimit is how many events the page lists.
-const auditLimit = 200
+// auditLimit is how many events the page lists, as the service's filter takes it.
+const auditLimit = "200"
 
 func (h *Handler) audit(w http.ResponseWriter, r *http.Request) error {
 	p, a, err := h.admin(r)
 	if err != nil {
 		return err
 	}
-	user := strings.TrimSpace(r.URL.Query().Get("user"))
-	events, err := h.svc.Audit(r.Context(), a, store.EventFilter{User: user, Limit: auditLimit})
+	user := r.URL.Query().Get("user")
+	events, err := h.svc.Audit(r.Context(), a, account.EventFilter{User: user, Limit: auditLimit})
 	if err != nil && errs.Code(err) == errs.Invalid {
 		h.renderForm(w, r, "admin_audit", &view{Title: "Audit log", Nav: navOf(p, "audit"),
 			Form: newForm(url.Values{"user": {user}}).fail(err, "user"), Data: auditData{User: user}}, err)

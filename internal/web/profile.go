@@ -5,18 +5,13 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/errs"
-	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/password"
-	"github.com/twofold-auth/twofold/internal/store"
 )
 
 // profileData is the profile page with its two tabs.
 type profileData struct {
 	Tab string // "details" or "security"
 	Me  *account.Me
-	// CanEnroll offers "Set up MFA": a local account without an authenticator whose policy is
-	// not off. The service decides again when the form is sent.
-	CanEnroll bool
 	// ShowBackup shows the backup-code count and "Regenerate Backup Codes": enrolled, and
 	// backup codes enabled.
 	ShowBackup bool
@@ -30,7 +25,6 @@ type profileData struct {
 
 func newProfileData(m *account.Me, tab string) profileData {
 	return profileData{Tab: tab, Me: m,
-		CanEnroll:  !m.MFA.Enrolled && m.MFA.Policy != options.PolicyOff && m.Source == store.SourceLocal,
 		ShowBackup: m.MFA.Enrolled && m.MFA.BackupCodesEnabled && m.MFA.BackupCodesRemaining != nil,
 		MinLength:  password.MinLength, MaxLength: password.MaxLength}
 }
@@ -113,7 +107,7 @@ func (h *Handler) regenerate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	codes, err := h.svc.RegenerateBackupCodes(r.Context(), p, code(r, "code"))
+	codes, err := h.svc.RegenerateBackupCodes(r.Context(), p, r.PostForm.Get("code"))
 	if err != nil {
 		return h.securityError(w, r, p, codeError(err, "code"), true, err)
 	}
@@ -189,7 +183,7 @@ func (h *Handler) profileEnrollVerify(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	codes, err := h.svc.FinishEnroll(r.Context(), p, code(r, "code"))
+	codes, err := h.svc.FinishEnroll(r.Context(), p, r.PostForm.Get("code"))
 	if err != nil {
 		h.renderForm(w, r, "verify", &view{Title: "Verification Required", Nav: navOf(p, "profile"),
 			Form: codeError(err, "code"), Data: verifyProfile}, err)

@@ -43,7 +43,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	username := strings.TrimSpace(r.PostForm.Get("username"))
+	username := r.PostForm.Get("username")
 	st, err := h.svc.SignIn(r.Context(), account.SignInRequest{Username: username,
 		Password: r.PostForm.Get("password"), Addr: h.clientAddr(r), Token: h.token(r)})
 	if err != nil {
@@ -182,17 +182,11 @@ func (h *Handler) enrollVerifyPage(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// code reads a 6-digit code as typed: spaces some apps show in the middle are dropped; the
-// service checks the rest.
-func code(r *http.Request, name string) string {
-	return strings.Join(strings.Fields(r.PostForm.Get(name)), "")
-}
-
 func (h *Handler) enrollVerify(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	st, err := h.svc.VerifyEnroll(r.Context(), h.token(r), code(r, "code"))
+	st, err := h.svc.VerifyEnroll(r.Context(), h.token(r), r.PostForm.Get("code"))
 	if errs.Code(err) == errs.Locked {
 		h.locked(w, r, err)
 		return nil
@@ -264,7 +258,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	st, err := h.svc.Verify(r.Context(), h.token(r), code(r, "code"), "")
+	st, err := h.svc.Verify(r.Context(), h.token(r), r.PostForm.Get("code"), "")
 	if errs.Code(err) == errs.Locked {
 		h.locked(w, r, err)
 		return nil
@@ -292,7 +286,7 @@ type lockedData struct {
 // the page offers no code field, only when to try again.
 func (h *Handler) locked(w http.ResponseWriter, r *http.Request, err error) {
 	e := errs.As(err)
-	setRetryAfter(w, e)
+	errs.SetRetryAfter(w.Header(), e, h.svc.Now)
 	h.render(w, r, errs.Status(e.Code), "locked", &view{Title: "Second factor locked",
 		Data: lockedData{Forever: e.LockedUntil.IsZero(), Until: e.LockedUntil}})
 }

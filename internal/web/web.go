@@ -149,7 +149,12 @@ func newHandler(c Config, files fs.FS) (*Handler, error) {
 // ServeHTTP sets the security headers and serves the request. Cross-origin form posts are
 // refused here too, so the pages are protected wherever they are mounted.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
+	setHeaders(w.Header())
+	h.next.ServeHTTP(w, r)
+}
+
+// setHeaders sets the headers of every answer of the pages.
+func setHeaders(hd http.Header) {
 	hd.Set("Content-Security-Policy", ContentSecurityPolicy)
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
@@ -160,7 +165,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 	// Pages show keys, codes and account state: no cache may keep them. Static files override.
 	hd.Set("Cache-Control", "no-store")
-	h.next.ServeHTTP(w, r)
 }
 
 // handler is a page handler: it writes its answer and returns any error for fail to render.
@@ -234,11 +238,11 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) {
 			allow = append(allow, http.MethodHead)
 		}
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		h.errorPage(w, r, http.StatusMethodNotAllowed, "This page cannot be used that way",
-			"The address is right, but not for this kind of request. Go back and use the page's own buttons.")
+		h.errorPage(w, r, http.StatusMethodNotAllowed, "This page cannot be used that way", errorData{
+			Message: "The address is right, but not for this kind of request. Go back and use the page's own buttons."})
 		return
 	}
-	h.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no page at this address.")
+	h.errorPage(w, r, http.StatusNotFound, "Page not found", errorData{Message: "There is no page at this address."})
 }
 
 func (h *Handler) wrap(fn handler) http.Handler {
@@ -250,27 +254,44 @@ func (h *Handler) wrap(fn handler) http.Handler {
 }
 
 // fail renders an error that no form on the page shows: a sign-in that moved on or ended goes
-// to its current step or to the sign-in page; anything else is an error page with the status
-// of its code.
+// to its current step or to the sign-in page; anything else is the error page.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if h.redirectFor(w, r, err) {
 		return
 	}
+	h.showError(w, r, err, "", errorData{})
+}
+
+// SignInFailed answers, for the API's callback of the identity provider, a sign-in through it
+// that failed: the error page with the error's status and message, titled for that sign-in and
+// linking back to the sign-in page at signIn.
+func (h *Handler) SignInFailed(w http.ResponseWriter, r *http.Request, err error, signIn string) {
+	setHeaders(w.Header())
+	h.showError(w, r, err, "Sign-in through the identity provider failed",
+		errorData{BackURL: signIn, BackText: "Back to sign-in"})
+}
+
+// showError is the error page of err: its status, Retry-After and message as pages say it,
+// under title (by default one that fits its code).
+func (h *Handler) showError(w http.ResponseWriter, r *http.Request, err error, title string, d errorData) {
 	e := errs.As(err)
 	if e.Code == errs.Internal {
 		h.log.ErrorContext(r.Context(), "page failed", "route", r.Pattern, "err", err)
 	}
-	title := "Something went wrong"
-	switch e.Code {
-	case errs.Forbidden:
-		title = "Not allowed"
-	case errs.NotFound:
-		title = "Not found"
-	case errs.Locked, errs.RateLimited, errs.Unavailable:
-		title = "Please wait"
+	if title == "" {
+		title = "Something went wrong"
+		switch e.Code {
+		case errs.Forbidden:
+			title = "Not allowed"
+		case errs.NotFound:
+			title = "Not found"
+		case errs.Locked, errs.RateLimited, errs.Unavailable:
+			title = "Please wait"
+		}
 	}
-	setRetryAfter(w, e)
-	h.errorPage(w, r, errs.Status(e.Code), title, h.message(e))
+	errs.SetRetryAfter(w.Header(), e, h.svc.Now)
+	d.Message = h.message(e)
+	h.errorPage(w, r, errs.Status(e.Code), title, d)
 }
 
 // redirectFor handles the errors that move a person elsewhere rather than show a message: a
@@ -302,25 +323,21 @@ func (h *Handler) redirectFor(w http.ResponseWriter, r *http.Request, err error)
 	return false
 }
 
-func setRetryAfter(w http.ResponseWriter, e *errs.Error) {
-	retry := e.RetryAfter
-	if !e.LockedUntil.IsZero() {
-		retry = time.Until(e.LockedUntil)
-	}
-	if retry > 0 {
-		w.Header().Set("Retry-After", fmt.Sprint(int((retry+time.Second-1)/time.Second)))
-	}
+// errorData is the error page: what happened and, when it is not the start page, where to go.
+type errorData struct {
+	Message           string
+	BackURL, BackText string
 }
 
-func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, title, message string) {
-	v := &view{Title: title, Nav: h.nav(r), Data: message}
-	h.render(w, r, status, "error", v)
+// errorPage renders the error page; every error a page shows outside a form comes here.
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int, title string, d errorData) {
+	h.render(w, r, status, "error", &view{Title: title, Nav: h.nav(r), Data: d})
 }
 
 func (h *Handler) crossOrigin(w http.ResponseWriter, r *http.Request) {
-	h.errorPage(w, r, http.StatusForbidden, "Refused: the form came from another site",
-		"This request was sent by a page of another site, so it was refused and nothing changed. "+
-			"If you meant to do this, open Twofold yourself and use its own page.")
+	h.errorPage(w, r, http.StatusForbidden, "Refused: the form came from another site", errorData{
+		Message: "This request was sent by a page of another site, so it was refused and nothing changed. " +
+			"If you meant to do this, open Twofold yourself and use its own page."})
 }
 
 // view is what every template receives.
@@ -387,7 +404,7 @@ func (h *Handler) renderForm(w http.ResponseWriter, r *http.Request, name string
 		if e.Code == errs.Internal {
 			h.log.ErrorContext(r.Context(), "page failed", "route", r.Pattern, "err", err)
 		}
-		setRetryAfter(w, e)
+		errs.SetRetryAfter(w.Header(), e, h.svc.Now)
 		status = errs.Status(e.Code)
 		if v.Form != nil {
 			// The service's message may hold a machine time; the page says it as pages do.
@@ -407,7 +424,7 @@ func (h *Handler) renderForm(w http.ResponseWriter, r *http.Request, name string
 func (h *Handler) static(w http.ResponseWriter, r *http.Request) {
 	a, ok := h.assets[r.PathValue("name")]
 	if !ok {
-		h.errorPage(w, r, http.StatusNotFound, "Page not found", "There is no file at this address.")
+		h.errorPage(w, r, http.StatusNotFound, "Page not found", errorData{Message: "There is no file at this address."})
 		return
 	}
 	w.Header().Set("Content-Type", a.contentType)

@@ -14,7 +14,6 @@ import (
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/httpapi"
 	"github.com/twofold-auth/twofold/internal/options"
-	"github.com/twofold-auth/twofold/internal/store"
 	"github.com/twofold-auth/twofold/internal/web"
 )
 
@@ -168,7 +167,7 @@ type snapshot struct {
 func (a *testApp) snapshot() snapshot {
 	a.t.Helper()
 	ctx := context.Background()
-	ev, err := a.svc.Audit(ctx, account.CLI, store.EventFilter{Limit: 1000})
+	ev, err := a.svc.Audit(ctx, account.CLI, account.EventFilter{Limit: "1000"})
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -646,7 +645,7 @@ func TestAdminOptions(t *testing.T) {
 	if !strings.Contains(saved.body, "within 5 seconds") || saved.byID("search").attr("value") != "MFA" {
 		t.Errorf("after Confirm:\n%s", saved.body)
 	}
-	ev, _ := a.svc.Audit(context.Background(), account.CLI, store.EventFilter{Action: "option.changed"})
+	ev, _ := a.svc.Audit(context.Background(), account.CLI, account.EventFilter{Action: "option.changed"})
 	if len(ev) != 1 || ev[0].Actor != "root" || !strings.Contains(ev[0].Detail, "required -> optional") {
 		t.Errorf("audit: %+v", ev)
 	}
