@@ -14,6 +14,10 @@ import (
 	"github.com/twofold-auth/twofold/internal/store"
 )
 
+// lowBackupCodes is how few unused codes after a backup-code sign-in make the answer say so
+// (backup_codes_low).
+const lowBackupCodes = 2
+
 // errBackupCodesOff answers a backup code or a regeneration while enableMFABackupCodes is no:
 // it is refused before anything is checked or counted.
 var errBackupCodesOff = errs.E(errs.Forbidden, "Backup codes are turned off for this application.")

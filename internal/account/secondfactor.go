@@ -34,6 +34,9 @@ func (m Method) AMR() string {
 	return ""
 }
 
+// totpSkew is how many 30-second steps either side of the server's clock a code may be from.
+const totpSkew = 1
+
 // A proof is what someone offers as their second factor. A new method (a security key, SPEC §9)
 // is one more proof, checked, counted and locked by the same checkSecondFactor.
 type proof interface {
@@ -143,9 +146,10 @@ func (s *Service) checkSecondFactor(ctx context.Context, c factorCheck) error {
 			return err
 		}
 		// A success resets the count and any lock. When there is nothing to reset (the stored
-		// count was 0, no lock) and the proof changed nothing else, the row already holds what
-		// UpdateUser would write: skipping it spares the usual sign-in one statement inside
-		// the serialised write transaction.
+		// count was 0, no lock), the row already holds the count that UpdateUser would write (a
+		// code's step is written by its conditional write; enrolment writes the account in
+		// passed): skipping it spares the usual sign-in one statement inside the serialised
+		// write transaction.
 		reset := u.MFAFailures > 1 || !u.MFALockedUntil.IsZero() || u.MFALockedForever
 		clearSecondFactorFailures(u)
 		if reset {

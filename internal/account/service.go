@@ -33,7 +33,7 @@ const (
 	StepDone           = "done"
 )
 
-// Limits of SPEC §3 and §5.
+// Session lifetimes (SPEC §5 "Sessions").
 const (
 	SignInLifetime  = 10 * time.Minute
 	SessionIdle     = 30 * time.Minute
@@ -42,9 +42,6 @@ const (
 	// touchEvery is how stale a session's last use may be before a request writes it again,
 	// so that a busy session does not write on every request.
 	touchEvery = time.Minute
-
-	lowBackupCodes = 2
-	totpSkew       = 1
 )
 
 // Config holds what a Service needs.
