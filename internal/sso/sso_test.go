@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,16 +22,14 @@ import (
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/app"
+	"github.com/twofold-auth/twofold/internal/app/apptest"
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/httpapi"
 	"github.com/twofold-auth/twofold/internal/keys"
-	"github.com/twofold-auth/twofold/internal/mail"
 	"github.com/twofold-auth/twofold/internal/options"
-	"github.com/twofold-auth/twofold/internal/password"
 	"github.com/twofold-auth/twofold/internal/sso"
 	"github.com/twofold-auth/twofold/internal/store"
-	"github.com/twofold-auth/twofold/internal/store/sqlite"
-	"github.com/twofold-auth/twofold/internal/web"
 )
 
 const testKeyHex = "5c1f0e9a7b3d2c4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6"
@@ -56,12 +55,12 @@ func (l *logSink) String() string {
 // enough that only a hang reaches it, never a busy machine.
 const hang = time.Minute
 
-// env is Twofold (SQLite, outbox, the API with SSO) wired to a provider, and a browser.
+// env is Twofold (as `twofold serve` runs it, with SSO) wired to a provider, and a browser.
 type env struct {
 	t       *testing.T
-	store   *sqlite.DB
+	store   store.Store
 	svc     *account.Service
-	tf      *httptest.Server
+	url     string // where Twofold answers
 	idp     *idp
 	client  *sso.Client
 	rewrite *hostRewriter
@@ -86,54 +85,35 @@ var people = []idpUser{
 	{id: "u-mal\x1b]0;pwned\x07\u202eory", username: "mallory", email: "mallory@example.org", emailVerified: true},
 }
 
-func newEnv(t *testing.T) *env {
-	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "twofold.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	k, err := keys.Parse(testKeyHex)
-	if err != nil {
-		t.Fatal(err)
-	}
-	outbox := filepath.Join(dir, "outbox")
-	mailer, err := mail.NewOutbox(outbox, "Twofold <twofold@example.org>", time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &logSink{}
-	log := slog.New(slog.NewTextHandler(logs, nil))
-	svc := account.New(account.Config{Store: st, Options: options.NewCache(st.Options, time.Now),
-		Hasher: password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 0, 2*time.Second, nil),
-		Keys:   k, Mailer: mailer, BaseURL: "http://twofold.test", Logger: log})
+// envOption changes how newEnv starts.
+type envOption int
 
-	mux := http.NewServeMux()
-	// The server answers as serve wires it: the API and the pages behind API.Protect.
-	var handler http.Handler = mux
-	tf := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
-	t.Cleanup(tf.Close)
-	p := newIdP(t, tf.URL+"/api/v1/sso/callback", people...)
+// providerDown makes the provider unreachable before Twofold starts.
+const providerDown envOption = 1
+
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	// The provider is told Twofold's callback before Twofold starts, so Twofold's port is taken
+	// first.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	p := newIdP(t, base+"/api/v1/sso/callback", people...)
+	if slices.Contains(opts, providerDown) {
+		p.close()
+	}
 	rw := &hostRewriter{base: http.DefaultTransport}
 	skew := new(atomic.Int64)
-	client, err := sso.New(sso.Config{Issuer: p.issuer, ClientID: idpClientID, ClientSecret: idpClientSecret,
-		RedirectURL: tf.URL + "/api/v1/sso/callback", Keys: k, HTTPClient: &http.Client{Transport: rw, Timeout: hang},
-		Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := httpapi.New(httpapi.Config{Service: svc, Logger: log, Ready: st.Ping}, mux)
-	api.RegisterSSO(httpapi.SSOConfig{Client: client, Home: tf.URL + "/", SignInPage: tf.URL + "/signin"}, mux)
-	pages, err := web.New(web.Config{Service: svc, Logger: log, SSOURL: httpapi.SSOStartPath})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux.Handle("/", pages)
-	handler = api.Protect(mux, pages)
-
-	e := &env{t: t, store: st, svc: svc, tf: tf, idp: p, client: client, rewrite: rw, skew: skew, outbox: outbox, logs: logs}
+	logs := &logSink{}
+	a := apptest.Serve(t, app.Config{Listener: ln, SecretKey: testKeyHex, MailFrom: "Twofold <twofold@example.org>",
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		SSO: app.SSO{Issuer: p.issuer, ClientID: idpClientID, ClientSecret: idpClientSecret,
+			HTTPClient: &http.Client{Transport: rw, Timeout: hang},
+			Now:        func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }}})
+	e := &env{t: t, store: a.Store, svc: a.Service, url: a.URL(), idp: p, client: a.SSO, rewrite: rw,
+		skew: skew, outbox: a.Outbox, logs: logs}
 	e.newBrowser()
 	e.add(account.NewUser{Username: "alice", Email: "alice@example.org", Source: store.SourceSSO})
 	e.add(account.NewUser{Username: "dan@example.org", Email: "dan@example.org", Source: store.SourceSSO})
@@ -174,7 +154,7 @@ func (e *env) get(url, accept string) *http.Response {
 // answering the URL of Twofold's callback the provider redirected to.
 func (e *env) toProvider() string {
 	e.t.Helper()
-	resp := e.get(e.tf.URL+httpapi.SSOStartPath, "text/html")
+	resp := e.get(e.url+httpapi.SSOStartPath, "text/html")
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusFound {
 		e.t.Fatalf("start: %d", resp.StatusCode)
@@ -188,7 +168,7 @@ func (e *env) toProvider() string {
 		next = u.String()
 	}
 	for range 10 {
-		if strings.HasPrefix(next, e.tf.URL+"/api/v1/sso/callback") {
+		if strings.HasPrefix(next, e.url+"/api/v1/sso/callback") {
 			return next
 		}
 		resp := e.get(next, "text/html")
@@ -270,7 +250,7 @@ func (e *env) events(action string) []*store.Event {
 
 func (e *env) me(session string) map[string]any {
 	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, e.tf.URL+"/api/v1/me", nil)
+	req, _ := http.NewRequest(http.MethodGet, e.url+"/api/v1/me", nil)
 	req.AddCookie(&http.Cookie{Name: httpapi.CookieName, Value: session})
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -305,7 +285,7 @@ func (e *env) refused(r result, status int, code, says string) {
 func TestSignInOfAnSSOAccount(t *testing.T) {
 	e := newEnv(t)
 	r := e.signIn("Alice") // the provider says "Alice": the username rule keeps it in lower case
-	if r.status != http.StatusFound || r.header.Get("Location") != e.tf.URL+"/" {
+	if r.status != http.StatusFound || r.header.Get("Location") != e.url+"/" {
 		t.Fatalf("answer %d %s, want 302 to /", r.status, r.body)
 	}
 	if r.session == "" || !r.cleared {
@@ -327,7 +307,7 @@ func TestSignInOfAnSSOAccount(t *testing.T) {
 	}
 
 	// The password step still refuses the SSO account, whatever the password.
-	resp, err := http.Post(e.tf.URL+"/api/v1/signin", "application/json",
+	resp, err := http.Post(e.url+"/api/v1/signin", "application/json",
 		strings.NewReader(`{"username":"alice","password":"anything at all 123"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -480,7 +460,7 @@ func TestProviderErrors(t *testing.T) {
 		{"replayed code", func(e *env) result {
 			e.idp.as("Alice")
 			cb := e.toProvider()
-			saved := e.browser.Jar.Cookies(mustURL(e.tf.URL + "/api/v1/sso/callback"))
+			saved := e.browser.Jar.Cookies(mustURL(e.url + "/api/v1/sso/callback"))
 			if r := e.callback(cb); r.status != http.StatusFound {
 				e.t.Fatalf("first use: %d %s", r.status, r.body)
 			}
@@ -488,7 +468,7 @@ func TestProviderErrors(t *testing.T) {
 				e.t.Fatalf("%d sessions after the first use", n)
 			}
 			e.newBrowser() // the attacker holds the callback URL and the sign-in cookie
-			e.browser.Jar.SetCookies(mustURL(e.tf.URL+"/api/v1/sso/callback"), saved)
+			e.browser.Jar.SetCookies(mustURL(e.url+"/api/v1/sso/callback"), saved)
 			return e.callback(cb)
 		}, http.StatusUnauthorized, "invalid_credentials", "expired or was used already"},
 		{"wrong issuer", func(e *env) result {
@@ -517,8 +497,9 @@ func TestProviderErrors(t *testing.T) {
 			return e.callback(cb)
 		}, http.StatusServiceUnavailable, "unavailable", "cannot be reached"},
 		{"provider unreachable at the start", func(e *env) result {
-			e.idp.close()
-			return e.callback(e.tf.URL + httpapi.SSOStartPath)
+			// Twofold discovers the provider as it starts, so this one never reached it.
+			*e = *newEnv(e.t, providerDown)
+			return e.callback(e.url + httpapi.SSOStartPath)
 		}, http.StatusServiceUnavailable, "unavailable", "cannot be reached"},
 	}
 	for _, c := range cases {
@@ -540,7 +521,7 @@ func TestSessionCookieKeptWhenCallbackIsForged(t *testing.T) {
 		t.Fatalf("no session: %d %s", r.status, r.body)
 	}
 	// A forged callback (no sign-in of this browser) is refused and signs nobody out.
-	forged := e.callback(e.tf.URL + "/api/v1/sso/callback?code=abc&state=def")
+	forged := e.callback(e.url + "/api/v1/sso/callback?code=abc&state=def")
 	if forged.status != http.StatusBadRequest || forged.session != "" {
 		t.Fatalf("forged callback: %d %s", forged.status, forged.body)
 	}
@@ -559,7 +540,7 @@ func TestErrorPageForBrowsers(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	for _, want := range []string{"access_denied", `href="` + e.tf.URL + `/signin"`} {
+	for _, want := range []string{"access_denied", `href="` + e.url + `/signin"`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("page lacks %q:\n%s", want, body)
 		}
