@@ -238,7 +238,7 @@ type NewUser struct {
 func (n *NewUser) normalize() error {
 	var err error
 	if n.Username, err = NormalizeUsername(n.Username); err != nil {
-		return err
+		return errs.As(err).About("username")
 	}
 	if err := checkText("email", n.Email); err != nil {
 		return err
@@ -306,7 +306,7 @@ func (s *Service) CreateUser(ctx context.Context, a Actor, n NewUser) (*UserView
 	err = s.store.Update(ctx, func(q store.Queries) error {
 		if err := q.CreateUser(ctx, u); err != nil {
 			if errors.Is(err, store.ErrConflict) {
-				return errs.E(errs.Conflict, "The username %q is taken.", u.Username)
+				return errs.E(errs.Conflict, "The username %q is taken.", u.Username).About("username")
 			}
 			return err
 		}

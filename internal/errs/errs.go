@@ -46,6 +46,9 @@ type Error struct {
 	atFormat string
 	// RetryAfter asks the client to wait, for rate limits and overload.
 	RetryAfter time.Duration
+	// Field names the field of the request that the refusal is about ("username"), when the
+	// service knows it, so that a form can show the message beside it.
+	Field string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -60,6 +63,13 @@ func E(code, format string, args ...any) *Error {
 func EAt(code string, at time.Time, format string) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, at.UTC().Format(time.RFC3339)),
 		At: at, atFormat: format}
+}
+
+// About answers a copy of e that is about field.
+func (e *Error) About(field string) *Error {
+	c := *e
+	c.Field = field
+	return &c
 }
 
 // Say answers the message with its time, if it names one, said by say.

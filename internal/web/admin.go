@@ -173,14 +173,8 @@ func (h *Handler) userCreate(w http.ResponseWriter, r *http.Request) error {
 		Role: r.PostForm.Get("role")}
 	v, _, err := h.svc.CreateUser(r.Context(), a, n)
 	if err != nil {
-		f := newForm(r.PostForm)
-		_, nameErr := account.NormalizeUsername(n.Username)
-		switch {
-		case errs.Code(err) == errs.Conflict, nameErr != nil:
-			f.fail(err, "username")
-		default:
-			f.fail(err, "")
-		}
+		// Beside the field the service says the refusal is about, else at the top.
+		f := newForm(r.PostForm).fail(err, errs.As(err).Field)
 		h.renderForm(w, r, "admin_user_new", &view{Title: "Add an account", Nav: navOf(p, "users"), Form: f}, err)
 		return nil
 	}
