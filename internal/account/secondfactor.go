@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twofold-auth/twofold/internal/backupcode"
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/otp"
 	"github.com/twofold-auth/twofold/internal/store"
@@ -85,6 +86,44 @@ func (c enrolmentCode) check(_ context.Context, _ *Service, _ store.Queries, u *
 		u.TOTPLastStep = step
 	}
 	return ok, nil
+}
+
+// Malformed versus wrong (SPEC §3): input that cannot be a code is refused with 400
+// invalid_request before anything is read, checked or counted; a well-formed code that is
+// wrong goes through checkSecondFactor and is counted.
+
+// checkTOTPFormat refuses a TOTP code that is not exactly 6 digits.
+func checkTOTPFormat(code string) error {
+	if len(code) != 6 {
+		return errs.E(errs.Invalid, "A code is exactly 6 digits.")
+	}
+	for i := 0; i < len(code); i++ {
+		if code[i] < '0' || code[i] > '9' {
+			return errs.E(errs.Invalid, "A code is exactly 6 digits.")
+		}
+	}
+	return nil
+}
+
+// parseProof answers the proof sent to the verification step: exactly one of a TOTP code and
+// a backup code (in any case, with or without dashes and spaces).
+func parseProof(code, backup string) (proof, error) {
+	switch {
+	case code != "" && backup != "":
+		return nil, errs.E(errs.Invalid, "Send either code or backup_code, not both.")
+	case code == "" && backup == "":
+		return nil, errs.E(errs.Invalid, "Send a 6-digit code or a backup code.")
+	case code != "":
+		if err := checkTOTPFormat(code); err != nil {
+			return nil, err
+		}
+		return totpCode(code), nil
+	}
+	normalized, err := backupcode.Normalize(backup)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "A backup code is 16 letters and digits, as xxxx-xxxx-xxxx-xxxx.")
+	}
+	return backupCode(normalized), nil
 }
 
 // codeRefused is the one answer to a well-formed code that is refused, wrong or reused alike

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/twofold-auth/twofold/internal/backupcode"
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/keys"
 	"github.com/twofold-auth/twofold/internal/options"
@@ -431,47 +430,18 @@ func (s *Service) SkipEnroll(ctx context.Context, token string) (Step, error) {
 	return step, err
 }
 
-func checkTOTPFormat(code string) error {
-	if len(code) != 6 {
-		return errs.E(errs.Invalid, "A code is exactly 6 digits.")
-	}
-	for i := 0; i < len(code); i++ {
-		if code[i] < '0' || code[i] > '9' {
-			return errs.E(errs.Invalid, "A code is exactly 6 digits.")
-		}
-	}
-	return nil
-}
-
 // Verify is the "Verification Required" step: a TOTP code or a backup code.
 func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step, error) {
-	switch {
-	case code != "" && backup != "":
-		return Step{}, errs.E(errs.Invalid, "Send either code or backup_code, not both.")
-	case code == "" && backup == "":
-		return Step{}, errs.E(errs.Invalid, "Send a 6-digit code or a backup code.")
-	}
-	var normalized string
-	if code != "" {
-		if err := checkTOTPFormat(code); err != nil {
-			return Step{}, err
-		}
-	} else {
-		var err error
-		if normalized, err = backupcode.Normalize(backup); err != nil {
-			return Step{}, errs.E(errs.Invalid, "A backup code is 16 letters and digits, as xxxx-xxxx-xxxx-xxxx.")
-		}
+	p, err := parseProof(code, backup)
+	if err != nil {
+		return Step{}, err
 	}
 	si, err := s.load(ctx, token, StepVerify)
 	if err != nil {
 		return Step{}, err
 	}
-	var p proof = totpCode(code)
-	if normalized != "" {
-		if !si.opts.BackupCodesEnabled() {
-			return Step{}, errBackupCodesOff
-		}
-		p = backupCode(normalized)
+	if p.method() == MethodBackupCode && !si.opts.BackupCodesEnabled() {
+		return Step{}, errBackupCodesOff
 	}
 	var step Step
 	err = s.checkSecondFactor(ctx, factorCheck{userID: si.user.ID, sess: si.sess, proof: p,
