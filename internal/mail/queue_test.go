@@ -19,11 +19,9 @@ import (
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/account"
-	"github.com/twofold-auth/twofold/internal/keys"
+	"github.com/twofold-auth/twofold/internal/app"
+	"github.com/twofold-auth/twofold/internal/app/apptest"
 	"github.com/twofold-auth/twofold/internal/mail"
-	"github.com/twofold-auth/twofold/internal/options"
-	"github.com/twofold-auth/twofold/internal/password"
-	"github.com/twofold-auth/twofold/internal/store/sqlite"
 )
 
 const sender = "Twofold <twofold@example.org>"
@@ -101,15 +99,9 @@ func TestAccountCreationEmailsArrive(t *testing.T) {
 	run(t, q)
 
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "twofold.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	k, _ := keys.Parse("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
-	svc := account.New(account.Config{Store: st, Options: options.NewCache(st.Options, time.Now),
-		Hasher: password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 0, time.Second, nil),
-		Keys:   k, Mailer: q, BaseURL: "https://twofold.example.org", Logger: slog.New(slog.DiscardHandler)})
+	svc := apptest.Open(t, app.Config{Data: dir, SecretKey: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+		BaseURL: "https://twofold.example.org", HashWait: time.Second,
+		WrapMail: func(mail.Mailer) mail.Mailer { return q }}).Service
 	if _, _, err := svc.CreateUser(ctx, account.CLI, account.NewUser{Username: "alice", Email: "alice@example.org", Name: "Alice Doe"}); err != nil {
 		t.Fatal(err)
 	}
