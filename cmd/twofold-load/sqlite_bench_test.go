@@ -17,7 +17,7 @@ import (
 // that one SQLite writer runs one at a time, into the durable commit and the statements. It
 // runs, on the project's own schema (made by internal/store/sqlite), the statements that
 // internal/store/sqlite runs for a successful TOTP verification (copied here: keep them in step
-// with queries.go), with synchronous FULL (as the store opens it) and NORMAL. The temporary
+// with internal/store/sqlstore), with synchronous FULL (as the store opens it) and NORMAL. The temporary
 // directory is on the disk measured; set TMPDIR to measure another.
 //
 //	commit-only        BEGIN IMMEDIATE; COMMIT (nothing written: no sync)

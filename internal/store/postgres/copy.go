@@ -3,36 +3,14 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"github.com/twofold-auth/twofold/internal/store/sqlrow"
 	"iter"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/twofold-auth/twofold/internal/store"
+	"github.com/twofold-auth/twofold/internal/store/sqlstore"
 )
-
-// tableColumns are the columns of each table as Export reads them and Import writes them.
-var tableColumns = map[string][]string{
-	"users": {"id", "username", "email", "name", "kind", "source", "role", "disabled",
-		"password_hash", "password_temporary", "password_expires_at",
-		"totp_key", "totp_key_version", "totp_last_step", "backup_salt",
-		"mfa_failures", "mfa_locked_until", "mfa_locked_forever", "created_at"},
-	"backup_codes":      {"user_id", "mac", "used_at"},
-	"password_failures": {"name_mac", "failures", "locked_until", "counts_until"},
-	"address_failures":  {"addr", "at"},
-	"sessions": {"id_hash", "user_id", "done", "mfa_passed", "mfa_skipped", "pending_key",
-		"reauthenticated", "created_at", "last_seen_at"},
-	"options": {"key", "value"},
-	"events":  {"id", "at", "actor", "account", "action", "detail"},
-	"meta":    {"key", "value"},
-}
-
-// exportOrder sorts each table so that an export is the same from one run to the next.
-var exportOrder = map[string]string{
-	"users": "id", "backup_codes": "user_id, mac", "password_failures": "name_mac",
-	"address_failures": "at, addr", "sessions": "id_hash", "options": "key", "events": "id", "meta": "key",
-}
 
 // Export reads every table in one REPEATABLE READ, READ ONLY transaction: one snapshot of the
 // database, while the instances go on writing.
@@ -45,81 +23,11 @@ func (db *DB) Export(ctx context.Context) iter.Seq2[store.Record, error] {
 		}
 		defer rollback(tx)
 		for _, t := range store.Tables {
-			if !exportTable(ctx, tx, t, yield) {
+			if !flavor.ExportTable(ctx, executor{tx}, t, yield) {
 				return
 			}
 		}
 	}
-}
-
-// exportTable yields the rows of table t; false when the export is over (an error or the
-// caller stopped).
-func exportTable(ctx context.Context, tx pgx.Tx, t string, yield func(store.Record, error) bool) bool {
-	rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT %s FROM %s ORDER BY %s`,
-		quoted(tableColumns[t]), pgx.Identifier{t}.Sanitize(), exportOrder[t]))
-	if err != nil {
-		yield(store.Record{}, mapErr("export "+t, err))
-		return false
-	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := scanRecord(t, rows)
-		if err != nil {
-			yield(store.Record{}, mapErr("export "+t, err))
-			return false
-		}
-		if !yield(r, nil) {
-			return false
-		}
-	}
-	if err := rows.Err(); err != nil {
-		yield(store.Record{}, mapErr("export "+t, err))
-		return false
-	}
-	return true
-}
-
-// quoted answers names as a list of quoted identifiers.
-func quoted(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = pgx.Identifier{n}.Sanitize()
-	}
-	return strings.Join(q, ", ")
-}
-
-func scanRecord(t string, rows pgx.Rows) (store.Record, error) { return sqlrow.Record(t, rows) }
-
-// values answers a record's columns in the order of tableColumns.
-func values(r store.Record) []any {
-	switch {
-	case r.User != nil:
-		u := r.User
-		return []any{u.ID, u.Username, u.Email, u.Name, u.Kind, u.Source, u.Role, u.Disabled,
-			u.PasswordHash, u.PasswordTemporary, toNanos(u.PasswordExpiresAt),
-			bytea(u.TOTPKey), u.TOTPKeyVersion, u.TOTPLastStep, bytea(u.BackupSalt),
-			u.MFAFailures, toNanos(u.MFALockedUntil), u.MFALockedForever, toNanos(u.CreatedAt)}
-	case r.BackupCode != nil:
-		c := r.BackupCode
-		return []any{c.UserID, c.MAC, toNanos(c.UsedAt)}
-	case r.PasswordFailure != nil:
-		p := r.PasswordFailure
-		return []any{p.NameKey, p.Failures, toNanos(p.LockedUntil), toNanos(p.CountsUntil)}
-	case r.AddressFailure != nil:
-		return []any{r.AddressFailure.Addr, toNanos(r.AddressFailure.At)}
-	case r.Session != nil:
-		s := r.Session
-		return []any{s.IDHash, s.UserID, s.Done, s.MFAPassed, s.MFASkipped, bytea(s.PendingKey),
-			s.Reauthenticated, toNanos(s.CreatedAt), toNanos(s.LastSeenAt)}
-	case r.Option != nil:
-		return []any{r.Option.Key, r.Option.Value}
-	case r.Event != nil:
-		e := r.Event
-		return []any{e.ID, toNanos(e.At), e.Actor, e.User, e.Action, e.Detail}
-	case r.Meta != nil:
-		return []any{r.Meta.Key, r.Meta.Value}
-	}
-	return nil
 }
 
 // Import writes the records with COPY, table by table, in one transaction that first locks
@@ -127,10 +35,10 @@ func values(r store.Record) []any {
 // continue after the largest imported id.
 func (db *DB) Import(ctx context.Context, records iter.Seq2[store.Record, error]) error {
 	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `LOCK TABLE `+quoted(store.Tables)+` IN EXCLUSIVE MODE`); err != nil {
+		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(store.Tables, ", ")+` IN EXCLUSIVE MODE`); err != nil {
 			return mapErr("import", err)
 		}
-		n, err := countTables(ctx, tx)
+		n, err := flavor.CountTables(ctx, executor{tx})
 		if err != nil {
 			return err
 		}
@@ -145,7 +53,7 @@ func (db *DB) Import(ctx context.Context, records iter.Seq2[store.Record, error]
 		for src.err == nil && src.cur.Table() != "" {
 			t := src.cur.Table()
 			src.table = t
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{t}, tableColumns[t], src); err != nil {
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{t}, sqlstore.Columns[t], src); err != nil {
 				if src.err != nil {
 					return src.err
 				}
@@ -194,7 +102,7 @@ func (s *copySource) Next() bool {
 	if s.err != nil || s.cur.Table() != s.table {
 		return false
 	}
-	s.row = values(s.cur)
+	s.row = sqlstore.Values(s.cur)
 	s.advance()
 	return true
 }
@@ -205,17 +113,5 @@ func (s *copySource) Err() error { return s.err }
 
 // Count answers the number of rows of every table.
 func (db *DB) Count(ctx context.Context) (store.Counts, error) {
-	return countTables(ctx, db.pool)
-}
-
-func countTables(ctx context.Context, x execer) (store.Counts, error) {
-	c := store.Counts{}
-	for _, t := range store.Tables {
-		var n int64
-		if err := x.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{t}.Sanitize()).Scan(&n); err != nil {
-			return nil, mapErr("count "+t, err)
-		}
-		c[t] = n
-	}
-	return c, nil
+	return flavor.CountTables(ctx, executor{db.pool})
 }

@@ -5,11 +5,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"github.com/twofold-auth/twofold/internal/store/sqlrow"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/twofold-auth/twofold/internal/store/sqlstore"
 )
 
 // Migrations are numbered files, NNNN_what.sql, applied in order, each in its own transaction.
@@ -19,18 +21,12 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// loadMigrations reads the embedded migrations in version order.
-func loadMigrations() ([]sqlrow.Migration, error) { return sqlrow.Migrations(migrationFiles) }
-
-// migrationLock is the first key of the advisory lock migrations run under; the second is a
-// hash of the schema, so that databases (and schemas) do not wait for one another.
-const migrationLock = 0x7466_6d67 // "tfmg"
-
-// migrate applies the migrations the schema lacks, holding a session advisory lock on one
+// migrate applies the migrations the schema lacks, holding a session advisory lock (its second
+// key a hash of the schema, so that databases and schemas do not wait for one another) on one
 // connection for the whole run: instances starting at once wait for the first one, then find
 // nothing left to do.
 func migrate(ctx context.Context, pool *pgxpool.Pool) (err error) {
-	ms, err := loadMigrations()
+	ms, err := sqlstore.Migrations(migrationFiles)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -58,29 +54,30 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) (err error) {
 	} else if current == "" {
 		return errors.New("migrate: no schema of the search_path exists: create it, or give search_path=SCHEMA in the URL")
 	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	// Simple protocol: a migration is several statements.
+	c := executor{simpleProtocol{conn.Conn()}}
+	return flavor.Migrate(ctx, c, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-	)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	var newest *int
-	if err := conn.QueryRow(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&newest); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	if len(ms) > 0 && newest != nil && *newest > ms[len(ms)-1].Version {
-		return fmt.Errorf("migrate: the database has schema version %d, newer than this program knows (%d)",
-			*newest, ms[len(ms)-1].Version)
-	}
-	for _, m := range ms {
-		if newest != nil && m.Version <= *newest {
-			continue
-		}
-		if err := apply(ctx, conn.Conn(), m); err != nil {
-			return fmt.Errorf("migrate: %s: %w", m.Name, err)
-		}
-	}
-	return nil
+	)`, ms, func(ctx context.Context, fn func(tx sqlstore.Executor) error) error {
+		return pgx.BeginFunc(ctx, conn.Conn(), func(tx pgx.Tx) error { return fn(executor{simpleProtocol{tx}}) })
+	})
+}
+
+// simpleProtocol runs statements with pgx's simple protocol, which takes several statements
+// in one text.
+type simpleProtocol struct{ r runner }
+
+func (s simpleProtocol) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return s.r.Exec(ctx, sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
+}
+
+func (s simpleProtocol) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return s.r.Query(ctx, sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
+}
+
+func (s simpleProtocol) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return s.r.QueryRow(ctx, sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
 }
 
 func schemaName(ctx context.Context, conn *pgx.Conn) (string, error) {
@@ -94,25 +91,7 @@ func schemaName(ctx context.Context, conn *pgx.Conn) (string, error) {
 	return *s, nil
 }
 
-func apply(ctx context.Context, conn *pgx.Conn, m sqlrow.Migration) error {
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		// Simple protocol: a migration is several statements.
-		if _, err := tx.Exec(ctx, m.SQL, pgx.QueryExecModeSimpleProtocol); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.Version)
-		return err
-	})
-}
-
 // SchemaVersion answers the newest migration applied to the database.
 func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
-	var v *int
-	if err := db.pool.QueryRow(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
-		return 0, mapErr("schema version", err)
-	}
-	if v == nil {
-		return 0, nil
-	}
-	return *v, nil
+	return flavor.SchemaVersion(ctx, executor{db.pool})
 }

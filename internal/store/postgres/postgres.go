@@ -42,6 +42,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -52,6 +53,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/twofold-auth/twofold/internal/store"
+	"github.com/twofold-auth/twofold/internal/store/sqlstore"
 )
 
 // DefaultMaxConns is the pool size of one instance unless the URL says pool_max_conns: enough
@@ -68,7 +70,7 @@ const idleInTxTimeout = "10s"
 // DB is a Twofold store in a PostgreSQL database (the schema first in its search_path).
 type DB struct {
 	pool *pgxpool.Pool
-	queries
+	sqlstore.Queries
 }
 
 var (
@@ -111,7 +113,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
 	}
-	return &DB{pool: pool, queries: queries{x: pool}}, nil
+	return &DB{pool: pool, Queries: queries(pool)}, nil
 }
 
 // Update runs fn in one transaction and commits when fn returns nil; otherwise, or when fn
@@ -132,7 +134,7 @@ func (db *DB) Update(ctx context.Context, fn func(q store.Queries) error) error 
 			rollback(tx)
 		}
 	}()
-	ferr := fn(queries{x: tx, inTx: true})
+	ferr := fn(sqlstore.New(flavor, executor{tx}, nil))
 	done = true
 	if ferr != nil {
 		if rerr := rollback(tx); rerr != nil {
@@ -184,7 +186,7 @@ func mapErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) { // pgx.ErrNoRows is sql.ErrNoRows too
 		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
 	}
 	var pe *pgconn.PgError

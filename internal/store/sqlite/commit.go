@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/twofold-auth/twofold/internal/store/sqlstore"
 )
 
 // Group commit.
@@ -18,7 +20,7 @@ import (
 // with one sync. Each caller's fn is still all or nothing (an error or a panic rolls back to its
 // savepoint only) and still committed before Update returns; fns run one after the other, so
 // each sees what the earlier ones wrote, exactly as if they had committed one by one. A caller's
-// cancellation stops its fn between statements, never during one (see connStmts), so it cannot
+// cancellation stops its fn between statements, never during one (see stmtCache), so it cannot
 // roll back the others' work.
 
 // maxBatch bounds how many transactions share one commit.
@@ -26,7 +28,7 @@ const maxBatch = 64
 
 type commitReq struct {
 	ctx  context.Context
-	fn   func(q queries) error
+	fn   func(q sqlstore.Queries) error
 	err  error
 	pval any // the value fn panicked with
 	done chan struct{}
@@ -37,10 +39,12 @@ type committer struct {
 	quit chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
-	// db is the writer pool, of one connection; w is that connection, pinned, with its
-	// statements, and nil between dropping it after a failed ROLLBACK and the next transaction.
-	db *sql.DB
-	w  *connStmts
+	// db is the writer pool, of one connection; conn is that connection, pinned, and w its
+	// statements; both nil between dropping it after a failed ROLLBACK and the next
+	// transaction.
+	db   *sql.DB
+	conn *sql.Conn
+	w    *stmtCache
 }
 
 var errClosed = errors.New("sqlite: closed")
@@ -61,14 +65,14 @@ func (db *DB) stopCommitter() {
 		db.c.wg.Wait()
 		if db.c.w != nil {
 			db.c.w.close()
-			db.c.w.conn.Close()
+			db.c.conn.Close()
 		}
 	})
 }
 
 // inTx runs fn with queries bound to a write transaction, shared with the other transactions
 // waiting at the same moment, and answers once that transaction is committed.
-func (db *DB) inTx(ctx context.Context, fn func(q queries) error) error {
+func (db *DB) inTx(ctx context.Context, fn func(q sqlstore.Queries) error) error {
 	r := &commitReq{ctx: ctx, fn: fn, done: make(chan struct{})}
 	select {
 	case db.c.reqs <- r:
@@ -130,14 +134,14 @@ func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
 		fail(batch, err)
 		return nil
 	}
+	conn := db.c.conn
 	// The explicit BEGIN IMMEDIATE takes the file's write lock at once (waiting busy_timeout
 	// for another process), so no statement inside can fail with a busy upgrade.
-	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		fail(batch, fmt.Errorf("sqlite: begin: %w", err))
 		return nil
 	}
-	q := queries{x: w}
-	q.atomic = func(_ context.Context, fn func(queries) error) error { return fn(q) }
+	q := sqlstore.New(flavor, w, nil)
 	savepoints := len(batch) > 1
 	ok := 0
 	for i, r := range batch {
@@ -146,7 +150,7 @@ func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
 			continue
 		}
 		if savepoints {
-			if _, err := w.ExecContext(ctx, "SAVEPOINT tx"); err != nil {
+			if _, err := w.Exec(ctx, "SAVEPOINT tx"); err != nil {
 				r.err = fmt.Errorf("sqlite: savepoint: %w", err)
 				return db.lost(batch, i)
 			}
@@ -156,9 +160,9 @@ func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
 		if savepoints {
 			var err error
 			if succeeded {
-				_, err = w.ExecContext(ctx, "RELEASE tx")
-			} else if _, err = w.ExecContext(ctx, "ROLLBACK TO tx"); err == nil {
-				_, err = w.ExecContext(ctx, "RELEASE tx")
+				_, err = w.Exec(ctx, "RELEASE tx")
+			} else if _, err = w.Exec(ctx, "ROLLBACK TO tx"); err == nil {
+				_, err = w.Exec(ctx, "RELEASE tx")
 			}
 			if err != nil {
 				if succeeded {
@@ -177,7 +181,7 @@ func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
 		}
 		return nil
 	}
-	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		err = fmt.Errorf("sqlite: commit: %w", err)
 		if rerr := db.c.rollback(ctx); rerr != nil {
 			err = errors.Join(err, rerr)
@@ -209,13 +213,13 @@ func fail(batch []*commitReq, err error) {
 }
 
 // writer answers the writer connection, opening a new one when the last was dropped.
-func (c *committer) writer(ctx context.Context) (*connStmts, error) {
+func (c *committer) writer(ctx context.Context) (*stmtCache, error) {
 	if c.w == nil {
 		conn, err := c.db.Conn(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: writer: %w", err)
 		}
-		c.w = &connStmts{conn: conn, stmts: make(map[string]*sql.Stmt)}
+		c.conn, c.w = conn, newStmtCache(conn, true)
 	}
 	return c.w, nil
 }
@@ -224,14 +228,14 @@ func (c *committer) writer(ctx context.Context) (*connStmts, error) {
 // in a transaction (or in no known state), so it is dropped, which rolls back whatever it held:
 // the next transaction begins on a new one. It answers an error only when nothing is known.
 func (c *committer) rollback(ctx context.Context) error {
-	_, err := c.w.conn.ExecContext(ctx, "ROLLBACK")
+	_, err := c.conn.ExecContext(ctx, "ROLLBACK")
 	if err == nil {
 		return nil
 	}
 	c.w.close()
 	// ErrBadConn makes database/sql close the connection instead of keeping it.
-	derr := c.w.conn.Raw(func(any) error { return driver.ErrBadConn })
-	c.w = nil
+	derr := c.conn.Raw(func(any) error { return driver.ErrBadConn })
+	c.conn, c.w = nil, nil
 	if derr != nil && !errors.Is(derr, driver.ErrBadConn) {
 		return fmt.Errorf("sqlite: rollback: %w; dropping the connection: %w", err, derr)
 	}
@@ -239,7 +243,7 @@ func (c *committer) rollback(ctx context.Context) error {
 }
 
 // run calls fn, turning a panic into a value for the caller to panic with again.
-func run(fn func(q queries) error, q queries) (err error, pval any) {
+func run(fn func(q sqlstore.Queries) error, q sqlstore.Queries) (err error, pval any) {
 	defer func() {
 		if v := recover(); v != nil {
 			pval = v

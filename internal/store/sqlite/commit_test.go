@@ -15,6 +15,7 @@ import (
 	msqlite "modernc.org/sqlite"
 
 	"github.com/twofold-auth/twofold/internal/store"
+	"github.com/twofold-auth/twofold/internal/store/sqlstore"
 )
 
 // TestGroupCommitIsolation sends many transactions at once, so that they share commits: every
@@ -138,8 +139,8 @@ func runAsBatch(db *DB, calls ...commitReq) []error {
 	return errs
 }
 
-func addEvent(ctx context.Context, action string) func(q queries) error {
-	return func(q queries) error {
+func addEvent(ctx context.Context, action string) func(q sqlstore.Queries) error {
+	return func(q sqlstore.Queries) error {
 		return q.AddEvent(ctx, &store.Event{At: time.Unix(1, 0), Actor: "t", Action: action})
 	}
 }
@@ -194,17 +195,17 @@ func TestCancelledCallerLeavesBatchAlone(t *testing.T) {
 	errs := runAsBatch(db,
 		commitReq{ctx: bg, fn: addEvent(bg, "first")},
 		commitReq{ctx: bg, fn: addEvent(bg, "second")},
-		commitReq{ctx: ctx, fn: func(q queries) error {
+		commitReq{ctx: ctx, fn: func(q sqlstore.Queries) error {
 			if err := addEvent(ctx, "cancelled before")(q); err != nil {
 				return err
 			}
-			if _, err := q.x.ExecContext(ctx, longStatement); err != nil {
+			if _, err := q.Executor().Exec(ctx, longStatement); err != nil {
 				return err
 			}
 			return addEvent(ctx, "cancelled after")(q)
 		}},
 		commitReq{ctx: bg, fn: addEvent(bg, "third")},
-		commitReq{ctx: bg, fn: func(q queries) error {
+		commitReq{ctx: bg, fn: func(q sqlstore.Queries) error {
 			if err := q.SetOption(bg, "k", "v"); err != nil {
 				return err
 			}
@@ -253,7 +254,7 @@ func TestCancelledBeforeStartIsSkipped(t *testing.T) {
 	ran := false
 	errs := runAsBatch(db,
 		commitReq{ctx: bg, fn: addEvent(bg, "first")},
-		commitReq{ctx: ctx, fn: func(q queries) error { ran = true; return addEvent(bg, "skipped")(q) }},
+		commitReq{ctx: ctx, fn: func(q sqlstore.Queries) error { ran = true; return addEvent(bg, "skipped")(q) }},
 		commitReq{ctx: bg, fn: addEvent(bg, "third")},
 	)
 	if ran {
@@ -281,11 +282,11 @@ func TestLostTransaction(t *testing.T) {
 	}
 	errs := runAsBatch(db,
 		commitReq{ctx: bg, fn: addEvent(bg, "lost")},
-		commitReq{ctx: bg, fn: func(q queries) error {
+		commitReq{ctx: bg, fn: func(q sqlstore.Queries) error {
 			if err := addEvent(bg, "ender")(q); err != nil {
 				return err
 			}
-			_, err := q.x.ExecContext(bg, "ROLLBACK")
+			_, err := q.Executor().Exec(bg, "ROLLBACK")
 			return err
 		}},
 		commitReq{ctx: bg, fn: addEvent(bg, "after")},
@@ -299,11 +300,11 @@ func TestLostTransaction(t *testing.T) {
 	}
 	// A batch of one whose fn ends the transaction: the failed ROLLBACK is answered, and the
 	// connection is sound afterwards.
-	errs = runAsBatch(db, commitReq{ctx: bg, fn: func(q queries) error {
+	errs = runAsBatch(db, commitReq{ctx: bg, fn: func(q sqlstore.Queries) error {
 		if err := addEvent(bg, "alone")(q); err != nil {
 			return err
 		}
-		_, err := q.x.ExecContext(bg, "ROLLBACK")
+		_, err := q.Executor().Exec(bg, "ROLLBACK")
 		return err
 	}})
 	if errs[0] == nil {

@@ -17,6 +17,9 @@
 //     reader sees the last commit and never waits for the writer, so reads (a session lookup,
 //     the audit log) do not queue behind writes.
 //
+// Both run the queries of package sqlstore, each statement prepared once per pool (or on the
+// writer's connection) and kept (stmtcache.go).
+//
 // Update's fn must use the Queries it is given: calling the DB's own write methods from inside
 // fn would wait for the writer connection that fn is holding.
 //
@@ -43,6 +46,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/twofold-auth/twofold/internal/store"
+	"github.com/twofold-auth/twofold/internal/store/sqlstore"
 )
 
 // readers is the size of the reader pool.
@@ -54,9 +58,9 @@ const busyTimeoutMS = 10000
 // DB is a Twofold store in one SQLite file.
 type DB struct {
 	w, r *sql.DB
-	rq   queries    // read queries on the reader pool
-	rc   *stmtCache // the reader pool's prepared statements
-	c    *committer // runs every write, on the pinned writer connection
+	rq   sqlstore.Queries // read queries on the reader pool
+	rc   *stmtCache       // the reader pool's prepared statements
+	c    *committer       // runs every write, on the pinned writer connection
 	ck   checkpointer
 }
 
@@ -116,16 +120,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
-	db := &DB{w: w, r: r, rc: newStmtCache(r)}
+	db := &DB{w: w, r: r, rc: newStmtCache(r, false)}
 	if err := db.startCommitter(ctx); err != nil {
 		r.Close()
 		w.Close()
 		return nil, err
 	}
 	db.startCheckpoints()
-	db.rq = queries{x: db.rc, atomic: func(context.Context, func(queries) error) error {
+	db.rq = sqlstore.New(flavor, db.rc, func(context.Context, func(sqlstore.Queries) error) error {
 		return errors.New("sqlite: write on the reader pool") // never called: reads only
-	}}
+	})
 	return db, nil
 }
 
@@ -173,7 +177,7 @@ func dsn(path string, params ...string) string {
 // connection fn holds. When ctx ends, fn's next statement is refused with ctx's error; one
 // already running is never cut short, as that would roll back the shared transaction.
 func (db *DB) Update(ctx context.Context, fn func(q store.Queries) error) error {
-	return db.inTx(ctx, func(q queries) error { return fn(q) })
+	return db.inTx(ctx, func(q sqlstore.Queries) error { return fn(q) })
 }
 
 // Ping checks that the file can be read.
@@ -193,6 +197,10 @@ func (db *DB) Close() error {
 	db.rc.close()
 	return errors.Join(db.r.Close(), db.w.Close())
 }
+
+// flavor is how SQLite's SQL differs from the queries as sqlstore writes them: it takes ?
+// placeholders, and one writer at a time makes row locks needless.
+var flavor = &sqlstore.Flavor{Name: "sqlite", MapErr: mapErr}
 
 // mapErr turns driver errors into the store's sentinels, with op as context.
 func mapErr(op string, err error) error {

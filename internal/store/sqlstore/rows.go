@@ -1,7 +1,8 @@
-// Package sqlrow is what the SQL backends share: the columns of an account and how a row
-// becomes a store.User, and how times are kept (INTEGER/BIGINT unix nanoseconds, 0 for none),
-// so that both backends hold the same values and copy-db moves them unchanged.
-package sqlrow
+package sqlstore
+
+// How rows are kept: the columns of an account and a session and how a row becomes a
+// store.User, and times as INTEGER/BIGINT unix nanoseconds (0 for none), so that both backends
+// hold the same values and copy-db moves them unchanged.
 
 import (
 	"fmt"
@@ -9,9 +10,6 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/store"
 )
-
-// Scanner is a row of either driver.
-type Scanner interface{ Scan(dest ...any) error }
 
 // UserColumns are the columns User reads, in order.
 const UserColumns = `id, username, email, name, kind, source, role, disabled,
@@ -116,11 +114,8 @@ func Record(t string, rows Scanner) (store.Record, error) {
 		err := rows.Scan(&kv.Key, &kv.Value)
 		return store.Record{Option: &kv}, err
 	case "events":
-		var e store.Event
-		var at int64
-		err := rows.Scan(&e.ID, &at, &e.Actor, &e.User, &e.Action, &e.Detail)
-		e.At = Time(at)
-		return store.Record{Event: &e}, err
+		e, err := event(rows)
+		return store.Record{Event: e}, err
 	case "meta":
 		var kv store.KeyValue
 		err := rows.Scan(&kv.Key, &kv.Value)

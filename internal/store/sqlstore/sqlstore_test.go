@@ -1,30 +1,30 @@
-package sqlrow_test
+package sqlstore_test
 
 import (
 	"testing"
 	"testing/fstest"
 	"time"
 
-	"github.com/twofold-auth/twofold/internal/store/sqlrow"
+	"github.com/twofold-auth/twofold/internal/store/sqlstore"
 )
 
 func TestTimes(t *testing.T) {
-	if sqlrow.Nanos(time.Time{}) != 0 || !sqlrow.Time(0).IsZero() {
+	if sqlstore.Nanos(time.Time{}) != 0 || !sqlstore.Time(0).IsZero() {
 		t.Fatal("the zero time is not stored as 0 and read back as zero")
 	}
 	at := time.Date(2026, 11, 22, 20, 11, 15, 123456789, time.FixedZone("x", 3600))
-	back := sqlrow.Time(sqlrow.Nanos(at))
+	back := sqlstore.Time(sqlstore.Nanos(at))
 	if !back.Equal(at) || back.Location() != time.UTC {
 		t.Fatalf("%v came back as %v", at, back)
 	}
-	if sqlrow.NilIfEmpty([]byte{}) != nil || len(sqlrow.NilIfEmpty([]byte{1})) != 1 {
+	if sqlstore.NilIfEmpty([]byte{}) != nil || len(sqlstore.NilIfEmpty([]byte{1})) != 1 {
 		t.Fatal("NilIfEmpty")
 	}
 }
 
 func TestMigrations(t *testing.T) {
 	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
-	ms, err := sqlrow.Migrations(fstest.MapFS{
+	ms, err := sqlstore.Migrations(fstest.MapFS{
 		"migrations/0002_more.sql": file("B"),
 		"migrations/0010_last.sql": file("C"),
 		"migrations/0001_init.sql": file("A"),
@@ -40,7 +40,7 @@ func TestMigrations(t *testing.T) {
 		"version 0":         {"migrations/0000_x.sql": file("")},
 		"one version twice": {"migrations/0001_a.sql": file(""), "migrations/1_b.sql": file("")},
 	} {
-		if _, err := sqlrow.Migrations(fsys); err == nil {
+		if _, err := sqlstore.Migrations(fsys); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

@@ -1,0 +1,78 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+// CreateSession inserts with ON CONFLICT DO NOTHING, as CreateUser does.
+func (q Queries) CreateSession(ctx context.Context, s *store.Session) error {
+	n, err := q.exec(ctx, `INSERT INTO sessions (`+SessionColumns+`)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id_hash) DO NOTHING`,
+		s.IDHash, s.UserID, s.Done, s.MFAPassed, s.MFASkipped, blob(s.PendingKey),
+		s.Reauthenticated, Nanos(s.CreatedAt), Nanos(s.LastSeenAt))
+	if err != nil {
+		return q.err("create session", err)
+	}
+	if n != 1 {
+		return fmt.Errorf("%s: create session: %w (the id is taken)", q.f.Name, store.ErrConflict)
+	}
+	return nil
+}
+
+// Session locks the row inside a transaction, so that two requests of one sign-in that both
+// read it and then write it (the first request for an enrolment key) take turns.
+func (q Queries) Session(ctx context.Context, idHash []byte) (*store.Session, error) {
+	s, err := Session(q.queryRow(ctx, `SELECT `+SessionColumns+` FROM sessions WHERE id_hash = ?`+q.forUpdate(), idHash))
+	if err != nil {
+		return nil, q.err("session", err)
+	}
+	return s, nil
+}
+
+// ReplaceSession is one conditional write: of two requests racing on one sign-in, the second
+// finds oldHash gone.
+func (q Queries) ReplaceSession(ctx context.Context, oldHash []byte, s *store.Session) error {
+	n, err := q.exec(ctx, `UPDATE sessions SET
+		id_hash = ?, user_id = ?, done = ?, mfa_passed = ?, mfa_skipped = ?, pending_key = ?,
+		reauthenticated = ?, created_at = ?, last_seen_at = ?
+	WHERE id_hash = ?`,
+		s.IDHash, s.UserID, s.Done, s.MFAPassed, s.MFASkipped, blob(s.PendingKey),
+		s.Reauthenticated, Nanos(s.CreatedAt), Nanos(s.LastSeenAt),
+		oldHash)
+	return q.err("replace session", one(n, err))
+}
+
+func (q Queries) TouchSession(ctx context.Context, idHash []byte, at time.Time) error {
+	n, err := q.exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, Nanos(at), idHash)
+	return q.err("touch session", one(n, err))
+}
+
+func (q Queries) DeleteSession(ctx context.Context, idHash []byte) error {
+	_, err := q.exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
+	return q.err("delete session", err)
+}
+
+func (q Queries) DeleteUserSessions(ctx context.Context, userID int64, keepHash []byte) error {
+	var err error
+	if keepHash == nil {
+		_, err = q.exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+	} else {
+		_, err = q.exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id_hash <> ?`, userID, keepHash)
+	}
+	return q.err("delete user sessions", err)
+}
+
+// DeleteExpiredSessions is the sweep every instance runs each minute: rows another instance's
+// sweep (or a request) holds are skipped, and go at a later sweep.
+func (q Queries) DeleteExpiredSessions(ctx context.Context, signinBefore, idleBefore, createdBefore time.Time) (int, error) {
+	n, err := q.exec(ctx, `DELETE FROM sessions WHERE id_hash IN (
+		SELECT id_hash FROM sessions WHERE
+			(NOT done AND created_at < ?) OR
+			(done AND (last_seen_at < ? OR created_at < ?))`+q.f.SkipLocked+`)`,
+		Nanos(signinBefore), Nanos(idleBefore), Nanos(createdBefore))
+	return int(n), q.err("delete expired sessions", err)
+}
