@@ -39,24 +39,6 @@ const testKeyHex = "7f3a9c1e5b2d4f6081a3c5e7092b4d6f8a1c3e5f7092b4d6e8f0a2c4e608
 // newPassword is what users choose at their first sign-in in these tests.
 const newPassword = "violet tangerine orbit 1987"
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type harness struct {
 	t      *testing.T
 	clock  *clock.Fake
@@ -64,7 +46,7 @@ type harness struct {
 	svc    *account.Service
 	hasher *password.Hasher
 	url    string
-	logs   *syncBuffer
+	logs   *apptest.Logs
 	outbox string
 	mails  *recorder
 }
@@ -86,7 +68,7 @@ func newHarness(t *testing.T, cfgs ...harnessConfig) *harness {
 		cfg = cfgs[0]
 	}
 	// The clock starts at the real time, so that Retry-After stays meaningful.
-	h := &harness{t: t, clock: clock.NewFake(time.Now().UTC().Truncate(time.Second)), logs: &syncBuffer{}}
+	h := &harness{t: t, clock: clock.NewFake(time.Now().UTC().Truncate(time.Second)), logs: &apptest.Logs{}}
 	baseURL := "http://twofold.test"
 	if cfg.secure {
 		baseURL = "https://twofold.test"

@@ -1,7 +1,6 @@
 package sso_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,23 +32,6 @@ import (
 
 const testKeyHex = "5c1f0e9a7b3d2c4e6f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6"
 
-type logSink struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // hang bounds every request of the tests (the browser's, and Twofold's to the provider): long
 // enough that only a hang reaches it, never a busy machine.
 const hang = time.Minute
@@ -66,7 +47,7 @@ type env struct {
 	rewrite *hostRewriter
 	skew    *atomic.Int64 // how far Twofold's clock is ahead
 	outbox  string
-	logs    *logSink
+	logs    *apptest.Logs
 	browser *http.Client
 	// authorizeAs, when set, is the client_id the browser's authorization request carries
 	// instead of Twofold's.
@@ -106,7 +87,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	rw := &hostRewriter{base: http.DefaultTransport}
 	skew := new(atomic.Int64)
-	logs := &logSink{}
+	logs := &apptest.Logs{}
 	a := apptest.Serve(t, app.Config{Listener: ln, SecretKey: testKeyHex, MailFrom: "Twofold <twofold@example.org>",
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		SSO: app.SSO{Issuer: p.issuer, ClientID: idpClientID, ClientSecret: idpClientSecret,

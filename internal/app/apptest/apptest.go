@@ -4,10 +4,12 @@
 package apptest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/twofold-auth/twofold/internal/app"
@@ -59,4 +61,24 @@ func Serve(t testing.TB, c app.Config) *app.App {
 		}
 	})
 	return a
+}
+
+// Logs keeps what a server logs, for a test to read; it is safe for the server's goroutines.
+type Logs struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write keeps p.
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String answers everything logged so far.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
