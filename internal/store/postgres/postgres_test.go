@@ -150,126 +150,12 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// TestTwoInstances writes through two pools on one schema at once, as two instances do: row
-// locks keep every read-modify-write, and the single statements count every failure.
+// TestTwoInstances writes through two pools on one schema at once, as two instances do.
 func TestTwoInstances(t *testing.T) {
-	ctx := t.Context()
-	url := pgtest.URL(t)
-	a, b := open(t, url), open(t, url)
-	u := newUser(t, a, "bob")
-
-	const n = 25
-	var wg sync.WaitGroup
-	errs := make(chan error, 8*n)
-	increment := func(db *postgres.DB) {
-		defer wg.Done()
-		for range n {
-			err := db.Update(ctx, func(q store.Queries) error {
-				u, err := q.User(ctx, u.ID)
-				if err != nil {
-					return err
-				}
-				time.Sleep(time.Millisecond) // hold the row lock a while
-				u.MFAFailures++
-				return q.UpdateUser(ctx, u)
-			})
-			if err != nil {
-				errs <- err
-			}
-		}
-	}
-	single := func(db *postgres.DB, who string) {
-		defer wg.Done()
-		for i := range n {
-			if err := db.AddEvent(ctx, &store.Event{At: time.Now(), Actor: who, Action: "test"}); err != nil {
-				errs <- err
-			}
-			if err := db.Update(ctx, func(q store.Queries) error {
-				now := time.Now()
-				f, err := q.PasswordFailures(ctx, []byte("shared"), now)
-				if err != nil {
-					return err
-				}
-				f.Failures++
-				f.CountsUntil = now.Add(time.Minute)
-				return q.SetPasswordFailures(ctx, []byte("shared"), f, now)
-			}); err != nil {
-				errs <- err
-			}
-			if _, _, err := db.ReserveAddressAttempt(ctx, "192.0.2.1", time.Now(), time.Now().Add(-time.Millisecond), 1000); err != nil {
-				errs <- err
-			}
-			if _, err := db.SetTOTPStep(ctx, u.ID, int64(i)); err != nil {
-				errs <- err
-			}
-		}
-	}
-	wg.Add(4)
-	go increment(a)
-	go increment(b)
-	go single(a, "a")
-	go single(b, "b")
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Errorf("write through two instances: %v", err)
-	}
-	if got, err := b.User(ctx, u.ID); err != nil || got.MFAFailures != 2*n {
-		t.Errorf("MFAFailures = %v, %v; want %d (lost updates between instances)", got.MFAFailures, err, 2*n)
-	}
-	if pa, err := a.PasswordFailures(ctx, []byte("shared"), time.Now()); err != nil || pa.Failures != 2*n {
-		t.Errorf("PasswordFailures = %+v, %v; want %d failures", pa, err, 2*n)
-	}
-	if es, err := a.Events(ctx, store.EventFilter{Action: "test", Limit: 1000}); err != nil || len(es) != 2*n {
-		t.Errorf("Events = %d, %v; want %d", len(es), err, 2*n)
-	}
-}
-
-// TestAddressLimitAcrossInstances: attempts from one address sent at once to two instances,
-// each with its own pool, pass the limit exactly, also inside Update transactions.
-func TestAddressLimitAcrossInstances(t *testing.T) {
-	url := pgtest.URL(t)
-	a, b := open(t, url), open(t, url)
-	ctx := t.Context()
-	now := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
-	const n, limit = 40, 7
-	var mu sync.Mutex
-	passed := 0
-	var errs []error
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			db := []*postgres.DB{a, b}[i%2]
-			var ok bool
-			var err error
-			if i%4 < 2 {
-				_, ok, err = db.ReserveAddressAttempt(ctx, "198.51.100.4", now, now.Add(-time.Minute), limit)
-			} else {
-				err = db.Update(ctx, func(q store.Queries) error {
-					var err error
-					_, ok, err = q.ReserveAddressAttempt(ctx, "198.51.100.4", now, now.Add(-time.Minute), limit)
-					return err
-				})
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-			}
-			if ok {
-				passed++
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	if len(errs) > 0 || passed != limit {
-		t.Fatalf("%d of %d attempts passed a limit of %d (errors %v)", passed, n, limit, errs)
-	}
+	storetest.RunTwoHandles(t, func(t *testing.T) (store.Store, store.Store) {
+		url := pgtest.URL(t)
+		return open(t, url), open(t, url)
+	})
 }
 
 // TestAddressFloodDoesNotQueue: an address at its limit is refused without waiting for its
@@ -489,34 +375,6 @@ func TestKill9(t *testing.T) {
 	}
 }
 
-func BenchmarkSetTOTPStep(b *testing.B) {
-	ctx := context.Background()
-	db := open(b, pgtest.URL(b))
-	u := newUser(b, db, "bench")
-	step := int64(0)
-	for b.Loop() {
-		step++
-		if ok, err := db.SetTOTPStep(ctx, u.ID, step); err != nil || !ok {
-			b.Fatalf("SetTOTPStep = %v, %v", ok, err)
-		}
-	}
-}
-
-func BenchmarkUpdateUser(b *testing.B) {
-	ctx := context.Background()
-	db := open(b, pgtest.URL(b))
-	u := newUser(b, db, "bench")
-	for b.Loop() {
-		err := db.Update(ctx, func(q store.Queries) error {
-			u, err := q.User(ctx, u.ID)
-			if err != nil {
-				return err
-			}
-			u.MFAFailures++
-			return q.UpdateUser(ctx, u)
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) store.Store { return open(b, pgtest.URL(b)) })
 }

@@ -122,108 +122,12 @@ func TestReopen(t *testing.T) {
 }
 
 // TestTwoHandles opens the file twice, as the server and the CLI do, and writes through both
-// at once: busy_timeout and BEGIN IMMEDIATE let every write through, and no increment is lost.
+// at once.
 func TestTwoHandles(t *testing.T) {
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "twofold.db")
-	server, cli := open(t, path), open(t, path)
-	u := newUser(t, server, "bob")
-
-	const n = 25
-	var wg sync.WaitGroup
-	errs := make(chan error, 8*n)
-	increment := func(db *sqlite.DB) {
-		defer wg.Done()
-		for range n {
-			err := db.Update(ctx, func(q store.Queries) error {
-				u, err := q.User(ctx, u.ID)
-				if err != nil {
-					return err
-				}
-				time.Sleep(time.Millisecond) // hold the write lock a while
-				u.MFAFailures++
-				return q.UpdateUser(ctx, u)
-			})
-			if err != nil {
-				errs <- err
-			}
-		}
-	}
-	single := func(db *sqlite.DB, who string) {
-		defer wg.Done()
-		for i := range n {
-			if err := db.AddEvent(ctx, &store.Event{At: time.Now(), Actor: who, Action: "test"}); err != nil {
-				errs <- err
-			}
-			if err := countFailure(ctx, db, []byte(who)); err != nil {
-				errs <- err
-			}
-			if _, err := db.Events(ctx, store.EventFilter{Limit: 1}); err != nil {
-				errs <- err
-			}
-			if _, err := db.SetTOTPStep(ctx, u.ID, int64(i)); err != nil {
-				errs <- err
-			}
-		}
-	}
-	wg.Add(4)
-	go increment(server)
-	go increment(cli)
-	go single(server, "server")
-	go single(cli, "cli")
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Errorf("write through two handles: %v", err)
-	}
-	got, err := cli.User(ctx, u.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.MFAFailures != 2*n {
-		t.Errorf("MFAFailures = %d, want %d (lost updates between handles)", got.MFAFailures, 2*n)
-	}
-	for _, who := range []string{"server", "cli"} {
-		if a, err := server.PasswordFailures(ctx, []byte(who), time.Now()); err != nil || a.Failures != n {
-			t.Errorf("PasswordFailures(%s) = %+v, %v; want %d", who, a, err, n)
-		}
-	}
-}
-
-// TestAddressLimitAcrossHandles: attempts from one address sent at once through two handles on
-// one file (a server and a command, or two processes) pass the limit exactly.
-func TestAddressLimitAcrossHandles(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "twofold.db")
-	ctx := t.Context()
-	a, b := open(t, path), open(t, path)
-	now := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
-	const n, limit = 40, 7
-	var mu sync.Mutex
-	passed := 0
-	var errs []error
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, ok, err := []*sqlite.DB{a, b}[i%2].ReserveAddressAttempt(ctx, "198.51.100.4", now, now.Add(-time.Minute), limit)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-			}
-			if ok {
-				passed++
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	if len(errs) > 0 || passed != limit {
-		t.Fatalf("%d of %d attempts passed a limit of %d (errors %v)", passed, n, limit, errs)
-	}
+	storetest.RunTwoHandles(t, func(t *testing.T) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "twofold.db")
+		return open(t, path), open(t, path)
+	})
 }
 
 // TestOpenConcurrently opens a new file from several handles at once: the migrations are
@@ -376,38 +280,8 @@ func TestUpdateFnError(t *testing.T) {
 // The benchmarks measure one durable commit (synchronous=FULL) on the disk of the temporary
 // directory: set TMPDIR to measure another disk.
 
-func BenchmarkSetTOTPStep(b *testing.B) {
-	ctx := context.Background()
-	db := open(b, filepath.Join(b.TempDir(), "twofold.db"))
-	u := newUser(b, db, "bench")
-	step := int64(0)
-	b.ResetTimer()
-	for b.Loop() {
-		step++
-		if ok, err := db.SetTOTPStep(ctx, u.ID, step); err != nil || !ok {
-			b.Fatalf("SetTOTPStep = %v, %v", ok, err)
-		}
-	}
-}
-
-func BenchmarkUpdateUser(b *testing.B) {
-	ctx := context.Background()
-	db := open(b, filepath.Join(b.TempDir(), "twofold.db"))
-	u := newUser(b, db, "bench")
-	b.ResetTimer()
-	for b.Loop() {
-		err := db.Update(ctx, func(q store.Queries) error {
-			u, err := q.User(ctx, u.ID)
-			if err != nil {
-				return err
-			}
-			u.MFAFailures++
-			return q.UpdateUser(ctx, u)
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) store.Store { return open(b, filepath.Join(b.TempDir(), "twofold.db")) })
 }
 
 // BenchmarkUserParallel is a read on the reader pool, 8 at once.
@@ -455,8 +329,9 @@ func TestUpgradeDropsClearUsernames(t *testing.T) {
 	if n, err := db.Count(t.Context()); err != nil || n["password_failures"] != 0 {
 		t.Fatalf("after the upgrade: %v, %v; want no password_failures rows", n, err)
 	}
-	if err := countFailure(t.Context(), db, []byte("mac")); err != nil {
-		t.Fatalf("counting a password failure after the upgrade: %v", err)
+	f := store.PasswordFailures{Failures: 1, CountsUntil: time.Now().Add(time.Minute)}
+	if err := db.SetPasswordFailures(t.Context(), []byte("mac"), f, time.Now()); err != nil {
+		t.Fatalf("SetPasswordFailures after the upgrade: %v", err)
 	}
 	if a, err := db.PasswordFailures(t.Context(), []byte("mac"), time.Now()); err != nil || a.Failures != 1 {
 		t.Fatalf("PasswordFailures after the upgrade = %+v, %v", a, err)
@@ -600,17 +475,3 @@ func TestUpgradeScrubsTypedNamesFromAudit(t *testing.T) {
 	}
 }
 
-// countFailure counts one password failure of key as the service does: read, add one, write,
-// in one transaction.
-func countFailure(ctx context.Context, db *sqlite.DB, key []byte) error {
-	return db.Update(ctx, func(q store.Queries) error {
-		now := time.Now()
-		f, err := q.PasswordFailures(ctx, key, now)
-		if err != nil {
-			return err
-		}
-		f.Failures++
-		f.CountsUntil = now.Add(time.Minute)
-		return q.SetPasswordFailures(ctx, key, f, now)
-	})
-}

@@ -72,7 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 var t0 = time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)
 
 // newUser creates an internal local account named name with a few fields set.
-func newUser(t *testing.T, s store.Store, name string) *store.User {
+func newUser(t testing.TB, s store.Store, name string) *store.User {
 	t.Helper()
 	u := &store.User{
 		Username:     name,
@@ -192,6 +192,23 @@ func race(n int, fn func(i int)) {
 	}
 	close(start)
 	wg.Wait()
+}
+
+// raceWins runs fn(i) as race does and answers how many calls answered true, and their errors.
+func raceWins(n int, fn func(i int) (bool, error)) (wins int, errs []error) {
+	var mu sync.Mutex
+	race(n, func(i int) {
+		ok, err := fn(i)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ok {
+			wins++
+		}
+	})
+	return wins, errs
 }
 
 // hash makes a distinct 32-byte session id hash.
@@ -384,19 +401,7 @@ func testTOTPStep(t *testing.T, s store.Store) {
 func testTOTPStepRace(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	u := newUser(t, s, "grace")
-	var mu sync.Mutex
-	wins, errs := 0, []error{}
-	race(20, func(int) {
-		ok, err := s.SetTOTPStep(ctx, u.ID, 500)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if ok {
-			wins++
-		}
-	})
+	wins, errs := raceWins(20, func(int) (bool, error) { return s.SetTOTPStep(ctx, u.ID, 500) })
 	if len(errs) > 0 {
 		t.Fatalf("SetTOTPStep errors: %v", errs)
 	}
@@ -467,19 +472,7 @@ func testBackupCodeRace(t *testing.T, s store.Store) {
 	if err := s.AddBackupCodes(ctx, u.ID, [][]byte{mac, []byte("mac-other")}); err != nil {
 		t.Fatalf("AddBackupCodes: %v", err)
 	}
-	var mu sync.Mutex
-	wins, errs := 0, []error{}
-	race(20, func(int) {
-		ok, err := s.UseBackupCode(ctx, u.ID, mac, t0)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if ok {
-			wins++
-		}
-	})
+	wins, errs := raceWins(20, func(int) (bool, error) { return s.UseBackupCode(ctx, u.ID, mac, t0) })
 	if len(errs) > 0 {
 		t.Fatalf("UseBackupCode errors: %v", errs)
 	}
