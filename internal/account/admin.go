@@ -225,16 +225,6 @@ func (s *Service) userByName(ctx context.Context, q store.Queries, username stri
 	return u, err
 }
 
-// NewUser is an account to create.
-type NewUser struct {
-	Username string
-	Email    string
-	Name     string
-	Kind     string // default internal
-	Source   string // default local
-	Role     string // default user
-}
-
 func (n *NewUser) normalize() error {
 	var err error
 	if n.Username, err = NormalizeUsername(n.Username); err != nil {

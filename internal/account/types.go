@@ -40,6 +40,17 @@ type MFAStatus struct {
 	CanEnroll bool `json:"-"`
 }
 
+// NewUser is an account to create, as an administrator asks for it (the body of POST
+// /admin/users); CreateUser checks and completes it.
+type NewUser struct {
+	Username string `json:"username"`
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`   // default internal
+	Source   string `json:"source"` // default local
+	Role     string `json:"role"`   // default user
+}
+
 // UserView is an account as administrators see it. Its JSON is SPEC §4's user object (the /me
 // fields, then the account's state), the one shape of an account for the API and the
 // command line alike.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/twofold-auth/twofold/internal/account"
@@ -221,7 +222,10 @@ func codes(c []string) codesAnswer {
 	return codesAnswer{BackupCodes: c}
 }
 
-func (a *API) meEnrollVerify(w http.ResponseWriter, r *http.Request) error {
+// newCodes answers the backup codes that issue makes for the signed-in account on a correct
+// code: enrolment from the profile, and regeneration.
+func (a *API) newCodes(w http.ResponseWriter, r *http.Request,
+	issue func(context.Context, *account.Principal, string) ([]string, error)) error {
 	var in codeBody
 	if err := decode(w, r, &in, false); err != nil {
 		return err
@@ -230,27 +234,19 @@ func (a *API) meEnrollVerify(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.svc.FinishEnroll(r.Context(), p, in.Code)
+	c, err := issue(r.Context(), p, in.Code)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, codes(c))
 }
 
+func (a *API) meEnrollVerify(w http.ResponseWriter, r *http.Request) error {
+	return a.newCodes(w, r, a.svc.FinishEnroll)
+}
+
 func (a *API) regenerate(w http.ResponseWriter, r *http.Request) error {
-	var in codeBody
-	if err := decode(w, r, &in, false); err != nil {
-		return err
-	}
-	p, err := a.principal(r)
-	if err != nil {
-		return err
-	}
-	c, err := a.svc.RegenerateBackupCodes(r.Context(), p, in.Code)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, codes(c))
+	return a.newCodes(w, r, a.svc.RegenerateBackupCodes)
 }
 
 type optionJSON struct {
@@ -315,14 +311,7 @@ func (a *API) users(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Username string `json:"username"`
-		Email    string `json:"email"`
-		Name     string `json:"name"`
-		Kind     string `json:"kind"`
-		Source   string `json:"source"`
-		Role     string `json:"role"`
-	}
+	var in account.NewUser
 	if err := decode(w, r, &in, false); err != nil {
 		return err
 	}
@@ -330,8 +319,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, _, err := a.svc.CreateUser(r.Context(), actor, account.NewUser{Username: in.Username, Email: in.Email,
-		Name: in.Name, Kind: in.Kind, Source: in.Source, Role: in.Role})
+	v, _, err := a.svc.CreateUser(r.Context(), actor, in)
 	if err != nil {
 		return err
 	}

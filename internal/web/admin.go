@@ -34,6 +34,14 @@ func optionRows(list []account.OptionView, typed url.Values) []optionRow {
 	return rows
 }
 
+// adminForm reads a posted form and answers its administrator.
+func (h *Handler) adminForm(w http.ResponseWriter, r *http.Request) (*account.Principal, account.Actor, error) {
+	if err := parseForm(w, r); err != nil {
+		return nil, account.Actor{}, err
+	}
+	return h.admin(r)
+}
+
 func (h *Handler) options(w http.ResponseWriter, r *http.Request) error {
 	p, a, err := h.admin(r)
 	if err != nil {
@@ -58,10 +66,7 @@ type confirmData struct {
 // optionsSave is "Save": it checks the values typed and asks for a confirmation; nothing is
 // saved until "Confirm".
 func (h *Handler) optionsSave(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	p, a, err := h.admin(r)
+	p, a, err := h.adminForm(w, r)
 	if err != nil {
 		return err
 	}
@@ -82,10 +87,7 @@ func (h *Handler) optionsSave(w http.ResponseWriter, r *http.Request) error {
 // optionsConfirm is "Confirm": the service saves every change in one transaction and audits
 // each; a refused value saves none.
 func (h *Handler) optionsConfirm(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	p, a, err := h.admin(r)
+	p, a, err := h.adminForm(w, r)
 	if err != nil {
 		return err
 	}
@@ -161,10 +163,7 @@ func (h *Handler) userNew(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) userCreate(w http.ResponseWriter, r *http.Request) error {
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	p, a, err := h.admin(r)
+	p, a, err := h.adminForm(w, r)
 	if err != nil {
 		return err
 	}
@@ -202,10 +201,7 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) error {
 // happened, or with the refusal.
 func (h *Handler) userAction(w http.ResponseWriter, r *http.Request, note string,
 	do func(a account.Actor, name string) (*account.UserView, error)) error {
-	if err := parseForm(w, r); err != nil {
-		return err
-	}
-	p, a, err := h.admin(r)
+	p, a, err := h.adminForm(w, r)
 	if err != nil {
 		return err
 	}

@@ -137,18 +137,26 @@ func (h *Handler) profileEnrollStart(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
-func (h *Handler) profileEnrollPage(w http.ResponseWriter, r *http.Request) error {
-	p, err := h.principal(r)
-	if err != nil {
-		return err
+// profilePending answers the signed-in account and the enrolment it began from the profile;
+// without one, it sends the person back to the Security tab and answers ok false.
+func (h *Handler) profilePending(w http.ResponseWriter, r *http.Request) (p *account.Principal, e *account.Enrollment, ok bool, err error) {
+	if p, err = h.principal(r); err != nil {
+		return nil, nil, false, err
 	}
-	e, err := h.svc.PendingEnrollment(r.Context(), h.token(r))
-	if err != nil {
-		return err
+	if e, err = h.svc.PendingEnrollment(r.Context(), h.token(r)); err != nil {
+		return nil, nil, false, err
 	}
 	if e == nil {
 		redirect(w, r, "/profile/security")
-		return nil
+		return nil, nil, false, nil
+	}
+	return p, e, true, nil
+}
+
+func (h *Handler) profileEnrollPage(w http.ResponseWriter, r *http.Request) error {
+	p, e, ok, err := h.profilePending(w, r)
+	if !ok {
+		return err
 	}
 	d := newEnrollData(e)
 	d.Profile, d.ContinueURL = true, "/profile/security/enroll/verify"
@@ -158,17 +166,9 @@ func (h *Handler) profileEnrollPage(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (h *Handler) profileEnrollVerifyPage(w http.ResponseWriter, r *http.Request) error {
-	p, err := h.principal(r)
-	if err != nil {
+	p, _, ok, err := h.profilePending(w, r)
+	if !ok {
 		return err
-	}
-	e, err := h.svc.PendingEnrollment(r.Context(), h.token(r))
-	if err != nil {
-		return err
-	}
-	if e == nil {
-		redirect(w, r, "/profile/security")
-		return nil
 	}
 	h.render(w, r, http.StatusOK, "verify", &view{Title: "Verification Required", Nav: navOf(p, "profile"),
 		Data: verifyProfile})
