@@ -21,17 +21,7 @@ import (
 )
 
 func open(t testing.TB, url string) *postgres.DB {
-	t.Helper()
-	db, err := postgres.Open(context.Background(), url)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return db
+	return storetest.Keep[*postgres.DB](t)(postgres.Open(context.Background(), url))
 }
 
 func TestConformance(t *testing.T) {
@@ -45,26 +35,9 @@ func TestConformance(t *testing.T) {
 func TestCopyToAndFromSQLite(t *testing.T) {
 	pg := func(t *testing.T) store.Store { return open(t, pgtest.URL(t)) }
 	lite := func(t *testing.T) store.Store {
-		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "twofold.db"))
-		if err != nil {
-			t.Fatalf("sqlite.Open: %v", err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
+		return storetest.Keep[*sqlite.DB](t)(sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "twofold.db")))
 	}
 	storetest.RunCopy(t, lite, pg)
-}
-
-func newUser(t testing.TB, s store.Queries, name string) *store.User {
-	t.Helper()
-	u := &store.User{
-		Username: name, Kind: store.KindInternal, Source: store.SourceLocal, Role: store.RoleUser,
-		BackupSalt: []byte("salt"), CreatedAt: time.Now(),
-	}
-	if err := s.CreateUser(context.Background(), u); err != nil {
-		t.Fatalf("CreateUser: %v", err)
-	}
-	return u
 }
 
 // TestOpenConcurrently starts several instances at once on a new schema: the advisory lock
@@ -90,7 +63,7 @@ func TestOpenConcurrently(t *testing.T) {
 			continue
 		}
 		defer dbs[i].Close()
-		newUser(t, dbs[i], fmt.Sprint("u", i))
+		storetest.NewUser(t, dbs[i], fmt.Sprint("u", i))
 	}
 	db := open(t, url)
 	if n, err := db.CountUsers(t.Context(), ""); err != nil || n != 6 {
@@ -265,7 +238,7 @@ func TestUpgradeScrubsTypedNamesFromAudit(t *testing.T) {
 func TestUpdateKeepsGoingAfterConflict(t *testing.T) {
 	ctx := t.Context()
 	db := open(t, pgtest.URL(t))
-	u := newUser(t, db, "carol")
+	u := storetest.NewUser(t, db, "carol")
 	s := &store.Session{IDHash: []byte("0123456789abcdef0123456789abcdef"), UserID: u.ID, CreatedAt: time.Now()}
 	if err := db.CreateSession(ctx, s); err != nil {
 		t.Fatal(err)
@@ -292,7 +265,7 @@ func TestUpdateKeepsGoingAfterConflict(t *testing.T) {
 func TestUpdateLocksSession(t *testing.T) {
 	ctx := t.Context()
 	db := open(t, pgtest.URL(t))
-	u := newUser(t, db, "dan")
+	u := storetest.NewUser(t, db, "dan")
 	id := []byte("session-lock-0123456789abcdef012")
 	if err := db.CreateSession(ctx, &store.Session{IDHash: id, UserID: u.ID, CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
@@ -337,7 +310,7 @@ func TestKill9(t *testing.T) {
 	ctx := t.Context()
 	url := pgtest.URL(t)
 	survivor := open(t, url)
-	u := newUser(t, survivor, "erin")
+	u := storetest.NewUser(t, survivor, "erin")
 
 	victim, err := pgx.Connect(ctx, url)
 	if err != nil {

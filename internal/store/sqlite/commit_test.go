@@ -22,11 +22,7 @@ import (
 // one that fails or panics leaves nothing behind, and every one that succeeds is kept.
 func TestGroupCommitIsolation(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "twofold.db")
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, path := openFile(t)
 	errRefused := errors.New("refused")
 	const n = 200
 	var wg sync.WaitGroup
@@ -66,21 +62,7 @@ func TestGroupCommitIsolation(t *testing.T) {
 		}
 	}
 	// Read back after reopening: what was answered as committed is on disk, nothing else.
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if db, err = Open(ctx, path); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	events, err := db.Events(ctx, store.EventFilter{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kept := map[string]bool{}
-	for _, e := range events {
-		kept[e.Action] = true
-	}
+	kept := eventActions(t, db, path)
 	for i := range n {
 		if want := i%3 == 0; kept[fmt.Sprint(i)] != want {
 			t.Errorf("event of transaction %d kept = %v, want %v", i, !want, want)
@@ -145,6 +127,17 @@ func addEvent(ctx context.Context, action string) func(q sqlstore.Queries) error
 	}
 }
 
+// openFile opens a new database file; the test closes it (eventActions does).
+func openFile(t *testing.T) (*DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "twofold.db")
+	db, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, path
+}
+
 // eventActions answers the actions of the events in the file, read back after reopening it.
 func eventActions(t *testing.T, db *DB, path string) map[string]bool {
 	t.Helper()
@@ -187,11 +180,7 @@ func TestCancelledCallerLeavesBatchAlone(t *testing.T) {
 		cancel()
 		runtime.Gosched() // let a watcher of ctx act now, while the statement runs
 	})
-	path := filepath.Join(t.TempDir(), "twofold.db")
-	db, err := Open(bg, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, path := openFile(t)
 	errs := runAsBatch(db,
 		commitReq{ctx: bg, fn: addEvent(bg, "first")},
 		commitReq{ctx: bg, fn: addEvent(bg, "second")},
@@ -244,11 +233,7 @@ func TestCancelledCallerLeavesBatchAlone(t *testing.T) {
 // its context's error without its fn running, and the rest of the batch goes on.
 func TestCancelledBeforeStartIsSkipped(t *testing.T) {
 	bg := context.Background()
-	path := filepath.Join(t.TempDir(), "twofold.db")
-	db, err := Open(bg, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, path := openFile(t)
 	ctx, cancel := context.WithCancel(bg)
 	cancel()
 	ran := false
@@ -275,11 +260,7 @@ func TestCancelledBeforeStartIsSkipped(t *testing.T) {
 // a new transaction and are committed.
 func TestLostTransaction(t *testing.T) {
 	bg := context.Background()
-	path := filepath.Join(t.TempDir(), "twofold.db")
-	db, err := Open(bg, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, path := openFile(t)
 	errs := runAsBatch(db,
 		commitReq{ctx: bg, fn: addEvent(bg, "lost")},
 		commitReq{ctx: bg, fn: func(q sqlstore.Queries) error {

@@ -23,35 +23,13 @@ import (
 )
 
 func open(t testing.TB, path string) *sqlite.DB {
-	t.Helper()
-	db, err := sqlite.Open(context.Background(), path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return db
+	return storetest.Keep[*sqlite.DB](t)(sqlite.Open(context.Background(), path))
 }
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, filepath.Join(t.TempDir(), "twofold.db"))
 	})
-}
-
-func newUser(t testing.TB, s store.Queries, name string) *store.User {
-	t.Helper()
-	u := &store.User{
-		Username: name, Kind: store.KindInternal, Source: store.SourceLocal, Role: store.RoleUser,
-		BackupSalt: []byte("salt"), CreatedAt: time.Now(),
-	}
-	if err := s.CreateUser(context.Background(), u); err != nil {
-		t.Fatalf("CreateUser: %v", err)
-	}
-	return u
 }
 
 // TestReopen writes, closes, and reads back from the same file.
@@ -65,7 +43,7 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	u := newUser(t, db, "alice")
+	u := storetest.NewUser(t, db, "alice")
 	err = db.Update(ctx, func(q store.Queries) error {
 		u, err := q.User(ctx, u.ID)
 		if err != nil {
@@ -193,7 +171,7 @@ func TestKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := newUser(t, db, "carol")
+	u := storetest.NewUser(t, db, "carol")
 	const codes = 400
 	var macs [][]byte
 	for i := range codes {
@@ -288,7 +266,7 @@ func BenchmarkStore(b *testing.B) {
 func BenchmarkUserParallel(b *testing.B) {
 	ctx := context.Background()
 	db := open(b, filepath.Join(b.TempDir(), "twofold.db"))
-	u := newUser(b, db, "bench")
+	u := storetest.NewUser(b, db, "bench")
 	b.SetParallelism(4) // 8 goroutines on 2 cores
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -304,28 +282,11 @@ func BenchmarkUserParallel(b *testing.B) {
 // TestUpgradeDropsClearUsernames: a database of schema version 1 kept password failures under
 // the username as typed; the upgrade drops those rows, and no byte of the file keeps them.
 func TestUpgradeDropsClearUsernames(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "twofold.db")
-	v1, err := os.ReadFile("migrations/0001_init.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{string(v1),
-		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL DEFAULT (unixepoch())) STRICT`,
-		`INSERT INTO schema_migrations (version) VALUES (1)`,
+	path, db := upgradeV1(t,
 		// Enough rows for several pages, not only one that a new table could take over.
 		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
 		 INSERT INTO password_failures (username, failures, locked_until) SELECT 'typed-secret-zebra-' || i, 3, 0 FROM n`,
-	} {
-		if _, err := raw.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	raw.Close()
-	db := open(t, path)
+	)
 	if n, err := db.Count(t.Context()); err != nil || n["password_failures"] != 0 {
 		t.Fatalf("after the upgrade: %v, %v; want no password_failures rows", n, err)
 	}
@@ -339,14 +300,9 @@ func TestUpgradeDropsClearUsernames(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(path + "*")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for f, b := range files(t, path) {
 		if bytes.Contains(b, []byte("typed-secret-zebra")) {
-			t.Errorf("%s still holds the clear username", filepath.Base(f))
+			t.Errorf("%s still holds the clear username", f)
 		}
 	}
 }
@@ -408,18 +364,7 @@ func TestReleaseAfterVacuum(t *testing.T) {
 // is audited now, and no byte of the file keeps them (not even the space that page splits left
 // behind); a lock of an existing account stays.
 func TestUpgradeScrubsTypedNamesFromAudit(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "twofold.db")
-	v1, err := os.ReadFile("migrations/0001_init.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{string(v1),
-		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL DEFAULT (unixepoch())) STRICT`,
-		`INSERT INTO schema_migrations (version) VALUES (1)`,
+	path, db := upgradeV1(t,
 		`INSERT INTO users (username, kind, source, role, created_at) VALUES ('alice', 'internal', 'local', 'user', 1)`,
 		`INSERT INTO events (at, actor, account, action, detail) VALUES (2, 'system', 'alice', 'password.locked', 'locked until 2025-03-14T15:24:26Z')`,
 		`INSERT INTO events (at, actor, account, action, detail) VALUES (3, 'alice', 'alice', 'password.changed', '')`,
@@ -427,13 +372,7 @@ func TestUpgradeScrubsTypedNamesFromAudit(t *testing.T) {
 		`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
 		 INSERT INTO events (at, actor, account, action, detail)
 		 SELECT 10 + i, 'system', 'typed-secret-okapi-' || i, 'password.locked', 'locked until 2025-03-14T15:24:26Z' FROM n`,
-	} {
-		if _, err := raw.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	raw.Close()
-	db := open(t, path)
+	)
 	es, err := db.Events(t.Context(), store.EventFilter{Limit: 1000})
 	if err != nil || len(es) != 502 {
 		t.Fatalf("Events after the upgrade = %d, %v; want 502", len(es), err)
@@ -460,18 +399,53 @@ func TestUpgradeScrubsTypedNamesFromAudit(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(path + "*")
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for f, b := range files(t, path) {
 		if bytes.Contains(b, []byte("typed-secret-okapi")) {
-			t.Errorf("%s still holds a typed username of the audit log", filepath.Base(f))
+			t.Errorf("%s still holds a typed username of the audit log", f)
 		}
-		if !bytes.Contains(b, []byte("alice")) && filepath.Base(f) == "twofold.db" {
-			t.Errorf("%s lost the account's name", filepath.Base(f))
+		if !bytes.Contains(b, []byte("alice")) && f == "twofold.db" {
+			t.Errorf("%s lost the account's name", f)
 		}
 	}
 }
 
+// upgradeV1 makes a database file of schema version 1 holding the rows that statements
+// insert, and opens it, which upgrades it.
+func upgradeV1(t *testing.T, statements ...string) (path string, db *sqlite.DB) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "twofold.db")
+	v1, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append([]string{string(v1),
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL DEFAULT (unixepoch())) STRICT`,
+		`INSERT INTO schema_migrations (version) VALUES (1)`,
+	}, statements...) {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	return path, open(t, path)
+}
+
+// files answers the bytes of the database file at path and of its companions (-wal, -shm), by
+// base name.
+func files(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	names, _ := filepath.Glob(path + "*")
+	m := map[string][]byte{}
+	for _, f := range names {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[filepath.Base(f)] = b
+	}
+	return m
+}

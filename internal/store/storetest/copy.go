@@ -15,8 +15,8 @@ import (
 func fill(t *testing.T, s store.Store) {
 	t.Helper()
 	ctx := t.Context()
-	alice := newUser(t, s, "alice")
-	bob := newUser(t, s, "bob")
+	alice := NewUser(t, s, "alice")
+	bob := NewUser(t, s, "bob")
 	alice.TOTPKey, alice.TOTPKeyVersion, alice.TOTPLastStep = []byte{0, 1, 0xfe, 0xff}, 1, 58_000_001
 	alice.PasswordTemporary, alice.PasswordExpiresAt = true, t0.Add(24*time.Hour)
 	alice.MFAFailures, alice.MFALockedUntil = 5, t0.Add(15*time.Minute)
@@ -181,7 +181,7 @@ func copyBetween(t *testing.T, open, openTarget func(t *testing.T) store.Store) 
 	if sess, err := dst.Session(ctx, hash("copy-session")); err != nil || !sess.Done || !sess.Reauthenticated {
 		t.Errorf("Session of the copy = %+v, %v", sess, err)
 	}
-	if carol := newUser(t, dst, "carol"); carol.ID <= maxUser {
+	if carol := NewUser(t, dst, "carol"); carol.ID <= maxUser {
 		t.Errorf("an account made after the copy got id %d, not after the copied %d", carol.ID, maxUser)
 	}
 	e := &store.Event{At: t0, Actor: "cli", Action: "after.copy"}

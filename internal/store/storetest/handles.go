@@ -33,7 +33,7 @@ func RunTwoHandles(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 // read-modify-write of an account's counters or a name's failures is lost.
 func testTwoHandleWrites(t *testing.T, a, b store.Store) {
 	ctx := t.Context()
-	u := newUser(t, a, "bob")
+	u := NewUser(t, a, "bob")
 	const n = 25
 	shared := nameKey("shared")
 	count := func(s store.Store, key []byte) error {
@@ -47,15 +47,7 @@ func testTwoHandleWrites(t *testing.T, a, b store.Store) {
 		// Increments of an account's counter, each holding its lock a while.
 		func(s store.Store, who string) {
 			for range n {
-				errs <- s.Update(ctx, func(q store.Queries) error {
-					u, err := q.User(ctx, u.ID)
-					if err != nil {
-						return err
-					}
-					time.Sleep(time.Millisecond)
-					u.MFAFailures++
-					return q.UpdateUser(ctx, u)
-				})
+				errs <- increment(ctx, s, u.ID, time.Millisecond)
 			}
 		},
 		// Single writes and reads of every kind.
@@ -126,13 +118,30 @@ func testTwoHandleAddressLimit(t *testing.T, a, b store.Store) {
 	}
 }
 
+// Keep answers a function that takes what a backend's Open answers, fails t on its error, and
+// closes the store when t ends: storetest.Keep[*sqlite.DB](t)(sqlite.Open(ctx, path)).
+func Keep[S store.Store](t testing.TB) func(s S, err error) S {
+	return func(s S, err error) S {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return s
+	}
+}
+
 // Bench runs the benchmarks of one durable write on a store that open answers: a conditional
 // write on its own, and a read-modify-write of an account inside Update.
 func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 	b.Run("SetTOTPStep", func(b *testing.B) {
 		ctx := context.Background()
 		s := open(b)
-		u := newUser(b, s, "bench")
+		u := NewUser(b, s, "bench")
 		step := int64(0)
 		for b.Loop() {
 			step++
@@ -144,17 +153,9 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 	b.Run("UpdateUser", func(b *testing.B) {
 		ctx := context.Background()
 		s := open(b)
-		u := newUser(b, s, "bench")
+		u := NewUser(b, s, "bench")
 		for b.Loop() {
-			err := s.Update(ctx, func(q store.Queries) error {
-				u, err := q.User(ctx, u.ID)
-				if err != nil {
-					return err
-				}
-				u.MFAFailures++
-				return q.UpdateUser(ctx, u)
-			})
-			if err != nil {
+			if err := increment(ctx, s, u.ID, 0); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -71,8 +71,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 // t0 is a fixed "now" for the cases that pass times in.
 var t0 = time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)
 
-// newUser creates an internal local account named name with a few fields set.
-func newUser(t testing.TB, s store.Store, name string) *store.User {
+// NewUser creates an internal local account named name with a few fields set, for a backend's
+// own tests as for the suite's.
+func NewUser(t testing.TB, s store.Queries, name string) *store.User {
 	t.Helper()
 	u := &store.User{
 		Username:     name,
@@ -194,6 +195,20 @@ func race(n int, fn func(i int)) {
 	wg.Wait()
 }
 
+// increment adds one to the account's MFAFailures in a read-modify-write inside Update,
+// holding the account's lock for hold between the read and the write.
+func increment(ctx context.Context, s store.Store, id int64, hold time.Duration) error {
+	return s.Update(ctx, func(q store.Queries) error {
+		u, err := q.User(ctx, id)
+		if err != nil {
+			return err
+		}
+		time.Sleep(hold)
+		u.MFAFailures++
+		return q.UpdateUser(ctx, u)
+	})
+}
+
 // raceWins runs fn(i) as race does and answers how many calls answered true, and their errors.
 func raceWins(n int, fn func(i int) (bool, error)) (wins int, errs []error) {
 	var mu sync.Mutex
@@ -229,8 +244,8 @@ func testPing(t *testing.T, s store.Store) {
 
 func testUserCreateGet(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := newUser(t, s, "alice")
-	v := newUser(t, s, "bob")
+	u := NewUser(t, s, "alice")
+	v := NewUser(t, s, "bob")
 	if u.ID == v.ID {
 		t.Fatalf("two accounts got the same ID %d", u.ID)
 	}
@@ -265,8 +280,8 @@ func testUserCreateGet(t *testing.T, s store.Store) {
 
 func testUpdateUserRoundTrip(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := newUser(t, s, "carol")
-	other := newUser(t, s, "dave")
+	u := NewUser(t, s, "carol")
+	other := NewUser(t, s, "dave")
 
 	want := *u
 	want.Email = "c@example.org"
@@ -375,8 +390,8 @@ func testUsersListAndCount(t *testing.T, s store.Store) {
 
 func testTOTPStep(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := newUser(t, s, "erin")
-	v := newUser(t, s, "frank")
+	u := NewUser(t, s, "erin")
+	v := NewUser(t, s, "frank")
 	for _, c := range []struct {
 		step int64
 		want bool
@@ -400,7 +415,7 @@ func testTOTPStep(t *testing.T, s store.Store) {
 
 func testTOTPStepRace(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := newUser(t, s, "grace")
+	u := NewUser(t, s, "grace")
 	wins, errs := raceWins(20, func(int) (bool, error) { return s.SetTOTPStep(ctx, u.ID, 500) })
 	if len(errs) > 0 {
 		t.Fatalf("SetTOTPStep errors: %v", errs)
@@ -414,8 +429,8 @@ func testTOTPStepRace(t *testing.T, s store.Store) {
 
 func testBackupCodes(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := newUser(t, s, "heidi")
-	v := newUser(t, s, "ivan")
+	u := NewUser(t, s, "heidi")
+	v := NewUser(t, s, "ivan")
 	macs := [][]byte{[]byte("mac-one-0123456789abcdef01234567"), []byte("mac-two-0123456789abcdef01234567"), {0, 0xff, 3}}
 	if n, err := s.CountBackupCodes(ctx, u.ID); err != nil || n != 0 {
 		t.Fatalf("CountBackupCodes before adding = %d, %v", n, err)
@@ -467,7 +482,7 @@ func testBackupCodes(t *testing.T, s store.Store) {
 
 func testBackupCodeRace(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := newUser(t, s, "judy")
+	u := NewUser(t, s, "judy")
 	mac := []byte("mac-raced-0123456789abcdef012345")
 	if err := s.AddBackupCodes(ctx, u.ID, [][]byte{mac, []byte("mac-other")}); err != nil {
 		t.Fatalf("AddBackupCodes: %v", err)
@@ -508,7 +523,7 @@ func enrol(ctx context.Context, q store.Queries, id int64, key []byte, macs [][]
 
 func testUpdateCommits(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := newUser(t, s, "kim")
+	u := NewUser(t, s, "kim")
 	macs := [][]byte{[]byte("m1"), []byte("m2"), []byte("m3")}
 	if err := s.Update(ctx, func(q store.Queries) error {
 		return enrol(ctx, q, u.ID, []byte("sealed key"), macs)
@@ -526,7 +541,7 @@ func testUpdateCommits(t *testing.T, s store.Store) {
 
 func testUpdateRollsBackOnError(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := newUser(t, s, "lee")
+	u := NewUser(t, s, "lee")
 	err := s.Update(ctx, func(q store.Queries) error {
 		if err := enrol(ctx, q, u.ID, []byte("sealed key"), [][]byte{[]byte("m1"), []byte("m2")}); err != nil {
 			return err
@@ -572,7 +587,7 @@ func assertUnchanged(t *testing.T, s store.Store, u *store.User) {
 
 func testUpdateRollsBackOnPanic(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := newUser(t, s, "mia")
+	u := NewUser(t, s, "mia")
 	func() {
 		defer func() {
 			if r := recover(); r != "storetest panic" {
@@ -701,20 +716,12 @@ func testUpdateQueriesInside(t *testing.T, s store.Store) {
 
 func testUpdateSerialisesCounter(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := newUser(t, s, "olga")
+	u := NewUser(t, s, "olga")
 	const n = 50
 	var mu sync.Mutex
 	var errs []error
 	race(n, func(int) {
-		err := s.Update(ctx, func(q store.Queries) error {
-			u, err := q.User(ctx, u.ID)
-			if err != nil {
-				return err
-			}
-			u.MFAFailures++
-			return q.UpdateUser(ctx, u)
-		})
-		if err != nil {
+		if err := increment(ctx, s, u.ID, 0); err != nil {
 			mu.Lock()
 			errs = append(errs, err)
 			mu.Unlock()
@@ -735,7 +742,7 @@ var errLocked = errors.New("storetest: locked")
 // evaluated, in one Update.
 func testUpdateLockoutRace(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := newUser(t, s, "pat")
+	u := NewUser(t, s, "pat")
 	const n, limit = 50, 5
 	now := time.Now()
 	var mu sync.Mutex
@@ -1037,24 +1044,21 @@ func testAddressAttemptRace(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	const n, limit = 24, 5
 	var mu sync.Mutex
-	var errs []error
 	ids := map[int64]bool{}
-	race(n, func(i int) {
+	passed, errs := raceWins(n, func(i int) (bool, error) {
 		id, ok, err := s.ReserveAddressAttempt(ctx, "203.0.113.5", t0.Add(time.Duration(i)*time.Millisecond), t0.Add(-time.Minute), limit)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			errs = append(errs, err)
-		}
 		if ok {
+			mu.Lock()
 			ids[id] = true
+			mu.Unlock()
 		}
+		return ok, err
 	})
 	if len(errs) > 0 {
 		t.Fatalf("ReserveAddressAttempt errors: %v", errs)
 	}
-	if len(ids) != limit {
-		t.Fatalf("%d of %d racing attempts passed (%d distinct ids), want exactly %d", len(ids), n, len(ids), limit)
+	if passed != limit || len(ids) != limit {
+		t.Fatalf("%d of %d racing attempts passed (%d distinct ids), want exactly %d", passed, n, len(ids), limit)
 	}
 	if got, err := s.CountAddressFailures(ctx, "203.0.113.5", t0.Add(-time.Minute)); err != nil || got != limit {
 		t.Errorf("CountAddressFailures = %d, %v; want %d", got, err, limit)
@@ -1066,17 +1070,9 @@ func testAddressAttemptRace(t *testing.T, s store.Store) {
 		}
 		break
 	}
-	passed := 0
-	race(n, func(int) {
+	passed, errs = raceWins(n, func(int) (bool, error) {
 		_, ok, err := s.ReserveAddressAttempt(ctx, "203.0.113.5", t0.Add(time.Second), t0.Add(-time.Minute), limit)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if ok {
-			passed++
-		}
+		return ok, err
 	})
 	if len(errs) > 0 || passed != 1 {
 		t.Fatalf("after one release, %d racing attempts passed (errors %v), want 1", passed, errs)
@@ -1087,8 +1083,8 @@ func testAddressAttemptRace(t *testing.T, s store.Store) {
 
 func testSessions(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := newUser(t, s, "uma")
-	v := newUser(t, s, "vic")
+	u := NewUser(t, s, "uma")
+	v := NewUser(t, s, "vic")
 	s1 := &store.Session{
 		IDHash: hash("s1"), UserID: u.ID, MFASkipped: true, PendingKey: []byte("sealed pending key"),
 		CreatedAt: t0, LastSeenAt: t0.Add(time.Second),
@@ -1168,7 +1164,7 @@ func testSessions(t *testing.T, s store.Store) {
 
 func testReplaceSessionRace(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := newUser(t, s, "wes")
+	u := NewUser(t, s, "wes")
 	old := &store.Session{IDHash: hash("race-old"), UserID: u.ID, CreatedAt: t0, LastSeenAt: t0}
 	if err := s.CreateSession(ctx, old); err != nil {
 		t.Fatalf("CreateSession: %v", err)
@@ -1210,8 +1206,8 @@ func testReplaceSessionRace(t *testing.T, s store.Store) {
 
 func testDeleteUserSessions(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := newUser(t, s, "xena")
-	v := newUser(t, s, "yuri")
+	u := NewUser(t, s, "xena")
+	v := NewUser(t, s, "yuri")
 	for _, c := range []struct {
 		name string
 		user int64
@@ -1247,7 +1243,7 @@ func testDeleteUserSessions(t *testing.T, s store.Store) {
 
 func testDeleteExpiredSessions(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := newUser(t, s, "zoe")
+	u := NewUser(t, s, "zoe")
 	now := t0
 	cases := []struct {
 		name      string
