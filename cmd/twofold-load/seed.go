@@ -8,18 +8,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	mrand "math/rand/v2"
 	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/twofold-auth/twofold/internal/app"
 	"github.com/twofold-auth/twofold/internal/backupcode"
 	"github.com/twofold-auth/twofold/internal/keys"
 	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/otp"
 	"github.com/twofold-auth/twofold/internal/password"
 	"github.com/twofold-auth/twofold/internal/store"
-	"github.com/twofold-auth/twofold/internal/store/sqlite"
 )
 
 // loadPassword is the password of every load account.
@@ -39,45 +39,24 @@ type loadAccount struct {
 
 // database is the server's store and key, opened by the tool itself.
 type database struct {
+	app  *app.App
 	st   store.Store
 	keys *keys.Keys
 }
 
-// openDatabase opens the data folder's SQLite database and the server key the way `serve` does:
-// TWOFOLD_SECRET_KEY, or DATA/secret.key (made when missing), checked against the database.
+// openDatabase opens the data folder's SQLite database and the server key as `serve` does
+// (through internal/app): TWOFOLD_SECRET_KEY, or DATA/secret.key (made when missing), checked
+// against the database.
 func openDatabase(ctx context.Context, data string) (*database, error) {
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		return nil, fmt.Errorf("data folder: %w", err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(data, "twofold.db"))
+	a, err := app.Open(ctx, app.Config{Data: data, SecretKey: os.Getenv("TWOFOLD_SECRET_KEY"),
+		MailFrom: "Twofold <twofold@localhost>", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, err
 	}
-	k, err := loadKey(data)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	if err := k.Bind(ctx, st); err != nil {
-		st.Close()
-		return nil, err
-	}
-	return &database{st: st, keys: k}, nil
+	return &database{app: a, st: a.Store, keys: a.Keys}, nil
 }
 
-func loadKey(data string) (*keys.Keys, error) {
-	if hex := os.Getenv("TWOFOLD_SECRET_KEY"); hex != "" {
-		k, err := keys.Parse(hex)
-		if err != nil {
-			return nil, fmt.Errorf("TWOFOLD_SECRET_KEY: %w", err)
-		}
-		return k, nil
-	}
-	k, _, err := keys.LoadOrCreateFile(filepath.Join(data, "secret.key"), rand.Reader)
-	return k, err
-}
-
-func (db *database) Close() error { return db.st.Close() }
+func (db *database) Close() error { return db.app.Close() }
 
 // requireMFA makes internal accounts need MFA (the default), saying so when it had to change
 // the stored value.

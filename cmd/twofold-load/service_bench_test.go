@@ -2,19 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"io"
-	"log/slog"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/twofold-auth/twofold/internal/account"
-	"github.com/twofold-auth/twofold/internal/mail"
-	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/otp"
-	"github.com/twofold-auth/twofold/internal/password"
 )
 
 // BenchmarkServiceVerify is the second-factor step without HTTP: the account service on a
@@ -30,13 +23,7 @@ func BenchmarkServiceVerify(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	outbox, err := mail.NewOutbox(filepath.Join(dir, "outbox"), "Twofold <twofold@localhost>", time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	svc := account.New(account.Config{Store: db.st, Options: options.NewCache(db.st.Options, time.Now),
-		Hasher: password.NewHasher(password.DefaultParams, 0, 2*time.Second, rand.Reader), Keys: db.keys,
-		Mailer: outbox, BaseURL: "http://127.0.0.1:8080", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	svc := db.app.Service
 
 	// b.Loop is not usable with RunParallel; the seeding depends on b.N, which grows per round.
 	n := b.N
