@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twofold-auth/twofold/internal/app/apptest"
 )
 
 // testVersion is stamped into the test binary, so that `version` is seen to print it.
@@ -42,37 +43,18 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "twofold-e2e-")
+	bin, remove, err := apptest.BuildBinary("-ldflags=-X main.version=" + testVersion)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: temp dir:", err)
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	binary = filepath.Join(dir, "twofold")
-	build := exec.Command(goTool, "build", "-ldflags=-X main.version="+testVersion, "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: building twofold:", err)
-		return 1
-	}
+	defer remove()
+	binary = bin
 	return m.Run()
 }
 
-// processEnv is the environment of the processes the tests start: the test's own, without any
-// TWOFOLD_ setting that could point them elsewhere, plus extra.
-func processEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TWOFOLD_") && !strings.HasPrefix(kv, "GOMEMLIMIT=") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
-}
+// processEnv is the environment of the processes the tests start (apptest.ProcessEnv).
+func processEnv(extra ...string) []string { return apptest.ProcessEnv(extra...) }
 
 // cliBaseURL is the --base-url of command-line runs (given through TWOFOLD_BASE_URL): links in
 // the mail they send must use it.

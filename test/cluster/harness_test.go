@@ -23,13 +23,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/twofold-auth/twofold/internal/app/apptest"
 	"github.com/twofold-auth/twofold/internal/otp"
 	"github.com/twofold-auth/twofold/internal/store/postgres/pgtest"
 )
@@ -55,23 +55,13 @@ func run(m *testing.M) int {
 	if flagShort || os.Getenv(pgtest.EnvURL) == "" && os.Getenv("CI") == "" {
 		return m.Run() // every test skips: no need to build
 	}
-	dir, err := os.MkdirTemp("", "twofold-cluster-")
+	bin, remove, err := apptest.BuildBinary()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "cluster: temp dir:", err)
+		fmt.Fprintln(os.Stderr, "cluster:", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	binary = filepath.Join(dir, "twofold")
-	build := exec.Command(goTool, "build", "-o", binary, "github.com/twofold-auth/twofold/cmd/twofold")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "cluster: building twofold:", err)
-		return 1
-	}
+	defer remove()
+	binary = bin
 	return m.Run()
 }
 
@@ -125,13 +115,7 @@ func newKey(t testing.TB) string {
 // env is the environment of the processes: the test's own without TWOFOLD_ settings, plus
 // the key.
 func (c *cluster) env() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TWOFOLD_") && !strings.HasPrefix(kv, "GOMEMLIMIT=") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "TWOFOLD_SECRET_KEY="+c.key)
+	return apptest.ProcessEnv("TWOFOLD_SECRET_KEY=" + c.key)
 }
 
 // instance is one running `twofold serve`.

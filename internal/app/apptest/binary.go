@@ -1,0 +1,46 @@
+package apptest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// BuildBinary builds the twofold command into a new temporary folder with extra go build flags,
+// and answers its path and a func that removes the folder. Packages that run the binary call it
+// from TestMain, so that the build stays outside every test's time bound.
+func BuildBinary(flags ...string) (binary string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "twofold-bin-")
+	if err != nil {
+		return "", nil, fmt.Errorf("temp dir: %w", err)
+	}
+	remove = func() { os.RemoveAll(dir) }
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	binary = filepath.Join(dir, "twofold")
+	args := append(append([]string{"build"}, flags...), "-o", binary, "github.com/twofold-auth/twofold/cmd/twofold")
+	build := exec.Command(goTool, args...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		remove()
+		return "", nil, fmt.Errorf("building twofold: %w", err)
+	}
+	return binary, remove, nil
+}
+
+// ProcessEnv is the environment of the processes a test starts: the test's own without any
+// TWOFOLD_ setting or GOMEMLIMIT that could point them elsewhere, plus extra.
+func ProcessEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TWOFOLD_") && !strings.HasPrefix(kv, "GOMEMLIMIT=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
