@@ -78,13 +78,12 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, p *Principal, code 
 		return nil, err
 	}
 	o, err := s.opts.Get(ctx)
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if !o.BackupCodesEnabled() {
+	case !o.BackupCodesEnabled():
 		return nil, errBackupCodesOff
-	}
-	if !p.User.Enrolled() {
+	case !p.User.Enrolled():
 		return nil, errNoAuthenticator
 	}
 	var codes []string
