@@ -349,6 +349,15 @@ func tally(codes []string) map[string]int {
 	return m
 }
 
+// signIns makes n unfinished sign-ins of u, each at the verification step.
+func (h *harness) signIns(u *testUser, n int) []string {
+	toks := make([]string, n)
+	for i := range toks {
+		toks[i] = h.mustSignIn(u, account.StepVerify)
+	}
+	return toks
+}
+
 func TestConcurrentSameCode(t *testing.T) {
 	// 20 sign-ins of one account, served by two instances on one database, send the same code
 	// at once: exactly one is accepted.
@@ -357,10 +366,7 @@ func TestConcurrentSameCode(t *testing.T) {
 		h := newHarness(t)
 		svcs := []*account.Service{h.svc, h.secondInstance()}
 		u := h.enrolledUser("cora")
-		toks := make([]string, n)
-		for i := range toks {
-			toks[i] = h.mustSignIn(u, account.StepVerify)
-		}
+		toks := h.signIns(u, n)
 		code := h.codeAt(u.Key, 0)
 		got := race(n, func(i int) error {
 			_, err := svcs[i%2].Verify(h.ctx, toks[i], code, "")
@@ -379,10 +385,7 @@ func TestConcurrentSameCode(t *testing.T) {
 		h := newHarness(t)
 		svcs := []*account.Service{h.svc, h.secondInstance()}
 		u := h.enrolledUser("cody")
-		toks := make([]string, n)
-		for i := range toks {
-			toks[i] = h.mustSignIn(u, account.StepVerify)
-		}
+		toks := h.signIns(u, n)
 		got := race(n, func(i int) error {
 			_, err := svcs[i%2].Verify(h.ctx, toks[i], "", u.Codes[0])
 			return err
@@ -401,10 +404,7 @@ func TestConcurrentWrongCodes(t *testing.T) {
 	const n = 50
 	h := newHarness(t)
 	u := h.enrolledUser("gus")
-	toks := make([]string, n)
-	for i := range toks {
-		toks[i] = h.mustSignIn(u, account.StepVerify)
-	}
+	toks := h.signIns(u, n)
 	wrong := h.wrongCode(u.Key)
 	got := race(n, func(i int) error {
 		_, err := h.svc.Verify(h.ctx, toks[i], wrong, "")
