@@ -40,46 +40,26 @@ func TestCopyToAndFromSQLite(t *testing.T) {
 	storetest.RunCopy(t, lite, pg)
 }
 
-// TestOpenConcurrently starts several instances at once on a new schema: the advisory lock
-// lets one apply the migrations while the others wait, then find them applied; every Open
-// succeeds and each migration is recorded once.
-func TestOpenConcurrently(t *testing.T) {
-	url := pgtest.URL(t)
-	const n = 6
-	var wg sync.WaitGroup
-	dbs := make([]*postgres.DB, n)
-	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			dbs[i], errs[i] = postgres.Open(t.Context(), url)
-		}()
-	}
-	wg.Wait()
-	for i := range n {
-		if errs[i] != nil {
-			t.Errorf("Open %d: %v", i, errs[i])
-			continue
+// TestOpen: several instances starting at once on a new schema (the advisory lock lets one
+// apply the migrations while the others wait), and a database of a newer schema.
+func TestOpen(t *testing.T) {
+	storetest.RunOpen(t, func(t *testing.T) storetest.Fresh {
+		url := pgtest.URL(t)
+		return storetest.Fresh{
+			Open: func(ctx context.Context) (store.Store, error) { return postgres.Open(ctx, url) },
+			Exec: func(t *testing.T, statement string) {
+				if _, err := rawConn(t, url).Exec(t.Context(), statement); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Int: func(t *testing.T, query string) (n int) {
+				if err := rawConn(t, url).QueryRow(t.Context(), query).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			},
 		}
-		defer dbs[i].Close()
-		storetest.NewUser(t, dbs[i], fmt.Sprint("u", i))
-	}
-	db := open(t, url)
-	if n, err := db.CountUsers(t.Context(), ""); err != nil || n != 6 {
-		t.Errorf("CountUsers = %d, %v; want 6", n, err)
-	}
-	conn := rawConn(t, url)
-	var rows, newest int
-	if err := conn.QueryRow(t.Context(), `SELECT count(*), max(version) FROM schema_migrations`).Scan(&rows, &newest); err != nil {
-		t.Fatal(err)
-	}
-	if rows != newest {
-		t.Errorf("schema_migrations has %d rows for version %d: a migration was recorded twice", rows, newest)
-	}
-	if v, err := db.SchemaVersion(t.Context()); err != nil || v != newest {
-		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, newest)
-	}
+	})
 }
 
 func rawConn(t testing.TB, url string) *pgx.Conn {
@@ -90,21 +70,6 @@ func rawConn(t testing.TB, url string) *pgx.Conn {
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
-}
-
-// TestNewerSchemaRefused: a database written by a newer Twofold is not opened.
-func TestNewerSchemaRefused(t *testing.T) {
-	url := pgtest.URL(t)
-	open(t, url).Close()
-	if _, err := rawConn(t, url).Exec(t.Context(), `INSERT INTO schema_migrations (version) VALUES (9999)`); err != nil {
-		t.Fatal(err)
-	}
-	if db, err := postgres.Open(t.Context(), url); err == nil {
-		db.Close()
-		t.Fatal("Open of a database with a newer schema succeeded")
-	} else if !strings.Contains(err.Error(), "9999") {
-		t.Errorf("Open error %q does not name the version", err)
-	}
 }
 
 // TestOpenErrors: a URL that cannot be parsed does not echo its password; a schema that does

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -108,55 +107,33 @@ func TestTwoHandles(t *testing.T) {
 	})
 }
 
-// TestOpenConcurrently opens a new file from several handles at once: the migrations are
-// applied once and every Open succeeds.
-func TestOpenConcurrently(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "twofold.db")
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			db, err := sqlite.Open(t.Context(), path)
+// TestOpen: opening a new file from several handles at once, and a file of a newer schema.
+func TestOpen(t *testing.T) {
+	storetest.RunOpen(t, func(t *testing.T) storetest.Fresh {
+		path := filepath.Join(t.TempDir(), "twofold.db")
+		raw := func(t *testing.T) *sql.DB {
+			db, err := sql.Open("sqlite", path)
 			if err != nil {
-				t.Errorf("Open: %v", err)
-				return
+				t.Fatal(err)
 			}
-			defer db.Close()
-			u := &store.User{Username: fmt.Sprint("u", time.Now().UnixNano()), Kind: store.KindInternal,
-				Source: store.SourceLocal, Role: store.RoleUser, CreatedAt: time.Now()}
-			if err := db.CreateUser(t.Context(), u); err != nil {
-				t.Errorf("CreateUser: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
-	db := open(t, path)
-	if n, err := db.CountUsers(t.Context(), ""); err != nil || n != 4 {
-		t.Errorf("CountUsers = %d, %v; want 4", n, err)
-	}
-}
-
-// TestNewerSchemaRefused: a file written by a newer Twofold is not opened.
-func TestNewerSchemaRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "twofold.db")
-	db := open(t, path)
-	db.Close()
-
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.Exec(`INSERT INTO schema_migrations (version) VALUES (9999)`); err != nil {
-		t.Fatal(err)
-	}
-	raw.Close()
-	if db, err := sqlite.Open(t.Context(), path); err == nil {
-		db.Close()
-		t.Fatal("Open of a file with a newer schema succeeded")
-	} else if !strings.Contains(err.Error(), "9999") {
-		t.Errorf("Open error %q does not name the version", err)
-	}
+			t.Cleanup(func() { db.Close() })
+			return db
+		}
+		return storetest.Fresh{
+			Open: func(ctx context.Context) (store.Store, error) { return sqlite.Open(ctx, path) },
+			Exec: func(t *testing.T, statement string) {
+				if _, err := raw(t).Exec(statement); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Int: func(t *testing.T, query string) (n int) {
+				if err := raw(t).QueryRow(query).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			},
+		}
+	})
 }
 
 // TestKill9 kills a writing process with SIGKILL and checks that every write it had answered
