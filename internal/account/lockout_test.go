@@ -83,3 +83,25 @@ func TestPasswordFailuresStopCounting(t *testing.T) {
 		t.Errorf("a lock read before it ends does not lock")
 	}
 }
+
+// TestSecondFactorLock: the 5th, 10th and 15th failed check in a row lock for mfaLockFor, the
+// 20th and any after it until an admin unlocks, and no other failure locks (SPEC §3).
+func TestSecondFactorLock(t *testing.T) {
+	for failures := 1; failures <= 22; failures++ {
+		until, forever, locks := secondFactorLock(failures, lockT0)
+		switch {
+		case failures >= 20:
+			if !locks || !forever || !until.IsZero() {
+				t.Errorf("failure %d: locks %v forever %v until %v; want a lock only an admin ends", failures, locks, forever, until)
+			}
+		case failures%5 == 0:
+			if !locks || forever || !until.Equal(lockT0.Add(15*time.Minute)) {
+				t.Errorf("failure %d: locks %v forever %v until %v; want 15 minutes", failures, locks, forever, until)
+			}
+		default:
+			if locks || forever || !until.IsZero() {
+				t.Errorf("failure %d: locks %v forever %v until %v; want no lock", failures, locks, forever, until)
+			}
+		}
+	}
+}
