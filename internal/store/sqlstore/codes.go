@@ -22,6 +22,7 @@ func (q Queries) AddBackupCodes(ctx context.Context, userID int64, macs [][]byte
 	return q.err("add backup codes", err)
 }
 
+// DeleteBackupCodes removes every code of the account, used or not.
 func (q Queries) DeleteBackupCodes(ctx context.Context, userID int64) error {
 	_, err := q.exec(ctx, `DELETE FROM backup_codes WHERE user_id = ?`, userID)
 	return q.err("delete backup codes", err)
@@ -37,6 +38,7 @@ func (q Queries) UseBackupCode(ctx context.Context, userID int64, mac []byte, no
 	return n == 1, q.err("use backup code", err)
 }
 
+// CountBackupCodes counts the account's unused codes.
 func (q Queries) CountBackupCodes(ctx context.Context, userID int64) (int, error) {
 	var n int
 	err := q.queryRow(ctx, `SELECT count(*) FROM backup_codes WHERE user_id = ? AND used_at = 0`, userID).Scan(&n)

@@ -54,6 +54,7 @@ func (q Queries) SetPasswordFailures(ctx context.Context, nameKey []byte, f stor
 	})
 }
 
+// ClearPasswordFailures forgets the name key's failures and lock.
 func (q Queries) ClearPasswordFailures(ctx context.Context, nameKey []byte) error {
 	_, err := q.exec(ctx, `DELETE FROM password_failures WHERE name_mac = ?`, nameKey)
 	return q.err("clear password failures", err)
@@ -111,11 +112,13 @@ func (q Queries) ReserveAddressAttempt(ctx context.Context, addr string, now, si
 	return id, ok, nil
 }
 
+// ReleaseAddressAttempt forgets one attempt; no error when it is gone already.
 func (q Queries) ReleaseAddressAttempt(ctx context.Context, id int64) error {
 	_, err := q.exec(ctx, `DELETE FROM address_failures WHERE id = ?`, id)
 	return q.err("release address attempt", err)
 }
 
+// CountAddressFailures counts the address's attempts after since.
 func (q Queries) CountAddressFailures(ctx context.Context, addr string, since time.Time) (int, error) {
 	var n int
 	err := q.queryRow(ctx, `SELECT count(*) FROM address_failures WHERE addr = ? AND at > ?`, addr, Nanos(since)).Scan(&n)

@@ -9,6 +9,7 @@ import (
 
 // Options, audit events and the store's own metadata.
 
+// Options answers every stored option value by key.
 func (q Queries) Options(ctx context.Context) (map[string]string, error) {
 	m := map[string]string{}
 	err := q.each(ctx, func(row Scanner) error {
@@ -25,6 +26,7 @@ func (q Queries) Options(ctx context.Context) (map[string]string, error) {
 	return m, nil
 }
 
+// SetOption stores value under key.
 func (q Queries) SetOption(ctx context.Context, key, value string) error {
 	_, err := q.exec(ctx, `INSERT INTO options (key, value) VALUES (?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
@@ -36,6 +38,7 @@ const (
 	maxEventLimit     = 1000
 )
 
+// AddEvent appends an audit event and sets its id.
 func (q Queries) AddEvent(ctx context.Context, e *store.Event) error {
 	err := q.queryRow(ctx, `INSERT INTO events (at, actor, account, action, detail)
 		VALUES (?, ?, ?, ?, ?) RETURNING id`,
@@ -43,6 +46,7 @@ func (q Queries) AddEvent(ctx context.Context, e *store.Event) error {
 	return q.err("add event", err)
 }
 
+// Events lists audit events, newest first.
 func (q Queries) Events(ctx context.Context, f store.EventFilter) ([]*store.Event, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -83,6 +87,7 @@ func event(row Scanner) (*store.Event, error) {
 	return &e, err
 }
 
+// Meta answers a value of the store's own metadata.
 func (q Queries) Meta(ctx context.Context, key string) (string, error) {
 	var v string
 	err := q.queryRow(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)

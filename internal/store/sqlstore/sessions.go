@@ -46,16 +46,19 @@ func (q Queries) ReplaceSession(ctx context.Context, oldHash []byte, s *store.Se
 	return q.err("replace session", one(n, err))
 }
 
+// TouchSession sets the session's last use.
 func (q Queries) TouchSession(ctx context.Context, idHash []byte, at time.Time) error {
 	n, err := q.exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, Nanos(at), idHash)
 	return q.err("touch session", one(n, err))
 }
 
+// DeleteSession removes one session; no error when it is gone already.
 func (q Queries) DeleteSession(ctx context.Context, idHash []byte) error {
 	_, err := q.exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
 	return q.err("delete session", err)
 }
 
+// DeleteUserSessions removes the account's sessions but the one with keepHash.
 func (q Queries) DeleteUserSessions(ctx context.Context, userID int64, keepHash []byte) error {
 	var err error
 	if keepHash == nil {

@@ -36,11 +36,13 @@ func (q Queries) User(ctx context.Context, id int64) (*store.User, error) {
 	return u, q.err("user", err)
 }
 
+// UserByName answers the account with the lower-case username.
 func (q Queries) UserByName(ctx context.Context, username string) (*store.User, error) {
 	u, err := User(q.queryRow(ctx, `SELECT `+UserColumns+` FROM users WHERE username = ?`, username))
 	return u, q.err("user by name", err)
 }
 
+// Users lists every account, newest first.
 func (q Queries) Users(ctx context.Context) ([]*store.User, error) {
 	var us []*store.User
 	err := q.each(ctx, func(row Scanner) error {
@@ -54,6 +56,7 @@ func (q Queries) Users(ctx context.Context) ([]*store.User, error) {
 	return us, nil
 }
 
+// CountUsers counts accounts with the role ("" for all).
 func (q Queries) CountUsers(ctx context.Context, role string) (int, error) {
 	var n int
 	var err error
@@ -65,6 +68,7 @@ func (q Queries) CountUsers(ctx context.Context, role string) (int, error) {
 	return n, q.err("count users", err)
 }
 
+// UpdateUser writes every field of u except ID, Username, BackupSalt and CreatedAt.
 func (q Queries) UpdateUser(ctx context.Context, u *store.User) error {
 	n, err := q.exec(ctx, `UPDATE users SET
 		email = ?, name = ?, kind = ?, source = ?, role = ?, disabled = ?,
