@@ -47,6 +47,7 @@ func (db *DB) Import(ctx context.Context, records iter.Seq2[store.Record, error]
 			return fmt.Errorf("sqlite: import: %w (%s)", store.ErrNotEmpty, n)
 		}
 		last := -1
+		inserts := map[string]string{}
 		for r, err := range records {
 			if err != nil {
 				return err
@@ -55,7 +56,10 @@ func (db *DB) Import(ctx context.Context, records iter.Seq2[store.Record, error]
 			if last, err = store.TableOrder(last, t); err != nil {
 				return err
 			}
-			if _, err := w.Exec(ctx, flavor.InsertSQL(t), sqlstore.Values(r)...); err != nil {
+			if inserts[t] == "" {
+				inserts[t] = flavor.InsertSQL(t)
+			}
+			if _, err := w.Exec(ctx, inserts[t], sqlstore.Values(r)...); err != nil {
 				return mapErr("import "+t, err)
 			}
 		}
