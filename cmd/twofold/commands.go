@@ -291,12 +291,7 @@ func optionsCommand(ctx context.Context, sub string, args []string, stdout io.Wr
 		return err
 	}
 	if *asJSON {
-		out := make([]map[string]any, len(list))
-		for i, o := range list {
-			out[i] = map[string]any{"key": o.Key, "description": o.Description, "value": o.Value,
-				"default": o.Default, "values": o.Values()}
-		}
-		return printJSON(stdout, map[string]any{"options": out})
+		return printJSON(stdout, map[string]any{"options": list})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tVALUE\tDEFAULT\tVALUES")

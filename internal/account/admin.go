@@ -23,12 +23,6 @@ func requireAdmin(a Actor) error {
 	return nil
 }
 
-// OptionView is an option with its current value.
-type OptionView struct {
-	options.Option
-	Value string
-}
-
 // Options lists the options whose key or description contains search.
 func (s *Service) Options(ctx context.Context, a Actor, search string) ([]OptionView, error) {
 	if err := requireAdmin(a); err != nil {
@@ -39,7 +33,7 @@ func (s *Service) Options(ctx context.Context, a Actor, search string) ([]Option
 		return nil, err
 	}
 	v := options.NewValues(stored)
-	var out []OptionView
+	out := []OptionView{} // a list, also when nothing matches
 	for _, o := range options.Search(search) {
 		out = append(out, OptionView{Option: o, Value: v.Get(o.Key)})
 	}

@@ -1,8 +1,11 @@
 package account
 
 import (
+	"bytes"
+	"encoding/json"
 	"time"
 
+	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/store"
 )
 
@@ -62,6 +65,30 @@ type UserView struct {
 	// MFALockedUntil is nil when the lock is for an admin to end (or there is none).
 	MFALockedUntil *time.Time `json:"mfa_locked_until"`
 	CreatedAt      time.Time  `json:"created_at"`
+}
+
+// OptionView is an option with its current value.
+type OptionView struct {
+	options.Option
+	Value string
+}
+
+// MarshalJSON writes the option as SPEC §4 lists it, for the API and the command line: key,
+// description, value, default and values (a list for a choice, a text for a range).
+// HTML characters stay as they are ("A&B"), as in the rest of the API's answers; an encoder
+// that escapes them still does.
+func (o OptionView) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(struct {
+		Key         string `json:"key"`
+		Description string `json:"description"`
+		Value       string `json:"value"`
+		Default     string `json:"default"`
+		Values      any    `json:"values"`
+	}{o.Key, o.Description, o.Value, o.Default, o.Values()})
+	return bytes.TrimRight(b.Bytes(), "\n"), err
 }
 
 // Event is one audit record as administrators see it (SPEC §4 /admin/audit).

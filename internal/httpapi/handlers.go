@@ -249,18 +249,6 @@ func (a *API) regenerate(w http.ResponseWriter, r *http.Request) error {
 	return a.newCodes(w, r, a.svc.RegenerateBackupCodes)
 }
 
-type optionJSON struct {
-	Key         string `json:"key"`
-	Description string `json:"description"`
-	Value       string `json:"value"`
-	Default     string `json:"default"`
-	Values      any    `json:"values"`
-}
-
-func toOption(o *account.OptionView) optionJSON {
-	return optionJSON{Key: o.Key, Description: o.Description, Value: o.Value, Default: o.Default, Values: o.Values()}
-}
-
 func (a *API) options(w http.ResponseWriter, r *http.Request) error {
 	actor, err := a.admin(r)
 	if err != nil {
@@ -270,11 +258,7 @@ func (a *API) options(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]optionJSON, len(opts))
-	for i := range opts {
-		out[i] = toOption(&opts[i])
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"options": out})
+	return writeJSON(w, http.StatusOK, map[string]any{"options": opts})
 }
 
 func (a *API) setOption(w http.ResponseWriter, r *http.Request) error {
@@ -295,7 +279,7 @@ func (a *API) setOption(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, toOption(o))
+	return writeJSON(w, http.StatusOK, o)
 }
 
 func (a *API) users(w http.ResponseWriter, r *http.Request) error {
