@@ -1,10 +1,13 @@
 // Package storetest is the conformance suite every store.Store backend passes.
 //
-// A backend's test calls Run with a function that opens a fresh, empty store. The suite tests
+// A backend's test calls Run with a function that opens a fresh, empty store; RunTwoHandles
+// with one that opens two stores on one fresh database; RunOpen with one that answers a fresh
+// database to open; RunCopy with two backends; and its benchmarks call Bench. The suite tests
 // behaviour through the store interfaces only, so that every backend is held to the same
 // contract, the concurrency guarantees included: single-use TOTP steps and backup codes,
-// read-modify-write of an account's counters inside Update, password failures counted
-// atomically, and sign-ins that only one of two racing requests can move on.
+// read-modify-write of an account's counters inside Update, a name's password failures read
+// and written inside Update without losing one, the per-address limit across handles, and
+// sign-ins that only one of two racing requests can move on.
 package storetest
 
 import (
