@@ -89,7 +89,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's message may quote the URL, password included: keep only the kind of mistake.
-		return nil, errors.New("postgres: the database URL cannot be parsed: give postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=...")
+		return nil, errors.New("postgres: the database URL cannot be parsed: give postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=MODE")
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = DefaultMaxConns

@@ -155,7 +155,7 @@ func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
 				return db.lost(batch, i)
 			}
 		}
-		r.err, r.pval = run(r.fn, q)
+		r.pval, r.err = run(r.fn, q)
 		succeeded := r.err == nil && r.pval == nil
 		if savepoints {
 			var err error
@@ -243,11 +243,11 @@ func (c *committer) rollback(ctx context.Context) error {
 }
 
 // run calls fn, turning a panic into a value for the caller to panic with again.
-func run(fn func(q sqlstore.Queries) error, q sqlstore.Queries) (err error, pval any) {
+func run(fn func(q sqlstore.Queries) error, q sqlstore.Queries) (pval any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			pval = v
 		}
 	}()
-	return fn(q), nil
+	return nil, fn(q)
 }

@@ -682,7 +682,7 @@ func testUpdateQueriesInside(t *testing.T, s store.Store) {
 			return fmt.Errorf("AddEvent: %w", err)
 		}
 		if es, err := q.Events(ctx, store.EventFilter{}); err != nil || len(es) != 1 {
-			return fmt.Errorf("Events inside Update = %d, %v", len(es), err)
+			return fmt.Errorf("listing events inside Update = %d, %v", len(es), err)
 		}
 		if v, err := q.SetMetaOnce(ctx, "m", "1"); err != nil || v != "1" {
 			return fmt.Errorf("SetMetaOnce inside Update = %q, %v", v, err)
