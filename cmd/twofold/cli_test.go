@@ -307,7 +307,7 @@ func TestCLIWhileServing(t *testing.T) {
 	expect(t, newClient(&srv).call(t, "POST", "/api/v1/signin", creds("zoe", temporaryPassword(t, data, "zoe@example.org"))),
 		http.StatusForbidden, "account_disabled")
 	srv.stop(t)
-	checkServerLog(t, srv.log.Lines(), true)
+	checkServerLog(t, srv.Lines(), true)
 }
 
 // TestWrongServerKeyRefused shows that a process whose server key is not the one the database

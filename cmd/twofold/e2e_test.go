@@ -223,7 +223,7 @@ func crashRound(t *testing.T, top *testing.T, srv **server, data string, a *auth
 					// Killed here, under the lock, the server dies while the other workers'
 					// requests are in flight and codes are left to send.
 					if answered++; answered == killAfter {
-						killErr = (*srv).killNow()
+						killErr = (*srv).Kill()
 					}
 				default:
 					wrong = append(wrong, r.String())
@@ -295,7 +295,7 @@ func TestEndToEnd(t *testing.T) {
 	tool := oathtool{needTool(t, "oathtool", "oathtool")}
 	data := t.TempDir()
 	srv := startServer(t, data)
-	firstLog := srv.log
+	firstLog := srv.Serving
 	top := t // owns the servers: a server started in a step must outlive it
 	step := func(name string, f func(t *testing.T)) {
 		if !t.Run(name, f) {
@@ -308,7 +308,7 @@ func TestEndToEnd(t *testing.T) {
 	rememberSecret(adminPW)
 	step("bootstrap", func(t *testing.T) {
 		if adminPW == "" {
-			t.Fatalf("serve printed no \"Temporary password:\" line:\n%s", strings.Join(srv.log.Lines(), "\n"))
+			t.Fatalf("serve printed no \"Temporary password:\" line:\n%s", strings.Join(srv.Lines(), "\n"))
 		}
 		list := mailTo(t, data, "admin@localhost")
 		if got := subjects(list); !slices.Equal(got, []string{"Password Generated", "New Password"}) {
@@ -864,9 +864,9 @@ func TestEndToEnd(t *testing.T) {
 		checkCLILog(t, data)
 		srv.stop(t)
 		checkServerLog(t, firstLog.Lines(), true)
-		checkServerLog(t, srv.log.Lines(), false)
+		checkServerLog(t, srv.Lines(), false)
 		stopped := false
-		for _, l := range srv.log.Lines() {
+		for _, l := range srv.Lines() {
 			stopped = stopped || strings.Contains(l, `"twofold stopping"`)
 		}
 		if !stopped {

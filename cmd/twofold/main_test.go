@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -21,7 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -112,132 +110,38 @@ func cliJSON(t *testing.T, data string, args ...string) map[string]any {
 	return v
 }
 
-// serverLog collects a server's standard error line by line and notices the listening line.
-type serverLog struct {
-	mu        sync.Mutex
-	partial   []byte
-	lines     []string
-	listening chan string
-}
-
-func (l *serverLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.partial = append(l.partial, p...)
-	for {
-		i := bytes.IndexByte(l.partial, '\n')
-		if i < 0 {
-			break
-		}
-		line := string(l.partial[:i])
-		l.partial = l.partial[i+1:]
-		l.lines = append(l.lines, line)
-		var rec struct {
-			Msg  string `json:"msg"`
-			Addr string `json:"addr"`
-		}
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "twofold listening" && rec.Addr != "" {
-			select {
-			case l.listening <- rec.Addr:
-			default:
-			}
-		}
-	}
-	return len(p), nil
-}
-
-func (l *serverLog) Lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := append([]string(nil), l.lines...)
-	if len(l.partial) > 0 {
-		out = append(out, string(l.partial))
-	}
-	return out
-}
-
 // server is one running `twofold serve`.
 type server struct {
-	cmd  *exec.Cmd
-	log  *serverLog
+	*apptest.Serving
 	addr string
 	base string // http://ADDR
-	done chan struct{}
 }
 
 // startServer runs `serve --addr 127.0.0.1:0 --data DATA` and waits for it to listen.
 func startServer(t *testing.T, data string, extra ...string) *server {
 	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, extra...)
-	cmd := exec.Command(binary, args...)
-	cmd.Env = processEnv()
-	s := &server{cmd: cmd, log: &serverLog{listening: make(chan string, 1)}, done: make(chan struct{})}
-	cmd.Stdout = io.Discard
-	cmd.Stderr = s.log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	go func() { cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() { s.stop(t) })
-	select {
-	case s.addr = <-s.log.listening:
-	case <-s.done:
-		t.Fatalf("server exited before listening:\n%s", strings.Join(s.log.Lines(), "\n"))
-	case <-time.After(hang):
-		t.Fatalf("server did not log \"twofold listening\" within %s:\n%s", hang, strings.Join(s.log.Lines(), "\n"))
-	}
-	s.base = "http://" + s.addr
+	s := &server{Serving: apptest.StartServe(t, hang, binary, processEnv(), args...)}
+	s.addr, s.base = s.Addr, "http://"+s.Addr
 	return s
-}
-
-// kill ends the server with SIGKILL, as a crash would, and waits for it to be gone.
-func (s *server) kill(t *testing.T) {
-	t.Helper()
-	if err := s.killNow(); err != nil {
-		t.Fatalf("kill -9 server: %v", err)
-	}
-	s.waitGone(t)
-}
-
-// killNow sends SIGKILL without waiting, so that it can cut a load at an exact point; it is
-// safe to call from any goroutine.
-func (s *server) killNow() error {
-	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	return nil
 }
 
 // waitGone waits for the server's process to have ended.
 func (s *server) waitGone(t *testing.T) {
 	t.Helper()
 	select {
-	case <-s.done:
+	case <-s.Done():
 	case <-time.After(hang):
 		t.Fatalf("server still running %s after SIGKILL", hang)
 	}
 }
 
 // stop ends the server with SIGTERM (a clean shutdown), or SIGKILL when it does not stop.
-func (s *server) stop(t *testing.T) {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(hang):
-		t.Errorf("server did not stop within %s of SIGTERM", hang)
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-}
+func (s *server) stop(t *testing.T) { s.Stop(t, hang) }
 
 // bootstrapPassword answers the admin's temporary password printed at bootstrap, "" if none.
 func (s *server) bootstrapPassword() string {
-	for _, l := range s.log.Lines() {
+	for _, l := range s.Lines() {
 		if pw, ok := strings.CutPrefix(l, "Temporary password: "); ok {
 			return strings.TrimSpace(pw)
 		}

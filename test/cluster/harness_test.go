@@ -9,13 +9,11 @@
 package cluster
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -120,13 +118,11 @@ func (c *cluster) env() []string {
 
 // instance is one running `twofold serve`.
 type instance struct {
+	*apptest.Serving
 	name string
 	data string
 	url  string // http://127.0.0.1:PORT
 	cmd  *exec.Cmd
-	done chan struct{}
-	mu   sync.Mutex
-	log  bytes.Buffer
 }
 
 // start runs `twofold serve` on 127.0.0.1:0 with its own data folder (its outbox) and the
@@ -138,72 +134,14 @@ func (c *cluster) start(t *testing.T, name string, extra ...string) *instance {
 
 func startServe(t testing.TB, env []string, data, name string, extra ...string) *instance {
 	t.Helper()
-	in := &instance{name: name, data: data, done: make(chan struct{})}
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, extra...)
-	in.cmd = exec.Command(binary, args...)
-	in.cmd.Env = env
-	stderr, err := in.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := in.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan string, 1)
-	go func() {
-		defer close(in.done)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			line := sc.Text()
-			in.mu.Lock()
-			in.log.WriteString(line + "\n")
-			in.mu.Unlock()
-			var l struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "twofold listening" {
-				addr <- l.Addr
-			}
-		}
-		in.cmd.Wait()
-	}()
-	t.Cleanup(func() { in.stop(t) })
-	select {
-	case a := <-addr:
-		in.url = "http://" + a
-	case <-in.done:
-		t.Fatalf("%s ended before listening:\n%s", name, in.logText())
-	case <-time.After(hang):
-		t.Fatalf("%s did not listen within %s:\n%s", name, hang, in.logText())
-	}
+	in := &instance{Serving: apptest.StartServe(t, hang, binary, env, args...), name: name, data: data}
+	in.url, in.cmd = "http://"+in.Addr, in.Cmd
 	return in
 }
 
-func (in *instance) logText() string {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.log.String()
-}
-
-// kill ends the process with SIGKILL, as a crash would.
-func (in *instance) kill() {
-	in.cmd.Process.Kill()
-	<-in.done
-}
-
 // stop ends the process with SIGTERM and waits; it is a no-op when it has ended.
-func (in *instance) stop(t testing.TB) {
-	select {
-	case <-in.done:
-		return
-	default:
-	}
-	in.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-in.done:
-	case <-time.After(hang):
-		t.Errorf("%s did not stop within %s of SIGINT; killing it", in.name, hang)
-		in.kill()
-	}
-}
+func (in *instance) stop(t testing.TB) { in.Stop(t, hang) }
 
 // cliRun runs a command-line command on the cluster's database, with its own data folder.
 func (c *cluster) cliRun(t *testing.T, args ...string) (string, error) {
@@ -489,6 +427,3 @@ func signIn(t *testing.T, base, name string) *client {
 	expectNext(t, name+": password", r, "mfa_verify")
 	return c
 }
-
-// errConnection marks a request that got no answer.
-var errConnection = errors.New("no answer")

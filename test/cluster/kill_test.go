@@ -163,7 +163,7 @@ feed:
 	if !dead.Load() {
 		t.Fatalf("only %d of %d codes were accepted: the kill never came", accepted, len(items))
 	}
-	<-victimIn.done
+	<-victimIn.Done()
 	t.Logf("%d codes, %d accepted (%d after the kill); kill -9 of instance %d cut %d requests, %d of them code checks, of which %d had been committed (refused when tried again)",
 		len(items), accepted, afterKill, victim, cut, cutCodes, refused)
 	// The kill came while work was in flight: codes were accepted before it, and the living
