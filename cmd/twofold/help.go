@@ -72,17 +72,6 @@ func (f *flags) define(name string, s setting) {
 	f.order = append(f.order, name)
 }
 
-// visit calls fn for every flag in the order of definition, the command's own first, then
-// those every command takes.
-func (f *flags) visit(fn func(fl *flag.Flag, s setting, ok bool)) {
-	own, shared := f.split()
-	for _, name := range append(own, shared...) {
-		fl := f.Lookup(name)
-		s, ok := f.settings[name]
-		fn(fl, s, ok)
-	}
-}
-
 // split answers the names of the command's own flags and of the flags every command takes,
 // each in the order of definition (a flag defined some other way comes last among its own).
 func (f *flags) split() (own, shared []string) {

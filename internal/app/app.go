@@ -36,7 +36,7 @@ import (
 	"github.com/twofold-auth/twofold/internal/web"
 )
 
-// Config is what Twofold is opened with. The zero value of a field is the production default.
+// Config is what Twofold is opened with. A field left zero takes the default its comment names.
 type Config struct {
 	// Data is the data folder: the SQLite database, the outbox, the server key.
 	Data string
@@ -45,13 +45,15 @@ type Config struct {
 	// SecretKey is the server key in hex; "" reads (or makes) Data/secret.key with SQLite and
 	// is refused with PostgreSQL, where every instance must be given the same key.
 	SecretKey string
-	// Mail is "" or "outbox" for the outbox folder, or smtp://... for delivery from a queue.
+	// Mail is "" or "outbox" for the outbox folder, or smtp://... for delivery from a queue;
+	// MailFrom is the sender, an address such as "Twofold <twofold@example.org>" (required).
 	Mail     string
 	MailFrom string
 	// WrapMail, when set, is given the mailer that Mail names and answers the one the service
 	// uses (tests record what is sent this way).
 	WrapMail func(mail.Mailer) mail.Mailer
-	// BaseURL is where people reach the pages; "" means http:// and the listen address.
+	// BaseURL is where people reach the pages; "" means http:// and the listen address, or
+	// DefaultBaseURL without one.
 	BaseURL string
 	// Clock is the time of the service, the options cache, the mail and the sweeps.
 	Clock clock.Clock
@@ -64,7 +66,8 @@ type Config struct {
 	HashWorkers int
 	HashWait    time.Duration
 	Salts       io.Reader
-	Logger      *slog.Logger
+	// Logger receives what the parts log (slog's default).
+	Logger *slog.Logger
 
 	// Addr, or an open Listener, makes a server; without either the app has no HTTP parts
 	// (the command-line commands). Port 0 takes any free port.
@@ -93,8 +96,10 @@ type SSO struct {
 // usage error.
 type SettingsError struct{ Err error }
 
+// Error answers the setting's error.
 func (e *SettingsError) Error() string { return e.Err.Error() }
 
+// Unwrap answers the setting's error, for errors.Is and errors.As.
 func (e *SettingsError) Unwrap() error { return e.Err }
 
 // App is Twofold opened: its parts, for the commands and tests that use them.
@@ -227,7 +232,7 @@ func OpenStore(ctx context.Context, data, db string) (store.Store, bool, error) 
 		}
 		return st, false, nil
 	default:
-		return nil, false, errors.New("--db: give sqlite:PATH or postgres://...")
+		return nil, false, errors.New("--db: give sqlite:PATH or postgres://USER:PASSWORD@HOST:5432/DB")
 	}
 }
 

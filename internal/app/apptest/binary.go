@@ -2,10 +2,10 @@ package apptest
 
 import (
 	"fmt"
+	"go/build"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 )
 
@@ -20,7 +20,7 @@ func BuildBinary(flags ...string) (binary string, remove func(), err error) {
 	remove = func() { os.RemoveAll(dir) }
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		goTool = filepath.Join(build.Default.GOROOT, "bin", "go")
 	}
 	binary = filepath.Join(dir, "twofold")
 	args := append(append([]string{"build"}, flags...), "-o", binary, "github.com/twofold-auth/twofold/cmd/twofold")
