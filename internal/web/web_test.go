@@ -145,6 +145,9 @@ func TestNoInlineCode(t *testing.T) {
 	}
 }
 
+// The pages are what the API needs of them (API.Protect, the identity provider's callback).
+var _ httpapi.Pages = (*web.Handler)(nil)
+
 func TestTemplatesParsedAtStart(t *testing.T) {
 	h, err := web.New(web.Config{})
 	if err != nil {
