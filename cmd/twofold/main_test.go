@@ -37,18 +37,7 @@ var binary string
 const hang = 2 * time.Minute
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	bin, remove, err := apptest.BuildBinary("-ldflags=-X main.version=" + testVersion)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	defer remove()
-	binary = bin
-	return m.Run()
+	os.Exit(apptest.RunWithBinary(m, &binary, "-ldflags=-X main.version="+testVersion))
 }
 
 // processEnv is the environment of the processes the tests start (apptest.ProcessEnv).

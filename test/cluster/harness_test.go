@@ -53,14 +53,7 @@ func run(m *testing.M) int {
 	if flagShort || os.Getenv(pgtest.EnvURL) == "" && os.Getenv("CI") == "" {
 		return m.Run() // every test skips: no need to build
 	}
-	bin, remove, err := apptest.BuildBinary()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cluster:", err)
-		return 1
-	}
-	defer remove()
-	binary = bin
-	return m.Run()
+	return apptest.RunWithBinary(m, &binary)
 }
 
 // userPassword is the password every account chooses at its first sign-in.

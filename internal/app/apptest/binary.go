@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 )
 
 // BuildBinary builds the twofold command into a new temporary folder with extra go build flags,
@@ -43,4 +44,18 @@ func ProcessEnv(extra ...string) []string {
 		}
 	}
 	return append(env, extra...)
+}
+
+// RunWithBinary is a TestMain's body for a package that runs the twofold binary: it builds the
+// binary as BuildBinary does, sets *binary to its path, runs the tests and removes the binary,
+// and answers the exit code.
+func RunWithBinary(m *testing.M, binary *string, flags ...string) int {
+	bin, remove, err := BuildBinary(flags...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer remove()
+	*binary = bin
+	return m.Run()
 }
