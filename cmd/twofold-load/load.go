@@ -77,7 +77,8 @@ func dataFolder(c *config, stdout io.Writer) (dir string, cleanup func(), err er
 // sign-ins of verify mode, runs the load and reads the peak memory, filling in rep. A server
 // it started is stopped before it returns.
 func measure(ctx context.Context, c *config, db *database, data string, accts []*loadAccount, rep *report) error {
-	base, pid := c.addr, c.pid
+	var base string
+	pid := c.pid
 	if c.serverBinary != "" {
 		srv, err := startServer(ctx, c.serverBinary, data)
 		if err != nil {

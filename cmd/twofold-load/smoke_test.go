@@ -7,13 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twofold-auth/twofold/internal/app/apptest"
 	"github.com/twofold-auth/twofold/internal/password"
 )
 
@@ -31,23 +30,13 @@ func runTests(m *testing.M) int {
 	if testing.Short() {
 		return m.Run() // TestSmoke skips: nothing to build
 	}
-	dir, err := os.MkdirTemp("", "twofold-load-test-")
+	bin, remove, err := apptest.BuildBinary()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "twofold-load tests: temp dir:", err)
+		fmt.Fprintln(os.Stderr, "twofold-load tests:", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	serverBinary = filepath.Join(dir, "twofold")
-	build := exec.Command(goTool, "build", "-o", serverBinary, "../twofold")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "twofold-load tests: building the twofold server:", err)
-		return 1
-	}
+	defer remove()
+	serverBinary = bin
 	return m.Run()
 }
 
