@@ -154,7 +154,7 @@ func (s *Service) SetOption(ctx context.Context, a Actor, key, value string) (*O
 }
 
 func (s *Service) view(ctx context.Context, u *store.User) (*UserView, error) {
-	me, err := s.Me(ctx, &Principal{User: u})
+	me, err := s.Me(ctx, &Principal{user: u})
 	if err != nil {
 		return nil, err
 	}

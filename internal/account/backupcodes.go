@@ -83,11 +83,11 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, p *Principal, code 
 		return nil, err
 	case !o.BackupCodesEnabled():
 		return nil, errBackupCodesOff
-	case !p.User.Enrolled():
+	case !p.user.Enrolled():
 		return nil, errNoAuthenticator
 	}
 	var codes []string
-	err = s.checkSecondFactor(ctx, factorCheck{userID: p.User.ID, sess: p.session, proof: totpCode(code),
+	err = s.checkSecondFactor(ctx, factorCheck{userID: p.user.ID, sess: p.session, proof: totpCode(code),
 		ready: func(u *store.User) error {
 			if !u.Enrolled() {
 				return errNoAuthenticator
@@ -108,7 +108,7 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, p *Principal, code 
 	if err != nil {
 		return nil, err
 	}
-	s.notify(ctx, p.User, noticeRegenerated)
+	s.notify(ctx, p.user, noticeRegenerated)
 	return codes, nil
 }
 

@@ -12,13 +12,13 @@ import (
 
 // Principal is a finished session and its account.
 type Principal struct {
-	User    *store.User
+	user    *store.User
 	session *store.Session
 }
 
 // Actor answers who the principal is for administrative use cases.
 func (p *Principal) Actor() Actor {
-	return Actor{Name: p.User.Username, Admin: p.User.Role == store.RoleAdmin}
+	return Actor{Name: p.user.Username, Admin: p.user.Role == store.RoleAdmin}
 }
 
 // Authenticate answers the finished session of token, noting its use.
@@ -37,7 +37,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 			return nil, err
 		}
 	}
-	return &Principal{User: u, session: sess}, nil
+	return &Principal{user: u, session: sess}, nil
 }
 
 // finishIfComplete turns a sign-in into a session when nothing is left to do, which happens
@@ -71,7 +71,7 @@ func (s *Service) Me(ctx context.Context, p *Principal) (*Me, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := p.User
+	u := p.user
 	m := &Me{Username: u.Username, Email: u.Email, Name: u.Name, Kind: u.Kind, Source: u.Source, Role: u.Role,
 		MFA: MFAStatus{Policy: o.Policy(u.Kind), Enrolled: u.Enrolled(), BackupCodesEnabled: o.BackupCodesEnabled()}}
 	if u.Source == store.SourceSSO {
@@ -104,10 +104,10 @@ func (s *Service) checkCurrentPassword(ctx context.Context, u *store.User, pw, a
 // ChangePassword sets a new password after proving the current one, and ends the account's
 // other sessions. It answers the session's new token.
 func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, newPassword, addr string) (string, error) {
-	if err := s.checkCurrentPassword(ctx, p.User, current, addr); err != nil {
+	if err := s.checkCurrentPassword(ctx, p.user, current, addr); err != nil {
 		return "", err
 	}
-	step, err := s.setPassword(ctx, p.session, p.User, newPassword, "from the profile")
+	step, err := s.setPassword(ctx, p.session, p.user, newPassword, "from the profile")
 	return step.Token, err
 }
 
@@ -155,17 +155,17 @@ func (s *Service) BeginEnroll(ctx context.Context, p *Principal, current, addr s
 	if err != nil {
 		return nil, err
 	}
-	if err := s.canEnroll(p.User, o); err != nil {
+	if err := s.canEnroll(p.user, o); err != nil {
 		return nil, err
 	}
-	if err := s.checkCurrentPassword(ctx, p.User, current, addr); err != nil {
+	if err := s.checkCurrentPassword(ctx, p.user, current, addr); err != nil {
 		return nil, err
 	}
 	p.session.Reauthenticated = true
 	if err := s.store.ReplaceSession(ctx, p.session.IDHash, p.session); err != nil {
 		return nil, err
 	}
-	return s.pendingKey(ctx, p.session, p.User, o)
+	return s.pendingKey(ctx, p.session, p.user, o)
 }
 
 func (s *Service) canEnroll(u *store.User, o *options.Values) error {
@@ -189,13 +189,13 @@ func (s *Service) FinishEnroll(ctx context.Context, p *Principal, code string) (
 	if err != nil {
 		return nil, err
 	}
-	if err := s.canEnroll(p.User, o); err != nil {
+	if err := s.canEnroll(p.user, o); err != nil {
 		return nil, err
 	}
 	if p.session.PendingKey == nil || !p.session.Reauthenticated {
 		return nil, errs.E(errs.Conflict, "Start enrolment first: there is no key to verify yet.")
 	}
-	step, err := s.completeEnrollment(ctx, p.session, p.User, code, func(q store.Queries, sess *store.Session, u *store.User) (Step, error) {
+	step, err := s.completeEnrollment(ctx, p.session, p.user, code, func(q store.Queries, sess *store.Session, u *store.User) (Step, error) {
 		sess.Reauthenticated = false
 		return Step{}, q.ReplaceSession(ctx, sess.IDHash, sess)
 	})
