@@ -187,6 +187,12 @@ func TestCLIUsers(t *testing.T) {
 	if out := mustCLI(t, data, "audit", "--user", "bob"); !strings.Contains(out, "mfa.reset") {
 		t.Errorf("audit: %q", out)
 	}
+	// The service's one rule for the limit, said the same for either side of it.
+	for _, n := range []string{"0", "1001"} {
+		if r := runCLI(t, data, "audit", "--limit", n); r.code != 1 || !strings.Contains(r.stderr, "1 to 1000") {
+			t.Errorf("audit --limit %s: exit %d, %q", n, r.code, r.stderr)
+		}
+	}
 }
 
 func TestCLIOptions(t *testing.T) {

@@ -319,9 +319,6 @@ func auditCommand(ctx context.Context, args []string, stdout io.Writer, log *slo
 		return err
 	}
 	defer a.Close()
-	if *limit < 1 {
-		return usageError{"audit: --limit must be 1 to 1000"}
-	}
 	events, err := a.Service.Audit(ctx, account.CLI, account.EventFilter{User: *user, Action: *action,
 		Limit: strconv.Itoa(*limit)})
 	if err != nil {
