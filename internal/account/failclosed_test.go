@@ -306,3 +306,52 @@ func TestOptionChangeFromElsewhere(t *testing.T) {
 		t.Fatalf("5 s after the change the sign-in is at %q", got)
 	}
 }
+
+// lockingStore runs hook right after the after-th read of a name's password failures made
+// outside a transaction: what other requests do between a right password's check of the lock
+// and its clearing of the failures.
+type lockingStore struct {
+	store.Store
+	mu    sync.Mutex
+	after int
+	hook  func()
+}
+
+func (l *lockingStore) PasswordFailures(ctx context.Context, k []byte, now time.Time) (store.PasswordFailures, error) {
+	f, err := l.Store.PasswordFailures(ctx, k, now)
+	l.mu.Lock()
+	l.after--
+	run := l.after == 0
+	l.mu.Unlock()
+	if run {
+		l.hook()
+	}
+	return f, err
+}
+
+// TestRightPasswordDoesNotEraseALockBesideIt: a right password that read "not locked" while
+// wrong guesses beside it reached the lock is refused, and the lock stays (SPEC §3: the lock
+// answers alike for everyone, right password or not, until it ends).
+func TestRightPasswordDoesNotEraseALockBesideIt(t *testing.T) {
+	h := newHarness(t)
+	h.setOption(options.FailedSignInsPerAddress, "0")
+	h.user("rae")
+	for i := 0; i < 3; i++ { // failures to clear: the right password then writes
+		_, err := h.signIn("rae", "wrong guess")
+		wantCode(t, err, errs.InvalidCredentials)
+	}
+	// The right password reads the failures before its hash (the lock check) and after it
+	// (to clear them): the guesses come in between the second read and the clearing.
+	ls := &lockingStore{Store: h.db, after: 2}
+	ls.hook = func() {
+		for i := 0; i < 7; i++ { // the 10th failure still answers 401, and locks
+			_, err := h.signIn("rae", "wrong guess")
+			wantCode(t, err, errs.InvalidCredentials)
+		}
+	}
+	svc := h.serviceOn(ls, h.opts)
+	_, err := svc.SignIn(h.ctx, account.SignInRequest{Username: "rae", Password: goodPassword})
+	wantCode(t, err, errs.Locked)
+	_, err = h.signIn("rae", goodPassword)
+	wantCode(t, err, errs.Locked)
+}

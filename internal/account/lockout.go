@@ -305,14 +305,24 @@ func (s *Service) auditPasswordLock(ctx context.Context, q store.Queries, userna
 }
 
 // passwordSucceeded refuses a right password that arrived while the username was locked by
-// guesses running beside it, and otherwise forgets earlier failures.
+// guesses running beside it, and otherwise forgets earlier failures. The failures are cleared
+// under the name's lock, after reading them again there, so that a lock which guesses beside
+// this one reached in between is refused, not erased. A name without failures, the usual
+// case, costs one read and no write.
 func (s *Service) passwordSucceeded(ctx context.Context, key []byte) error {
 	f, err := s.checkPasswordLock(ctx, key)
-	if err != nil {
+	if err != nil || f.Failures == 0 {
 		return err
 	}
-	if f.Failures > 0 {
-		return s.store.ClearPasswordFailures(ctx, key)
-	}
-	return nil
+	return s.store.Update(ctx, func(q store.Queries) error {
+		now := s.now()
+		f, err := q.PasswordFailures(ctx, key, now)
+		if err != nil {
+			return err
+		}
+		if passwordLocked(f, now) {
+			return passwordLockedErr(f)
+		}
+		return q.ClearPasswordFailures(ctx, key)
+	})
 }
