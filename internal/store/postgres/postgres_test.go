@@ -316,3 +316,56 @@ func TestKill9(t *testing.T) {
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) store.Store { return open(b, pgtest.URL(b)) })
 }
+
+// TestClearWaitsForACountInFlight: an unlock (ClearPasswordFailures) that arrives while another
+// instance is counting a failure of the same name waits for that count to commit and then
+// clears it, so an unlock is never undone by a failure read before it and written after it.
+func TestClearWaitsForACountInFlight(t *testing.T) {
+	url := pgtest.URL(t)
+	a, b := open(t, url), open(t, url)
+	ctx := t.Context()
+	key := []byte("name key of quinn")
+	now := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+	nine := store.PasswordFailures{Failures: 9, CountsUntil: now.Add(15 * time.Minute)}
+	if err := a.SetPasswordFailures(ctx, key, nine, now); err != nil {
+		t.Fatal(err)
+	}
+	hang, cancel := context.WithTimeout(ctx, 2*time.Minute) // only stops a hang
+	defer cancel()
+	watch := rawConn(t, url)
+	cleared := make(chan error, 1)
+	err := a.Update(hang, func(q store.Queries) error {
+		f, err := q.PasswordFailures(hang, key, now) // takes the name's lock
+		if err != nil || f.Failures != 9 {
+			return fmt.Errorf("read %+v, %v; want 9 failures", f, err)
+		}
+		go func() { cleared <- b.ClearPasswordFailures(hang, key) }()
+		// Wait until the clear waits for the name's lock: then the count below is written
+		// while the clear is pending, which is the race it must win.
+		for {
+			var waiting int
+			if err := watch.QueryRow(hang, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&waiting); err != nil {
+				return err
+			}
+			if waiting > 0 {
+				break
+			}
+			select {
+			case err := <-cleared:
+				return fmt.Errorf("the clear finished while the count held the name's lock: %v", err)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		return q.SetPasswordFailures(hang, key, store.PasswordFailures{Failures: 0, LockedUntil: now.Add(15 * time.Minute),
+			CountsUntil: now.Add(15 * time.Minute)}, now)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-cleared; err != nil {
+		t.Fatal(err)
+	}
+	if f, err := a.PasswordFailures(ctx, key, now); err != nil || f != (store.PasswordFailures{}) {
+		t.Fatalf("after the clear: %+v, %v; want nothing left (the lock written before it undone)", f, err)
+	}
+}

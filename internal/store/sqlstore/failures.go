@@ -16,8 +16,8 @@ import (
 // which holds whether or not the row exists yet: a transaction counting the same name waits
 // for this one to commit, and its read (a new statement) then sees what this one wrote.
 func (q Queries) PasswordFailures(ctx context.Context, nameKey []byte, now time.Time) (store.PasswordFailures, error) {
-	if q.begin == nil && q.f.LockName != "" {
-		if _, err := q.exec(ctx, q.f.LockName, nameKey); err != nil {
+	if q.begin == nil {
+		if err := q.lockName(ctx, nameKey); err != nil {
 			return store.PasswordFailures{}, q.err("password failures", err)
 		}
 	}
@@ -54,10 +54,27 @@ func (q Queries) SetPasswordFailures(ctx context.Context, nameKey []byte, f stor
 	})
 }
 
-// ClearPasswordFailures forgets the name key's failures and lock.
+// ClearPasswordFailures forgets the name key's failures and lock under the name key's lock, so
+// that a failure counted at the same moment (read, then written) cannot write its count back
+// over the clearing: it either commits before it, or reads after it.
 func (q Queries) ClearPasswordFailures(ctx context.Context, nameKey []byte) error {
-	_, err := q.exec(ctx, `DELETE FROM password_failures WHERE name_mac = ?`, nameKey)
-	return q.err("clear password failures", err)
+	return q.atomic(ctx, func(q Queries) error {
+		if err := q.lockName(ctx, nameKey); err != nil {
+			return q.err("clear password failures", err)
+		}
+		_, err := q.exec(ctx, `DELETE FROM password_failures WHERE name_mac = ?`, nameKey)
+		return q.err("clear password failures", err)
+	})
+}
+
+// lockName takes the name key's transaction lock where the flavour has one (SQLite's single
+// writer needs none).
+func (q Queries) lockName(ctx context.Context, nameKey []byte) error {
+	if q.f.LockName == "" {
+		return nil
+	}
+	_, err := q.exec(ctx, q.f.LockName, nameKey)
+	return err
 }
 
 // ---- attempts per client address
