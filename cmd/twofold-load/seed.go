@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/app"
 	"github.com/twofold-auth/twofold/internal/backupcode"
 	"github.com/twofold-auth/twofold/internal/keys"
@@ -211,7 +212,7 @@ func (db *database) pickAccounts(ctx context.Context, total, need int) ([]*loadA
 		if err != nil {
 			return nil, err
 		}
-		if !u.Enrolled() || u.Disabled || u.MFALocked(time.Now()) || u.TOTPLastStep >= step {
+		if !u.Enrolled() || u.Disabled || account.SecondFactorLockedAt(u, time.Now()) || u.TOTPLastStep >= step {
 			continue
 		}
 		key, err := db.keys.OpenTOTP(u.ID, u.TOTPKeyVersion, u.TOTPKey)

@@ -159,8 +159,8 @@ func (s *Service) view(ctx context.Context, u *store.User) (*UserView, error) {
 		return nil, err
 	}
 	now := s.now()
-	v := &UserView{Me: *me, Disabled: u.Disabled, MFALocked: u.MFALocked(now), CreatedAt: u.CreatedAt.UTC()}
-	if u.MFALocked(now) && !u.MFALockedForever {
+	v := &UserView{Me: *me, Disabled: u.Disabled, MFALocked: SecondFactorLockedAt(u, now), CreatedAt: u.CreatedAt.UTC()}
+	if SecondFactorLockedAt(u, now) && !u.MFALockedForever {
 		t := u.MFALockedUntil.UTC()
 		v.MFALockedUntil = &t
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/store"
 )
 
@@ -67,6 +68,22 @@ func secondFactorLock(failures int, now time.Time) (until time.Time, forever, lo
 		return now.Add(mfaLockFor), false, true
 	}
 	return time.Time{}, false, false
+}
+
+// SecondFactorLockedAt reports whether u's second factor is locked at now: until an admin
+// unlocks it, or until the end of a temporary lock.
+func SecondFactorLockedAt(u *store.User, now time.Time) bool {
+	return u.MFALockedForever || now.Before(u.MFALockedUntil)
+}
+
+// secondFactorBarsPassword answers the lock a right password meets while the account's second
+// factor is locked (SPEC §3): the lock, unless the account's MFA policy is off, when no
+// second factor is asked.
+func secondFactorBarsPassword(u *store.User, o *options.Values, now time.Time) error {
+	if o.Policy(u.Kind) != options.PolicyOff && SecondFactorLockedAt(u, now) {
+		return secondFactorLocked(u)
+	}
+	return nil
 }
 
 // secondFactorLocked is the answer while the account's second factor is locked: to a code,

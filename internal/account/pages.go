@@ -20,7 +20,7 @@ func (s *Service) SecondFactorLock(ctx context.Context, token string) (lock, err
 	if err != nil {
 		return nil, err
 	}
-	if u := si.user; u.MFALocked(s.now()) {
+	if u := si.user; SecondFactorLockedAt(u, s.now()) {
 		return secondFactorLocked(u), nil
 	}
 	return nil, nil

@@ -169,7 +169,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, c factorCheck) error {
 			return err
 		}
 		now := s.now()
-		if u.MFALocked(now) {
+		if SecondFactorLockedAt(u, now) {
 			return secondFactorLocked(u)
 		}
 		u.MFAFailures++ // counted before the check: nothing is checked that is not counted

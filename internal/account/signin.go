@@ -100,8 +100,9 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (Step, error) {
 	case u.PasswordTemporary && !now.Before(u.PasswordExpiresAt):
 		return Step{}, errs.EAt(errs.TemporaryExpired, u.PasswordExpiresAt,
 			"Your temporary password expired on %s. Ask your administrator for a new one.")
-	case o.Policy(u.Kind) != options.PolicyOff && u.MFALocked(now):
-		return Step{}, secondFactorLocked(u)
+	}
+	if err := secondFactorBarsPassword(u, o, now); err != nil {
+		return Step{}, err
 	}
 
 	token, hash, err := s.newToken()

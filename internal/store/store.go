@@ -72,11 +72,6 @@ type User struct {
 // Enrolled reports whether the account has a TOTP key.
 func (u *User) Enrolled() bool { return len(u.TOTPKey) > 0 }
 
-// MFALocked reports whether the second factor is locked at now.
-func (u *User) MFALocked(now time.Time) bool {
-	return u.MFALockedForever || now.Before(u.MFALockedUntil)
-}
-
 // Session is a sign-in in progress or a finished session, bound to the cookie whose SHA-256
 // hash is IDHash.
 type Session struct {

@@ -757,7 +757,7 @@ func testUpdateLockoutRace(t *testing.T, s store.Store) {
 			if err != nil {
 				return err
 			}
-			if u.MFALocked(now) || u.MFAFailures >= limit {
+			if now.Before(u.MFALockedUntil) || u.MFAFailures >= limit {
 				return errLocked
 			}
 			u.MFAFailures++
@@ -784,8 +784,8 @@ func testUpdateLockoutRace(t *testing.T, s store.Store) {
 		t.Errorf("%d racing guesses: %d evaluated, %d refused; want %d and %d", n, evaluated, refused, limit, n-limit)
 	}
 	got := getUser(t, s, u.ID)
-	if got.MFAFailures != limit || !got.MFALocked(now) {
-		t.Errorf("after the race: MFAFailures %d, locked %v; want %d and locked", got.MFAFailures, got.MFALocked(now), limit)
+	if got.MFAFailures != limit || !now.Before(got.MFALockedUntil) {
+		t.Errorf("after the race: MFAFailures %d, locked %v; want %d and locked", got.MFAFailures, now.Before(got.MFALockedUntil), limit)
 	}
 }
 
