@@ -41,6 +41,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	msqlite "modernc.org/sqlite" // registers the "sqlite" driver
 	sqlite3 "modernc.org/sqlite/lib"
@@ -92,11 +93,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := w.PingContext(ctx); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	if err := migrate(ctx, w); err != nil {
+	if err := prepareFile(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -201,6 +198,30 @@ func (db *DB) Close() error {
 // flavor is how SQLite's SQL differs from the queries as sqlstore writes them: it takes ?
 // placeholders, and one writer at a time makes row locks needless.
 var flavor = &sqlstore.Flavor{Name: "sqlite", MapErr: mapErr}
+
+// prepareFile opens the writer's connection (turning a new file to WAL mode) and applies the
+// migrations. Processes opening one new file at the same moment (instances, or the server and
+// a command, starting together) can meet SQLITE_BUSY there without SQLite waiting its busy
+// timeout (switching the journal mode, reading a WAL index another connection is making), so
+// a busy answer is tried again, for as long as the busy timeout, before it is an error.
+func prepareFile(ctx context.Context, w *sql.DB) error {
+	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := w.PingContext(ctx)
+		if err == nil {
+			err = migrate(ctx, w)
+		}
+		var se *msqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
 
 // mapErr turns driver errors into the store's sentinels, with op as context.
 func mapErr(op string, err error) error {
