@@ -17,6 +17,7 @@ var ErrNotEmpty = errors.New("store: the target database is not empty")
 var Tables = []string{
 	"users", "backup_codes", "password_failures", "address_failures",
 	"sessions", "options", "events", "meta",
+	"clients", "auth_requests", "tokens", "consents", "signing_keys", "session_clients",
 }
 
 // Copier is a store whose every row can be read and written as it is kept, ids included, so
@@ -66,6 +67,12 @@ type Record struct {
 	Option          *KeyValue
 	Event           *Event
 	Meta            *KeyValue
+	Client          *Client
+	AuthRequest     *AuthRequest
+	Token           *Token
+	Consent         *Consent
+	SigningKey      *SigningKey
+	SessionClient   *SessionClientRecord
 }
 
 // Table answers the name (one of Tables) of the table the record belongs to, or "" when no
@@ -88,6 +95,18 @@ func (r Record) Table() string {
 		return "events"
 	case r.Meta != nil:
 		return "meta"
+	case r.Client != nil:
+		return "clients"
+	case r.AuthRequest != nil:
+		return "auth_requests"
+	case r.Token != nil:
+		return "tokens"
+	case r.Consent != nil:
+		return "consents"
+	case r.SigningKey != nil:
+		return "signing_keys"
+	case r.SessionClient != nil:
+		return "session_clients"
 	}
 	return ""
 }
@@ -114,6 +133,15 @@ type PasswordFailureRecord struct {
 type AddressFailureRecord struct {
 	Addr string
 	At   time.Time
+}
+
+// SessionClientRecord is the record that a client received tokens in the session sid of an
+// account (Queries.AddSessionClient).
+type SessionClientRecord struct {
+	SID       string
+	ClientID  string
+	UserID    int64
+	CreatedAt time.Time
 }
 
 // KeyValue is an option or a metadata value.

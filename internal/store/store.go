@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -66,11 +67,27 @@ type User struct {
 	// MFALockedForever is a lock that only an admin ends.
 	MFALockedForever bool
 
+	// Groups are the names of the account's groups (SPEC §8), sorted and each once; nil when
+	// none. A name is never empty and holds no comma (the account service's rule is narrower).
+	Groups []string
+
+	// Subject is the account's stable random id for applications (the OpenID Connect sub),
+	// made when the account is created and never changed.
+	Subject string
+	// EmailVerified is set once the account signed in with a temporary password mailed to
+	// Email; changing Email clears it.
+	EmailVerified bool
+
 	CreatedAt time.Time
 }
 
 // Enrolled reports whether the account has a TOTP key.
 func (u *User) Enrolled() bool { return len(u.TOTPKey) > 0 }
+
+// InGroup reports whether the account belongs to the group name.
+func (u *User) InGroup(name string) bool {
+	return slices.Contains(u.Groups, name)
+}
 
 // Session is a sign-in in progress or a finished session, bound to the cookie whose SHA-256
 // hash is IDHash.
@@ -88,7 +105,20 @@ type Session struct {
 	// Reauthenticated is set on a session once the current password was proved for an enrolment
 	// from the profile.
 	Reauthenticated bool
+	// SID is the session's stable id, kept while IDHash changes at every step: the sid of the
+	// tokens issued to applications in it.
+	SID string
+	// AMR is how the person proved who they are in this sign-in (RFC 8176 values: "pwd", then
+	// "otp" and "mfa" after a code), or what the identity provider reported for SSO.
+	AMR []string
+	// MFARequired is set when an application asked for a second factor the session has not
+	// proved yet (step-up): the sign-in goes through verification or enrolment again.
+	MFARequired bool
+	// ReturnTo is where the person goes when the sign-in is done (an application's
+	// authorization, a protected address); empty for the profile.
+	ReturnTo string
 
+	// CreatedAt is when the password (or the identity provider) was proved: the auth_time.
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 }
@@ -132,10 +162,104 @@ type PasswordFailures struct {
 // write after a long quiet time does not pay for the whole backlog.
 const PruneBatch = 1000
 
+// Token kinds.
+const (
+	TokenAccess  = "access"
+	TokenRefresh = "refresh"
+)
+
+// Client is an application registered to sign people in through Twofold (SPEC §7).
+type Client struct {
+	ID   string
+	Name string
+	// SecretHash is the SHA-256 of the client secret; nil for a public client.
+	SecretHash             []byte
+	Public                 bool
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	BackchannelLogoutURI   string
+	RequireMFA             bool
+	SkipConsent            bool
+	// Groups, when not empty, are the only groups whose members may sign in to the client.
+	Groups    []string
+	CreatedAt time.Time
+}
+
+// AuthRequest is an application's authorization request, from its arrival until its code has
+// expired. Request is the validated request as the provider keeps it (JSON); the rest is set
+// when a sign-in meets it and when its code is issued and redeemed.
+type AuthRequest struct {
+	ID        string
+	ClientID  string
+	Request   []byte
+	CreatedAt time.Time
+
+	Done     bool
+	UserID   int64
+	SID      string
+	AuthTime time.Time
+	AMR      []string
+	// CodeHash is the SHA-256 of the code issued for the request (nil before), and
+	// CodeExpiresAt when that code stops working.
+	CodeHash      []byte
+	CodeExpiresAt time.Time
+	// Redeemed is set when the code was exchanged; Replayed when it was presented again, after
+	// which no token may be issued from it.
+	Redeemed bool
+	Replayed bool
+}
+
+// Token is an access or refresh token issued to a client, kept only as the SHA-256 of its
+// secret part. Family names the grant it came from (the authorization request's id): a
+// replayed code or refresh token revokes its whole family.
+type Token struct {
+	IDHash    []byte
+	Kind      string // TokenAccess or TokenRefresh
+	Family    string
+	ClientID  string
+	UserID    int64
+	SID       string
+	Scopes    []string
+	AMR       []string
+	AuthTime  time.Time
+	ExpiresAt time.Time
+	// Used is set on a refresh token once it was exchanged for a new one.
+	Used      bool
+	CreatedAt time.Time
+}
+
+// TokenFilter selects tokens to revoke; zero fields do not filter, and at least one must be
+// set.
+type TokenFilter struct {
+	Family   string
+	ClientID string
+	UserID   int64
+	SID      string
+}
+
+// Consent is what a person allowed a client to ask for.
+type Consent struct {
+	UserID    int64
+	ClientID  string
+	Scopes    []string
+	CreatedAt time.Time
+}
+
+// SigningKey is a key that signs ID tokens, sealed with the server key. The newest key not
+// retired signs; a retired key stays published until RetiredAt plus the longest token life.
+type SigningKey struct {
+	ID         string
+	Sealed     []byte
+	KeyVersion int
+	CreatedAt  time.Time
+	RetiredAt  time.Time // zero while it signs
+}
+
 // Queries are the operations a backend offers, inside a transaction (see Store.Update) or on
 // their own, where each is atomic by itself.
 type Queries interface {
-	// CreateUser inserts u and sets u.ID. ErrConflict when the username is taken.
+	// CreateUser inserts u and sets u.ID; when u.Subject is empty it makes a random one and
+	// sets it. ErrConflict when the username (or the subject) is taken.
 	CreateUser(ctx context.Context, u *User) error
 	// User returns the account with id. Inside Update it also locks the row until commit, so
 	// that reading and writing an account's counters cannot interleave with another transaction.
@@ -146,8 +270,8 @@ type Queries interface {
 	Users(ctx context.Context) ([]*User, error)
 	// CountUsers counts accounts with the role ("" for all).
 	CountUsers(ctx context.Context, role string) (int, error)
-	// UpdateUser writes every field of u except ID, Username, BackupSalt and CreatedAt.
-	// ErrNotFound when the account does not exist.
+	// UpdateUser writes every field of u except ID, Username, BackupSalt, Subject and
+	// CreatedAt. ErrNotFound when the account does not exist.
 	UpdateUser(ctx context.Context, u *User) error
 
 	// SetTOTPStep records step as the last accepted TOTP step when it is later than the stored
@@ -222,6 +346,86 @@ type Queries interface {
 	AddEvent(ctx context.Context, e *Event) error
 	// Events lists audit events, newest first.
 	Events(ctx context.Context, f EventFilter) ([]*Event, error)
+
+	// UserBySubject returns the account with the application subject id.
+	UserBySubject(ctx context.Context, subject string) (*User, error)
+
+	// Applications (SPEC §7).
+
+	// CreateClient inserts c. ErrConflict when the id is taken.
+	CreateClient(ctx context.Context, c *Client) error
+	// Client returns the client with id.
+	Client(ctx context.Context, id string) (*Client, error)
+	// Clients lists every client, newest first.
+	Clients(ctx context.Context) ([]*Client, error)
+	// UpdateClient writes every field of c except ID and CreatedAt. ErrNotFound when gone.
+	UpdateClient(ctx context.Context, c *Client) error
+	// DeleteClient removes the client with its authorization requests, tokens, consents and
+	// session records. ErrNotFound when it does not exist.
+	DeleteClient(ctx context.Context, id string) error
+
+	// CreateAuthRequest inserts a. ErrConflict when the id is taken.
+	CreateAuthRequest(ctx context.Context, a *AuthRequest) error
+	// AuthRequest returns the request with id. Inside Update it also locks the row until
+	// commit.
+	AuthRequest(ctx context.Context, id string) (*AuthRequest, error)
+	// AuthRequestByCode returns the request whose code has the hash. Inside Update it also
+	// locks the row until commit.
+	AuthRequestByCode(ctx context.Context, codeHash []byte) (*AuthRequest, error)
+	// UpdateAuthRequest writes every field of a except ID, ClientID, Request and CreatedAt.
+	// ErrNotFound when gone; ErrConflict when the code hash is taken.
+	UpdateAuthRequest(ctx context.Context, a *AuthRequest) error
+	// DeleteAuthRequest removes one request; no error when it is gone already.
+	DeleteAuthRequest(ctx context.Context, id string) error
+	// DeleteExpiredAuthRequests removes requests created before before and answers how many.
+	DeleteExpiredAuthRequests(ctx context.Context, before time.Time) (int, error)
+
+	// CreateToken inserts t. ErrConflict when the hash is taken.
+	CreateToken(ctx context.Context, t *Token) error
+	// Token returns the token with the hash, expired or not. Inside Update it also locks the
+	// row until commit.
+	Token(ctx context.Context, idHash []byte) (*Token, error)
+	// UseToken marks an unused refresh token used, in one conditional write; false when it
+	// was used already. ErrNotFound when it does not exist.
+	UseToken(ctx context.Context, idHash []byte) (bool, error)
+	// DeleteToken removes one token; no error when it is gone already.
+	DeleteToken(ctx context.Context, idHash []byte) error
+	// DeleteTokens removes every token that matches f (all its set fields) and answers how
+	// many. A filter with no field set is refused.
+	DeleteTokens(ctx context.Context, f TokenFilter) (int, error)
+	// DeleteExpiredTokens removes tokens that expired before before and answers how many.
+	DeleteExpiredTokens(ctx context.Context, before time.Time) (int, error)
+	// TokenClients answers the ids of the clients that hold a token of the account that
+	// expires after now, sorted.
+	TokenClients(ctx context.Context, userID int64, now time.Time) ([]string, error)
+
+	// Consent returns what the person allowed the client; ErrNotFound when nothing.
+	Consent(ctx context.Context, userID int64, clientID string) (*Consent, error)
+	// SetConsent writes c in place of any consent of the same person and client.
+	SetConsent(ctx context.Context, c *Consent) error
+	// DeleteConsent removes the consent; ErrNotFound when there is none.
+	DeleteConsent(ctx context.Context, userID int64, clientID string) error
+	// Consents lists the person's consents, newest first.
+	Consents(ctx context.Context, userID int64) ([]*Consent, error)
+
+	// SigningKeys lists every signing key, newest first.
+	SigningKeys(ctx context.Context) ([]*SigningKey, error)
+	// CreateSigningKey inserts k. ErrConflict when the id is taken.
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	// RetireSigningKeys sets RetiredAt to at on every key not retired yet but keepID.
+	RetireSigningKeys(ctx context.Context, keepID string, at time.Time) error
+	// DeleteSigningKeys removes keys retired before before.
+	DeleteSigningKeys(ctx context.Context, before time.Time) error
+
+	// AddSessionClient records, made at at, that the client received tokens in the session
+	// sid of the account; no error when it is recorded already (the first record stays).
+	AddSessionClient(ctx context.Context, sid, clientID string, userID int64, at time.Time) error
+	// SessionClients answers the ids of the clients recorded for sid, sorted.
+	SessionClients(ctx context.Context, sid string) ([]string, error)
+	// DeleteSessionClients forgets the records of sid.
+	DeleteSessionClients(ctx context.Context, sid string) error
+	// DeleteExpiredSessionClients removes records made before before.
+	DeleteExpiredSessionClients(ctx context.Context, before time.Time) (int, error)
 
 	// Meta answers a value of the store's own metadata; ErrNotFound when unset.
 	Meta(ctx context.Context, key string) (string, error)

@@ -13,24 +13,37 @@ import (
 // Columns are the columns of each table of store.Tables as Export reads them and Import writes
 // them, in the order Record scans and Values answers.
 var Columns = map[string][]string{
-	"users": {"id", "username", "email", "name", "kind", "source", "role", "disabled",
-		"password_hash", "password_temporary", "password_expires_at",
-		"totp_key", "totp_key_version", "totp_last_step", "backup_salt",
-		"mfa_failures", "mfa_locked_until", "mfa_locked_forever", "created_at"},
+	"users":             columns(UserColumns),
 	"backup_codes":      {"user_id", "mac", "used_at"},
 	"password_failures": {"name_mac", "failures", "locked_until", "counts_until"},
 	"address_failures":  {"addr", "at"},
-	"sessions": {"id_hash", "user_id", "done", "mfa_passed", "mfa_skipped", "pending_key",
-		"reauthenticated", "created_at", "last_seen_at"},
-	"options": {"key", "value"},
-	"events":  {"id", "at", "actor", "account", "action", "detail"},
-	"meta":    {"key", "value"},
+	"sessions":          columns(SessionColumns),
+	"options":           {"key", "value"},
+	"events":            {"id", "at", "actor", "account", "action", "detail"},
+	"meta":              {"key", "value"},
+	"clients":           columns(ClientColumns),
+	"auth_requests":     columns(AuthRequestColumns),
+	"tokens":            columns(TokenColumns),
+	"consents":          columns(ConsentColumns),
+	"signing_keys":      columns(SigningKeyColumns),
+	"session_clients":   columns(SessionClientColumns),
+}
+
+// columns splits a list of columns as the queries write it.
+func columns(list string) []string {
+	cs := strings.Split(list, ",")
+	for i, c := range cs {
+		cs[i] = strings.TrimSpace(c)
+	}
+	return cs
 }
 
 // exportOrder sorts each table so that an export is the same from one run to the next.
 var exportOrder = map[string]string{
 	"users": "id", "backup_codes": "user_id, mac", "password_failures": "name_mac",
 	"address_failures": "at, addr", "sessions": "id_hash", "options": "key", "events": "id", "meta": "key",
+	"clients": "id", "auth_requests": "id", "tokens": "id_hash", "consents": "user_id, client_id",
+	"signing_keys": "id", "session_clients": "sid, client_id",
 }
 
 // ExportTable yields the rows of table t read through x (a transaction of one snapshot); false
@@ -81,7 +94,8 @@ func Values(r store.Record) []any {
 		return []any{u.ID, u.Username, u.Email, u.Name, u.Kind, u.Source, u.Role, u.Disabled,
 			u.PasswordHash, u.PasswordTemporary, Nanos(u.PasswordExpiresAt),
 			blob(u.TOTPKey), u.TOTPKeyVersion, u.TOTPLastStep, blob(u.BackupSalt),
-			u.MFAFailures, Nanos(u.MFALockedUntil), u.MFALockedForever, Nanos(u.CreatedAt)}
+			u.MFAFailures, Nanos(u.MFALockedUntil), u.MFALockedForever, u.Subject, u.EmailVerified,
+			Nanos(u.CreatedAt)}
 	case r.BackupCode != nil:
 		c := r.BackupCode
 		return []any{c.UserID, c.MAC, Nanos(c.UsedAt)}
@@ -93,7 +107,8 @@ func Values(r store.Record) []any {
 	case r.Session != nil:
 		s := r.Session
 		return []any{s.IDHash, s.UserID, s.Done, s.MFAPassed, s.MFASkipped, blob(s.PendingKey),
-			s.Reauthenticated, Nanos(s.CreatedAt), Nanos(s.LastSeenAt)}
+			s.Reauthenticated, s.SID, ListText(s.AMR), s.MFARequired, s.ReturnTo,
+			Nanos(s.CreatedAt), Nanos(s.LastSeenAt)}
 	case r.Option != nil:
 		return []any{r.Option.Key, r.Option.Value}
 	case r.Event != nil:
@@ -101,6 +116,19 @@ func Values(r store.Record) []any {
 		return []any{e.ID, Nanos(e.At), e.Actor, e.User, e.Action, e.Detail}
 	case r.Meta != nil:
 		return []any{r.Meta.Key, r.Meta.Value}
+	case r.Client != nil:
+		return clientValues(r.Client)
+	case r.AuthRequest != nil:
+		return authRequestValues(r.AuthRequest)
+	case r.Token != nil:
+		return tokenValues(r.Token)
+	case r.Consent != nil:
+		return consentValues(r.Consent)
+	case r.SigningKey != nil:
+		return signingKeyValues(r.SigningKey)
+	case r.SessionClient != nil:
+		c := r.SessionClient
+		return []any{c.SID, c.ClientID, c.UserID, Nanos(c.CreatedAt)}
 	}
 	return nil
 }

@@ -1,10 +1,11 @@
 package sqlstore
 
 // How rows are kept: the columns of an account and a session and how a row becomes a
-// store.User, and times as INTEGER/BIGINT unix nanoseconds (0 for none), so that both backends
-// hold the same values and copy-db moves them unchanged.
+// store.User, times as INTEGER/BIGINT unix nanoseconds (0 for none) and lists as JSON text, so
+// that both backends hold the same values and copy-db moves them unchanged.
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 const UserColumns = `id, username, email, name, kind, source, role, disabled,
 	password_hash, password_temporary, password_expires_at,
 	totp_key, totp_key_version, totp_last_step, backup_salt,
-	mfa_failures, mfa_locked_until, mfa_locked_forever, created_at`
+	mfa_failures, mfa_locked_until, mfa_locked_forever, subject, email_verified, created_at`
 
 // Nanos is how a time is stored: unix nanoseconds, 0 for the zero time.
 func Nanos(t time.Time) int64 {
@@ -23,6 +24,33 @@ func Nanos(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixNano()
+}
+
+// ListText is how a list of strings is stored: a JSON array in a TEXT column, ” for an empty
+// one, so that any string round-trips (a URI, a scope, a group name) and a column's default ”
+// reads as no list.
+func ListText(l []string) string {
+	if len(l) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(l) // a []string always encodes
+	return string(b)
+}
+
+// List reads a stored list back; ” (and an empty array) is nil, as the store's values hold an
+// empty list.
+func List(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var l []string
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		return nil, fmt.Errorf("a stored list: %w", err)
+	}
+	if len(l) == 0 {
+		return nil, nil
+	}
+	return l, nil
 }
 
 // Time reads a stored time back, in UTC; 0 is the zero time.
@@ -50,7 +78,7 @@ func User(s Scanner) (*store.User, error) {
 	err := s.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.Kind, &u.Source, &u.Role, &u.Disabled,
 		&u.PasswordHash, &u.PasswordTemporary, &passwordExpires,
 		&u.TOTPKey, &u.TOTPKeyVersion, &u.TOTPLastStep, &u.BackupSalt,
-		&u.MFAFailures, &lockedUntil, &u.MFALockedForever, &cat)
+		&u.MFAFailures, &lockedUntil, &u.MFALockedForever, &u.Subject, &u.EmailVerified, &cat)
 	if err != nil {
 		return nil, err
 	}
@@ -64,21 +92,25 @@ func User(s Scanner) (*store.User, error) {
 
 // SessionColumns are the columns Session reads, in order.
 const SessionColumns = `id_hash, user_id, done, mfa_passed, mfa_skipped, pending_key,
-	reauthenticated, created_at, last_seen_at`
+	reauthenticated, sid, amr, mfa_required, return_to, created_at, last_seen_at`
 
 // Session reads a row of SessionColumns.
 func Session(row Scanner) (*store.Session, error) {
 	var (
 		s             store.Session
+		amr           string
 		cat, lastSeen int64
 	)
 	err := row.Scan(&s.IDHash, &s.UserID, &s.Done, &s.MFAPassed, &s.MFASkipped, &s.PendingKey,
-		&s.Reauthenticated, &cat, &lastSeen)
+		&s.Reauthenticated, &s.SID, &amr, &s.MFARequired, &s.ReturnTo, &cat, &lastSeen)
 	if err != nil {
 		return nil, err
 	}
 	s.PendingKey = NilIfEmpty(s.PendingKey)
 	s.CreatedAt, s.LastSeenAt = Time(cat), Time(lastSeen)
+	if s.AMR, err = List(amr); err != nil {
+		return nil, err
+	}
 	return &s, nil
 }
 
@@ -120,6 +152,27 @@ func Record(t string, rows Scanner) (store.Record, error) {
 		var kv store.KeyValue
 		err := rows.Scan(&kv.Key, &kv.Value)
 		return store.Record{Meta: &kv}, err
+	case "clients":
+		c, err := client(rows)
+		return store.Record{Client: c}, err
+	case "auth_requests":
+		a, err := authRequest(rows)
+		return store.Record{AuthRequest: a}, err
+	case "tokens":
+		tok, err := token(rows)
+		return store.Record{Token: tok}, err
+	case "consents":
+		c, err := consent(rows)
+		return store.Record{Consent: c}, err
+	case "signing_keys":
+		k, err := signingKey(rows)
+		return store.Record{SigningKey: k}, err
+	case "session_clients":
+		var c store.SessionClientRecord
+		var cat int64
+		err := rows.Scan(&c.SID, &c.ClientID, &c.UserID, &cat)
+		c.CreatedAt = Time(cat)
+		return store.Record{SessionClient: &c}, err
 	}
 	return store.Record{}, fmt.Errorf("unknown table %q", t)
 }

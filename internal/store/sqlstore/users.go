@@ -2,32 +2,54 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
 	"github.com/twofold-auth/twofold/internal/store"
 )
 
-// CreateUser inserts with ON CONFLICT DO NOTHING: a taken username answers ErrConflict without
-// an SQL error, which would abort the transaction around it on PostgreSQL.
+// CreateUser inserts with ON CONFLICT DO NOTHING: a taken username (or subject) answers
+// ErrConflict without an SQL error, which would abort the transaction around it on PostgreSQL.
+// An account without a subject gets a random one of 128 bits, as the migration gave the
+// accounts made before subjects existed.
 func (q Queries) CreateUser(ctx context.Context, u *store.User) error {
+	if u.Subject == "" {
+		u.Subject = newSubject()
+	}
 	err := q.queryRow(ctx, `INSERT INTO users (
 		username, email, name, kind, source, role, disabled,
 		password_hash, password_temporary, password_expires_at,
 		totp_key, totp_key_version, totp_last_step, backup_salt,
-		mfa_failures, mfa_locked_until, mfa_locked_forever, created_at
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (username) DO NOTHING RETURNING id`,
+		mfa_failures, mfa_locked_until, mfa_locked_forever, subject, email_verified, created_at
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT DO NOTHING RETURNING id`,
 		u.Username, u.Email, u.Name, u.Kind, u.Source, u.Role, u.Disabled,
 		u.PasswordHash, u.PasswordTemporary, Nanos(u.PasswordExpiresAt),
 		blob(u.TOTPKey), u.TOTPKeyVersion, u.TOTPLastStep, blob(u.BackupSalt),
-		u.MFAFailures, Nanos(u.MFALockedUntil), u.MFALockedForever, Nanos(u.CreatedAt),
+		u.MFAFailures, Nanos(u.MFALockedUntil), u.MFALockedForever, u.Subject, u.EmailVerified,
+		Nanos(u.CreatedAt),
 	).Scan(&u.ID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: create user: %w (username %q is taken)", q.f.Name, store.ErrConflict, u.Username)
+		return fmt.Errorf("%s: create user: %w (username %q or the subject is taken)", q.f.Name, store.ErrConflict, u.Username)
 	}
 	return q.err("create user", err)
+}
+
+// newSubject answers a random subject id: 128 bits in lower-case hex, the form the migration
+// gave existing accounts.
+func newSubject() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails: it crashes the program rather than answer an error
+	return hex.EncodeToString(b[:])
+}
+
+// UserBySubject answers the account with the application subject id.
+func (q Queries) UserBySubject(ctx context.Context, subject string) (*store.User, error) {
+	u, err := User(q.queryRow(ctx, `SELECT `+UserColumns+` FROM users WHERE subject = ?`, subject))
+	return u, q.err("user by subject", err)
 }
 
 // User locks the row inside a transaction (SELECT ... FOR UPDATE where the flavour needs it).
@@ -68,18 +90,18 @@ func (q Queries) CountUsers(ctx context.Context, role string) (int, error) {
 	return n, q.err("count users", err)
 }
 
-// UpdateUser writes every field of u except ID, Username, BackupSalt and CreatedAt.
+// UpdateUser writes every field of u except ID, Username, BackupSalt, Subject and CreatedAt.
 func (q Queries) UpdateUser(ctx context.Context, u *store.User) error {
 	n, err := q.exec(ctx, `UPDATE users SET
 		email = ?, name = ?, kind = ?, source = ?, role = ?, disabled = ?,
 		password_hash = ?, password_temporary = ?, password_expires_at = ?,
 		totp_key = ?, totp_key_version = ?, totp_last_step = ?,
-		mfa_failures = ?, mfa_locked_until = ?, mfa_locked_forever = ?
+		mfa_failures = ?, mfa_locked_until = ?, mfa_locked_forever = ?, email_verified = ?
 	WHERE id = ?`,
 		u.Email, u.Name, u.Kind, u.Source, u.Role, u.Disabled,
 		u.PasswordHash, u.PasswordTemporary, Nanos(u.PasswordExpiresAt),
 		blob(u.TOTPKey), u.TOTPKeyVersion, u.TOTPLastStep,
-		u.MFAFailures, Nanos(u.MFALockedUntil), u.MFALockedForever,
+		u.MFAFailures, Nanos(u.MFALockedUntil), u.MFALockedForever, u.EmailVerified,
 		u.ID)
 	return q.err("update user", one(n, err))
 }

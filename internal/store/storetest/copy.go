@@ -20,6 +20,7 @@ func fill(t *testing.T, s store.Store) {
 	alice.TOTPKey, alice.TOTPKeyVersion, alice.TOTPLastStep = []byte{0, 1, 0xfe, 0xff}, 1, 58_000_001
 	alice.PasswordTemporary, alice.PasswordExpiresAt = true, t0.Add(24*time.Hour)
 	alice.MFAFailures, alice.MFALockedUntil = 5, t0.Add(15*time.Minute)
+	alice.EmailVerified = true
 	if err := s.UpdateUser(ctx, alice); err != nil {
 		t.Fatalf("UpdateUser: %v", err)
 	}
@@ -48,7 +49,8 @@ func fill(t *testing.T, s store.Store) {
 	}
 	for _, sess := range []*store.Session{
 		{IDHash: hash("copy-signin"), UserID: alice.ID, MFASkipped: true, PendingKey: []byte("pending"), CreatedAt: t0, LastSeenAt: t0},
-		{IDHash: hash("copy-session"), UserID: bob.ID, Done: true, MFAPassed: true, Reauthenticated: true, CreatedAt: t0, LastSeenAt: t0.Add(time.Minute)},
+		{IDHash: hash("copy-session"), UserID: bob.ID, Done: true, MFAPassed: true, Reauthenticated: true, CreatedAt: t0, LastSeenAt: t0.Add(time.Minute),
+			SID: "copy-sid", AMR: []string{"pwd", "otp", "mfa"}, MFARequired: true, ReturnTo: "/authorize?id=ar-1"},
 	} {
 		if err := s.CreateSession(ctx, sess); err != nil {
 			t.Fatalf("CreateSession: %v", err)
@@ -64,6 +66,50 @@ func fill(t *testing.T, s store.Store) {
 	}
 	if _, err := s.SetMetaOnce(ctx, "key_check", "check"); err != nil {
 		t.Fatalf("SetMetaOnce: %v", err)
+	}
+	fillProvider(t, s, alice, bob)
+}
+
+// fillProvider writes the OpenID Connect provider's rows of fill: two clients, two
+// authorization requests, three tokens, a consent, two signing keys and a session's client.
+func fillProvider(t *testing.T, s store.Store, alice, bob *store.User) {
+	t.Helper()
+	ctx := t.Context()
+	newClient(t, s, "app", t0)
+	if err := s.CreateClient(ctx, &store.Client{ID: "public-app", Name: "Public", Public: true,
+		RedirectURIs: []string{"http://127.0.0.1:9/cb"}, CreatedAt: t0.Add(time.Second)}); err != nil {
+		t.Fatalf("CreateClient: %v", err)
+	}
+	redeemed := newAuthRequest(t, s, "ar-redeemed", "app", alice.ID)
+	redeemed.Redeemed, redeemed.Replayed = true, true
+	if err := s.UpdateAuthRequest(ctx, redeemed); err != nil {
+		t.Fatalf("UpdateAuthRequest: %v", err)
+	}
+	if err := s.CreateAuthRequest(ctx, &store.AuthRequest{ID: "ar-new", ClientID: "public-app", Request: []byte("{}"), CreatedAt: t0}); err != nil {
+		t.Fatalf("CreateAuthRequest: %v", err)
+	}
+	used := newToken(t, s, "used", "ar-redeemed", "app", alice.ID, "copy-sid")
+	if ok, err := s.UseToken(ctx, used.IDHash); err != nil || !ok {
+		t.Fatalf("UseToken = %v, %v", ok, err)
+	}
+	newToken(t, s, "fresh", "ar-redeemed", "app", alice.ID, "copy-sid")
+	if err := s.CreateToken(ctx, &store.Token{IDHash: hash("tok-access"), Kind: store.TokenAccess, Family: "f",
+		ClientID: "public-app", UserID: bob.ID, ExpiresAt: t0.Add(15 * time.Minute), CreatedAt: t0}); err != nil {
+		t.Fatalf("CreateToken: %v", err)
+	}
+	if err := s.SetConsent(ctx, &store.Consent{UserID: alice.ID, ClientID: "app", Scopes: []string{"openid", "email"}, CreatedAt: t0}); err != nil {
+		t.Fatalf("SetConsent: %v", err)
+	}
+	for _, k := range []*store.SigningKey{
+		{ID: "k-old", Sealed: []byte{0, 1, 2}, KeyVersion: 1, CreatedAt: t0, RetiredAt: t0.Add(time.Hour)},
+		{ID: "k-new", Sealed: []byte{0xff, 0}, KeyVersion: 2, CreatedAt: t0.Add(time.Hour)},
+	} {
+		if err := s.CreateSigningKey(ctx, k); err != nil {
+			t.Fatalf("CreateSigningKey: %v", err)
+		}
+	}
+	if err := s.AddSessionClient(ctx, "copy-sid", "app", bob.ID, t0); err != nil {
+		t.Fatalf("AddSessionClient: %v", err)
 	}
 }
 
@@ -115,7 +161,8 @@ func copyBetween(t *testing.T, open, openTarget func(t *testing.T) store.Store) 
 	}
 	fill(t, src)
 	want := store.Counts{"users": 2, "backup_codes": 3, "password_failures": 2, "address_failures": 3,
-		"sessions": 2, "options": 1, "events": 3, "meta": 1}
+		"sessions": 2, "options": 1, "events": 3, "meta": 1,
+		"clients": 2, "auth_requests": 2, "tokens": 3, "consents": 1, "signing_keys": 2, "session_clients": 1}
 	if got, err := from.Count(ctx); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Count = %v, %v; want %v", got, err, want)
 	}
@@ -178,8 +225,20 @@ func copyBetween(t *testing.T, open, openTarget func(t *testing.T) store.Store) 
 	if ok, err := dst.SetTOTPStep(ctx, alice.ID, 58_000_001); err != nil || ok {
 		t.Errorf("the last TOTP step is accepted again in the copy: %v, %v", ok, err)
 	}
-	if sess, err := dst.Session(ctx, hash("copy-session")); err != nil || !sess.Done || !sess.Reauthenticated {
+	if sess, err := dst.Session(ctx, hash("copy-session")); err != nil || !sess.Done || !sess.Reauthenticated || sess.SID != "copy-sid" {
 		t.Errorf("Session of the copy = %+v, %v", sess, err)
+	}
+	if u, err := dst.UserBySubject(ctx, alice.Subject); err != nil || u.ID != alice.ID || !u.EmailVerified {
+		t.Errorf("UserBySubject of the copy = %+v, %v", u, err)
+	}
+	if ok, err := dst.UseToken(ctx, hash("tok-used")); err != nil || ok {
+		t.Errorf("a used refresh token works again in the copy: %v, %v", ok, err)
+	}
+	if a, err := dst.AuthRequestByCode(ctx, hash("code-ar-redeemed")); err != nil || !a.Redeemed {
+		t.Errorf("AuthRequestByCode of the copy = %+v, %v", a, err)
+	}
+	if ids, err := dst.SessionClients(ctx, "copy-sid"); err != nil || len(ids) != 1 {
+		t.Errorf("SessionClients of the copy = %q, %v", ids, err)
 	}
 	if carol := NewUser(t, dst, "carol"); carol.ID <= maxUser {
 		t.Errorf("an account made after the copy got id %d, not after the copied %d", carol.ID, maxUser)

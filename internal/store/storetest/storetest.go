@@ -6,8 +6,9 @@
 // behaviour through the store interfaces only, so that every backend is held to the same
 // contract, the concurrency guarantees included: single-use TOTP steps and backup codes,
 // read-modify-write of an account's counters inside Update, a name's password failures read
-// and written inside Update without losing one, the per-address limit across handles, and
-// sign-ins that only one of two racing requests can move on.
+// and written inside Update without losing one, the per-address limit across handles,
+// sign-ins that only one of two racing requests can move on, and the OpenID Connect provider's
+// codes and refresh tokens that work once.
 package storetest
 
 import (
@@ -16,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -58,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Events", testEvents},
 		{"Meta", testMeta},
 	}
+	tests = append(tests, providerTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -129,6 +132,8 @@ func diffUser(want, got *store.User) string {
 		{"TOTPLastStep", want.TOTPLastStep, got.TOTPLastStep},
 		{"MFAFailures", want.MFAFailures, got.MFAFailures},
 		{"MFALockedForever", want.MFALockedForever, got.MFALockedForever},
+		{"Subject", want.Subject, got.Subject},
+		{"EmailVerified", want.EmailVerified, got.EmailVerified},
 	}
 	for _, f := range fields {
 		if f.w != f.g {
@@ -174,6 +179,14 @@ func diffSession(want, got *store.Session) string {
 		return fmt.Sprintf("PendingKey = %x, want %x", got.PendingKey, want.PendingKey)
 	case want.Reauthenticated != got.Reauthenticated:
 		return fmt.Sprintf("Reauthenticated = %v, want %v", got.Reauthenticated, want.Reauthenticated)
+	case want.SID != got.SID:
+		return fmt.Sprintf("SID = %q, want %q", got.SID, want.SID)
+	case !slices.Equal(want.AMR, got.AMR):
+		return fmt.Sprintf("AMR = %q, want %q", got.AMR, want.AMR)
+	case want.MFARequired != got.MFARequired:
+		return fmt.Sprintf("MFARequired = %v, want %v", got.MFARequired, want.MFARequired)
+	case want.ReturnTo != got.ReturnTo:
+		return fmt.Sprintf("ReturnTo = %q, want %q", got.ReturnTo, want.ReturnTo)
 	case !want.CreatedAt.Equal(got.CreatedAt):
 		return fmt.Sprintf("CreatedAt = %v, want %v", got.CreatedAt, want.CreatedAt)
 	case !want.LastSeenAt.Equal(got.LastSeenAt):
