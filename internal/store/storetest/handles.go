@@ -19,6 +19,7 @@ func RunTwoHandles(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 	}{
 		{"Writes", testTwoHandleWrites},
 		{"AddressLimit", testTwoHandleAddressLimit},
+		{"CodeAndTokenOnce", testTwoHandleCodeAndTokenOnce},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -115,6 +116,37 @@ func testTwoHandleAddressLimit(t *testing.T, a, b store.Store) {
 	})
 	if len(errs) > 0 || passed != limit {
 		t.Fatalf("%d of %d attempts passed a limit of %d (errors %v)", passed, n, limit, errs)
+	}
+}
+
+// testTwoHandleCodeAndTokenOnce: a code redeemed at two instances at the same moment is
+// redeemed once, and a refresh token used at both is used once (SPEC §7, several instances).
+func testTwoHandleCodeAndTokenOnce(t *testing.T, a, b store.Store) {
+	ctx := t.Context()
+	u := NewUser(t, a, "ola")
+	newClient(t, a, "app", t0)
+	code := newAuthRequest(t, a, "ar-1", "app", u.ID).CodeHash
+	tok := newToken(t, a, "r1", "ar-1", "app", u.ID, "sid-1").IDHash
+	const n = 20
+	wins, errs := raceWins(n, func(i int) (bool, error) { return redeemOnce(ctx, []store.Store{a, b}[i%2], code) })
+	if len(errs) > 0 || wins != 1 {
+		t.Errorf("%d redemptions of one code through two handles: %d found it unredeemed (errors %v), want exactly 1", n, wins, errs)
+	}
+	wins, errs = raceWins(n, func(i int) (bool, error) {
+		s := []store.Store{a, b}[i%2]
+		if i%4 < 2 {
+			return s.UseToken(ctx, tok)
+		}
+		var ok bool
+		err := s.Update(ctx, func(q store.Queries) error {
+			var err error
+			ok, err = q.UseToken(ctx, tok)
+			return err
+		})
+		return ok, err
+	})
+	if len(errs) > 0 || wins != 1 {
+		t.Errorf("%d uses of one refresh token through two handles: %d accepted (errors %v), want exactly 1", n, wins, errs)
 	}
 }
 
