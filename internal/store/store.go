@@ -438,9 +438,10 @@ type Queries interface {
 type Store interface {
 	Queries
 	// Update runs fn in one read-write transaction and commits it when fn returns nil. Accounts
-	// read with User (and sessions read with Session) inside fn are locked against other Update
-	// calls, of this process or any other on the same database, until it ends. fn must use q
-	// only: calling the Store's own methods inside fn may deadlock.
+	// read with User (and sessions read with Session, authorization requests with AuthRequest
+	// or AuthRequestByCode, tokens with Token) inside fn are locked against other Update calls,
+	// of this process or any other on the same database, until it ends. fn must use q only:
+	// calling the Store's own methods inside fn may deadlock.
 	Update(ctx context.Context, fn func(q Queries) error) error
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

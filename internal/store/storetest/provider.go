@@ -106,7 +106,7 @@ func tokenOf(name, family, clientID string, userID int64, sid string) *store.Tok
 	return &store.Token{
 		IDHash: hash("tok-" + name), Kind: store.TokenRefresh, Family: family, ClientID: clientID,
 		UserID: userID, SID: sid, Scopes: []string{"openid", "offline_access"}, AMR: []string{"pwd"},
-		AuthTime: t0.Add(-time.Minute), ExpiresAt: t0.Add(time.Hour), CreatedAt: t0,
+		AuthTime: t0.Add(-time.Minute + 123*time.Nanosecond), ExpiresAt: t0.Add(time.Hour), CreatedAt: t0,
 	}
 }
 
@@ -221,7 +221,7 @@ func testSessionProviderFields(t *testing.T, s store.Store) {
 	u := NewUser(t, s, "tara")
 	s1 := &store.Session{
 		IDHash: hash("p1"), UserID: u.ID, SID: "sid-of-tara", AMR: []string{"pwd"}, MFARequired: true,
-		ReturnTo: "/authorize?id=ar-1&x=%20y", CreatedAt: t0, LastSeenAt: t0,
+		ReturnTo: "/authorize?id=ar-1&x=%20y", CreatedAt: t0, LastSeenAt: t0.Add(987 * time.Nanosecond),
 	}
 	if err := s.CreateSession(ctx, s1); err != nil {
 		t.Fatalf("CreateSession: %v", err)
@@ -435,10 +435,17 @@ func testAuthRequests(t *testing.T, s store.Store) {
 	if err := s.CreateAuthRequest(ctx, &store.AuthRequest{ID: "ar-x", ClientID: "no-such-app", CreatedAt: t0}); err == nil {
 		t.Errorf("CreateAuthRequest of an unknown client succeeded")
 	}
+	empty := &store.AuthRequest{ID: "ar-empty", ClientID: c.ID, Request: []byte{}, AMR: []string{}, CreatedAt: t0}
+	if err := s.CreateAuthRequest(ctx, empty); err != nil {
+		t.Fatalf("CreateAuthRequest: %v", err)
+	}
+	if got, err := s.AuthRequest(ctx, empty.ID); err != nil || got.Request != nil || got.AMR != nil || got.UserID != 0 {
+		t.Errorf("an empty request, amr and account = %v, %q, %d, %v; want nil, nil, 0", got.Request, got.AMR, got.UserID, err)
+	}
 
 	// A sign-in meets it, then its code is issued; ClientID, Request and CreatedAt stay.
 	want := *a
-	want.Done, want.UserID, want.SID, want.AuthTime = true, u.ID, "sid-1", t0.Add(5*time.Second)
+	want.Done, want.UserID, want.SID, want.AuthTime = true, u.ID, "sid-1", t0.Add(5*time.Second+1)
 	want.AMR, want.CodeHash = []string{"pwd", "otp", "mfa"}, hash("code-1")
 	changed := want
 	changed.ClientID, changed.Request, changed.CreatedAt = "other", []byte("{}"), t0.Add(time.Hour)
@@ -912,7 +919,7 @@ func testConsents(t *testing.T, s store.Store) {
 	list(u.ID, u2, u1)
 
 	// Asking for more replaces the consent.
-	u1 = set(&store.Consent{UserID: u.ID, ClientID: "c1", Scopes: []string{"openid", "profile", "email"}, CreatedAt: t0.Add(2 * time.Minute)})
+	u1 = set(&store.Consent{UserID: u.ID, ClientID: "c1", Scopes: []string{"openid", "profile", "email"}, CreatedAt: t0.Add(2*time.Minute + 3)})
 	if got, err := s.Consent(ctx, u.ID, "c1"); err != nil || diff(u1, got) != "" {
 		t.Errorf("Consent after SetConsent again: %v, %s", err, diff(u1, got))
 	}
