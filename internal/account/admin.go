@@ -378,7 +378,7 @@ func (s *Service) ResetMFA(ctx context.Context, a Actor, username string, withPa
 		if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
 			return "", err
 		}
-		return detail, q.DeleteUserSessions(ctx, u.ID, nil)
+		return detail, s.endSessions(ctx, q, u.ID, nil)
 	})
 	if err != nil {
 		return nil, err
@@ -430,7 +430,7 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, username string) (
 		if err := q.UpdateUser(ctx, u); err != nil {
 			return "", err
 		}
-		return "new temporary password sent, sessions ended", q.DeleteUserSessions(ctx, u.ID, nil)
+		return "new temporary password sent, sessions ended", s.endSessions(ctx, q, u.ID, nil)
 	})
 	if err != nil {
 		return nil, err
@@ -453,7 +453,7 @@ func (s *Service) SetDisabled(ctx context.Context, a Actor, username string, dis
 			return "", err
 		}
 		if disabled {
-			return "sessions ended", q.DeleteUserSessions(ctx, u.ID, nil)
+			return "sessions ended", s.endSessions(ctx, q, u.ID, nil)
 		}
 		return "", nil
 	})

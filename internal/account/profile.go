@@ -132,11 +132,14 @@ func (s *Service) setPassword(ctx context.Context, sess *store.Session, user *st
 		if err != nil {
 			return err
 		}
+		if u.PasswordTemporary { // mailed to the account's address: the person reads that mail
+			u.EmailVerified = true
+		}
 		u.PasswordHash, u.PasswordTemporary, u.PasswordExpiresAt = hash, false, time.Time{}
 		if err := q.UpdateUser(ctx, u); err != nil {
 			return err
 		}
-		if err := q.DeleteUserSessions(ctx, u.ID, sess.IDHash); err != nil {
+		if err := s.endSessions(ctx, q, u.ID, sess.IDHash); err != nil {
 			return err
 		}
 		if err := s.audit(ctx, q, u.Username, u.Username, "password.changed", detail); err != nil {

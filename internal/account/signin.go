@@ -29,6 +29,9 @@ type Step struct {
 	BackupCodesLow       bool
 	NewBackupCode        string
 	UsedBackupCode       bool
+	// ReturnTo is where a finished sign-in goes (an application's authorization, a protected
+	// address), when it was started on the way there; empty for the profile.
+	ReturnTo string
 }
 
 // Enrollment is what an authenticator app needs to add the account.
@@ -56,6 +59,11 @@ type SignInRequest struct {
 	Addr string
 	// Token is the cookie the client held, if any: a new sign-in replaces it.
 	Token string
+	// ReturnTo is where to go once the sign-in is done; see ReturnTarget.
+	ReturnTo string
+	// RequireMFA says the sign-in is for an application that needs a second factor (SPEC §7):
+	// one is asked whatever the policy, and "Skip for now" is not offered.
+	RequireMFA bool
 }
 
 var errBadCredentials = errs.E(errs.InvalidCredentials, "The username or password is wrong.")
@@ -109,9 +117,17 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (Step, error) {
 	if err != nil {
 		return Step{}, err
 	}
-	sess := &store.Session{IDHash: hash, UserID: u.ID, CreatedAt: now, LastSeenAt: now}
+	returnTo := ReturnTarget(r.ReturnTo)
+	sess, err := s.newSession(hash, u, []string{AMRPassword})
+	if err != nil {
+		return Step{}, err
+	}
+	sess.MFARequired = r.RequireMFA
 	next := nextStep(u, sess, o)
 	sess.Done = next == StepDone
+	if !sess.Done {
+		sess.ReturnTo = returnTo
+	}
 	err = s.store.Update(ctx, func(q store.Queries) error {
 		if err := q.CreateSession(ctx, sess); err != nil {
 			return err
@@ -124,7 +140,7 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (Step, error) {
 	if err != nil {
 		return Step{}, err
 	}
-	return Step{Next: next, Token: token}, nil
+	return finished(Step{Next: next, Token: token}, returnTo), nil
 }
 
 // verifyPassword checks pw against the account's hash, or spends the same work when there is
@@ -147,7 +163,15 @@ func (s *Service) verifyPassword(ctx context.Context, u *store.User, pw string) 
 }
 
 // nextStep computes the first requirement not yet met, from the current options and account.
+// An application's demand for a second factor (MFARequired, SPEC §7) comes first and is met
+// only by proving one, whatever the policy: it never offers "Skip for now".
 func nextStep(u *store.User, sess *store.Session, o *options.Values) string {
+	if sess.MFARequired && !sess.MFAPassed {
+		if u.Enrolled() {
+			return StepVerify
+		}
+		return StepEnroll
+	}
 	if sess.Done {
 		return StepDone
 	}
@@ -221,20 +245,26 @@ func (s *Service) State(ctx context.Context, token string) (next, username strin
 // advance moves a sign-in on inside a transaction: it gives the session a new id, marks it done
 // when nothing is left, and writes it in place of the old one.
 func (s *Service) advance(ctx context.Context, q store.Queries, sess *store.Session, u *store.User, o *options.Values) (Step, error) {
-	return s.advanceWith(ctx, q, sess, u, o, "")
+	return s.advanceWith(ctx, q, sess, u, o, "", "")
 }
 
-// advanceWith is advance after a second factor passed by method how (MethodTOTP,
-// MethodBackupCode, or "totp (enrolment)"), which the "signin" audit event names.
-func (s *Service) advanceWith(ctx context.Context, q store.Queries, sess *store.Session, u *store.User, o *options.Values, how string) (Step, error) {
+// advanceWith is advance after a second factor passed by method m, which how names in the
+// "signin" audit event (MethodTOTP, MethodBackupCode, or "totp (enrolment)").
+func (s *Service) advanceWith(ctx context.Context, q store.Queries, sess *store.Session, u *store.User, o *options.Values, m Method, how string) (Step, error) {
 	old := sess.IDHash
 	token, hash, err := s.newToken()
 	if err != nil {
 		return Step{}, err
 	}
-	next := nextStep(u, sess, o)
 	ns := *sess
+	if m != "" {
+		ns.AMR = secondFactorAMR(sess.AMR, m)
+	}
+	next := nextStep(u, &ns, o)
 	ns.IDHash, ns.Done, ns.LastSeenAt = hash, next == StepDone, s.now()
+	if ns.Done {
+		ns.MFARequired, ns.ReturnTo = false, ""
+	}
 	if err := q.ReplaceSession(ctx, old, &ns); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return Step{}, errNotSignedIn
@@ -252,8 +282,12 @@ func (s *Service) advanceWith(ctx context.Context, q store.Queries, sess *store.
 		if err := s.audit(ctx, q, u.Username, u.Username, "signin", detail); err != nil {
 			return Step{}, err
 		}
+	} else if ns.Done && sess.MFARequired && how != "" {
+		if err := s.audit(ctx, q, u.Username, u.Username, ActionStepUp, how); err != nil {
+			return Step{}, err
+		}
 	}
-	return Step{Next: next, Token: token}, nil
+	return finished(Step{Next: next, Token: token}, sess.ReturnTo), nil
 }
 
 // Enroll shows the key that this sign-in offers for enrolment, making it on the first call.
@@ -359,7 +393,7 @@ func (s *Service) VerifyEnroll(ctx context.Context, token, code string) (Step, e
 	}
 	return s.completeEnrollment(ctx, si.sess, si.user, code, func(q store.Queries, sess *store.Session, u *store.User) (Step, error) {
 		sess.MFAPassed = true
-		return s.advanceWith(ctx, q, sess, u, si.opts, string(MethodTOTP)+" (enrolment)")
+		return s.advanceWith(ctx, q, sess, u, si.opts, MethodTOTP, string(MethodTOTP)+" (enrolment)")
 	})
 }
 
@@ -455,7 +489,7 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 		passed: func(q store.Queries, u *store.User) error {
 			si.sess.MFAPassed = true
 			var err error
-			if step, err = s.advanceWith(ctx, q, si.sess, u, si.opts, string(p.method())); err != nil {
+			if step, err = s.advanceWith(ctx, q, si.sess, u, si.opts, p.method(), string(p.method())); err != nil {
 				return err
 			}
 			if p.method() == MethodBackupCode {

@@ -28,6 +28,9 @@ type SSOIdentity struct {
 	// Issuer and Subject identify the person at the provider, for the audit trail.
 	Issuer  string
 	Subject string
+	// AMR is what the provider reported of how the person proved who they are (its amr
+	// claim), kept on the session for applications (SPEC §7).
+	AMR []string
 }
 
 // SSOSignInRequest is a sign-in through the identity provider that package sso verified.
@@ -37,6 +40,8 @@ type SSOSignInRequest struct {
 	Addr string
 	// Token is the cookie the client held, if any: a new sign-in replaces it.
 	Token string
+	// ReturnTo is where to go once signed in; see ReturnTarget.
+	ReturnTo string
 }
 
 // Actions of the audit trail for sign-ins through the identity provider.
@@ -111,8 +116,11 @@ func (s *Service) SignInSSO(ctx context.Context, r SSOSignInRequest) (Step, erro
 	if err != nil {
 		return Step{}, err
 	}
-	now := s.now()
-	sess := &store.Session{IDHash: hash, UserID: u.ID, Done: true, CreatedAt: now, LastSeenAt: now}
+	sess, err := s.newSession(hash, u, ssoAMR(id.AMR))
+	if err != nil {
+		return Step{}, err
+	}
+	sess.Done = true
 	err = s.store.Update(ctx, func(q store.Queries) error {
 		if err := q.CreateSession(ctx, sess); err != nil {
 			return err
@@ -128,7 +136,7 @@ func (s *Service) SignInSSO(ctx context.Context, r SSOSignInRequest) (Step, erro
 			s.log.ErrorContext(ctx, "mail not sent", "user", u.Username, "subject", SubjectPasswordGenerated, "err", err)
 		}
 	}
-	return Step{Next: StepDone, Token: token}, nil
+	return finished(Step{Next: StepDone, Token: token}, ReturnTarget(r.ReturnTo)), nil
 }
 
 // refuseSSO audits a refused sign-in through the identity provider and answers refusal.
@@ -186,7 +194,7 @@ func (s *Service) LinkSSO(ctx context.Context, a Actor, username string) (*UserV
 		if err := q.ClearPasswordFailures(ctx, s.nameKey(u.Username)); err != nil {
 			return "", err
 		}
-		return "source sso; password, second factor, backup codes and sessions removed", q.DeleteUserSessions(ctx, u.ID, nil)
+		return "source sso; password, second factor, backup codes and sessions removed", s.endSessions(ctx, q, u.ID, nil)
 	})
 	if err != nil {
 		return nil, err
