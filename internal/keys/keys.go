@@ -45,6 +45,9 @@ const (
 	labelBackup = "twofold backup-code mac v1"
 	labelName   = "twofold username mac v1"
 	labelCheck  = "twofold key check v1"
+	// labelProvider keys what the OpenID Connect provider encrypts for itself: its codes and
+	// access tokens (their random ids, readable only by Twofold).
+	labelProvider = "twofold provider crypto v1"
 )
 
 // checkMessage is what the check subkey authenticates to make Check's value.
@@ -64,6 +67,7 @@ type Keys struct {
 	aead      cipher.AEAD
 	backupMAC [32]byte
 	nameMAC   [32]byte
+	provider  [32]byte
 	check     string
 }
 
@@ -130,6 +134,12 @@ func derive(master []byte) (*Keys, error) {
 	}
 	copy(k.nameMAC[:], name)
 	clear(name)
+	prov, err := sub(labelProvider)
+	if err != nil {
+		return nil, fmt.Errorf("keys: deriving: %w", err)
+	}
+	copy(k.provider[:], prov)
+	clear(prov)
 	checkKey, err := sub(labelCheck)
 	if err != nil {
 		return nil, fmt.Errorf("keys: deriving: %w", err)
@@ -166,6 +176,22 @@ func (k *Keys) OpenPending(sessionLabel string, sealed []byte) ([]byte, error) {
 	return k.open(pendingAD(sessionLabel), sealed)
 }
 
+// SealSigningKey encrypts an application signing key (its PKCS #8 form) bound to the key's id,
+// so that every instance sharing the server key signs with it and a copy under another id does
+// not open.
+func (k *Keys) SealSigningKey(id string, der []byte, rand io.Reader) ([]byte, error) {
+	return k.seal(signingAD(id), der, rand)
+}
+
+// OpenSigningKey decrypts what SealSigningKey sealed for the same id, or answers ErrOpen.
+func (k *Keys) OpenSigningKey(id string, sealed []byte) ([]byte, error) {
+	return k.open(signingAD(id), sealed)
+}
+
+// ProviderKey answers the key with which the OpenID Connect provider encrypts its codes and
+// access tokens. It is a copy.
+func (k *Keys) ProviderKey() [32]byte { return k.provider }
+
 // The purposes' prefixes differ before any caller-chosen byte, so no label or id makes one
 // purpose's additional data equal another's.
 func totpAD(userID int64, version int) []byte {
@@ -173,6 +199,8 @@ func totpAD(userID int64, version int) []byte {
 }
 
 func pendingAD(label string) []byte { return []byte("twofold pending|" + label) }
+
+func signingAD(id string) []byte { return []byte("twofold signing|" + id) }
 
 func (k *Keys) seal(ad, plaintext []byte, rand io.Reader) ([]byte, error) {
 	out := make([]byte, nonceLen, nonceLen+len(plaintext)+k.aead.Overhead())
