@@ -101,7 +101,7 @@ func (q Queries) DeleteClient(ctx context.Context, id string) error {
 
 // AuthRequestColumns are the columns authRequest reads, in order.
 const AuthRequestColumns = `id, client_id, request, created_at, done, user_id, sid, auth_time, amr,
-	code_hash, redeemed, replayed`
+	code_hash, code_expires_at, redeemed, replayed`
 
 func authRequest(row Scanner) (*store.AuthRequest, error) {
 	var (
@@ -109,9 +109,10 @@ func authRequest(row Scanner) (*store.AuthRequest, error) {
 		userID        *int64
 		amr           string
 		cat, authTime int64
+		codeExpires   int64
 	)
 	err := row.Scan(&a.ID, &a.ClientID, &a.Request, &cat, &a.Done, &userID, &a.SID, &authTime, &amr,
-		&a.CodeHash, &a.Redeemed, &a.Replayed)
+		&a.CodeHash, &codeExpires, &a.Redeemed, &a.Replayed)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +120,7 @@ func authRequest(row Scanner) (*store.AuthRequest, error) {
 		a.UserID = *userID
 	}
 	a.Request, a.CodeHash = NilIfEmpty(a.Request), NilIfEmpty(a.CodeHash)
-	a.CreatedAt, a.AuthTime = Time(cat), Time(authTime)
+	a.CreatedAt, a.AuthTime, a.CodeExpiresAt = Time(cat), Time(authTime), Time(codeExpires)
 	if a.AMR, err = List(amr); err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func authRequest(row Scanner) (*store.AuthRequest, error) {
 
 func authRequestValues(a *store.AuthRequest) []any {
 	return []any{a.ID, a.ClientID, blob(a.Request), Nanos(a.CreatedAt), a.Done, nullID(a.UserID),
-		a.SID, Nanos(a.AuthTime), ListText(a.AMR), blob(a.CodeHash), a.Redeemed, a.Replayed}
+		a.SID, Nanos(a.AuthTime), ListText(a.AMR), blob(a.CodeHash), Nanos(a.CodeExpiresAt), a.Redeemed, a.Replayed}
 }
 
 // nullID stores the id 0 (no account yet) as NULL, which the foreign key lets through.
@@ -142,7 +143,7 @@ func nullID(id int64) any {
 // CreateAuthRequest inserts a; ErrConflict when the id (or the code hash) is taken.
 func (q Queries) CreateAuthRequest(ctx context.Context, a *store.AuthRequest) error {
 	n, err := q.exec(ctx, `INSERT INTO auth_requests (`+AuthRequestColumns+`)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, authRequestValues(a)...)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, authRequestValues(a)...)
 	return q.inserted("create auth request", n, err)
 }
 
@@ -167,9 +168,11 @@ func (q Queries) AuthRequestByCode(ctx context.Context, codeHash []byte) (*store
 func (q Queries) UpdateAuthRequest(ctx context.Context, a *store.AuthRequest) error {
 	code := blob(a.CodeHash)
 	n, err := q.exec(ctx, `UPDATE auth_requests SET
-		done = ?, user_id = ?, sid = ?, auth_time = ?, amr = ?, code_hash = ?, redeemed = ?, replayed = ?
+		done = ?, user_id = ?, sid = ?, auth_time = ?, amr = ?, code_hash = ?, code_expires_at = ?,
+		redeemed = ?, replayed = ?
 	WHERE id = ? AND NOT EXISTS (SELECT 1 FROM auth_requests WHERE code_hash = ? AND id <> ?)`,
-		a.Done, nullID(a.UserID), a.SID, Nanos(a.AuthTime), ListText(a.AMR), code, a.Redeemed, a.Replayed,
+		a.Done, nullID(a.UserID), a.SID, Nanos(a.AuthTime), ListText(a.AMR), code, Nanos(a.CodeExpiresAt),
+		a.Redeemed, a.Replayed,
 		a.ID, code, a.ID)
 	if err != nil || n == 1 {
 		return q.err("update auth request", err)

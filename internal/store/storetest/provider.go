@@ -126,7 +126,7 @@ func authRequestOf(id, clientID string, userID int64) *store.AuthRequest {
 	return &store.AuthRequest{
 		ID: id, ClientID: clientID, Request: []byte(`{"scopes":["openid"],"state":"s"}`), CreatedAt: t0,
 		Done: true, UserID: userID, SID: "sid-" + id, AuthTime: t0, AMR: []string{"pwd", "otp", "mfa"},
-		CodeHash: hash("code-" + id),
+		CodeHash: hash("code-" + id), CodeExpiresAt: t0.Add(time.Minute),
 	}
 }
 

@@ -57,6 +57,7 @@ CREATE TABLE auth_requests (
 	auth_time  BIGINT  NOT NULL DEFAULT 0,
 	amr        TEXT    NOT NULL DEFAULT '',
 	code_hash  BYTEA   UNIQUE,
+	code_expires_at BIGINT NOT NULL DEFAULT 0,
 	redeemed   BOOLEAN NOT NULL DEFAULT false,
 	replayed   BOOLEAN NOT NULL DEFAULT false
 );

@@ -55,6 +55,7 @@ CREATE TABLE auth_requests (
 	auth_time  INTEGER NOT NULL DEFAULT 0,
 	amr        TEXT    NOT NULL DEFAULT '',
 	code_hash  BLOB    UNIQUE,
+	code_expires_at INTEGER NOT NULL DEFAULT 0,
 	redeemed   INTEGER NOT NULL DEFAULT 0,
 	replayed   INTEGER NOT NULL DEFAULT 0
 ) STRICT, WITHOUT ROWID;
