@@ -22,6 +22,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/clock"
 	"github.com/twofold-auth/twofold/internal/httpapi"
@@ -29,6 +32,7 @@ import (
 	"github.com/twofold-auth/twofold/internal/mail"
 	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/password"
+	"github.com/twofold-auth/twofold/internal/provider"
 	"github.com/twofold-auth/twofold/internal/sso"
 	"github.com/twofold-auth/twofold/internal/store"
 	"github.com/twofold-auth/twofold/internal/store/postgres"
@@ -116,8 +120,13 @@ type App struct {
 	Queue   *mail.Queue
 	Outbox  string
 	Service *account.Service
-	Clock   clock.Clock
-	Log     *slog.Logger
+	// Provider is the OpenID Connect provider (SPEC §7); nil when the base URL cannot be an
+	// issuer (http on a host that is not a loopback address).
+	Provider *provider.Provider
+	// Registry holds the metrics that /metrics answers.
+	Registry *prometheus.Registry
+	Clock    clock.Clock
+	Log      *slog.Logger
 
 	// The server's parts, nil without an address.
 	API     *httpapi.API
@@ -192,6 +201,14 @@ func Open(ctx context.Context, c Config) (_ *App, err error) {
 	a.Hasher = password.NewHasher(params, c.HashWorkers, wait, c.Salts)
 	a.Options = options.NewCache(st.Options, a.Clock.Now)
 	a.Service = a.NewService(st, a.Options)
+	a.Registry = prometheus.NewRegistry()
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := provider.CheckIssuer(a.BaseURL); err != nil {
+		a.Log.Warn("applications cannot sign in through Twofold", "reason", err)
+	} else if a.Provider, err = provider.New(ctx, provider.Config{Store: st, Accounts: a.Service, Keys: a.Keys,
+		Issuer: a.BaseURL, Registry: a.Registry, Now: a.Clock.Now, Rand: a.random, Logger: a.Log}); err != nil {
+		return nil, err
+	}
 	if a.ln != nil {
 		if err := a.wireHTTP(ctx, c); err != nil {
 			return nil, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/httpapi"
+	"github.com/twofold-auth/twofold/internal/provider"
 	"github.com/twofold-auth/twofold/internal/sso"
 	"github.com/twofold-auth/twofold/internal/web"
 )
@@ -20,18 +21,24 @@ import (
 func (a *App) wireHTTP(ctx context.Context, c Config) error {
 	mux := http.NewServeMux()
 	secure := strings.HasPrefix(a.BaseURL, "https://")
-	a.API = httpapi.New(httpapi.Config{Service: a.Service, Logger: a.Log, TrustedProxies: c.TrustedProxies,
-		SecureCookies: secure, Ready: a.Store.Ping}, mux)
+	a.API = httpapi.New(httpapi.Config{Service: a.Service, Provider: a.Provider, Logger: a.Log,
+		TrustedProxies: c.TrustedProxies, SecureCookies: secure, Ready: a.Store.Ping, Registry: a.Registry}, mux)
 	ssoStart, err := a.wireSSO(ctx, c.SSO, mux)
 	if err != nil {
 		return err
 	}
-	a.Pages, err = web.New(web.Config{Service: a.Service, Logger: a.Log, TrustedProxies: c.TrustedProxies,
-		SecureCookies: secure, SSOURL: ssoStart})
+	a.Pages, err = web.New(web.Config{Service: a.Service, Provider: a.Provider, Logger: a.Log,
+		TrustedProxies: c.TrustedProxies, SecureCookies: secure, SSOURL: ssoStart})
 	if err != nil {
 		return err
 	}
 	mux.Handle("/", a.Pages)
+	if a.Provider != nil {
+		protocol := a.Provider.Handler()
+		for _, path := range provider.ProtocolPaths {
+			mux.Handle(path, protocol)
+		}
+	}
 	a.Handler = a.API.Protect(mux, a.Pages) // cross-origin writes refused first
 	a.srv = &http.Server{
 		Handler:           a.Handler,

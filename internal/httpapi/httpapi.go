@@ -26,6 +26,7 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/provider"
 )
 
 // CookieName is the session cookie.
@@ -38,6 +39,8 @@ const MaxBody = 64 << 10
 type Config struct {
 	Service *account.Service
 	Logger  *slog.Logger
+	// Provider is the OpenID Connect provider, for the applications' routes; nil without one.
+	Provider *provider.Provider
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// SecureCookies adds Secure to the cookie, when the base URL is https.
@@ -51,6 +54,7 @@ type Config struct {
 // API is the JSON API's handler.
 type API struct {
 	svc     *account.Service
+	oidc    *provider.Provider
 	log     *slog.Logger
 	trusted []netip.Prefix
 	secure  bool
@@ -69,7 +73,7 @@ func New(c Config, mux *http.ServeMux) *API {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	a := &API{svc: c.Service, log: c.Logger, trusted: c.TrustedProxies, secure: c.SecureCookies, ready: c.Ready,
+	a := &API{svc: c.Service, oidc: c.Provider, log: c.Logger, trusted: c.TrustedProxies, secure: c.SecureCookies, ready: c.Ready,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twofold_http_requests_total",
 			Help: "HTTP requests by route and status code."}, []string{"route", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "twofold_http_request_duration_seconds",

@@ -27,15 +27,30 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) error {
 
 type signInData struct {
 	SSOURL string
+	// ReturnTo is where the sign-in goes when done (an application's authorization), and
+	// RequireMFA says that application needs a second factor.
+	ReturnTo   string
+	RequireMFA bool
 }
 
+// signInPage is the sign-in form. A person signed in already goes on to rd (or the profile),
+// unless prompt=login asks for a new sign-in; login_hint fills the username.
 func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) error {
-	if _, err := h.principal(r); err == nil {
-		redirect(w, r, "/profile")
+	q := r.URL.Query()
+	returnTo := account.ReturnTarget(q.Get("rd"))
+	if _, err := h.principal(r); err == nil && q.Get("prompt") != "login" {
+		if returnTo == "" {
+			returnTo = "/profile"
+		}
+		redirect(w, r, returnTo)
 		return nil
 	}
-	h.render(w, r, http.StatusOK, "signin", &view{Title: "Sign in", Notice: notice(r),
-		Data: signInData{SSOURL: h.ssoURL}})
+	f := newForm(nil)
+	if hint := q.Get("login_hint"); hint != "" && len(hint) <= 64 {
+		f = newForm(url.Values{"username": {hint}})
+	}
+	h.render(w, r, http.StatusOK, "signin", &view{Title: "Sign in", Notice: notice(r), Form: f,
+		Data: signInData{SSOURL: h.ssoURL, ReturnTo: returnTo, RequireMFA: q.Get("mfa") == "required"}})
 	return nil
 }
 
@@ -44,8 +59,11 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	username := r.PostForm.Get("username")
+	returnTo := account.ReturnTarget(r.PostForm.Get("rd"))
+	requireMFA := r.PostForm.Get("mfa") == "required"
 	st, err := h.svc.SignIn(r.Context(), account.SignInRequest{Username: username,
-		Password: r.PostForm.Get("password"), Addr: h.clientAddr(r), Token: h.token(r)})
+		Password: r.PostForm.Get("password"), Addr: h.clientAddr(r), Token: h.token(r), ReturnTo: returnTo,
+		RequireMFA: requireMFA})
 	if err != nil {
 		// A new sign-in ends what the cookie held, even when it fails.
 		h.setCookie(w, "")
@@ -56,7 +74,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
 		default:
 			f.fail(err, "")
 		}
-		v := &view{Title: "Sign in", Form: f, Data: signInData{SSOURL: h.ssoURL}}
+		v := &view{Title: "Sign in", Form: f, Data: signInData{SSOURL: h.ssoURL, ReturnTo: returnTo, RequireMFA: requireMFA}}
 		h.renderForm(w, r, "signin", v, err)
 		return nil
 	}
@@ -72,12 +90,24 @@ func (h *Handler) moveOn(w http.ResponseWriter, r *http.Request, st account.Step
 			return err
 		}
 	}
+	if st.Next == account.StepDone && st.ReturnTo != "" {
+		h.onward(w, r, st.ReturnTo)
+		return nil
+	}
 	target := stepURL(st.Next)
 	if st.Next == account.StepDone {
 		target = withNotice(target, "signedin")
 	}
 	redirect(w, r, target)
 	return nil
+}
+
+// nextURL is where a step's "Done" leads: the sign-in's return target when it is finished.
+func nextURL(st account.Step) string {
+	if st.Next == account.StepDone && st.ReturnTo != "" {
+		return st.ReturnTo
+	}
+	return stepURL(st.Next)
 }
 
 // enrollData is the enrolment page: the QR code and, under "Set up manually", what to type.
@@ -204,7 +234,7 @@ func (h *Handler) enrollVerify(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return h.renderCodes(w, r, nil, codesData{Title: "Backup Codes", Codes: st.BackupCodes, Next: stepURL(st.Next),
+	return h.renderCodes(w, r, nil, codesData{Title: "Backup Codes", Codes: st.BackupCodes, Next: nextURL(st),
 		Account: username,
 		Intro: "Multi-factor authentication is set up. If you cannot use your phone or authenticator app, " +
 			"sign in with one of these backup codes instead. Each code works once."})
@@ -334,7 +364,7 @@ func (h *Handler) backup(w http.ResponseWriter, r *http.Request) error {
 	if st.NewBackupCode == "" && !st.BackupCodesLow {
 		return h.moveOn(w, r, st)
 	}
-	d := codesData{Title: "Signed in with a backup code", Next: stepURL(st.Next), UsedBackup: true,
+	d := codesData{Title: "Signed in with a backup code", Next: nextURL(st), UsedBackup: true,
 		Remaining: st.BackupCodesRemaining, Low: st.BackupCodesLow}
 	if st.NewBackupCode != "" {
 		d.Codes = []string{st.NewBackupCode}

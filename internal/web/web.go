@@ -33,6 +33,7 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/provider"
 )
 
 // CookieName is the session cookie, the same as the JSON API's: a sign-in begun on a page can
@@ -57,12 +58,15 @@ var pages = []string{
 	"signin", "enroll", "verify", "backup", "codes", "password",
 	"profile", "admin_options", "admin_confirm", "admin_users", "admin_user", "admin_user_new", "admin_user_confirm",
 	"admin_audit", "error", "locked",
+	"consent", "noaccess", "onward", "signedout",
 }
 
 // Config holds what the pages need.
 type Config struct {
 	Service *account.Service
-	Logger  *slog.Logger
+	// Provider is the OpenID Connect provider; nil without one (its pages answer 404).
+	Provider *provider.Provider
+	Logger   *slog.Logger
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// SecureCookies adds Secure to the cookie, when the base URL is https.
@@ -74,6 +78,7 @@ type Config struct {
 // Handler serves the pages and their static files.
 type Handler struct {
 	svc     *account.Service
+	oidc    *provider.Provider
 	log     *slog.Logger
 	trusted []netip.Prefix
 	secure  bool
@@ -97,7 +102,7 @@ func New(c Config) (*Handler, error) {
 }
 
 func newHandler(c Config, files fs.FS) (*Handler, error) {
-	h := &Handler{svc: c.Service, log: c.Logger, trusted: c.TrustedProxies, secure: c.SecureCookies,
+	h := &Handler{svc: c.Service, oidc: c.Provider, log: c.Logger, trusted: c.TrustedProxies, secure: c.SecureCookies,
 		ssoURL: c.SSOURL, pages: map[string]*template.Template{}, assets: map[string]asset{}}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -142,6 +147,12 @@ func newHandler(c Config, files fs.FS) (*Handler, error) {
 	h.routes()
 	protect := http.NewCrossOriginProtection()
 	protect.SetDenyHandler(http.HandlerFunc(h.crossOrigin))
+	// An application may post its logout request (RP-initiated logout); it only ends the
+	// session and redirects only to a registered address (docs/APPLICATIONS.md).
+	protect.AddInsecureBypassPattern("POST " + provider.EndSessionPath)
+	// The authorization endpoint takes posts from applications' pages by design (OpenID
+	// Connect Core §3.1.2.1); it changes nothing before the person acts on Twofold's pages.
+	protect.AddInsecureBypassPattern("POST " + provider.AuthorizePath)
 	h.next = protect.Handler(http.HandlerFunc(h.dispatch))
 	return h, nil
 }
@@ -212,6 +223,13 @@ func (h *Handler) routes() {
 		{"POST /admin/users/{username}/disable", h.userDisable},
 		{"POST /admin/users/{username}/enable", h.userEnable},
 		{"GET /admin/audit", h.audit},
+		{"GET " + provider.AuthorizePath, h.authorize},
+		{"POST " + provider.AuthorizePath, h.authorize},
+		{"GET " + provider.ContinuePath, h.continueAuthorization},
+		{"POST /oidc/consent", h.consent},
+		{"POST /oidc/back", h.backToClient},
+		{"GET " + provider.EndSessionPath, h.endSession},
+		{"POST " + provider.EndSessionPath, h.endSession},
 	}
 	for _, rt := range routes {
 		h.mux.Handle(rt.pattern, h.wrap(rt.h))
@@ -353,6 +371,8 @@ type view struct {
 	InSignIn bool
 	Form     *form
 	Data     any
+	// Refresh sends the browser on to this address as soon as the page loads (see onward).
+	Refresh string
 }
 
 type nav struct {

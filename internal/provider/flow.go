@@ -1,0 +1,297 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+// Next is what an authorization request needs before Twofold can answer the application.
+type Next int
+
+// What Continue can answer.
+const (
+	// NextRespond: the request is met; Respond answers the application.
+	NextRespond Next = iota
+	// NextSignIn: the person signs in (again, when Fresh); LoginHint fills the username.
+	NextSignIn
+	// NextStepUp: the session proves a second factor (account.Service.StepUp).
+	NextStepUp
+	// NextConsent: the person allows or denies what the client asks for.
+	NextConsent
+	// NextNoAccess: the person is not in the client's groups.
+	NextNoAccess
+	// NextError: Twofold answers the application with Error (prompt=none, say).
+	NextError
+)
+
+// Decision is Continue's answer.
+type Decision struct {
+	Next Next
+	// ClientName names the application on the pages.
+	ClientName string
+	// Scopes are what consent is asked for.
+	Scopes    []string
+	Fresh     bool
+	LoginHint string
+	// NeedMFA says the application needs a second factor: a sign-in for it proves one.
+	NeedMFA bool
+	// ReturnTo is where the sign-in, step-up or consent comes back to.
+	ReturnTo string
+	Error    *oidc.Error
+}
+
+// ContinueURL is the page that carries request id through sign-in.
+func ContinueURL(id string) string { return ContinuePath + "?id=" + url.QueryEscape(id) }
+
+// Continue decides what the request id still needs from the person whose session cookie holds
+// token (SPEC §7 "Who signs in, and how", "Consent"). Its order: a session at all (prompt=login
+// and max_age ask for a new one), membership of the client's groups, the second factor the
+// client or acr_values demand, consent. With prompt=none every page becomes an error for the
+// application.
+func (p *Provider) Continue(ctx context.Context, id, token string) (*Decision, error) {
+	ar, c, err := p.pending(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	d := &Decision{ClientName: c.c.Name, ReturnTo: ContinueURL(id), LoginHint: ar.r.LoginHint,
+		NeedMFA: c.c.RequireMFA || ar.asksMFA()}
+	fail := func(e *oidc.Error) (*Decision, error) {
+		d.Next, d.Error = NextError, e
+		return d, nil
+	}
+	si, err := p.acc.SignedIn(ctx, token)
+	if errs.Code(err) == errs.NotSignedIn {
+		if ar.promptNone() {
+			return fail(oidc.ErrLoginRequired())
+		}
+		d.Next = NextSignIn
+		return d, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A session from before this request is too old for prompt=login, and one older than
+	// max_age too; the sign-in it leads to is newer than the request, which ends the loop.
+	maxAge, hasMaxAge := maxAgeOf(ar.r)
+	stale := ar.promptLogin() || hasMaxAge && p.now().Sub(si.AuthTime) > maxAge
+	if stale && si.AuthTime.Before(ar.a.CreatedAt) {
+		if ar.promptNone() {
+			return fail(oidc.ErrLoginRequired())
+		}
+		d.Next, d.Fresh = NextSignIn, true
+		return d, nil
+	}
+	if len(c.c.Groups) > 0 && !inAny(si.User.Groups, c.c.Groups) {
+		if ar.promptNone() {
+			return fail(oidc.ErrAccessDenied())
+		}
+		d.Next = NextNoAccess
+		return d, nil
+	}
+	if d.NeedMFA && !si.SecondFactor() {
+		if si.User.Source == store.SourceSSO {
+			return nil, errs.E(errs.Forbidden, "%s needs a second factor, and your organisation's identity provider did not report one for this sign-in. Sign in to the identity provider with a second factor, then try again.", c.c.Name)
+		}
+		if ar.promptNone() {
+			return fail(oidc.ErrInteractionRequired())
+		}
+		d.Next = NextStepUp
+		return d, nil
+	}
+	if !c.c.SkipConsent {
+		consent, err := p.st.Consent(ctx, si.User.ID, c.c.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if consent == nil || !covers(consent.Scopes, ar.r.Scopes) {
+			if ar.promptNone() {
+				return fail(&oidc.Error{ErrorType: "consent_required"})
+			}
+			d.Next, d.Scopes = NextConsent, ar.r.Scopes
+			return d, nil
+		}
+	}
+	d.Next = NextRespond
+	return d, nil
+}
+
+// pending answers a request still waiting, with its client.
+func (p *Provider) pending(ctx context.Context, id string) (*authRequest, *client, error) {
+	ar, err := p.request(ctx, id)
+	if errors.Is(err, errRequestGone) {
+		return nil, nil, errs.E(errs.NotFound, "This sign-in request has expired or was used already. Go back to the application and sign in again.")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := p.client(ctx, ar.a.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, errs.E(errs.NotFound, "The application of this sign-in request is no longer registered.")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return ar, c, nil
+}
+
+func inAny(have, want []string) bool {
+	for _, g := range have {
+		if slices.Contains(want, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// covers reports whether the scopes allowed include every scope asked for.
+func covers(allowed, asked []string) bool {
+	for _, s := range asked {
+		if !slices.Contains(allowed, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// Consent records the person's answer to the consent page of request id: Allow remembers what
+// the client asked for; Deny answers the application access_denied.
+func (p *Provider) Consent(ctx context.Context, id, token string, allow bool) error {
+	ar, c, err := p.pending(ctx, id)
+	if err != nil {
+		return err
+	}
+	si, err := p.acc.SignedIn(ctx, token)
+	if err != nil {
+		return err
+	}
+	if !allow {
+		p.audit(ctx, si.User.ID, ActionConsent, fmt.Sprintf("client %s; denied", c.c.ID))
+		return nil
+	}
+	scopes := slices.Clone(ar.r.Scopes)
+	if old, err := p.st.Consent(ctx, si.User.ID, c.c.ID); err == nil {
+		for _, s := range old.Scopes {
+			if !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	if err := p.st.SetConsent(ctx, &store.Consent{UserID: si.User.ID, ClientID: c.c.ID, Scopes: scopes, CreatedAt: p.now()}); err != nil {
+		return err
+	}
+	p.audit(ctx, si.User.ID, ActionConsent, fmt.Sprintf("client %s; allowed %s", c.c.ID, strings.Join(ar.r.Scopes, " ")))
+	return nil
+}
+
+// Respond answers where to send the browser for request id once Continue said NextRespond:
+// the request is bound to the session, and a code goes back to the application with state and
+// iss (RFC 9207). Continue is asked again first, so that nothing a page skipped is skipped here.
+func (p *Provider) Respond(ctx context.Context, id, token string) (string, error) {
+	d, err := p.Continue(ctx, id, token)
+	if err != nil {
+		return "", err
+	}
+	if d.Next == NextError {
+		return p.RespondError(ctx, id, d.Error)
+	}
+	if d.Next != NextRespond {
+		return "", errs.E(errs.Conflict, "This sign-in request is not finished yet. Go back to the application and try again.")
+	}
+	si, err := p.acc.SignedIn(ctx, token)
+	if err != nil {
+		return "", err
+	}
+	var ar *authRequest
+	err = p.st.Update(ctx, func(q store.Queries) error {
+		a, err := q.AuthRequest(ctx, id)
+		if err != nil {
+			return err
+		}
+		if a.Done {
+			return errRequestGone
+		}
+		a.Done, a.UserID, a.SID, a.AuthTime, a.AMR = true, si.User.ID, si.SID, si.AuthTime, si.AMR
+		if err := q.UpdateAuthRequest(ctx, a); err != nil {
+			return err
+		}
+		ar, err = decodeRequest(a, si.User.Subject)
+		return err
+	})
+	if errors.Is(err, errRequestGone) || errors.Is(err, store.ErrNotFound) {
+		return "", errs.E(errs.NotFound, "This sign-in request has expired or was used already. Go back to the application and sign in again.")
+	}
+	if err != nil {
+		return "", err
+	}
+	payload, err := op.BuildAuthResponseCodeResponsePayload(op.ContextWithIssuer(ctx, p.issuer), ar, p.op)
+	if err != nil {
+		return "", err
+	}
+	return p.responseURL(ar, codeResponse{Code: payload.Code, State: payload.State, Issuer: p.issuer})
+}
+
+// codeResponse is the authorization response with RFC 9207's iss.
+type codeResponse struct {
+	Code   string `schema:"code"`
+	State  string `schema:"state,omitempty"`
+	Issuer string `schema:"iss"`
+}
+
+// errorResponse is an error sent back to the application, with iss.
+type errorResponse struct {
+	Error       string `schema:"error"`
+	Description string `schema:"error_description,omitempty"`
+	State       string `schema:"state,omitempty"`
+	Issuer      string `schema:"iss"`
+}
+
+// RespondError ends request id and answers where to send the browser to give the application
+// e (RFC 6749 §4.1.2.1).
+func (p *Provider) RespondError(ctx context.Context, id string, e *oidc.Error) (string, error) {
+	ar, _, err := p.pending(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if err := p.st.DeleteAuthRequest(ctx, id); err != nil {
+		return "", err
+	}
+	return p.responseURL(ar, errorResponse{Error: string(e.ErrorType), Description: e.Description,
+		State: ar.r.State, Issuer: p.issuer})
+}
+
+// Deny answers the application access_denied for request id (Deny on the consent page, Back
+// on the no-access page).
+func (p *Provider) Deny(ctx context.Context, id string) (string, error) {
+	return p.RespondError(ctx, id, oidc.ErrAccessDenied().WithDescription("access was not allowed"))
+}
+
+// responseURL is the request's redirect URI, which the library matched exactly against the
+// client's when the request arrived, with the response in its query.
+func (p *Provider) responseURL(ar *authRequest, response any) (string, error) {
+	return op.AuthResponseURL(ar.r.RedirectURI, oidc.ResponseTypeCode, oidc.ResponseModeQuery, response, p.op.Encoder())
+}
+
+// ClientName answers the name of request id's client, for pages.
+func (p *Provider) ClientName(ctx context.Context, id string) (string, error) {
+	_, c, err := p.pending(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return c.c.Name, nil
+}
+
+// StepUp sends the session of token through a second factor on its way back to request id.
+func (p *Provider) StepUp(ctx context.Context, id, token string) (account.Step, error) {
+	return p.acc.StepUp(ctx, token, ContinueURL(id))
+}

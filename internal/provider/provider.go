@@ -1,0 +1,327 @@
+// Package provider makes Twofold an OpenID Connect provider (SPEC §7): applications sign their
+// people in through Twofold's own sign-in, enrolment and second factor.
+//
+// The protocol is the zitadel/oidc op package's. Twofold supplies its storage (storage.go, over
+// the store contract, so that every instance agrees), its signing keys (keys.go), and the rules
+// of who may sign in to which application and how (flow.go); the pages render the outcome.
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/text/language"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/keys"
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+// Paths of the pages that carry an authorization through Twofold's sign-in.
+const (
+	// ContinuePath is where the library sends a request to be signed in (client.LoginURL), and
+	// where a finished sign-in returns to.
+	ContinuePath = "/oidc/continue"
+)
+
+// Endpoints of the protocol, under the issuer. Applications find them through discovery; no
+// path but discovery's is a contract (SPEC §7).
+var endpoints = struct {
+	auth, token, introspect, userinfo, revoke, endSession, keys string
+}{"oidc/authorize", "oidc/token", "oidc/introspect", "oidc/userinfo", "oidc/revoke", "oidc/end_session", "oidc/keys"}
+
+// Config holds what a Provider needs.
+type Config struct {
+	Store    store.Store
+	Accounts *account.Service
+	Keys     *keys.Keys
+	// Issuer is the base URL: https, unless its host is a loopback address or localhost.
+	Issuer   string
+	Registry prometheus.Registerer
+	Now      func() time.Time
+	Rand     io.Reader
+	Logger   *slog.Logger
+}
+
+// Provider is the OpenID Connect provider.
+type Provider struct {
+	st     store.Store
+	acc    *account.Service
+	issuer string
+	now    func() time.Time
+	rand   io.Reader
+	log    *slog.Logger
+	keys   *keyRing
+	op     *op.Provider
+
+	clientAuthFailures prometheus.Counter
+}
+
+// CheckIssuer applies SPEC §7's rule to an issuer URL.
+func CheckIssuer(issuer string) error {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("the base URL %q is not an absolute URL without query or fragment", issuer)
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && loopbackHost(u.Hostname()):
+		return nil
+	}
+	return fmt.Errorf("the base URL %q must be https (http only for a loopback address or localhost)", issuer)
+}
+
+// loopbackHost reports whether host is localhost or a loopback address.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// New makes the provider, with a signing key made at first start.
+func New(ctx context.Context, c Config) (*Provider, error) {
+	issuer := strings.TrimRight(c.Issuer, "/")
+	if err := CheckIssuer(issuer); err != nil {
+		return nil, err
+	}
+	p := &Provider{st: c.Store, acc: c.Accounts, issuer: issuer, now: c.Now, rand: c.Rand, log: c.Logger,
+		clientAuthFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "twofold_oidc_client_auth_failures_total",
+			Help: "Applications' failed client authentications (unknown client or wrong secret)."})}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.rand == nil {
+		p.rand = rand.Reader
+	}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	if c.Registry != nil {
+		if err := c.Registry.Register(p.clientAuthFailures); err != nil {
+			return nil, err
+		}
+	}
+	p.keys = &keyRing{p: p, sealer: c.Keys}
+	if err := p.keys.ensure(ctx); err != nil {
+		return nil, err
+	}
+	config := &op.Config{
+		CryptoKey:                         c.Keys.ProviderKey(),
+		CodeMethodS256:                    true,
+		AuthMethodPost:                    true,
+		GrantTypeRefreshToken:             true,
+		SupportedUILocales:                []language.Tag{language.English},
+		SupportedScopes:                   supportedScopes,
+		SupportedClaims:                   supportedClaims,
+		BackChannelLogoutSupported:        true,
+		BackChannelLogoutSessionSupported: true,
+	}
+	opts := []op.Option{
+		op.WithCustomEndpoints(op.NewEndpoint(endpoints.auth), op.NewEndpoint(endpoints.token),
+			op.NewEndpoint(endpoints.userinfo), op.NewEndpoint(endpoints.revoke), op.NewEndpoint(endpoints.endSession),
+			op.NewEndpoint(endpoints.keys)),
+		op.WithCustomIntrospectionEndpoint(op.NewEndpoint(endpoints.introspect)),
+		op.WithLogger(p.log),
+		op.WithCORSOptions(nil),
+	}
+	if strings.HasPrefix(issuer, "http://") {
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	var err error
+	if p.op, err = op.NewProvider(config, storage{p}, op.StaticIssuer(issuer), opts...); err != nil {
+		return nil, fmt.Errorf("provider: %w", err)
+	}
+	return p, nil
+}
+
+var (
+	supportedScopes = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, ScopeGroups, oidc.ScopeOfflineAccess}
+	supportedClaims = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash",
+		"azp", "name", "preferred_username", "email", "email_verified", "groups"}
+)
+
+// Issuer answers the issuer URL.
+func (p *Provider) Issuer() string { return p.issuer }
+
+// request answers the stored request id while it waits for its sign-in.
+func (p *Provider) request(ctx context.Context, id string) (*authRequest, error) {
+	if id == "" || len(id) > 64 {
+		return nil, errRequestGone
+	}
+	a, err := p.st.AuthRequest(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errRequestGone
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.Done || p.now().Sub(a.CreatedAt) > RequestLifetime {
+		return nil, errRequestGone
+	}
+	return decodeRequest(a, "")
+}
+
+// client answers the registered client id as the library sees it.
+func (p *Provider) client(ctx context.Context, id string) (*client, error) {
+	if id == "" || len(id) > 128 {
+		return nil, store.ErrNotFound
+	}
+	c, err := p.st.Client(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &client{c: c, loginURL: p.issuer + ContinuePath}, nil
+}
+
+// subject answers the application subject of the account id.
+func (p *Provider) subject(ctx context.Context, userID int64) (string, error) {
+	u, err := p.st.User(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	if u.Disabled {
+		return "", oidc.ErrInvalidGrant().WithDescription("the account is disabled")
+	}
+	return u.Subject, nil
+}
+
+// accessToken answers an access token that still works, with its account.
+func (p *Provider) accessToken(ctx context.Context, tokenID, subject string) (*store.Token, *store.User, error) {
+	t, err := p.st.Token(ctx, digest(tokenID))
+	if err != nil || t.Kind != store.TokenAccess || !p.now().Before(t.ExpiresAt) {
+		return nil, nil, oidc.ErrAccessDenied().WithDescription("the token is not active")
+	}
+	u, err := p.st.User(ctx, t.UserID)
+	if err != nil || u.Disabled || u.Subject != subject {
+		return nil, nil, oidc.ErrAccessDenied().WithDescription("the token is not active")
+	}
+	return t, u, nil
+}
+
+// revokeFamily revokes every token of a grant whose refresh token was used twice.
+func (p *Provider) revokeFamily(ctx context.Context, family string, userID int64, clientID string) {
+	n, err := p.st.DeleteTokens(ctx, store.TokenFilter{Family: family})
+	if err != nil {
+		p.log.ErrorContext(ctx, "revoking a token family", "client", clientID, "err", err)
+		return
+	}
+	p.audit(ctx, userID, ActionRefreshReplay, fmt.Sprintf("client %s; %d tokens revoked", clientID, n))
+}
+
+// audit records an event about the account id; a failure to record is logged.
+func (p *Provider) audit(ctx context.Context, userID int64, action, detail string) {
+	user := ""
+	if userID != 0 {
+		if u, err := p.st.User(ctx, userID); err == nil {
+			user = u.Username
+		}
+	}
+	actor := user
+	if actor == "" {
+		actor = "system"
+	}
+	if err := p.st.AddEvent(ctx, &store.Event{At: p.now(), Actor: actor, User: user, Action: action, Detail: detail}); err != nil {
+		p.log.ErrorContext(ctx, "audit", "action", action, "err", err)
+	}
+}
+
+// ProtocolPaths are the paths Handler answers, for the server's mux.
+var ProtocolPaths = []string{"/.well-known/openid-configuration", "/" + endpoints.keys, "/" + endpoints.token,
+	"/" + endpoints.userinfo, "/" + endpoints.introspect, "/" + endpoints.revoke}
+
+// Handler answers the protocol's endpoints that no page is part of: discovery, keys, token,
+// userinfo, introspection and revocation. Authorization and end-session are the pages'
+// (Authorize, EndSession).
+func (p *Provider) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
+	for _, path := range ProtocolPaths[1:] {
+		mux.Handle(path, p.op)
+	}
+	return mux
+}
+
+// Authorize is the authorization endpoint: the library validates the request and sends it to
+// ContinuePath, or answers an error about the client or redirect URI itself, which the pages
+// show instead.
+func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) { p.op.ServeHTTP(w, r) }
+
+// AuthorizePath and EndSessionPath are the endpoints the pages serve.
+const (
+	AuthorizePath  = "/" + "oidc/authorize"
+	EndSessionPath = "/" + "oidc/end_session"
+)
+
+// discovery lists only what works (SPEC §7): the code flow, S256, the two secret methods and
+// none, RS256, the scopes and claims Twofold answers, back-channel logout, and RFC 9207's iss.
+func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
+	ctx := op.ContextWithIssuer(r.Context(), p.issuer)
+	d := op.CreateDiscoveryConfig(ctx, p.op, storage{p})
+	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	d.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
+	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
+	d.TokenEndpointAuthSigningAlgValuesSupported = nil
+	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
+	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
+	d.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
+	d.RevocationEndpointAuthSigningAlgValuesSupported = nil
+	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
+	d.DeviceAuthorizationEndpoint = ""
+	d.CheckSessionIframe = ""
+	d.RequestObjectSigningAlgValuesSupported = nil
+	d.RequestParameterSupported = false
+	d.RequestURIParameterSupported = false
+	d.ClaimsParameterSupported = false
+	d.SubjectTypesSupported = []string{"public"}
+	d.ACRValuesSupported = []string{account.AMRPassword, account.AMRMFA}
+	d.ScopesSupported = supportedScopes
+	d.ClaimsSupported = supportedClaims
+	d.UILocalesSupported = nil
+	body, err := json.Marshal(d)
+	if err == nil {
+		var m map[string]any
+		if err = json.Unmarshal(body, &m); err == nil {
+			m["authorization_response_iss_parameter_supported"] = true
+			body, err = json.Marshal(m)
+		}
+	}
+	if err != nil {
+		http.Error(w, "discovery failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Write(body)
+}
+
+// errRequestGone is an authorization request that expired, finished or never was.
+var errRequestGone = errors.New("the sign-in request has expired or was finished; go back to the application and try again")
+
+// maxAgeOf answers the request's max_age as a duration, and whether it has one.
+func maxAgeOf(r request) (time.Duration, bool) {
+	if r.MaxAge == nil {
+		return 0, false
+	}
+	return time.Duration(*r.MaxAge) * time.Second, true
+}
+
+// itoa is strconv.Itoa for audit details.
+func itoa(n int) string { return strconv.Itoa(n) }

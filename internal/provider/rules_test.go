@@ -1,0 +1,417 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/options"
+	"github.com/twofold-auth/twofold/internal/store"
+)
+
+// signedIn runs a whole authorization for username and answers the code.
+func (h *harness) codeFor(b *browser, cfg *oauth2.Config, username string, opts ...oauth2.AuthCodeOption) string {
+	h.t.Helper()
+	p := b.authorize(cfg, "st", opts...)
+	if p.url.Path == "/signin" {
+		p = b.signIn(p, username)
+	}
+	return h.atApp(p).Get("code")
+}
+
+// TestDiscoveryListsOnlyWhatWorks: the code flow, S256, RS256, the answered scopes, iss in the
+// response; nothing of the implicit flow, device flow or request objects.
+func TestDiscoveryListsOnlyWhatWorks(t *testing.T) {
+	h := newHarness(t)
+	resp, err := http.Get(h.base + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var d map[string]any
+	json.NewDecoder(resp.Body).Decode(&d)
+	checks := map[string]any{
+		"issuer": h.base, "response_types_supported": []any{"code"},
+		"grant_types_supported":                          []any{"authorization_code", "refresh_token"},
+		"code_challenge_methods_supported":               []any{"S256"},
+		"id_token_signing_alg_values_supported":          []any{"RS256"},
+		"authorization_response_iss_parameter_supported": true,
+		"backchannel_logout_supported":                   true,
+		"request_parameter_supported":                    nil,
+		"device_authorization_endpoint":                  nil,
+	}
+	for k, want := range checks {
+		got, _ := json.Marshal(d[k])
+		w, _ := json.Marshal(want)
+		if string(got) != string(w) {
+			t.Errorf("%s = %s, want %s", k, got, w)
+		}
+	}
+	for _, k := range []string{"authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
+		"revocation_endpoint", "introspection_endpoint", "end_session_endpoint"} {
+		if s, _ := d[k].(string); !strings.HasPrefix(s, h.base+"/") {
+			t.Errorf("%s = %v", k, d[k])
+		}
+	}
+}
+
+// TestClientErrorsStayOnTwofold: an unknown client or a redirect URI not registered exactly is
+// shown on Twofold's page and never redirected.
+func TestClientErrorsStayOnTwofold(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.addClient(store.Client{})
+	cfg, _ := h.oauth(id, secret)
+	cases := map[string]func(c *oauth2.Config){
+		"unknown client":       func(c *oauth2.Config) { c.ClientID = "nobody" },
+		"extra query":          func(c *oauth2.Config) { c.RedirectURL += "?x=1" },
+		"prefix":               func(c *oauth2.Config) { c.RedirectURL += "/more" },
+		"other host":           func(c *oauth2.Config) { c.RedirectURL = "https://evil.example/callback" },
+		"trailing slash":       func(c *oauth2.Config) { c.RedirectURL += "/" },
+		"missing redirect uri": func(c *oauth2.Config) { c.RedirectURL = "" },
+	}
+	for name, change := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := *cfg
+			change(&c)
+			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := client.Get(c.AuthCodeURL("s"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" ||
+				!strings.Contains(string(body), "sign-in request was refused") {
+				t.Fatalf("%d Location %q:\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
+			}
+		})
+	}
+}
+
+// TestPKCE: a public client must send S256; with it the flow works, and the verifier must match.
+func TestPKCE(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("carol", false)
+	id, _ := h.addClient(store.Client{Public: true, SkipConsent: true})
+	cfg, _ := h.oauth(id, "")
+	b := h.browser()
+
+	got := h.atApp(b.authorize(cfg, "s"))
+	if got.Get("error") != "invalid_request" || got.Get("state") != "s" {
+		t.Fatalf("public client without PKCE: %v", got)
+	}
+	plain := h.atApp(b.authorize(cfg, "s", oauth2.SetAuthURLParam("code_challenge", "abc"),
+		oauth2.SetAuthURLParam("code_challenge_method", "plain")))
+	if plain.Get("error") != "invalid_request" {
+		t.Fatalf("plain PKCE: %v", plain)
+	}
+
+	verifier := oauth2.GenerateVerifier()
+	code := h.codeFor(b, cfg, "carol", oauth2.S256ChallengeOption(verifier))
+	if _, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(oauth2.GenerateVerifier())); err == nil {
+		t.Fatal("a wrong verifier was accepted")
+	}
+	code = h.codeFor(b, cfg, "carol", oauth2.S256ChallengeOption(verifier))
+	if _, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(verifier)); err != nil {
+		t.Fatalf("right verifier: %v", err)
+	}
+}
+
+// TestCodeWorksOnce: a second redemption is refused and revokes what the first issued; of
+// redemptions at the same moment exactly one succeeds; a code expires after 60 seconds.
+func TestCodeWorksOnce(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("dave", false)
+	id, secret := h.addClient(store.Client{SkipConsent: true})
+	cfg, _ := h.oauth(id, secret, gooidc.ScopeOpenID, gooidc.ScopeOfflineAccess)
+	cfg.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	b := h.browser()
+	ctx := context.Background()
+
+	code := h.codeFor(b, cfg, "dave")
+	tok, err := cfg.Exchange(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.Exchange(ctx, code); err == nil {
+		t.Fatal("a code worked twice")
+	}
+	if status, _ := h.userinfo(tok.AccessToken); !refused(status) {
+		t.Errorf("the access token of a replayed code answers %d", status)
+	}
+	if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+		t.Errorf("the refresh token of a replayed code still works")
+	}
+	if len(h.events("oidc.code_replayed")) != 1 {
+		t.Errorf("the replay is not audited")
+	}
+
+	code = h.codeFor(b, cfg, "dave")
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := cfg.Exchange(ctx, code); err == nil {
+				ok.Add(1)
+			} else if testing.Verbose() {
+				t.Log(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() > 1 {
+		t.Errorf("%d of 20 simultaneous redemptions succeeded, want at most 1", ok.Load())
+	}
+	if n := len(h.events("oidc.code_replayed")); n < 2 {
+		t.Errorf("%d replays audited, want the simultaneous ones too", n)
+	}
+
+	code = h.codeFor(b, cfg, "dave")
+	h.clock.Advance(61 * time.Second)
+	if _, err := cfg.Exchange(ctx, code); err == nil {
+		t.Error("a code worked after 61 seconds")
+	}
+}
+
+// TestRefreshRotation: each refresh gives a new refresh token; using an old one again revokes
+// the whole family, access tokens included.
+func TestRefreshRotation(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("erin", false)
+	id, secret := h.addClient(store.Client{SkipConsent: true})
+	cfg, _ := h.oauth(id, secret, gooidc.ScopeOpenID, gooidc.ScopeOfflineAccess)
+	cfg.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	b := h.browser()
+	ctx := context.Background()
+
+	tok, err := cfg.Exchange(ctx, h.codeFor(b, cfg, "erin"))
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("exchange: %v, refresh token %q", err, tok.RefreshToken)
+	}
+	first := tok.RefreshToken
+	tok2, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: first}).Token()
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if tok2.RefreshToken == "" || tok2.RefreshToken == first {
+		t.Fatalf("the refresh token did not rotate")
+	}
+	if status, _ := h.userinfo(tok2.AccessToken); status != http.StatusOK {
+		t.Fatalf("refreshed access token: %d", status)
+	}
+	if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: first}).Token(); err == nil {
+		t.Fatal("a used refresh token worked again")
+	}
+	if status, _ := h.userinfo(tok2.AccessToken); !refused(status) {
+		t.Errorf("after reuse, the family's access token answers %d", status)
+	}
+	if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok2.RefreshToken}).Token(); err == nil {
+		t.Errorf("after reuse, the family's newest refresh token still works")
+	}
+	if len(h.events("oidc.refresh_replayed")) != 1 {
+		t.Errorf("the family revocation is not audited")
+	}
+}
+
+// TestPrompt: prompt=none shows no page; prompt=login and a passed max_age ask again.
+func TestPrompt(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("fay", false)
+	id, secret := h.addClient(store.Client{})
+	cfg, _ := h.oauth(id, secret)
+	b := h.browser()
+
+	if got := h.atApp(b.authorize(cfg, "s", oauth2.SetAuthURLParam("prompt", "none"))); got.Get("error") != "login_required" {
+		t.Fatalf("prompt=none without a session: %v", got)
+	}
+	p := b.authorize(cfg, "s", oauth2.SetAuthURLParam("login_hint", "fay"))
+	if !strings.Contains(p.body, `value="fay"`) {
+		t.Errorf("login_hint does not fill the username")
+	}
+	p = b.signIn(p, "fay")
+	if got := h.atApp(b.authorize(cfg, "s", oauth2.SetAuthURLParam("prompt", "none"))); got.Get("error") != "consent_required" {
+		t.Fatalf("prompt=none without consent: %v", got)
+	}
+	h.atApp(b.allow(p))
+
+	h.clock.Advance(time.Second)
+	p = b.authorize(cfg, "s", oauth2.SetAuthURLParam("prompt", "login"))
+	if p.url.Path != "/signin" {
+		t.Fatalf("prompt=login with a session went to %s", p.url)
+	}
+	h.clock.Advance(time.Second)
+	h.atApp(b.signIn(p, "fay"))
+
+	h.clock.Advance(10 * time.Minute)
+	if got := h.atApp(b.authorize(cfg, "s", oauth2.SetAuthURLParam("max_age", "3600"))); got.Get("code") == "" {
+		t.Fatalf("max_age not passed: %v", got)
+	}
+	p = b.authorize(cfg, "s", oauth2.SetAuthURLParam("max_age", "60"))
+	if p.url.Path != "/signin" {
+		t.Fatalf("a passed max_age went to %s", p.url)
+	}
+	if got := h.atApp(b.authorize(cfg, "s", oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("max_age", "60"))); got.Get("error") != "login_required" {
+		t.Fatalf("prompt=none with a passed max_age: %v", got)
+	}
+}
+
+// TestStepUp: a client registered with --require-mfa, or acr_values=mfa, sends a session
+// without a second factor through verification, or enrolment without "Skip for now", whatever
+// the policy; the ID token then says acr mfa and amr pwd otp mfa.
+func TestStepUp(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		requireMFA bool
+		opts       []oauth2.AuthCodeOption
+		policy     string
+	}{
+		{"require-mfa, policy off", true, nil, options.PolicyOff},
+		{"acr_values, policy optional", false, []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("acr_values", "mfa")}, options.PolicyOptional},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.setOption(options.InternalMFA, tc.policy)
+			h.addUser("gus", true)
+			h.addUser("hal", false)
+			id, secret := h.addClient(store.Client{SkipConsent: true, RequireMFA: tc.requireMFA})
+			cfg, verifier := h.oauth(id, secret)
+
+			b := h.browser()
+			p := b.signIn(b.authorize(cfg, "s", tc.opts...), "gus")
+			if p.url.Path != "/signin/verify" {
+				t.Fatalf("expected Verification Required, at %s:\n%s", p.url, p.body)
+			}
+			got := h.atApp(b.post("/signin/verify", url.Values{"code": {h.code()}}))
+			tok, err := cfg.Exchange(context.Background(), got.Get("code"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			idt, err := verifier.Verify(context.Background(), tok.Extra("id_token").(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := claims(t, idt)
+			if c["acr"] != "mfa" || !sameStrings(c["amr"], "pwd", "otp", "mfa") {
+				t.Errorf("acr %v amr %v after a TOTP code", c["acr"], c["amr"])
+			}
+
+			b = h.browser()
+			p = b.signIn(b.authorize(cfg, "s", tc.opts...), "hal")
+			if p.url.Path != "/signin/enroll" || strings.Contains(p.body, "Skip for now") {
+				t.Fatalf("an account without an authenticator: at %s, skip offered %v", p.url, strings.Contains(p.body, "Skip for now"))
+			}
+		})
+	}
+}
+
+// TestGroupsRestrictClient: a client registered with groups admits only their members; others
+// see "You don't have access to NAME", whose Back returns access_denied.
+func TestGroupsRestrictClient(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("ida", false, "ops")
+	h.addUser("jon", false, "sales")
+	id, secret := h.addClient(store.Client{Name: "Ops Console", SkipConsent: true, Groups: []string{"ops", "admins"}})
+	cfg, _ := h.oauth(id, secret)
+
+	b := h.browser()
+	if got := h.atApp(b.signIn(b.authorize(cfg, "s"), "ida")); got.Get("code") == "" {
+		t.Fatalf("a member was refused: %v", got)
+	}
+	b = h.browser()
+	p := b.signIn(b.authorize(cfg, "s"), "jon")
+	if !strings.Contains(p.body, "You don&#39;t have access to Ops Console") || !strings.Contains(p.body, "Back to Ops Console") {
+		t.Fatalf("no access page:\n%s", p.body)
+	}
+	got := h.atApp(b.post("/oidc/back", url.Values{"id": {p.hidden(t, "id")}}))
+	if got.Get("error") != "access_denied" || got.Get("state") != "s" {
+		t.Fatalf("Back: %v", got)
+	}
+}
+
+// TestConsentDeny: Deny sends access_denied and remembers nothing.
+func TestConsentDeny(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("kim", false)
+	id, secret := h.addClient(store.Client{})
+	cfg, _ := h.oauth(id, secret)
+	b := h.browser()
+	p := b.signIn(b.authorize(cfg, "s"), "kim")
+	got := h.atApp(b.post("/oidc/consent", url.Values{"id": {p.hidden(t, "id")}, "answer": {"deny"}}))
+	if got.Get("error") != "access_denied" {
+		t.Fatalf("Deny: %v", got)
+	}
+	if p := b.authorize(cfg, "s"); !strings.Contains(p.body, `value="allow"`) {
+		t.Fatalf("consent was remembered after Deny")
+	}
+}
+
+// TestDisablingRevokes: disabling the account revokes its tokens at once.
+func TestDisablingRevokes(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("lee", false)
+	id, secret := h.addClient(store.Client{SkipConsent: true})
+	cfg, _ := h.oauth(id, secret, gooidc.ScopeOpenID, gooidc.ScopeOfflineAccess)
+	cfg.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	b := h.browser()
+	ctx := context.Background()
+	tok, err := cfg.Exchange(ctx, h.codeFor(b, cfg, "lee"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.app.Service.SetDisabled(ctx, account.CLI, "lee", true); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := h.userinfo(tok.AccessToken); !refused(status) {
+		t.Errorf("access token of a disabled account: %d", status)
+	}
+	if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+		t.Errorf("refresh token of a disabled account worked")
+	}
+}
+
+// TestWrongSecret: a wrong client secret is refused with invalid_client, counted in the
+// metrics and never logged.
+func TestWrongSecret(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("max", false)
+	id, secret := h.addClient(store.Client{SkipConsent: true})
+	cfg, _ := h.oauth(id, secret)
+	code := h.codeFor(h.browser(), cfg, "max")
+	bad := *cfg
+	bad.ClientSecret = "not-the-secret-xyz"
+	bad.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	_, err := bad.Exchange(context.Background(), code)
+	var re *oauth2.RetrieveError
+	if err == nil || !errors.As(err, &re) || re.ErrorCode != "invalid_client" {
+		t.Fatalf("wrong secret: %v", err)
+	}
+	resp, err := http.Get(h.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "twofold_oidc_client_auth_failures_total 1") {
+		t.Errorf("the failure is not counted")
+	}
+}
+
+// refused is userinfo's answer to a token that does not work: 401 when it is not one of ours,
+// 403 (the library's answer) when it was revoked or its account disabled.
+func refused(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusForbidden
+}
