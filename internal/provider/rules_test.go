@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -414,4 +415,170 @@ func TestWrongSecret(t *testing.T) {
 // 403 (the library's answer) when it was revoked or its account disabled.
 func refused(status int) bool {
 	return status == http.StatusUnauthorized || status == http.StatusForbidden
+}
+
+// TestEndSession: RP-initiated logout ends the session; it redirects only to a post-logout URI
+// registered for that client, exactly, with state; any other shows Twofold's signed-out page.
+func TestEndSession(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("ned", false)
+	after := h.rp.srv.URL + "/signed-out"
+	id, secret := h.addClient(store.Client{SkipConsent: true, PostLogoutRedirectURIs: []string{after}})
+	cfg, _ := h.oauth(id, secret)
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		name, target string
+		hint         bool
+		wantAt       string
+	}{
+		{"registered, with hint", after, true, after},
+		{"registered, client_id only", after, false, after},
+		{"not registered", h.rp.srv.URL + "/elsewhere", true, ""},
+		{"registered with extra query", after + "?x=1", true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := h.browser()
+			tok, err := cfg.Exchange(ctx, h.codeFor(b, cfg, "ned"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := url.Values{"post_logout_redirect_uri": {tc.target}, "state": {"bye"}}
+			if tc.hint {
+				q.Set("id_token_hint", tok.Extra("id_token").(string))
+			} else {
+				q.Set("client_id", id)
+			}
+			p := b.get(h.base + "/oidc/end_session?" + q.Encode())
+			if tc.wantAt != "" {
+				if got := p.url.Scheme + "://" + p.url.Host + p.url.Path; got != tc.wantAt || p.url.Query().Get("state") != "bye" {
+					t.Fatalf("after logout at %s, want %s with state", p.url, tc.wantAt)
+				}
+			} else if p.url.Host != strings.TrimPrefix(h.base, "http://") || !strings.Contains(p.body, "You are signed out") {
+				t.Fatalf("after logout with %s at %s:\n%s", tc.target, p.url, p.body)
+			}
+			if p := b.authorize(cfg, "s"); p.url.Path != "/signin" {
+				t.Fatalf("the session survived logout: at %s", p.url)
+			}
+		})
+	}
+}
+
+// TestKeyRotation: after rotate-key, new ID tokens are signed with the new key and one signed
+// before still verifies through the JWKS.
+func TestKeyRotation(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("ola", false)
+	id, secret := h.addClient(store.Client{SkipConsent: true})
+	cfg, _ := h.oauth(id, secret)
+	ctx := context.Background()
+	b := h.browser()
+	tok, err := cfg.Exchange(ctx, h.codeFor(b, cfg, "ola"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := tok.Extra("id_token").(string)
+	if _, err := h.app.Provider.RotateKey(ctx, "cli"); err != nil {
+		t.Fatal(err)
+	}
+	tok2, err := cfg.Exchange(ctx, h.codeFor(b, cfg, "ola"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kid(t, old) == kid(t, tok2.Extra("id_token").(string)) {
+		t.Fatal("the new ID token is signed with the old key")
+	}
+	// A new verifier fetches the JWKS afresh: both keys are in it.
+	_, verifier := h.oauth(id, secret)
+	for _, raw := range []string{old, tok2.Extra("id_token").(string)} {
+		if _, err := verifier.Verify(ctx, raw); err != nil {
+			t.Errorf("verify after rotation: %v", err)
+		}
+	}
+	if len(h.events("oidc.key_rotated")) != 1 {
+		t.Errorf("the rotation is not audited")
+	}
+}
+
+// kid answers the key id in a JWT's header.
+func kid(t *testing.T, raw string) string {
+	t.Helper()
+	head, _, _ := strings.Cut(raw, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Kid string }
+	json.Unmarshal(b, &h)
+	return h.Kid
+}
+
+// TestBadRequests: malformed and oversized requests get a clear error and change nothing.
+func TestBadRequests(t *testing.T) {
+	h := newHarness(t)
+	id, secret := h.addClient(store.Client{SkipConsent: true})
+	cfg, _ := h.oauth(id, secret)
+	b := h.browser()
+	long := strings.Repeat("x", 5000)
+	for name, opt := range map[string]oauth2.AuthCodeOption{
+		"state too long":        oauth2.SetAuthURLParam("state", long),
+		"nonce too long":        oauth2.SetAuthURLParam("nonce", long),
+		"implicit":              oauth2.SetAuthURLParam("response_type", "id_token"),
+		"token":                 oauth2.SetAuthURLParam("response_type", "token"),
+		"fragment mode":         oauth2.SetAuthURLParam("response_mode", "fragment"),
+		"request object":        oauth2.SetAuthURLParam("request", "eyJhbGciOiJub25lIn0.e30."),
+		"prompt none and login": oauth2.SetAuthURLParam("prompt", "none login"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := b.authorize(cfg, "s", opt)
+			got := h.atApp(p)
+			if frag, _ := url.ParseQuery(p.url.Fragment); got.Get("error") == "" {
+				got = frag // an error for a response in the fragment goes there
+			}
+			if got.Get("error") == "" || got.Get("code") != "" {
+				t.Fatalf("answer %v, want an error", got)
+			}
+		})
+	}
+	var n int
+	h.app.Store.Update(context.Background(), func(q store.Queries) error {
+		var err error
+		n, err = q.DeleteExpiredAuthRequests(context.Background(), h.clock.Now().Add(time.Hour))
+		return err
+	})
+	if n != 0 {
+		t.Errorf("%d authorization requests were kept for refused requests", n)
+	}
+
+	// The token endpoint: garbage, an unknown grant, an unknown client, a huge body.
+	for name, body := range map[string]string{
+		"no grant":       "code=x",
+		"implicit":       "grant_type=implicit",
+		"password":       "grant_type=password&username=a&password=b",
+		"bad code":       "grant_type=authorization_code&code=nope&redirect_uri=" + url.QueryEscape(h.rp.redirectURI),
+		"bad refresh":    "grant_type=refresh_token&refresh_token=nope",
+		"huge":           "grant_type=authorization_code&code=" + strings.Repeat("a", 1<<20),
+		"client creds":   "grant_type=client_credentials",
+		"device":         "grant_type=urn:ietf:params:oauth:grant-type:device_code&device_code=x",
+		"token exchange": "grant_type=urn:ietf:params:oauth:grant-type:token-exchange",
+	} {
+		t.Run("token "+name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, h.base+"/oidc/token", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(id, secret)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var e struct{ Error string }
+			json.NewDecoder(resp.Body).Decode(&e)
+			if resp.StatusCode < 400 || resp.StatusCode >= 500 || e.Error == "" {
+				t.Fatalf("%d %q", resp.StatusCode, e.Error)
+			}
+		})
+	}
+	if n := len(h.events("oidc.authorized")); n != 0 {
+		t.Errorf("%d authorizations after bad requests", n)
+	}
 }
