@@ -131,7 +131,8 @@ func (a *App) Serve(ctx context.Context) error {
 	return a.srv.Shutdown(shutdown)
 }
 
-// sweep removes expired sign-ins and sessions every minute.
+// sweep removes expired sign-ins and sessions, and the applications' expired requests and
+// tokens, every minute.
 func (a *App) sweep(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -147,6 +148,11 @@ func (a *App) sweep(ctx context.Context) {
 				a.Log.Warn("session sweep failed", "err", err)
 			} else if n > 0 {
 				a.Log.Info("expired sessions removed", "count", n)
+			}
+			if a.Provider != nil {
+				if err := a.Provider.Sweep(ctx); err != nil {
+					a.Log.Warn("applications' sweep failed", "err", err)
+				}
 			}
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/cors"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
@@ -252,10 +253,44 @@ var ProtocolPaths = []string{"/.well-known/openid-configuration", "/" + endpoint
 func (p *Provider) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
+	crossOrigin := cors.New(cors.Options{
+		AllowOriginVaryRequestFunc: func(r *http.Request, origin string) (bool, []string) {
+			return p.publicOrigin(r.Context(), origin), nil
+		},
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type"},
+		MaxAge:         600,
+	})
 	for _, path := range ProtocolPaths[1:] {
-		mux.Handle(path, p.op)
+		switch path {
+		case "/" + endpoints.introspect:
+			mux.Handle(path, p.op) // for clients' servers, never a browser
+		default:
+			mux.Handle(path, crossOrigin.Handler(p.op))
+		}
 	}
 	return mux
+}
+
+// publicOrigin reports whether origin is the origin of a registered public client's redirect
+// URI: the only pages whose scripts may call the token, userinfo, revocation and keys endpoints
+// (SPEC §7).
+func (p *Provider) publicOrigin(ctx context.Context, origin string) bool {
+	clients, err := p.st.Clients(ctx)
+	if err != nil {
+		return false
+	}
+	for _, c := range clients {
+		if !c.Public {
+			continue
+		}
+		for _, uri := range c.RedirectURIs {
+			if u, err := url.Parse(uri); err == nil && u.Scheme+"://"+u.Host == origin {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Authorize is the authorization endpoint: the library validates the request and sends it to
@@ -325,3 +360,19 @@ func maxAgeOf(r request) (time.Duration, bool) {
 
 // itoa is strconv.Itoa for audit details.
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Sweep removes what no longer works: authorization requests past RequestLifetime (a redeemed
+// one is kept that long, so that a replay of its code still revokes what it issued), tokens past
+// their expiry (a used refresh token is kept until then, to recognise its reuse), and session
+// records older than any session.
+func (p *Provider) Sweep(ctx context.Context) error {
+	now := p.now()
+	if _, err := p.st.DeleteExpiredAuthRequests(ctx, now.Add(-RequestLifetime)); err != nil {
+		return err
+	}
+	if _, err := p.st.DeleteExpiredTokens(ctx, now); err != nil {
+		return err
+	}
+	_, err := p.st.DeleteExpiredSessionClients(ctx, now.Add(-account.SessionLifetime))
+	return err
+}

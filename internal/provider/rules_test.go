@@ -582,3 +582,63 @@ func TestBadRequests(t *testing.T) {
 		t.Errorf("%d authorizations after bad requests", n)
 	}
 }
+
+// TestCORS: the token, userinfo, revocation and keys endpoints answer cross-origin requests
+// only from the origins of registered public clients' redirect URIs.
+func TestCORS(t *testing.T) {
+	h := newHarness(t)
+	h.addClient(store.Client{Public: true, RedirectURIs: []string{"https://spa.example/cb"}})
+	h.addClient(store.Client{RedirectURIs: []string{"https://server.example/cb"}})
+	for _, path := range []string{"/oidc/token", "/oidc/userinfo", "/oidc/revoke", "/oidc/keys", "/oidc/introspect"} {
+		for origin, want := range map[string]bool{
+			"https://spa.example": path != "/oidc/introspect", "https://server.example": false, "https://evil.example": false,
+		} {
+			req, _ := http.NewRequest(http.MethodOptions, h.base+path, nil)
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("Access-Control-Allow-Origin") == origin; got != want {
+				t.Errorf("%s from %s: allowed %v, want %v", path, origin, got, want)
+			}
+		}
+	}
+}
+
+// TestSweep: expired requests and tokens go; a used refresh token stays until it expires.
+func TestSweep(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	u := h.addUser("pia", false)
+	id, _ := h.addClient(store.Client{})
+	now := h.clock.Now()
+	st := h.app.Store
+	if err := st.CreateAuthRequest(ctx, &store.AuthRequest{ID: "req-1", ClientID: id, Request: []byte("{}"), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	for i, tk := range []store.Token{
+		{Kind: store.TokenAccess, ExpiresAt: now.Add(15 * time.Minute)},
+		{Kind: store.TokenRefresh, ExpiresAt: now.Add(30 * 24 * time.Hour), Used: true},
+	} {
+		tk.IDHash, tk.Family, tk.ClientID, tk.UserID, tk.CreatedAt = []byte{byte(i)}, "req-1", id, u.ID, now
+		if err := st.CreateToken(ctx, &tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.clock.Advance(31 * time.Minute)
+	if err := h.app.Provider.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AuthRequest(ctx, "req-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the expired request stayed: %v", err)
+	}
+	if _, err := st.Token(ctx, []byte{0}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the expired access token stayed: %v", err)
+	}
+	if _, err := st.Token(ctx, []byte{1}); err != nil {
+		t.Errorf("the used refresh token went before it expired: %v", err)
+	}
+}
