@@ -218,6 +218,8 @@ var commandLines = [][]string{
 	{"audit"},
 	{"migrate"}, {"copy-db"},
 	{"mail", "status"}, {"mail", "deliver"},
+	{"client", "add"}, {"client", "list"}, {"client", "show"}, {"client", "rotate-secret"}, {"client", "remove"},
+	{"oidc", "rotate-key"},
 }
 
 // commandFlags answers the flags of the command at path, as the command defines them.

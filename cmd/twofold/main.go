@@ -14,6 +14,12 @@
 //	twofold migrate
 //	twofold copy-db --from URL --to URL
 //	twofold mail status [--json]        twofold mail deliver
+//	twofold client add NAME --redirect-uri URI [--redirect-uri URI ...] [--public]
+//	       [--post-logout-redirect-uri URI ...] [--backchannel-logout-uri URI]
+//	       [--require-mfa] [--skip-consent] [--groups G1,G2] [--json]
+//	twofold client list [--json]        twofold client show CLIENT_ID [--json]
+//	twofold client rotate-secret CLIENT_ID [--json]
+//	twofold client remove CLIENT_ID     twofold oidc rotate-key
 //	twofold version
 //
 // Every command takes --data DIR, --db URL, --mail outbox|smtp://..., --mail-from ADDRESS and
@@ -126,6 +132,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 			return groupHelp("mail")
 		}
 		return mailCommand(ctx, rest[0], rest[1:], stdout, log)
+	case "client", "oidc":
+		if len(rest) == 0 {
+			return usageError{cmd + " needs a subcommand"}
+		}
+		if isHelp(rest[0]) {
+			return groupHelp(cmd)
+		}
+		if cmd == "oidc" {
+			return oidcCommand(ctx, rest[0], rest[1:], stdout, log)
+		}
+		return clientCommand(ctx, rest[0], rest[1:], stdout, log)
 	case "version":
 		fmt.Fprintln(stdout, "twofold", version)
 		return nil
@@ -141,7 +158,7 @@ func isHelp(arg string) bool {
 	return arg == "help" || arg == "-h" || arg == "-help" || arg == "--help"
 }
 
-// groupHelp asks for the usage of one group of commands (user, options, mail).
+// groupHelp asks for the usage of one group of commands (user, options, mail, client, oidc).
 type groupHelp string
 
 func (g groupHelp) Error() string { return "help requested" }

@@ -69,6 +69,13 @@ type ClientView struct {
 	CreatedAt            time.Time `json:"created_at"`
 }
 
+// ClientWithSecret is a client with the secret just made for it, the answer of a
+// registration or of a new secret: shown this once, never again. A public client has none.
+type ClientWithSecret struct {
+	*ClientView
+	ClientSecret string `json:"client_secret,omitempty"`
+}
+
 func clientView(c *store.Client) *ClientView {
 	list := func(l []string) []string {
 		if l == nil {
