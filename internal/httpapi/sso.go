@@ -53,7 +53,7 @@ func (h *ssoRoutes) start(w http.ResponseWriter, r *http.Request) error {
 	if h.c.Client == nil {
 		return errNoSSO
 	}
-	to, cookie, err := h.c.Client.Start(r.Context())
+	to, cookie, err := h.c.Client.Start(r.Context(), account.ReturnTarget(r.URL.Query().Get("rd")))
 	if err != nil {
 		return h.failed(w, r, err)
 	}
@@ -81,8 +81,8 @@ func (h *ssoRoutes) callback(w http.ResponseWriter, r *http.Request) error {
 	}
 	st, err := h.a.svc.SignInSSO(r.Context(), account.SSOSignInRequest{
 		Identity: account.SSOIdentity{Username: id.Username, Claim: id.Claim, Email: id.Email, Name: id.Name,
-			Issuer: id.Issuer, Subject: id.Subject},
-		Addr: h.a.clientAddr(r), Token: h.a.token(r)})
+			Issuer: id.Issuer, Subject: id.Subject, AMR: id.AMR},
+		Addr: h.a.clientAddr(r), Token: h.a.token(r), ReturnTo: id.ReturnTo})
 	if err != nil {
 		if h.a.token(r) != "" {
 			h.a.setCookie(w, "")
@@ -90,7 +90,11 @@ func (h *ssoRoutes) callback(w http.ResponseWriter, r *http.Request) error {
 		return h.failed(w, r, err)
 	}
 	h.a.setCookie(w, st.Token)
-	http.Redirect(w, r, h.c.Home, http.StatusFound)
+	home := h.c.Home
+	if st.ReturnTo != "" {
+		home = strings.TrimSuffix(h.c.Home, "/") + st.ReturnTo
+	}
+	http.Redirect(w, r, home, http.StatusFound)
 	return nil
 }
 

@@ -642,3 +642,48 @@ func TestSweep(t *testing.T) {
 		t.Errorf("the used refresh token went before it expired: %v", err)
 	}
 }
+
+// TestSSOAccountSecondFactor: an SSO account meets a client's --require-mfa only when its
+// identity provider reported a second factor; otherwise it is refused with a message saying why.
+func TestSSOAccountSecondFactor(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	u := h.addUser("quinn", false)
+	u.Source, u.PasswordHash = store.SourceSSO, ""
+	if err := h.app.Store.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	id, secret := h.addClient(store.Client{Name: "Vault", SkipConsent: true, RequireMFA: true})
+	cfg, verifier := h.oauth(id, secret)
+	for _, tc := range []struct {
+		amr  []string
+		want bool
+	}{{[]string{"pwd"}, false}, {[]string{"pwd", "hwk"}, true}, {nil, false}} {
+		st, err := h.app.Service.SignInSSO(ctx, account.SSOSignInRequest{
+			Identity: account.SSOIdentity{Username: "quinn", Claim: "preferred_username", Issuer: "https://idp.example", Subject: "q", AMR: tc.amr}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := h.browser()
+		base, _ := url.Parse(h.base)
+		b.client.Jar.SetCookies(base, []*http.Cookie{{Name: "twofold_session", Value: st.Token, Path: "/"}})
+		p := b.authorize(cfg, "s")
+		if !tc.want {
+			if p.status != http.StatusForbidden || !strings.Contains(p.body, "did not report one") {
+				t.Fatalf("amr %q: %d at %s:\n%s", tc.amr, p.status, p.url, p.body)
+			}
+			continue
+		}
+		tok, err := cfg.Exchange(ctx, h.atApp(p).Get("code"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idt, err := verifier.Verify(ctx, tok.Extra("id_token").(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := claims(t, idt); c["acr"] != "mfa" || !sameStrings(c["amr"], tc.amr...) {
+			t.Errorf("acr %v amr %v, want mfa and the provider's amr", c["acr"], c["amr"])
+		}
+	}
+}

@@ -101,6 +101,10 @@ type Identity struct {
 	// Email is set only when the provider says it verified it.
 	Email string
 	Name  string
+	// AMR is the provider's amr claim: how the person proved who they are there.
+	AMR []string
+	// ReturnTo is where the sign-in was started for (Start's returnTo).
+	ReturnTo string
 }
 
 // New checks the configuration and makes a Client. It does not contact the provider: discovery
@@ -211,11 +215,13 @@ type pending struct {
 	Issuer   string `json:"i"`
 	ClientID string `json:"c"`
 	Created  int64  `json:"t"`
+	ReturnTo string `json:"r,omitempty"`
 }
 
 // Start begins a sign-in: it answers the provider's authorization URL to send the browser to,
-// and the value of the cookie (see Cookie) that must come back with the callback.
-func (c *Client) Start(ctx context.Context) (authURL, cookie string, err error) {
+// and the value of the cookie (see Cookie) that must come back with the callback. returnTo,
+// sealed into the cookie with the rest, comes back in the Identity.
+func (c *Client) Start(ctx context.Context, returnTo string) (authURL, cookie string, err error) {
 	p, err := c.discover(ctx)
 	if err != nil {
 		return "", "", err
@@ -229,7 +235,7 @@ func (c *Client) Start(ctx context.Context) (authURL, cookie string, err error) 
 		return "", "", err
 	}
 	pd := pending{State: state, Nonce: nonce, Verifier: oauth2.GenerateVerifier(), Issuer: c.cfg.Issuer,
-		ClientID: c.cfg.ClientID, Created: c.cfg.Now().Unix()}
+		ClientID: c.cfg.ClientID, Created: c.cfg.Now().Unix(), ReturnTo: returnTo}
 	plain, err := json.Marshal(pd)
 	if err != nil {
 		return "", "", err
@@ -334,11 +340,23 @@ func (c *Client) Finish(ctx context.Context, cookie string, q url.Values) (*Iden
 			return nil, invalidToken("access token hash", err)
 		}
 	}
-	id := &Identity{Issuer: idt.Issuer, Subject: idt.Subject}
+	id := &Identity{Issuer: idt.Issuer, Subject: idt.Subject, AMR: amrOf(claims), ReturnTo: pd.ReturnTo}
 	if err := c.identify(hctx, p, tok, idt, claims, id); err != nil {
 		return nil, err
 	}
 	return id, nil
+}
+
+// amrOf reads the amr claim, a list of strings; anything else is no claim.
+func amrOf(claims map[string]any) []string {
+	list, _ := claims["amr"].([]any)
+	var out []string
+	for _, v := range list {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // identify reads the username, email and name from the ID token's claims, and from the

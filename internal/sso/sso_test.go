@@ -52,6 +52,8 @@ type env struct {
 	// authorizeAs, when set, is the client_id the browser's authorization request carries
 	// instead of Twofold's.
 	authorizeAs string
+	// startQuery is added to the start address ("?rd=...").
+	startQuery string
 }
 
 var people = []idpUser{
@@ -135,7 +137,7 @@ func (e *env) get(url, accept string) *http.Response {
 // answering the URL of Twofold's callback the provider redirected to.
 func (e *env) toProvider() string {
 	e.t.Helper()
-	resp := e.get(e.url+httpapi.SSOStartPath, "text/html")
+	resp := e.get(e.url+httpapi.SSOStartPath+e.startQuery, "text/html")
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusFound {
 		e.t.Fatalf("start: %d", resp.StatusCode)
@@ -296,6 +298,30 @@ func TestSignInOfAnSSOAccount(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("password sign-in of an SSO account: %d", resp.StatusCode)
+	}
+}
+
+// TestReturnToAndAMR: a sign-in started on the way to an application returns there, only to an
+// address on Twofold, and the session keeps the amr the provider reported (SPEC §7).
+func TestReturnToAndAMR(t *testing.T) {
+	e := newEnv(t)
+	e.startQuery = "?rd=" + url.QueryEscape("/oidc/continue?id=abc")
+	r := e.signIn("Alice")
+	if r.status != http.StatusFound || r.header.Get("Location") != e.url+"/oidc/continue?id=abc" {
+		t.Fatalf("answer %d to %q, want the return address", r.status, r.header.Get("Location"))
+	}
+	si, err := e.svc.SignedIn(context.Background(), r.session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(si.AMR) != 1 || si.AMR[0] != "pwd" || si.SecondFactor() {
+		t.Errorf("session amr %q, want the provider's [pwd] and no second factor", si.AMR)
+	}
+	for _, rd := range []string{"https://evil.example/", "//evil.example/x", "/\\evil.example"} {
+		e.startQuery = "?rd=" + url.QueryEscape(rd)
+		if r := e.signIn("Alice"); r.header.Get("Location") != e.url+"/" {
+			t.Errorf("rd %q led to %q", rd, r.header.Get("Location"))
+		}
 	}
 }
 
@@ -582,7 +608,7 @@ func TestDiscoveryRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Start(context.Background()); errs.Code(err) != errs.Unavailable {
+	if _, _, err := c.Start(context.Background(), ""); errs.Code(err) != errs.Unavailable {
 		t.Fatalf("start: %v", err)
 	}
 	if err := c.Discover(context.Background()); err == nil {

@@ -33,6 +33,14 @@ type signInData struct {
 	RequireMFA bool
 }
 
+// ssoLink is "Login with the identity provider" for a sign-in that returns to returnTo.
+func (h *Handler) ssoLink(returnTo string) string {
+	if h.ssoURL == "" || returnTo == "" {
+		return h.ssoURL
+	}
+	return h.ssoURL + "?rd=" + url.QueryEscape(returnTo)
+}
+
 // signInPage is the sign-in form. A person signed in already goes on to rd (or the profile),
 // unless prompt=login asks for a new sign-in; login_hint fills the username.
 func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) error {
@@ -50,7 +58,7 @@ func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) error {
 		f = newForm(url.Values{"username": {hint}})
 	}
 	h.render(w, r, http.StatusOK, "signin", &view{Title: "Sign in", Notice: notice(r), Form: f,
-		Data: signInData{SSOURL: h.ssoURL, ReturnTo: returnTo, RequireMFA: q.Get("mfa") == "required"}})
+		Data: signInData{SSOURL: h.ssoLink(returnTo), ReturnTo: returnTo, RequireMFA: q.Get("mfa") == "required"}})
 	return nil
 }
 
@@ -74,7 +82,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
 		default:
 			f.fail(err, "")
 		}
-		v := &view{Title: "Sign in", Form: f, Data: signInData{SSOURL: h.ssoURL, ReturnTo: returnTo, RequireMFA: requireMFA}}
+		v := &view{Title: "Sign in", Form: f, Data: signInData{SSOURL: h.ssoLink(returnTo), ReturnTo: returnTo, RequireMFA: requireMFA}}
 		h.renderForm(w, r, "signin", v, err)
 		return nil
 	}
