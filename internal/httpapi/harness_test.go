@@ -59,6 +59,8 @@ type harnessConfig struct {
 	hashWorkers int
 	noHashWait  bool
 	salts       io.Reader
+	// baseURL replaces http://twofold.test (https://twofold.test when secure).
+	baseURL string
 }
 
 func newHarness(t *testing.T, cfgs ...harnessConfig) *harness {
@@ -72,6 +74,9 @@ func newHarness(t *testing.T, cfgs ...harnessConfig) *harness {
 	baseURL := "http://twofold.test"
 	if cfg.secure {
 		baseURL = "https://twofold.test"
+	}
+	if cfg.baseURL != "" {
+		baseURL = cfg.baseURL
 	}
 	var wait time.Duration
 	if cfg.noHashWait {

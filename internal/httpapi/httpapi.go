@@ -113,6 +113,11 @@ func New(c Config, mux *http.ServeMux) *API {
 		{"POST /api/v1/admin/users/{username}/disable", a.disable},
 		{"POST /api/v1/admin/users/{username}/enable", a.enable},
 		{"GET /api/v1/admin/audit", a.audit},
+		{"GET /api/v1/admin/clients", a.clients},
+		{"POST /api/v1/admin/clients", a.addClient},
+		{"GET /api/v1/admin/clients/{id}", a.client},
+		{"POST /api/v1/admin/clients/{id}/secret", a.rotateClientSecret},
+		{"DELETE /api/v1/admin/clients/{id}", a.removeClient},
 		{"/api/", a.notFound},
 	}
 	for _, r := range routes {
