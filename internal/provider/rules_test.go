@@ -462,6 +462,9 @@ func TestEndSession(t *testing.T) {
 			}
 		})
 	}
+	if n := len(h.events("oidc.end_session")); n != 4 {
+		t.Errorf("%d logouts audited, want 4", n)
+	}
 }
 
 // TestKeyRotation: after rotate-key, new ID tokens are signed with the new key and one signed

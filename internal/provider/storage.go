@@ -40,6 +40,7 @@ const (
 	ActionCodeReplayed   = "oidc.code_replayed"
 	ActionRefreshReplay  = "oidc.refresh_replayed"
 	ActionLogout         = "oidc.logout"
+	ActionEndSession     = "oidc.end_session"
 	ActionKeyRotated     = "oidc.key_rotated"
 )
 

@@ -188,8 +188,8 @@ func (h *Handler) endSession(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	target := h.oidc.EndSession(r)
-	if err := h.svc.SignOut(r.Context(), h.token(r)); err != nil {
+	target, err := h.oidc.EndSession(r, h.token(r))
+	if err != nil {
 		return err
 	}
 	h.setCookie(w, "")
