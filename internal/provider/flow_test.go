@@ -3,13 +3,14 @@ package provider_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/oauth2"
 
+	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/store"
 )
 
@@ -116,4 +117,75 @@ func sameStrings(v any, want ...string) bool {
 	return slices.Equal(got, want)
 }
 
-var _ = oauth2.AccessTypeOffline
+// TestConsentRememberedAndWithdrawn: consent is asked again when the client asks for more, and
+// Remove access (Profile > Applications) forgets it and revokes that client's tokens.
+func TestConsentRememberedAndWithdrawn(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("uma", false)
+	id, secret := h.addClient(store.Client{Name: "Wiki"})
+	cfg, _ := h.oauth(id, secret, gooidc.ScopeOpenID, "profile")
+	b := h.browser()
+	p := b.signIn(b.authorize(cfg, "s"), "uma")
+	tok, err := cfg.Exchange(context.Background(), h.atApp(b.allow(p)).Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.atApp(b.authorize(cfg, "s")); got.Get("code") == "" {
+		t.Fatalf("consent was not remembered: %v", got)
+	}
+	more, _ := h.oauth(id, secret, gooidc.ScopeOpenID, "profile", "email")
+	if p := b.authorize(more, "s"); !strings.Contains(p.body, `value="allow"`) || !strings.Contains(p.body, "email") {
+		t.Fatalf("a client asking for more was not asked about:\n%s", p.body)
+	}
+
+	token := sessionCookie(t, b, h.base)
+	if err := h.app.Provider.RemoveAccess(context.Background(), token, id); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := h.userinfo(tok.AccessToken); !refused(status) {
+		t.Errorf("a token of a withdrawn consent answers %d", status)
+	}
+	if p := b.authorize(cfg, "s"); !strings.Contains(p.body, `value="allow"`) {
+		t.Fatalf("consent was still remembered after Remove access")
+	}
+}
+
+// TestEmailVerified: email_verified is true once the account signed in with a temporary
+// password mailed to its address.
+func TestEmailVerified(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if _, _, err := h.app.Service.CreateUser(ctx, account.CLI, account.NewUser{Username: "vic", Email: "vic@example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	id, secret := h.addClient(store.Client{SkipConsent: true})
+	cfg, _ := h.oauth(id, secret)
+	b := h.browser()
+	p := b.authorize(cfg, "s")
+	p = b.post("/signin", url.Values{"username": {"vic"}, "password": {h.temporaryPassword("vic@example.org")},
+		"rd": {p.hidden(t, "rd")}})
+	if p.url.Path != "/signin/password" {
+		t.Fatalf("expected the new-password step, at %s", p.url)
+	}
+	got := h.atApp(b.post("/signin/password", url.Values{"new_password": {testPassword}, "confirm_password": {testPassword}}))
+	tok, err := cfg.Exchange(ctx, got.Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ui := h.userinfo(tok.AccessToken); ui["email_verified"] != true {
+		t.Errorf("email_verified %v after a mailed temporary password", ui["email_verified"])
+	}
+}
+
+// sessionCookie answers the browser's Twofold session token.
+func sessionCookie(t *testing.T, b *browser, base string) string {
+	t.Helper()
+	u, _ := url.Parse(base)
+	for _, c := range b.client.Jar.Cookies(u) {
+		if c.Name == "twofold_session" {
+			return c.Value
+		}
+	}
+	t.Fatal("no session cookie")
+	return ""
+}

@@ -20,10 +20,12 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/app"
 	"github.com/twofold-auth/twofold/internal/app/apptest"
 	"github.com/twofold-auth/twofold/internal/clock"
 	"github.com/twofold-auth/twofold/internal/keys"
+	"github.com/twofold-auth/twofold/internal/mail"
 	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/otp"
 	"github.com/twofold-auth/twofold/internal/store"
@@ -40,16 +42,51 @@ type harness struct {
 	clock *clock.Fake
 	base  string
 	rp    *relyingParty
+	mails *mailbox
+}
+
+// mailbox keeps what the service mails.
+type mailbox struct {
+	mu   sync.Mutex
+	sent []mail.Message
+}
+
+func (m *mailbox) Send(_ context.Context, msg mail.Message) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, msg)
+	return nil
+}
+
+var tempPasswordRE = regexp.MustCompile(`Temporary password: (\S+)`)
+
+// temporaryPassword answers the last temporary password mailed to address.
+func (h *harness) temporaryPassword(address string) string {
+	h.t.Helper()
+	h.mails.mu.Lock()
+	defer h.mails.mu.Unlock()
+	for i := len(h.mails.sent) - 1; i >= 0; i-- {
+		m := h.mails.sent[i]
+		if m.To != address || m.Subject != account.SubjectNewPassword {
+			continue
+		}
+		if sm := tempPasswordRE.FindStringSubmatch(m.Body); sm != nil {
+			return sm[1]
+		}
+	}
+	h.t.Fatalf("no temporary password mailed to %s", address)
+	return ""
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	fc := clock.NewFake(time.Now().Truncate(time.Second))
-	a := apptest.Serve(t, app.Config{Clock: fc})
+	box := &mailbox{}
+	a := apptest.Serve(t, app.Config{Clock: fc, WrapMail: func(mail.Mailer) mail.Mailer { return box }})
 	if a.Provider == nil {
 		t.Fatal("the provider is off")
 	}
-	h := &harness{t: t, app: a, clock: fc, base: a.BaseURL}
+	h := &harness{t: t, app: a, clock: fc, base: a.BaseURL, mails: box}
 	h.rp = newRelyingParty(t)
 	h.setOption(options.InternalMFA, options.PolicyOff)
 	return h
