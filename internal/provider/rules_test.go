@@ -1,11 +1,13 @@
 package provider_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -395,7 +397,18 @@ func TestWrongSecret(t *testing.T) {
 	bad := *cfg
 	bad.ClientSecret = "not-the-secret-xyz"
 	bad.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	var logged bytes.Buffer // the library logs through slog's default
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	defer slog.SetDefault(old)
 	_, err := bad.Exchange(context.Background(), code)
+	slog.SetDefault(old)
+	if !strings.Contains(logged.String(), "invalid_client") {
+		t.Errorf("the refusal was not logged where the test looks:\n%s", logged.String())
+	}
+	if strings.Contains(logged.String(), "not-the-secret") || strings.Contains(logged.String(), code) {
+		t.Errorf("the log holds the secret or the code:\n%s", logged.String())
+	}
 	var re *oauth2.RetrieveError
 	if err == nil || !errors.As(err, &re) || re.ErrorCode != "invalid_client" {
 		t.Fatalf("wrong secret: %v", err)
