@@ -18,6 +18,7 @@ var Tables = []string{
 	"users", "backup_codes", "password_failures", "address_failures",
 	"sessions", "options", "events", "meta",
 	"clients", "auth_requests", "tokens", "consents", "signing_keys", "session_clients",
+	"logout_notices",
 }
 
 // Copier is a store whose every row can be read and written as it is kept, ids included, so
@@ -73,6 +74,7 @@ type Record struct {
 	Consent         *Consent
 	SigningKey      *SigningKey
 	SessionClient   *SessionClientRecord
+	LogoutNotice    *LogoutNotice
 }
 
 // Table answers the name (one of Tables) of the table the record belongs to, or "" when no
@@ -107,6 +109,8 @@ func (r Record) Table() string {
 		return "signing_keys"
 	case r.SessionClient != nil:
 		return "session_clients"
+	case r.LogoutNotice != nil:
+		return "logout_notices"
 	}
 	return ""
 }

@@ -255,6 +255,22 @@ type SigningKey struct {
 	RetiredAt  time.Time // zero while it signs
 }
 
+// LogoutNotice is a back-channel logout waiting to be sent (SPEC §7 "Logout"): the client is
+// told that the session sid of the account with Subject has ended. NextAt is when it is due;
+// a deliverer moves it on as it claims the notice (ClaimLogoutNotice) and after a failure.
+type LogoutNotice struct {
+	ID       int64
+	ClientID string
+	// UserID names the account for the audit trail; Subject is what the logout token says.
+	UserID    int64
+	Subject   string
+	SID       string
+	CreatedAt time.Time
+	Attempts  int
+	NextAt    time.Time
+	LastError string
+}
+
 // Queries are the operations a backend offers, inside a transaction (see Store.Update) or on
 // their own, where each is atomic by itself.
 type Queries interface {
@@ -330,6 +346,10 @@ type Queries interface {
 	TouchSession(ctx context.Context, idHash []byte, at time.Time) error
 	// DeleteSession removes one session; no error when it is gone already.
 	DeleteSession(ctx context.Context, idHash []byte) error
+	// SessionSIDs answers the sids of every session and sign-in of the account but the one
+	// with keepHash (nil keeps none), each once and sorted: the sessions DeleteUserSessions
+	// ends, whose applications are told (SPEC §7 "Logout").
+	SessionSIDs(ctx context.Context, userID int64, keepHash []byte) ([]string, error)
 	// DeleteUserSessions removes every session and sign-in of the account but the one with
 	// keepHash (nil keeps none).
 	DeleteUserSessions(ctx context.Context, userID int64, keepHash []byte) error
@@ -360,8 +380,8 @@ type Queries interface {
 	Clients(ctx context.Context) ([]*Client, error)
 	// UpdateClient writes every field of c except ID and CreatedAt. ErrNotFound when gone.
 	UpdateClient(ctx context.Context, c *Client) error
-	// DeleteClient removes the client with its authorization requests, tokens, consents and
-	// session records. ErrNotFound when it does not exist.
+	// DeleteClient removes the client with its authorization requests, tokens, consents,
+	// session records and logout notices. ErrNotFound when it does not exist.
 	DeleteClient(ctx context.Context, id string) error
 
 	// CreateAuthRequest inserts a. ErrConflict when the id is taken.
@@ -426,6 +446,27 @@ type Queries interface {
 	DeleteSessionClients(ctx context.Context, sid string) error
 	// DeleteExpiredSessionClients removes records made before before.
 	DeleteExpiredSessionClients(ctx context.Context, before time.Time) (int, error)
+
+	// Back-channel logout notices (SPEC §7 "Logout"): a durable queue that every instance
+	// delivers from.
+
+	// AddLogoutNotice inserts n and sets n.ID.
+	AddLogoutNotice(ctx context.Context, n *LogoutNotice) error
+	// DueLogoutNotices answers up to limit notices due at now (NextAt at or before it), the
+	// earliest due first.
+	DueLogoutNotices(ctx context.Context, now time.Time, limit int) ([]*LogoutNotice, error)
+	// ClaimLogoutNotice moves the notice's NextAt from oldNextAt to newNextAt in one
+	// conditional write, and answers whether it did: of deliverers claiming one notice at
+	// once, on any number of instances, exactly one gets true and sends it. False too when the
+	// notice is gone.
+	ClaimLogoutNotice(ctx context.Context, id int64, oldNextAt, newNextAt time.Time) (bool, error)
+	// DeleteLogoutNotice removes the notice; no error when it is gone already.
+	DeleteLogoutNotice(ctx context.Context, id int64) error
+	// RetryLogoutNotice records a failed attempt: the attempts so far, when the notice is due
+	// again and the last error. ErrNotFound when the notice is gone (its client was removed).
+	RetryLogoutNotice(ctx context.Context, id int64, attempts int, nextAt time.Time, lastErr string) error
+	// CountLogoutNotices counts the notices waiting.
+	CountLogoutNotices(ctx context.Context) (int, error)
 
 	// Meta answers a value of the store's own metadata; ErrNotFound when unset.
 	Meta(ctx context.Context, key string) (string, error)

@@ -121,6 +121,10 @@ func (db *DB) DeleteSession(ctx context.Context, idHash []byte) error {
 	return db.inTx(ctx, func(q sqlstore.Queries) error { return q.DeleteSession(ctx, idHash) })
 }
 
+func (db *DB) SessionSIDs(ctx context.Context, userID int64, keepHash []byte) ([]string, error) {
+	return db.rq.SessionSIDs(ctx, userID, keepHash)
+}
+
 func (db *DB) DeleteUserSessions(ctx context.Context, userID int64, keepHash []byte) error {
 	return db.inTx(ctx, func(q sqlstore.Queries) error { return q.DeleteUserSessions(ctx, userID, keepHash) })
 }

@@ -132,3 +132,27 @@ func (db *DB) DeleteSessionClients(ctx context.Context, sid string) error {
 func (db *DB) DeleteExpiredSessionClients(ctx context.Context, before time.Time) (int, error) {
 	return write(ctx, db, func(q sqlstore.Queries) (int, error) { return q.DeleteExpiredSessionClients(ctx, before) })
 }
+
+func (db *DB) AddLogoutNotice(ctx context.Context, n *store.LogoutNotice) error {
+	return db.inTx(ctx, func(q sqlstore.Queries) error { return q.AddLogoutNotice(ctx, n) })
+}
+
+func (db *DB) DueLogoutNotices(ctx context.Context, now time.Time, limit int) ([]*store.LogoutNotice, error) {
+	return db.rq.DueLogoutNotices(ctx, now, limit)
+}
+
+func (db *DB) ClaimLogoutNotice(ctx context.Context, id int64, oldNextAt, newNextAt time.Time) (bool, error) {
+	return write(ctx, db, func(q sqlstore.Queries) (bool, error) { return q.ClaimLogoutNotice(ctx, id, oldNextAt, newNextAt) })
+}
+
+func (db *DB) DeleteLogoutNotice(ctx context.Context, id int64) error {
+	return db.inTx(ctx, func(q sqlstore.Queries) error { return q.DeleteLogoutNotice(ctx, id) })
+}
+
+func (db *DB) RetryLogoutNotice(ctx context.Context, id int64, attempts int, nextAt time.Time, lastErr string) error {
+	return db.inTx(ctx, func(q sqlstore.Queries) error { return q.RetryLogoutNotice(ctx, id, attempts, nextAt, lastErr) })
+}
+
+func (db *DB) CountLogoutNotices(ctx context.Context) (int, error) {
+	return db.rq.CountLogoutNotices(ctx)
+}

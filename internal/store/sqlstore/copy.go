@@ -27,6 +27,7 @@ var Columns = map[string][]string{
 	"consents":          columns(ConsentColumns),
 	"signing_keys":      columns(SigningKeyColumns),
 	"session_clients":   columns(SessionClientColumns),
+	"logout_notices":    columns(LogoutNoticeColumns),
 }
 
 // columns splits a list of columns as the queries write it.
@@ -43,7 +44,7 @@ var exportOrder = map[string]string{
 	"users": "id", "backup_codes": "user_id, mac", "password_failures": "name_mac",
 	"address_failures": "at, addr", "sessions": "id_hash", "options": "key", "events": "id", "meta": "key",
 	"clients": "id", "auth_requests": "id", "tokens": "id_hash", "consents": "user_id, client_id",
-	"signing_keys": "id", "session_clients": "sid, client_id",
+	"signing_keys": "id", "session_clients": "sid, client_id", "logout_notices": "id",
 }
 
 // ExportTable yields the rows of table t read through x (a transaction of one snapshot); false
@@ -129,6 +130,8 @@ func Values(r store.Record) []any {
 	case r.SessionClient != nil:
 		c := r.SessionClient
 		return []any{c.SID, c.ClientID, c.UserID, Nanos(c.CreatedAt)}
+	case r.LogoutNotice != nil:
+		return logoutNoticeValues(r.LogoutNotice)
 	}
 	return nil
 }

@@ -173,6 +173,9 @@ func Record(t string, rows Scanner) (store.Record, error) {
 		err := rows.Scan(&c.SID, &c.ClientID, &c.UserID, &cat)
 		c.CreatedAt = Time(cat)
 		return store.Record{SessionClient: &c}, err
+	case "logout_notices":
+		n, err := logoutNotice(rows)
+		return store.Record{LogoutNotice: n}, err
 	}
 	return store.Record{}, fmt.Errorf("unknown table %q", t)
 }

@@ -61,6 +61,21 @@ func (q Queries) DeleteSession(ctx context.Context, idHash []byte) error {
 	return q.err("delete session", err)
 }
 
+// SessionSIDs answers the sids of the account's sessions but the one with keepHash.
+func (q Queries) SessionSIDs(ctx context.Context, userID int64, keepHash []byte) ([]string, error) {
+	var (
+		sids []string
+		err  error
+	)
+	if keepHash == nil {
+		sids, err = q.strings(ctx, `SELECT DISTINCT sid FROM sessions WHERE user_id = ? AND sid <> '' ORDER BY sid`, userID)
+	} else {
+		sids, err = q.strings(ctx, `SELECT DISTINCT sid FROM sessions WHERE user_id = ? AND sid <> '' AND id_hash <> ?
+			ORDER BY sid`, userID, keepHash)
+	}
+	return sids, q.err("session sids", err)
+}
+
 // DeleteUserSessions removes the account's sessions but the one with keepHash.
 func (q Queries) DeleteUserSessions(ctx context.Context, userID int64, keepHash []byte) error {
 	var err error

@@ -111,6 +111,9 @@ func fillProvider(t *testing.T, s store.Store, alice, bob *store.User) {
 	if err := s.AddSessionClient(ctx, "copy-sid", "app", bob.ID, t0); err != nil {
 		t.Fatalf("AddSessionClient: %v", err)
 	}
+	n := logoutNoticeOf("app", "copy-sid", bob.ID, t0)
+	n.Attempts, n.LastError = 2, "503 Service Unavailable"
+	addNotice(t, s, n)
 }
 
 // export reads every record of c.
@@ -162,12 +165,13 @@ func copyBetween(t *testing.T, open, openTarget func(t *testing.T) store.Store) 
 	fill(t, src)
 	want := store.Counts{"users": 2, "backup_codes": 3, "password_failures": 2, "address_failures": 3,
 		"sessions": 2, "options": 1, "events": 3, "meta": 1,
-		"clients": 2, "auth_requests": 2, "tokens": 3, "consents": 1, "signing_keys": 2, "session_clients": 1}
+		"clients": 2, "auth_requests": 2, "tokens": 3, "consents": 1, "signing_keys": 2, "session_clients": 1,
+		"logout_notices": 1}
 	if got, err := from.Count(ctx); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Count = %v, %v; want %v", got, err, want)
 	}
 	in := export(t, from)
-	last, maxUser, maxEvent := -1, int64(0), int64(0)
+	last, maxUser, maxEvent, maxNotice := -1, int64(0), int64(0), int64(0)
 	for _, r := range in {
 		var err error
 		if last, err = store.TableOrder(last, r.Table()); err != nil {
@@ -178,6 +182,9 @@ func copyBetween(t *testing.T, open, openTarget func(t *testing.T) store.Store) 
 		}
 		if r.Event != nil {
 			maxEvent = max(maxEvent, r.Event.ID)
+		}
+		if r.LogoutNotice != nil {
+			maxNotice = max(maxNotice, r.LogoutNotice.ID)
 		}
 	}
 
@@ -249,6 +256,12 @@ func copyBetween(t *testing.T, open, openTarget func(t *testing.T) store.Store) 
 	}
 	if e.ID <= maxEvent {
 		t.Errorf("an event added after the copy got id %d, not after the copied %d", e.ID, maxEvent)
+	}
+	if ns, err := dst.DueLogoutNotices(ctx, t0, 10); err != nil || len(ns) != 1 || ns[0].Attempts != 2 {
+		t.Errorf("DueLogoutNotices of the copy = %v, %v", ns, err)
+	}
+	if n := addNotice(t, dst, logoutNoticeOf("app", "after-copy", alice.ID, t0)); n.ID <= maxNotice {
+		t.Errorf("a notice added after the copy got id %d, not after the copied %d", n.ID, maxNotice)
 	}
 
 	// A target that holds anything is refused, and left as it was.

@@ -60,9 +60,11 @@ func testOpenConcurrently(t *testing.T, db Fresh) {
 	if n, err := s.CountUsers(t.Context(), ""); err != nil || n != 6 {
 		t.Errorf("CountUsers = %d, %v; want 6", n, err)
 	}
-	rows, newest := db.Int(t, `SELECT count(*) FROM schema_migrations`), db.Int(t, `SELECT max(version) FROM schema_migrations`)
-	if rows != newest {
-		t.Errorf("schema_migrations has %d rows for version %d: a migration was recorded twice", rows, newest)
+	// Versions may have gaps (a migration merged later fills one), so each is counted once.
+	rows, versions := db.Int(t, `SELECT count(*) FROM schema_migrations`), db.Int(t, `SELECT count(DISTINCT version) FROM schema_migrations`)
+	newest := db.Int(t, `SELECT max(version) FROM schema_migrations`)
+	if rows != versions {
+		t.Errorf("schema_migrations has %d rows for %d versions: a migration was recorded twice", rows, versions)
 	}
 	if v, ok := s.(interface {
 		SchemaVersion(context.Context) (int, error)

@@ -36,6 +36,10 @@ var providerTests = []struct {
 	{"Consents", testConsents},
 	{"SigningKeys", testSigningKeys},
 	{"SessionClients", testSessionClients},
+	{"SessionSIDs", testSessionSIDs},
+	{"LogoutNotices", testLogoutNotices},
+	{"LogoutNoticeClaimRace", testLogoutNoticeClaimRace},
+	{"LogoutNoticesInsideUpdate", testLogoutNoticesInsideUpdate},
 	{"ProviderQueriesInsideUpdate", testProviderQueriesInsideUpdate},
 	{"ProviderUpdateRollsBack", testProviderUpdateRollsBack},
 }
