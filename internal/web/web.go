@@ -4,10 +4,11 @@
 // a missing or broken page stops the server at start instead of failing a person later.
 //
 // The pages work without JavaScript; one small script of our own adds Copy and Print to the
-// backup codes and the enrolment key, holds Done until the codes are saved, and keeps the
-// Regenerate dialog's focus. Every answer carries a strict Content-Security-Policy (no inline script or
-// style), frame-ancestors 'none', Referrer-Policy same-origin and Cache-Control no-store, and
-// form posts from other origins are refused.
+// backup codes and the enrolment key (and Copy to an application's new secret), holds Done
+// until the codes are saved, and keeps the Regenerate dialog's focus. Every answer carries a
+// strict Content-Security-Policy (no inline script or style), frame-ancestors 'none',
+// Referrer-Policy same-origin and Cache-Control no-store, and form posts from other origins are
+// refused.
 package web
 
 import (
@@ -59,6 +60,8 @@ var pages = []string{
 	"profile", "admin_options", "admin_confirm", "admin_users", "admin_user", "admin_user_new", "admin_user_confirm",
 	"admin_audit", "error", "locked",
 	"consent", "noaccess", "onward", "signedout",
+	"admin_clients", "admin_client_new", "admin_client_secret", "admin_client", "admin_client_confirm",
+	"profile_applications",
 }
 
 // Config holds what the pages need.
@@ -230,6 +233,14 @@ func (h *Handler) routes() {
 		{"POST /oidc/back", h.backToClient},
 		{"GET " + provider.EndSessionPath, h.endSession},
 		{"POST " + provider.EndSessionPath, h.endSession},
+		{"GET /admin/clients", h.clients},
+		{"GET /admin/clients/new", h.clientNew},
+		{"POST /admin/clients", h.clientAdd},
+		{"GET /admin/clients/{id}", h.client},
+		{"POST /admin/clients/{id}/secret", h.clientSecret},
+		{"POST /admin/clients/{id}/remove", h.clientRemove},
+		{"GET /profile/applications", h.applications},
+		{"POST /profile/applications/{id}/remove", h.removeAccess},
 	}
 	for _, rt := range routes {
 		h.mux.Handle(rt.pattern, h.wrap(rt.h))
@@ -365,7 +376,7 @@ type view struct {
 	Nav    *nav
 	Notice string
 	// Script loads app.js, only on the pages that use it: backup codes, enrolment, the Security
-	// tab's dialog.
+	// tab's dialog, an application's new secret.
 	Script bool
 	// InSignIn offers "Cancel sign-in" on the pages of an unfinished sign-in.
 	InSignIn bool
@@ -531,6 +542,8 @@ var notices = map[string]string{
 	"disabled":   "The account is disabled and its sessions are ended.",
 	"enabled":    "The account is enabled.",
 	"signedin":   "You are signed in.",
+	"client-rm":  "The application is removed; every token it held is revoked.",
+	"access-rm":  "The application's access is removed and you are signed out of it; it asks again next time.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("m")] }

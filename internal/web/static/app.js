@@ -1,7 +1,8 @@
-// Twofold's only script: Copy and Print for backup codes and the enrolment key, Done held
-// until the codes are saved, and the Regenerate dialog's focus and Escape. Every other part of
-// the pages works without JavaScript (Download is a plain data: link). Loaded from our origin, so the
-// Content-Security-Policy "script-src 'self'" holds; no inline code.
+// Twofold's only script: Copy and Print for backup codes and the enrolment key (Copy for an
+// application's new secret), Done held until the codes are saved, and the Regenerate dialog's
+// focus and Escape. Every other part of the pages works without JavaScript (Download is a plain
+// data: link). Loaded from our origin, so the Content-Security-Policy "script-src 'self'" holds;
+// no inline code.
 (function () {
   "use strict";
 
