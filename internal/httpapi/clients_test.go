@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/twofold-auth/twofold/internal/account"
 )
@@ -70,6 +71,7 @@ func TestAdminClientsAPI(t *testing.T) {
 		t.Errorf("added: %s", added.raw)
 	}
 
+	h.clock.Advance(time.Second) // newest first
 	pub := c.post("/api/v1/admin/clients", map[string]any{"name": "SPA", "public": true,
 		"redirect_uris": []string{"http://127.0.0.1:5173/cb"}}).ok(t, 201)
 	checkClient(t, pub.json, false)
