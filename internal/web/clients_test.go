@@ -96,6 +96,12 @@ func TestAdminApplications(t *testing.T) {
 	if n := len(a.clients()); n != 0 {
 		t.Fatalf("a refused registration stored %d clients", n)
 	}
+	// A form posted from another site registers nothing.
+	admin.postWith("/admin/clients", url.Values{"name": {"Evil"}, "redirect_uris": {"https://evil.example/cb"}},
+		map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}).expect(403, "")
+	if n := len(a.clients()); n != 0 {
+		t.Fatalf("a cross-site form registered %d clients", n)
+	}
 
 	// Added: the secret shown once, with Copy (app.js), and stored only as its hash.
 	added := admin.post("/admin/clients", url.Values{"name": {"Grafana"},
@@ -241,6 +247,11 @@ func TestProfileApplications(t *testing.T) {
 		t.Fatalf("no \"Remove access\" form for Grafana")
 	}
 
+	alice.postWith("/profile/applications/grafana/remove", nil,
+		map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}).expect(403, "")
+	if _, err := a.store.Consent(ctx, u.ID, "grafana"); err != nil {
+		t.Fatalf("a cross-site form removed the access: %v", err)
+	}
 	alice.post("/profile/applications/grafana/remove", nil).expect(303, "/profile/applications?m=access-rm")
 	if _, err := a.store.Consent(ctx, u.ID, "grafana"); err == nil {
 		t.Errorf("the consent is still there")
