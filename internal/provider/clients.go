@@ -130,6 +130,9 @@ func (s ClientSpec) check() (ClientSpec, error) {
 			return s, err
 		}
 	}
+	if len(s.Groups) > maxGroups {
+		return s, errs.E(errs.Invalid, "An application may be limited to at most %d groups.", maxGroups).About("groups")
+	}
 	groups := []string{}
 	for _, g := range s.Groups {
 		if err := checkGroupName(g); err != nil {
@@ -139,9 +142,6 @@ func (s ClientSpec) check() (ClientSpec, error) {
 			groups = append(groups, g)
 		}
 	}
-	if len(groups) > maxGroups {
-		return s, errs.E(errs.Invalid, "An application may be limited to at most %d groups.", maxGroups).About("groups")
-	}
 	slices.Sort(groups)
 	s.Groups = groups
 	return s, nil
@@ -149,6 +149,9 @@ func (s ClientSpec) check() (ClientSpec, error) {
 
 // checkURIs checks each URI of a list and answers the list without repeats, in its order.
 func checkURIs(field, what string, uris []string) ([]string, error) {
+	if len(uris) > maxURIs {
+		return nil, errs.E(errs.Invalid, "An application may register at most %d of each kind of URI (%s).", maxURIs, field).About(field)
+	}
 	out := []string{}
 	for _, u := range uris {
 		if err := checkURI(field, what, u); err != nil {
@@ -157,9 +160,6 @@ func checkURIs(field, what string, uris []string) ([]string, error) {
 		if !slices.Contains(out, u) {
 			out = append(out, u)
 		}
-	}
-	if len(out) > maxURIs {
-		return nil, errs.E(errs.Invalid, "An application may register at most %d of each kind of URI (%s).", maxURIs, field).About(field)
 	}
 	return out, nil
 }

@@ -97,6 +97,11 @@ func TestAddClientRefusals(t *testing.T) {
 		{"group empty", func(s *provider.ClientSpec) { s.Groups = []string{""} }, "groups"},
 		{"group with space", func(s *provider.ClientSpec) { s.Groups = []string{"a b"} }, "groups"},
 		{"group too long", func(s *provider.ClientSpec) { s.Groups = []string{strings.Repeat("g", 65)} }, "groups"},
+		{"too many groups", func(s *provider.ClientSpec) {
+			for i := range 65 {
+				s.Groups = append(s.Groups, "g"+strings.Repeat("x", i))
+			}
+		}, "groups"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := clSpec()
