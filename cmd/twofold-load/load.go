@@ -21,7 +21,8 @@ const (
 	stepDone   = "done"
 )
 
-// runLoad is the full, verify and flood modes: seed, start or find the server, measure, report.
+// runLoad is the full, verify, flood and token modes: seed, start or find the server, measure,
+// report.
 func runLoad(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	data, cleanup, err := dataFolder(c, stdout)
 	if err != nil {
@@ -43,16 +44,24 @@ func runLoad(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	rep.total = rep.seed.existing + rep.seed.made
-	accts, err := db.pickAccounts(ctx, rep.total, need)
+	var accts []*loadAccount
+	if c.mode == "token" {
+		accts, err = db.tokenAccounts(ctx, rep.total, need) // any account: no TOTP code is spent
+	} else {
+		accts, err = db.pickAccounts(ctx, rep.total, need)
+	}
 	if err != nil {
 		return err
+	}
+	if len(accts) == 0 && c.mode == "token" {
+		return errors.New("every load account is disabled")
 	}
 	if len(accts) == 0 {
 		return errors.New("no load account can sign in now (all used in this 30-second step?)")
 	}
 	rep.picked = len(accts)
 
-	if err := measure(ctx, c, db, data, accts, rep); err != nil {
+	if err := measure(ctx, c, db, data, accts, rep, stderr); err != nil {
 		return err
 	}
 	writeReport(stdout, rep)
@@ -74,9 +83,9 @@ func dataFolder(c *config, stdout io.Writer) (dir string, cleanup func(), err er
 }
 
 // measure starts the server (or finds the running one), reads its idle memory, seeds the
-// sign-ins of verify mode, runs the load and reads the peak memory, filling in rep. A server
-// it started is stopped before it returns.
-func measure(ctx context.Context, c *config, db *database, data string, accts []*loadAccount, rep *report) error {
+// sign-ins of verify mode or the grants of token mode, runs the load and reads the peak memory,
+// filling in rep. A server it started is stopped before it returns.
+func measure(ctx context.Context, c *config, db *database, data string, accts []*loadAccount, rep *report, log io.Writer) error {
 	var base string
 	pid := c.pid
 	if c.serverBinary != "" {
@@ -121,6 +130,13 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 		}
 		rep.sessionSeed = time.Since(start)
 	}
+	var tokens *tokenLoad
+	if c.mode == "token" {
+		var err error
+		if tokens, err = prepareTokens(ctx, c, db, cl, accts, rep, log); err != nil {
+			return err
+		}
+	}
 	var watch *memoryWatch
 	if mem != nil {
 		if err := resetPeak(pid); err != nil {
@@ -130,7 +146,12 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 	}
 
 	before, cpuErr := sampleCPU(pid)
-	res := runWorkers(ctx, c, cl, accts)
+	var res loadResult
+	if tokens != nil {
+		res = tokens.run(ctx, c, cl)
+	} else {
+		res = runWorkers(ctx, c, cl, accts)
+	}
 	rep.elapsed, rep.stopped, rep.steps = res.elapsed, res.stopped, res.steps
 	if after, err := sampleCPU(pid); err == nil && cpuErr == nil {
 		share := after.shareSince(before, pid != 0)

@@ -1,6 +1,6 @@
 // Command twofold-load is the load generator behind docs/PERFORMANCE.md: it drives a running
-// Twofold server through its JSON API, over loopback only, and prints what it measured against
-// the targets of SPEC §6.
+// Twofold server through its JSON API and its OpenID Connect token endpoint, over loopback
+// only, and prints what it measured against the targets of SPEC §6.
 //
 // To have many enrolled accounts without hours of argon2id, it seeds them straight into the
 // server's SQLite database with the project's own packages: accounts named load-0000000,
@@ -17,6 +17,16 @@
 //	verify  the second-factor step alone, on sign-in sessions seeded in the database right
 //	        before the measurement (so no argon2id is spent)
 //	flood   full sign-ins at a high concurrency (default 200): counts 2xx, 503 and others
+//	token   the OpenID Connect provider's token endpoint (SPEC §6 "Applications"): code and
+//	        refresh grants in turn, -concurrency at once (default 8), with HTTP basic client
+//	        authentication, at the token endpoint that discovery names. Each code and refresh
+//	        token is used once; they are seeded in the database right before the measurement:
+//	        the tool's own confidential client "twofold-load" (made afresh, which removes what
+//	        an earlier run left), and per pair of grants one finished authorization request of
+//	        one of 8 load accounts (scopes openid and offline_access, amr pwd otp mfa, a session
+//	        id of its own) with a code valid for -duration and a minute, and one refresh token
+//	        of that request's family. -duration is at most 25m here (the server sweeps requests
+//	        30 minutes after they were made).
 //	seed    only make sure -accounts accounts exist, and say how long that took
 //	floor   no server: argon2id hashes a second at the default cost, one goroutine per core
 //
@@ -31,12 +41,13 @@
 //	/tmp/twofold-load -mode floor -duration 10s
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode full -duration 20s -floor 80
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode verify -duration 10s
+//	/tmp/twofold-load -server-binary /tmp/twofold -mode token -duration 10s
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode flood -concurrency 200 -duration 20s
 //	/tmp/twofold-load -data /tmp/big -mode seed -accounts 1000000
 //	/tmp/twofold-load -server-binary /tmp/twofold -data /tmp/big -mode verify -accounts 1000000
 //
-// Every loop is bounded by -count, -duration and the accounts available; the tool stops by
-// itself, and stops the server it started.
+// Every loop is bounded by -count, -duration and the accounts (or, in token mode, the grants)
+// seeded; the tool stops by itself, and stops the server it started.
 package main
 
 import (
@@ -75,8 +86,8 @@ type config struct {
 	accounts     int           // make sure this many load accounts exist (0: as many as the run needs)
 	concurrency  int           // requests at once (0: the mode's default)
 	duration     time.Duration // how long to send
-	count        int           // at most this many sign-ins (0: no limit but -duration)
-	batch        int           // accounts per seeding transaction
+	count        int           // at most this many sign-ins or grants (0: no limit but -duration)
+	batch        int           // accounts (or pairs of grants) per seeding transaction
 	floor        float64       // the argon2id floor in hashes/s, for the full-mode target
 }
 
@@ -90,7 +101,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	c := &config{}
 	f := flag.NewFlagSet("twofold-load", flag.ContinueOnError)
 	f.SetOutput(stderr)
-	f.StringVar(&c.mode, "mode", "full", "full, verify, flood, seed or floor")
+	f.StringVar(&c.mode, "mode", "full", "full, verify, flood, token, seed or floor")
 	f.StringVar(&c.serverBinary, "server-binary", "", "start this twofold binary (serve --addr 127.0.0.1:0)")
 	f.StringVar(&c.addr, "addr", "", "base URL of a running server, on loopback (http://127.0.0.1:PORT)")
 	f.IntVar(&c.pid, "pid", 0, "process id of the running server, for memory figures")
@@ -99,8 +110,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	f.IntVar(&c.accounts, "accounts", 0, "make sure this many load accounts exist (default: what the run needs)")
 	f.IntVar(&c.concurrency, "concurrency", 0, "requests at once (default 8; flood 200; floor one per core)")
 	f.DurationVar(&c.duration, "duration", defaultDuration, "how long to send requests")
-	f.IntVar(&c.count, "count", 0, "at most this many sign-ins (default: no limit but -duration)")
-	f.IntVar(&c.batch, "batch", defaultBatch, "accounts per seeding transaction")
+	f.IntVar(&c.count, "count", 0, "at most this many sign-ins, or grants in token mode (default: no limit but -duration)")
+	f.IntVar(&c.batch, "batch", defaultBatch, "accounts, or code and refresh token pairs in token mode, per seeding transaction")
 	f.Float64Var(&c.floor, "floor", 0, "argon2id floor in hashes/s (from -mode floor), to check the full sign-in target")
 	if err := f.Parse(args); err != nil {
 		return nil, err
@@ -114,7 +125,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 // check refuses settings that cannot run, and fills in the mode's defaults.
 func (c *config) check() error {
 	switch c.mode {
-	case "full", "verify", "seed":
+	case "full", "verify", "token", "seed":
 		c.concurrency = orDefault(c.concurrency, 8)
 	case "flood":
 		c.concurrency = orDefault(c.concurrency, 200)
@@ -122,7 +133,7 @@ func (c *config) check() error {
 		c.concurrency = orDefault(c.concurrency, runtime.NumCPU())
 		return c.checkBounds()
 	default:
-		return fmt.Errorf("-mode: give full, verify, flood, seed or floor, not %q", c.mode)
+		return fmt.Errorf("-mode: give full, verify, flood, token, seed or floor, not %q", c.mode)
 	}
 	if c.batch < 1 {
 		return errors.New("-batch must be at least 1")
@@ -147,6 +158,9 @@ func (c *config) check() error {
 		if _, err := loopbackURL(c.addr); err != nil {
 			return err
 		}
+	}
+	if c.mode == "token" && c.duration > tokenMaxDuration {
+		return fmt.Errorf("-mode token: -duration must be at most %s (the server sweeps authorization requests 30 minutes after they were made)", tokenMaxDuration)
 	}
 	return c.checkBounds()
 }
@@ -174,8 +188,11 @@ func orDefault(v, def int) int {
 }
 
 // needed answers how many unused accounts a run needs: -count, or what the mode can use within
-// -duration at a generous rate.
+// -duration at a generous rate; the token mode spreads its grants over a few accounts.
 func (c *config) needed() int {
+	if c.mode == "token" {
+		return tokenAccountCount // the grants are seeded apart (grantPairs)
+	}
 	if c.count > 0 {
 		return c.count
 	}
@@ -186,6 +203,15 @@ func (c *config) needed() int {
 	default:
 		return 200*secs + c.concurrency // well above two cores' argon2id rate
 	}
+}
+
+// grantPairs answers how many codes, and as many refresh tokens, a token run seeds: half of
+// -count (rounded up), or what it can use within -duration at a generous rate.
+func (c *config) grantPairs() int {
+	if c.count > 0 {
+		return (c.count + 1) / 2
+	}
+	return 1500 * int(c.duration.Seconds()+1) // 3,000 grants a second, well above the 1,000/s target
 }
 
 // run parses the command line and runs the mode.
