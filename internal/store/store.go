@@ -68,7 +68,7 @@ type User struct {
 	MFALockedForever bool
 
 	// Groups are the names of the account's groups (SPEC §8), sorted and each once; nil when
-	// none. A name is never empty and holds no comma (the account service's rule is narrower).
+	// none. Which names are allowed is the account service's rule.
 	Groups []string
 
 	// Subject is the account's stable random id for applications (the OpenID Connect sub),
@@ -275,7 +275,8 @@ type LogoutNotice struct {
 // their own, where each is atomic by itself.
 type Queries interface {
 	// CreateUser inserts u and sets u.ID; when u.Subject is empty it makes a random one and
-	// sets it. ErrConflict when the username (or the subject) is taken.
+	// sets it. Groups are stored sorted and each once. ErrConflict when the username (or the
+	// subject) is taken.
 	CreateUser(ctx context.Context, u *User) error
 	// User returns the account with id. Inside Update it also locks the row until commit, so
 	// that reading and writing an account's counters cannot interleave with another transaction.
@@ -287,7 +288,8 @@ type Queries interface {
 	// CountUsers counts accounts with the role ("" for all).
 	CountUsers(ctx context.Context, role string) (int, error)
 	// UpdateUser writes every field of u except ID, Username, BackupSalt, Subject and
-	// CreatedAt. ErrNotFound when the account does not exist.
+	// CreatedAt; Groups are stored sorted and each once. ErrNotFound when the account does not
+	// exist.
 	UpdateUser(ctx context.Context, u *User) error
 
 	// SetTOTPStep records step as the last accepted TOTP step when it is later than the stored

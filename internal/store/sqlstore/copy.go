@@ -96,7 +96,7 @@ func Values(r store.Record) []any {
 			u.PasswordHash, u.PasswordTemporary, Nanos(u.PasswordExpiresAt),
 			blob(u.TOTPKey), u.TOTPKeyVersion, u.TOTPLastStep, blob(u.BackupSalt),
 			u.MFAFailures, Nanos(u.MFALockedUntil), u.MFALockedForever, u.Subject, u.EmailVerified,
-			Nanos(u.CreatedAt)}
+			GroupsText(u.Groups), Nanos(u.CreatedAt)}
 	case r.BackupCode != nil:
 		c := r.BackupCode
 		return []any{c.UserID, c.MAC, Nanos(c.UsedAt)}

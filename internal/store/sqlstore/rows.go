@@ -7,6 +7,7 @@ package sqlstore
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/store"
@@ -16,7 +17,7 @@ import (
 const UserColumns = `id, username, email, name, kind, source, role, disabled,
 	password_hash, password_temporary, password_expires_at,
 	totp_key, totp_key_version, totp_last_step, backup_salt,
-	mfa_failures, mfa_locked_until, mfa_locked_forever, subject, email_verified, created_at`
+	mfa_failures, mfa_locked_until, mfa_locked_forever, subject, email_verified, groups, created_at`
 
 // Nanos is how a time is stored: unix nanoseconds, 0 for the zero time.
 func Nanos(t time.Time) int64 {
@@ -53,6 +54,11 @@ func List(s string) ([]string, error) {
 	return l, nil
 }
 
+// GroupsText is how an account's groups are stored: ListText of the names sorted, each once.
+func GroupsText(names []string) string {
+	return ListText(slices.Compact(slices.Sorted(slices.Values(names))))
+}
+
 // Time reads a stored time back, in UTC; 0 is the zero time.
 func Time(n int64) time.Time {
 	if n == 0 {
@@ -74,12 +80,16 @@ func User(s Scanner) (*store.User, error) {
 	var (
 		u                                 store.User
 		passwordExpires, lockedUntil, cat int64
+		groups                            string
 	)
 	err := s.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.Kind, &u.Source, &u.Role, &u.Disabled,
 		&u.PasswordHash, &u.PasswordTemporary, &passwordExpires,
 		&u.TOTPKey, &u.TOTPKeyVersion, &u.TOTPLastStep, &u.BackupSalt,
-		&u.MFAFailures, &lockedUntil, &u.MFALockedForever, &u.Subject, &u.EmailVerified, &cat)
+		&u.MFAFailures, &lockedUntil, &u.MFALockedForever, &u.Subject, &u.EmailVerified, &groups, &cat)
 	if err != nil {
+		return nil, err
+	}
+	if u.Groups, err = List(groups); err != nil {
 		return nil, err
 	}
 	u.PasswordExpiresAt = Time(passwordExpires)

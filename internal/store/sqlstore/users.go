@@ -23,14 +23,14 @@ func (q Queries) CreateUser(ctx context.Context, u *store.User) error {
 		username, email, name, kind, source, role, disabled,
 		password_hash, password_temporary, password_expires_at,
 		totp_key, totp_key_version, totp_last_step, backup_salt,
-		mfa_failures, mfa_locked_until, mfa_locked_forever, subject, email_verified, created_at
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		mfa_failures, mfa_locked_until, mfa_locked_forever, subject, email_verified, groups, created_at
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT DO NOTHING RETURNING id`,
 		u.Username, u.Email, u.Name, u.Kind, u.Source, u.Role, u.Disabled,
 		u.PasswordHash, u.PasswordTemporary, Nanos(u.PasswordExpiresAt),
 		blob(u.TOTPKey), u.TOTPKeyVersion, u.TOTPLastStep, blob(u.BackupSalt),
 		u.MFAFailures, Nanos(u.MFALockedUntil), u.MFALockedForever, u.Subject, u.EmailVerified,
-		Nanos(u.CreatedAt),
+		GroupsText(u.Groups), Nanos(u.CreatedAt),
 	).Scan(&u.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: create user: %w (username %q or the subject is taken)", q.f.Name, store.ErrConflict, u.Username)
@@ -96,12 +96,14 @@ func (q Queries) UpdateUser(ctx context.Context, u *store.User) error {
 		email = ?, name = ?, kind = ?, source = ?, role = ?, disabled = ?,
 		password_hash = ?, password_temporary = ?, password_expires_at = ?,
 		totp_key = ?, totp_key_version = ?, totp_last_step = ?,
-		mfa_failures = ?, mfa_locked_until = ?, mfa_locked_forever = ?, email_verified = ?
+		mfa_failures = ?, mfa_locked_until = ?, mfa_locked_forever = ?, email_verified = ?,
+		groups = ?
 	WHERE id = ?`,
 		u.Email, u.Name, u.Kind, u.Source, u.Role, u.Disabled,
 		u.PasswordHash, u.PasswordTemporary, Nanos(u.PasswordExpiresAt),
 		blob(u.TOTPKey), u.TOTPKeyVersion, u.TOTPLastStep,
 		u.MFAFailures, Nanos(u.MFALockedUntil), u.MFALockedForever, u.EmailVerified,
+		GroupsText(u.Groups),
 		u.ID)
 	return q.err("update user", one(n, err))
 }

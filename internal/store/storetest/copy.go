@@ -21,6 +21,7 @@ func fill(t *testing.T, s store.Store) {
 	alice.PasswordTemporary, alice.PasswordExpiresAt = true, t0.Add(24*time.Hour)
 	alice.MFAFailures, alice.MFALockedUntil = 5, t0.Add(15*time.Minute)
 	alice.EmailVerified = true
+	alice.Groups = []string{"dev", "ops.eu"}
 	if err := s.UpdateUser(ctx, alice); err != nil {
 		t.Fatalf("UpdateUser: %v", err)
 	}

@@ -5,7 +5,7 @@
 // database to open; RunCopy with two backends; and its benchmarks call Bench. The suite tests
 // behaviour through the store interfaces only, so that every backend is held to the same
 // contract, the concurrency guarantees included: single-use TOTP steps and backup codes,
-// read-modify-write of an account's counters inside Update, a name's password failures read
+// read-modify-write of an account's counters and groups inside Update, a name's password failures read
 // and written inside Update without losing one, the per-address limit across handles,
 // sign-ins that only one of two racing requests can move on, and the OpenID Connect provider's
 // codes and refresh tokens that work once.
@@ -37,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UserCreateGet", testUserCreateGet},
 		{"UpdateUserRoundTrip", testUpdateUserRoundTrip},
 		{"UsersListAndCount", testUsersListAndCount},
+		{"Groups", testGroups},
+		{"GroupsRace", testGroupsRace},
 		{"TOTPStep", testTOTPStep},
 		{"TOTPStepRace", testTOTPStepRace},
 		{"BackupCodes", testBackupCodes},
@@ -138,6 +140,11 @@ func diffUser(want, got *store.User) string {
 	for _, f := range fields {
 		if f.w != f.g {
 			return fmt.Sprintf("%s = %v, want %v", f.name, f.g, f.w)
+		}
+	}
+	if len(want.Groups) > 0 || len(got.Groups) > 0 {
+		if !reflect.DeepEqual(want.Groups, got.Groups) {
+			return fmt.Sprintf("Groups = %q, want %q", got.Groups, want.Groups)
 		}
 	}
 	for _, f := range []struct {
@@ -363,6 +370,106 @@ func testUpdateUserRoundTrip(t *testing.T, s store.Store) {
 	missing.ID = u.ID + other.ID + 1000
 	if err := s.UpdateUser(ctx, &missing); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("UpdateUser(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+// testGroups: an account's groups are read and written with its other fields and come back
+// sorted and each once, whatever order they were written in.
+func testGroups(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := &store.User{Username: "gina", Kind: store.KindInternal, Source: store.SourceLocal, Role: store.RoleUser,
+		Groups: []string{"ops", "dev", "ops"}, CreatedAt: t0}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatalf("CreateUser with groups: %v", err)
+	}
+	other := NewUser(t, s, "hal")
+	if got := getUser(t, s, u.ID).Groups; !reflect.DeepEqual(got, []string{"dev", "ops"}) {
+		t.Errorf("Groups after CreateUser = %q, want [dev ops]", got)
+	}
+	if got := getUser(t, s, other.ID).Groups; got != nil {
+		t.Errorf("Groups of an account made without any = %q, want nil", got)
+	}
+
+	u = getUser(t, s, u.ID)
+	u.Groups = []string{"z.team", "a-team", "m_team", "a-team", "0"}
+	if err := s.UpdateUser(ctx, u); err != nil {
+		t.Fatalf("UpdateUser: %v", err)
+	}
+	want := []string{"0", "a-team", "m_team", "z.team"}
+	got := getUser(t, s, u.ID)
+	if !reflect.DeepEqual(got.Groups, want) {
+		t.Errorf("Groups after UpdateUser = %q, want %q", got.Groups, want)
+	}
+	if !got.InGroup("m_team") || got.InGroup("m") || got.InGroup("") {
+		t.Errorf("InGroup of %q: m_team %v, m %v, empty %v; want true, false, false",
+			got.Groups, got.InGroup("m_team"), got.InGroup("m"), got.InGroup(""))
+	}
+	byName, err := s.UserByName(ctx, "gina")
+	if err != nil || !reflect.DeepEqual(byName.Groups, want) {
+		t.Errorf("UserByName groups = %q, %v; want %q", byName.Groups, err, want)
+	}
+	list, err := s.Users(ctx)
+	if err != nil {
+		t.Fatalf("Users: %v", err)
+	}
+	for _, l := range list {
+		if l.ID == u.ID && !reflect.DeepEqual(l.Groups, want) {
+			t.Errorf("Users lists groups %q, want %q", l.Groups, want)
+		}
+	}
+
+	// The store keeps any name as it was given (which names are allowed is the service's
+	// rule): a comma, a quote or a bracket does not split or spoil the list.
+	odd := getUser(t, s, u.ID)
+	odd.Groups = []string{"a,b", `q"uote`, "[x]", "é"}
+	if err := s.UpdateUser(ctx, odd); err != nil {
+		t.Fatalf("UpdateUser: %v", err)
+	}
+	if got, want := getUser(t, s, u.ID).Groups, []string{"[x]", "a,b", `q"uote`, "é"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Groups = %q, want %q", got, want)
+	}
+
+	u.Groups = nil
+	if err := s.UpdateUser(ctx, u); err != nil {
+		t.Fatalf("UpdateUser: %v", err)
+	}
+	if got := getUser(t, s, u.ID).Groups; got != nil {
+		t.Errorf("Groups after removing every one = %q, want nil", got)
+	}
+	if got := getUser(t, s, other.ID).Groups; got != nil {
+		t.Errorf("another account's groups changed to %q", got)
+	}
+}
+
+// testGroupsRace: groups added to one account at once, each in a read-modify-write inside
+// Update, are all kept: the account's lock serialises them.
+func testGroupsRace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := NewUser(t, s, "ivan")
+	const n = 20
+	var mu sync.Mutex
+	var errs []error
+	race(n, func(i int) {
+		err := s.Update(ctx, func(q store.Queries) error {
+			cur, err := q.User(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			cur.Groups = append(cur.Groups, fmt.Sprintf("g%02d", i))
+			return q.UpdateUser(ctx, cur)
+		})
+		if err != nil {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+	})
+	if len(errs) > 0 {
+		t.Fatalf("%d of %d Updates failed, first: %v", len(errs), n, errs[0])
+	}
+	got := getUser(t, s, u.ID).Groups
+	if len(got) != n {
+		t.Errorf("after %d racing additions the account has %d groups (lost updates): %q", n, len(got), got)
 	}
 }
 
