@@ -159,7 +159,8 @@ func (s *Service) view(ctx context.Context, u *store.User) (*UserView, error) {
 		return nil, err
 	}
 	now := s.now()
-	v := &UserView{Me: *me, Disabled: u.Disabled, MFALocked: SecondFactorLockedAt(u, now), CreatedAt: u.CreatedAt.UTC()}
+	v := &UserView{Me: *me, Disabled: u.Disabled, MFALocked: SecondFactorLockedAt(u, now),
+		Groups: append([]string{}, u.Groups...), CreatedAt: u.CreatedAt.UTC()}
 	if SecondFactorLockedAt(u, now) && !u.MFALockedForever {
 		t := u.MFALockedUntil.UTC()
 		v.MFALockedUntil = &t

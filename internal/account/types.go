@@ -64,7 +64,9 @@ type UserView struct {
 	MFALocked           bool       `json:"mfa_locked"`
 	// MFALockedUntil is nil when the lock is for an admin to end (or there is none).
 	MFALockedUntil *time.Time `json:"mfa_locked_until"`
-	CreatedAt      time.Time  `json:"created_at"`
+	// Groups are the account's groups, sorted; an empty list (never null) when none.
+	Groups    []string  `json:"groups"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // OptionView is an option with its current value.
