@@ -57,6 +57,8 @@ func TestVersionAndUsage(t *testing.T) {
 		{[]string{"user", "add", "bob"}, "--email is required", false},
 		{[]string{"user", "add", "bob", "--email"}, "needs a value", true},
 		{[]string{"options", "set", "mfaIssuer"}, "takes KEY VALUE", false},
+		{[]string{"user", "groups"}, "takes USERNAME", false},
+		{[]string{"user", "groups", "bob", "--add"}, "needs a value", true},
 		{[]string{"serve", "--trusted-proxies", "not-an-address"}, "trusted-proxies", false},
 	} {
 		args := tt.args
@@ -76,7 +78,7 @@ func TestVersionAndUsage(t *testing.T) {
 // userKeys are the fields of a user object (SPEC §4: the /me fields plus the admin ones).
 var userKeys = []string{"username", "email", "name", "kind", "source", "role", "mfa.policy", "mfa.enrolled",
 	"mfa.backup_codes_enabled", "mfa.backup_codes_remaining", "disabled", "password_locked_until", "mfa_locked",
-	"mfa_locked_until"}
+	"mfa_locked_until", "groups"}
 
 func TestCLIUsers(t *testing.T) {
 	t.Parallel()
@@ -273,6 +275,62 @@ func TestCLIOptions(t *testing.T) {
 
 // TestCLIUserAddSSOSaysOneEmail: an SSO account gets only the first email, and the admin is
 // told so.
+// TestCLIGroups: user groups prints, adds and removes an account's groups (SPEC §8), with
+// flags repeated, comma-separated, before or after the username; a refused name changes
+// nothing; user show and user list --json show the groups.
+func TestCLIGroups(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	mustCLI(t, data, "user", "add", "gwen", "--email", "gwen@x.org")
+	lines := func(out string) []string { return strings.Fields(out) }
+
+	if out := mustCLI(t, data, "user", "groups", "gwen"); out != "" {
+		t.Errorf("user groups of an account without any printed %q", out)
+	}
+	if g := strList(t, cliJSON(t, data, "user", "show", "gwen", "--json"), "groups"); len(g) != 0 {
+		t.Errorf("user show --json groups = %q, want []", g)
+	}
+	out := mustCLI(t, data, "user", "groups", "gwen", "--add", "ops,dev", "--add", "qa")
+	if got := lines(out); !slices.Equal(got, []string{"dev", "ops", "qa"}) {
+		t.Errorf("user groups --add printed %q, want dev, ops, qa one a line", out)
+	}
+	out = mustCLI(t, data, "user", "groups", "--remove", "qa,dev", "--add=web", "GWEN", "--add", "ops")
+	if got := lines(out); !slices.Equal(got, []string{"ops", "web"}) {
+		t.Errorf("user groups with flags before the username printed %q, want ops, web", out)
+	}
+	if got := lines(mustCLI(t, data, "user", "groups", "gwen")); !slices.Equal(got, []string{"ops", "web"}) {
+		t.Errorf("user groups printed %q, want ops, web", got)
+	}
+
+	for _, bad := range []string{"Ops", strings.Repeat("a", 65), "", "a b", "a/b", "new,", "\x1b[2Jx"} {
+		r := runCLI(t, data, "user", "groups", "gwen", "--add", "fresh", "--add", bad)
+		if r.code != 1 || !strings.Contains(r.stderr, "A group name is 1 to 64 characters") {
+			t.Errorf("user groups --add %q: exit %d, stderr %q; want 1 and the rule", bad, r.code, r.stderr)
+		}
+		if strings.Contains(r.stderr, "\x1b") {
+			t.Errorf("user groups --add %q printed a raw escape: %q", bad, r.stderr)
+		}
+	}
+	if got := lines(mustCLI(t, data, "user", "groups", "gwen")); !slices.Equal(got, []string{"ops", "web"}) {
+		t.Errorf("refused names changed the groups to %q", got)
+	}
+	if r := runCLI(t, data, "user", "groups", "nobody", "--add", "x"); r.code != 1 || !strings.Contains(r.stderr, "no account") {
+		t.Errorf("user groups of an unknown account: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	if show := mustCLI(t, data, "user", "show", "gwen"); !strings.Contains(show, "ops, web") {
+		t.Errorf("user show does not list the groups:\n%s", show)
+	}
+	users, _ := get(cliJSON(t, data, "user", "list", "--json"), "users").([]any)
+	if len(users) != 1 || !slices.Equal(strList(t, users[0], "groups"), []string{"ops", "web"}) {
+		t.Errorf("user list --json: %v", users)
+	}
+	events := mustCLI(t, data, "audit", "--user", "gwen", "--action", "user.groups_changed")
+	if !strings.Contains(events, "added dev,ops,qa") || !strings.Contains(events, "added web; removed dev,qa") {
+		t.Errorf("audit of the changes:\n%s", events)
+	}
+}
+
 func TestCLIUserAddSSOSaysOneEmail(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()

@@ -99,6 +99,7 @@ func userCommand(ctx context.Context, sub string, args []string, stdout io.Write
 		email, name          *string
 		external, sso, admin *bool
 		asJSON, withPassword *bool
+		add, remove          *[]string
 		want                 = []string{"USERNAME"}
 	)
 	switch sub {
@@ -115,6 +116,9 @@ func userCommand(ctx context.Context, sub string, args []string, stdout io.Write
 		asJSON = f.boolean("json", "print JSON")
 	case "reset-mfa":
 		withPassword = f.boolean("with-password", "also void the password and email a new temporary one")
+	case "groups":
+		add = f.repeated("add", "GROUP,...", "add the account to these groups (repeatable; lower case a-z, 0-9, '.', '_', '-')", false)
+		remove = f.repeated("remove", "GROUP,...", "remove the account from these groups (repeatable)", false)
 	case "unlock", "reset-password", "disable", "enable", "link-sso":
 	default:
 		return usageError{fmt.Sprintf("unknown command user %s", sub)}
@@ -190,11 +194,41 @@ func userCommand(ctx context.Context, sub string, args []string, stdout io.Write
 		v, err = svc.SetDisabled(ctx, account.CLI, pos[0], false)
 	case "link-sso":
 		v, err = svc.LinkSSO(ctx, account.CLI, pos[0])
+	case "groups":
+		return groupsCommand(ctx, svc, pos[0], *add, *remove, stdout)
 	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Done: user %s %s.\n", sub, shown(v.Username))
+	return nil
+}
+
+// groupsCommand prints the account's groups, one a line, after making the change asked for,
+// if any.
+func groupsCommand(ctx context.Context, svc *account.Service, username string, add, remove []string, stdout io.Writer) error {
+	var (
+		v   *account.UserView
+		err error
+	)
+	if len(add) == 0 && len(remove) == 0 {
+		v, err = svc.User(ctx, account.CLI, username)
+	} else {
+		var c account.GroupChange
+		for _, a := range add {
+			c.Add = append(c.Add, account.GroupList(a)...)
+		}
+		for _, r := range remove {
+			c.Remove = append(c.Remove, account.GroupList(r)...)
+		}
+		v, err = svc.ChangeGroups(ctx, account.CLI, username, c)
+	}
+	if err != nil {
+		return err
+	}
+	for _, g := range v.Groups {
+		fmt.Fprintln(stdout, shown(g))
+	}
 	return nil
 }
 
@@ -240,6 +274,11 @@ func printUser(w io.Writer, u *account.UserView) {
 	}
 	if u.PasswordLockedUntil != nil {
 		row("Password locked until", u.PasswordLockedUntil.Format(time.RFC3339))
+	}
+	if len(u.Groups) > 0 {
+		row("Groups", strings.Join(u.Groups, ", "))
+	} else {
+		row("Groups", "none")
 	}
 	row("Created", u.CreatedAt.UTC().Format(time.RFC3339))
 	tw.Flush()

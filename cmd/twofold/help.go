@@ -214,6 +214,7 @@ var commandLines = [][]string{
 	{"serve"},
 	{"user", "add"}, {"user", "list"}, {"user", "show"}, {"user", "reset-mfa"}, {"user", "unlock"},
 	{"user", "reset-password"}, {"user", "disable"}, {"user", "enable"}, {"user", "link-sso"},
+	{"user", "groups"},
 	{"options", "list"}, {"options", "set"},
 	{"audit"},
 	{"migrate"}, {"copy-db"},

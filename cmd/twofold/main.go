@@ -8,6 +8,7 @@
 //	twofold user unlock USERNAME        twofold user reset-password USERNAME
 //	twofold user disable USERNAME       twofold user enable USERNAME
 //	twofold user link-sso USERNAME
+//	twofold user groups USERNAME [--add GROUP,...] [--remove GROUP,...]
 //	twofold options list [--search TEXT] [--json]
 //	twofold options set KEY VALUE
 //	twofold audit [--user USERNAME] [--json]

@@ -28,6 +28,10 @@ func CheckGroupName(field, name string) error {
 	return nil
 }
 
+// GroupList reads the names typed into one field, a command line flag's value or a page's text
+// box, separated by commas. Nothing is trimmed or dropped: the names are checked as typed.
+func GroupList(text string) []string { return strings.Split(text, ",") }
+
 // GroupChange is a change of an account's groups as an administrator asks for it (the body of
 // POST /admin/users/{username}/groups): the groups to add and the groups to remove.
 type GroupChange struct {
