@@ -14,6 +14,7 @@ import (
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/otp"
+	"github.com/twofold-auth/twofold/internal/store"
 )
 
 var (
@@ -133,6 +134,7 @@ func checkUser(t *testing.T, m map[string]any, username string) {
 	asObject(t, m, "mfa")
 	asBool(t, m, "disabled")
 	asBool(t, m, "mfa_locked")
+	asStrings(t, m, "groups") // a list, [] when none
 	for _, k := range []string{"password_locked_until", "mfa_locked_until"} {
 		if v, ok := m[k]; !ok {
 			t.Errorf("%s missing", k)
@@ -531,6 +533,70 @@ func TestAdminAPI(t *testing.T) {
 
 // TestBodyForms checks the bodies that are accepted: white space around the object, a charset
 // parameter, and no body at all where none is needed.
+// TestAdminGroupsAPI: POST /admin/users/{username}/groups adds and removes groups and answers
+// the user; a refused name is 400 invalid_request about its field and changes nothing.
+func TestAdminGroupsAPI(t *testing.T) {
+	h := newHarness(t)
+	admin := h.signIn("admin", h.bootstrap())
+	c := admin.c
+	h.createUser(account.NewUser{Username: "gail"})
+	path := "/api/v1/admin/users/gail/groups"
+
+	if got := asStrings(t, c.get("/api/v1/admin/users/gail").ok(t, 200).json, "groups"); len(got) != 0 {
+		t.Fatalf("groups of a new account %q", got)
+	}
+	a := c.post(path, map[string][]string{"add": {"ops", "dev", "ops"}}).ok(t, 200)
+	checkUser(t, a.json, "gail")
+	if got := asStrings(t, a.json, "groups"); !slices.Equal(got, []string{"dev", "ops"}) {
+		t.Fatalf("groups after adding %q", got)
+	}
+	a = c.post("/api/v1/admin/users/GAIL/groups", map[string][]string{"add": {"qa"}, "remove": {"dev", "absent"}}).ok(t, 200)
+	if got := asStrings(t, a.json, "groups"); !slices.Equal(got, []string{"ops", "qa"}) {
+		t.Fatalf("groups after adding and removing %q", got)
+	}
+	// Idempotent, and an empty body changes nothing.
+	c.post(path, map[string][]string{"add": {"qa"}, "remove": {"dev"}}).ok(t, 200)
+	c.post(path, nil).ok(t, 200)
+	c.post(path, map[string]any{}).ok(t, 200)
+
+	before := len(h.events())
+	for _, body := range []map[string]any{
+		{"add": []string{"Ops"}},
+		{"add": []string{strings.Repeat("a", 65)}},
+		{"add": []string{""}},
+		{"add": []string{"new", "a b"}},
+		{"add": []string{"a/b"}},
+		{"remove": []string{"QA"}},
+		{"add": []string{"x"}, "remove": []string{"x"}},
+		{"add": "ops"},
+		{"add": []string{"x"}, "members": []string{"y"}},
+	} {
+		a := c.post(path, body)
+		a.wantError(t, 400, "invalid_request")
+	}
+	c.post(path, map[string][]string{"add": {"Ops"}}).wantError(t, 400, "invalid_request")
+	if msg := c.post(path, map[string][]string{"remove": {"Q A"}}).raw; !strings.Contains(string(msg), "(to remove)") {
+		t.Errorf("refusal %s does not name the field", msg)
+	}
+	if got := h.user("gail").Groups; !slices.Equal(got, []string{"ops", "qa"}) {
+		t.Fatalf("refused changes left groups %q", got)
+	}
+	if n := len(h.events()); n != before {
+		t.Errorf("refused changes wrote %d events", n-before)
+	}
+	c.post("/api/v1/admin/users/nobody/groups", map[string][]string{"add": {"x"}}).wantError(t, 404, "not_found")
+
+	var changed []*store.Event
+	for _, e := range h.events() {
+		if e.Action == account.ActionGroupsChanged {
+			changed = append(changed, e)
+		}
+	}
+	if len(changed) != 2 || changed[0].Actor != "admin" || changed[0].User != "gail" {
+		t.Fatalf("groups events %+v, want two by admin about gail", changed)
+	}
+}
+
 func TestBodyForms(t *testing.T) {
 	h := newHarness(t)
 	pw := h.createUser(account.NewUser{Username: "wes", Kind: "external"})

@@ -375,6 +375,13 @@ func (a *API) enable(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+func (a *API) changeGroups(w http.ResponseWriter, r *http.Request) error {
+	var in account.GroupChange
+	return a.userAction(w, r, &in, func(actor account.Actor, name string) (*account.UserView, error) {
+		return a.svc.ChangeGroups(r.Context(), actor, name, in)
+	})
+}
+
 func (a *API) audit(w http.ResponseWriter, r *http.Request) error {
 	actor, err := a.admin(r)
 	if err != nil {

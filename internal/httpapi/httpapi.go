@@ -112,6 +112,7 @@ func New(c Config, mux *http.ServeMux) *API {
 		{"POST /api/v1/admin/users/{username}/password/reset", a.resetPassword},
 		{"POST /api/v1/admin/users/{username}/disable", a.disable},
 		{"POST /api/v1/admin/users/{username}/enable", a.enable},
+		{"POST /api/v1/admin/users/{username}/groups", a.changeGroups},
 		{"GET /api/v1/admin/audit", a.audit},
 		{"GET /api/v1/admin/clients", a.clients},
 		{"POST /api/v1/admin/clients", a.addClient},

@@ -229,6 +229,7 @@ func TestAdminAccess(t *testing.T) {
 		{"POST", "/api/v1/admin/users/target/password/reset", nil},
 		{"POST", "/api/v1/admin/users/target/disable", nil},
 		{"POST", "/api/v1/admin/users/target/enable", nil},
+		{"POST", "/api/v1/admin/users/target/groups", map[string][]string{"add": {"staff"}}},
 		{"GET", "/api/v1/admin/audit", nil},
 		{"GET", "/api/v1/admin/audit?user=target&action=user.created&limit=5", nil},
 	}
@@ -247,8 +248,8 @@ func TestAdminAccess(t *testing.T) {
 	if _, err := h.store.UserByName(context.Background(), "zed"); err == nil {
 		t.Errorf("zed was created")
 	}
-	if tu := h.user("target"); tu.Disabled || len(h.outboxFiles()) != mailsBefore {
-		t.Errorf("target changed or mail sent: disabled=%v, %d mails", tu.Disabled, len(h.outboxFiles()))
+	if tu := h.user("target"); tu.Disabled || tu.InGroup("staff") || len(h.outboxFiles()) != mailsBefore {
+		t.Errorf("target changed or mail sent: disabled=%v, groups %q, %d mails", tu.Disabled, tu.Groups, len(h.outboxFiles()))
 	}
 	// The unfinished sign-in is still where it was.
 	checkStep(t, unfinished.get("/api/v1/signin"), "mfa_verify")
