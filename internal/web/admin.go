@@ -208,7 +208,9 @@ func (h *Handler) userAction(w http.ResponseWriter, r *http.Request, note string
 	name := r.PathValue("username")
 	v, err := do(a, name)
 	if err != nil {
-		if errs.Code(err) == errs.NotFound || errs.Code(err) == errs.Invalid {
+		// A refusal about a field of the page's forms is shown beside it, with what was typed.
+		e := errs.As(err)
+		if e.Code == errs.NotFound || (e.Code == errs.Invalid && e.Field == "") {
 			return err
 		}
 		cur, lerr := h.svc.User(r.Context(), a, name)
@@ -216,7 +218,7 @@ func (h *Handler) userAction(w http.ResponseWriter, r *http.Request, note string
 			return lerr
 		}
 		h.renderForm(w, r, "admin_user", &view{Title: "Account " + cur.Username, Nav: navOf(p, "users"),
-			Form: newForm(nil).fail(err, ""), Data: cur}, err)
+			Form: newForm(r.PostForm).fail(err, e.Field), Data: cur}, err)
 		return nil
 	}
 	redirect(w, r, withNotice(userURL(v.Username), note))
@@ -308,6 +310,21 @@ func (h *Handler) userDisable(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) userEnable(w http.ResponseWriter, r *http.Request) error {
 	return h.userAction(w, r, "enabled", func(a account.Actor, name string) (*account.UserView, error) {
 		return h.svc.SetDisabled(r.Context(), a, name, false)
+	})
+}
+
+// userGroups is "Add to group" (the names typed, comma-separated) and each group's "Remove".
+func (h *Handler) userGroups(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	var c account.GroupChange
+	for _, typed := range r.PostForm["add"] {
+		c.Add = append(c.Add, account.GroupList(typed)...)
+	}
+	c.Remove = r.PostForm["remove"]
+	return h.userAction(w, r, "groups", func(a account.Actor, name string) (*account.UserView, error) {
+		return h.svc.ChangeGroups(r.Context(), a, name, c)
 	})
 }
 
