@@ -28,6 +28,14 @@ func CheckGroupName(field, name string) error {
 	return nil
 }
 
+// InGroup reports whether the principal's account belonged to the group name when the session
+// was read (store.User.InGroup), for the parts that decide by group: forward auth's rules, the
+// provider's claims and client restrictions.
+func (p *Principal) InGroup(name string) bool { return p.user.InGroup(name) }
+
+// Groups answers the principal's groups, sorted (a copy; empty when none).
+func (p *Principal) Groups() []string { return append([]string{}, p.user.Groups...) }
+
 // GroupList reads the names typed into one field, a command line flag's value or a page's text
 // box, separated by commas. Nothing is trimmed or dropped: the names are checked as typed.
 func GroupList(text string) []string { return strings.Split(text, ",") }

@@ -108,6 +108,16 @@ func TestChangeGroups(t *testing.T) {
 		}
 	})
 
+	t.Run("principal", func(t *testing.T) {
+		u := h.enrolledUser("pia")
+		_, err := h.svc.ChangeGroups(h.ctx, admin, "pia", account.GroupChange{Add: []string{"ops"}})
+		mustNo(t, err)
+		p := h.principal(h.session(u))
+		if !p.InGroup("ops") || p.InGroup("qa") || !slices.Equal(p.Groups(), []string{"ops"}) {
+			t.Fatalf("principal groups %q, InGroup(ops) %v, InGroup(qa) %v", p.Groups(), p.InGroup("ops"), p.InGroup("qa"))
+		}
+	})
+
 	t.Run("unknown account", func(t *testing.T) {
 		_, err := h.svc.ChangeGroups(h.ctx, admin, "nobody", account.GroupChange{Add: []string{"x"}})
 		wantCode(t, err, errs.NotFound)
