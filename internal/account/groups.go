@@ -22,7 +22,7 @@ var groupRE = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 // request's field in the refusal.
 func CheckGroupName(field, name string) error {
 	if !groupRE.MatchString(name) {
-		return errs.E(errs.Invalid, "A group name is 1 to 64 characters of a-z (lower case), 0-9, '.', '_' and '-': %q (to %s) is not one.",
+		return errs.E(errs.Invalid, "A group name is 1 to 64 characters of a-z (lower case), 0-9, '.', '_' and '-': %q in %s is not one.",
 			name, field).About(field)
 	}
 	return nil

@@ -96,7 +96,7 @@ func TestAdminGroupsForm(t *testing.T) {
 		}
 	}
 	p = admin.post("/admin/users/gina/groups", url.Values{"remove": {"OPS"}}).expect(http.StatusBadRequest, "")
-	if !strings.Contains(p.body, "(to remove)") {
+	if !strings.Contains(p.body, "in remove is not one") {
 		t.Errorf("a refused remove is not said on the page:\n%s", p.body)
 	}
 
