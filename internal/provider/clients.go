@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,7 +134,7 @@ func (s ClientSpec) check() (ClientSpec, error) {
 	}
 	groups := []string{}
 	for _, g := range s.Groups {
-		if err := checkGroupName(g); err != nil {
+		if err := account.CheckGroupName("groups", g); err != nil {
 			return s, err
 		}
 		if !slices.Contains(groups, g) {
@@ -224,18 +223,6 @@ func validHost(host string) bool {
 		}
 	}
 	return true
-}
-
-// groupRE is a group name (SPEC §8): 1 to 64 characters of a-z, 0-9, '.', '_' and '-'.
-var groupRE = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
-
-// checkGroupName refuses a name that is not a group name. It stands in for the account
-// service's rule of group names until that one is in this tree; it must then call it.
-func checkGroupName(name string) error {
-	if !groupRE.MatchString(name) {
-		return errs.E(errs.Invalid, "A group name is 1 to 64 characters of a-z (lower case), 0-9, '.', '_' and '-': %q is not one.", name).About("groups")
-	}
-	return nil
 }
 
 // validPort reports whether port is empty or a port number.
