@@ -32,6 +32,8 @@ type authRequest struct {
 	a       *store.AuthRequest
 	r       request
 	subject string // the account's subject, once signed in
+	// username names the account in the audit of the tokens issued from the request.
+	username string
 }
 
 var (
@@ -87,9 +89,10 @@ func (ar *authRequest) asksMFA() bool     { return slices.Contains(ar.r.ACRValue
 
 // refreshRequest is a stored refresh token as the protocol library sees it.
 type refreshRequest struct {
-	t       *store.Token
-	subject string
-	scopes  []string
+	t        *store.Token
+	subject  string
+	username string
+	scopes   []string
 }
 
 var _ op.RefreshTokenRequest = (*refreshRequest)(nil)

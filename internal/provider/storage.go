@@ -112,55 +112,65 @@ func (s storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest
 // errCodeReplayed is a code presented again: refused, and its tokens revoked.
 var errCodeReplayed = oidc.ErrInvalidGrant().WithDescription("the code was used before")
 
-// AuthRequestByCode redeems a code: of every presentation, at any instance, the first alone
-// succeeds, within CodeLifetime. A later one marks the request replayed and revokes every token
-// issued from it (SPEC §7); tokens being issued from it at that moment are refused, because
-// issuing locks the same row.
+var errCodeExpired = oidc.ErrInvalidGrant().WithDescription("the code has expired")
+
+// AuthRequestByCode answers the request of a code that still works. The code is used up when
+// tokens are issued from it (issue), in the transaction that writes them: of every
+// presentation, at any instance, the first to get there alone succeeds. A code presented after
+// it was used marks the request replayed and revokes every token issued from it (SPEC §7).
 func (s storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	if code == "" || len(code) > maxParamLen {
 		return nil, oidc.ErrInvalidGrant()
 	}
-	var (
-		ar      *store.AuthRequest
-		replay  bool
-		revoked int
-	)
-	err := s.p.st.Update(ctx, func(q store.Queries) error {
-		a, err := q.AuthRequestByCode(ctx, digest(code))
-		if err != nil {
-			return err
-		}
-		ar, replay = a, a.Redeemed
-		if replay {
-			a.Replayed = true
-			if revoked, err = q.DeleteTokens(ctx, store.TokenFilter{Family: a.ID}); err != nil {
-				return err
-			}
-		} else {
-			if !s.p.now().Before(a.CodeExpiresAt) {
-				return errCodeExpired
-			}
-			a.Redeemed = true
-		}
-		return q.UpdateAuthRequest(ctx, a)
-	})
-	switch {
-	case errors.Is(err, errCodeExpired):
-		return nil, oidc.ErrInvalidGrant().WithDescription("the code has expired")
-	case err != nil:
-		return nil, err
-	case replay:
-		s.p.audit(ctx, ar.UserID, ActionCodeReplayed, fmt.Sprintf("client %s; %d tokens revoked", ar.ClientID, revoked))
-		return nil, errCodeReplayed
-	}
-	sub, err := s.p.subject(ctx, ar.UserID)
+	a, err := s.p.st.AuthRequestByCode(ctx, digest(code))
 	if err != nil {
 		return nil, err
 	}
-	return decodeRequest(ar, sub)
+	if a.Redeemed || a.Replayed {
+		return nil, s.p.replayed(ctx, a.ID)
+	}
+	if !s.p.now().Before(a.CodeExpiresAt) {
+		return nil, errCodeExpired
+	}
+	u, err := s.p.st.User(ctx, a.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled {
+		return nil, oidc.ErrInvalidGrant().WithDescription("the account is disabled")
+	}
+	ar, err := decodeRequest(a, u.Subject)
+	if err != nil {
+		return nil, err
+	}
+	ar.username = u.Username
+	return ar, nil
 }
 
-var errCodeExpired = errors.New("code expired")
+// replayed marks request id replayed and revokes every token issued from it, and answers the
+// refusal.
+func (p *Provider) replayed(ctx context.Context, id string) error {
+	var (
+		a       *store.AuthRequest
+		revoked int
+	)
+	err := p.st.Update(ctx, func(q store.Queries) error {
+		var err error
+		if a, err = q.AuthRequest(ctx, id); err != nil {
+			return err
+		}
+		a.Replayed = true
+		if revoked, err = q.DeleteTokens(ctx, store.TokenFilter{Family: a.ID}); err != nil {
+			return err
+		}
+		return q.UpdateAuthRequest(ctx, a)
+	})
+	if err != nil {
+		return err
+	}
+	p.audit(ctx, a.UserID, ActionCodeReplayed, fmt.Sprintf("client %s; %d tokens revoked", a.ClientID, revoked))
+	return errCodeReplayed
+}
 
 // SaveAuthCode keeps the hash of the one code issued for a finished request.
 func (s storage) SaveAuthCode(ctx context.Context, id, code string) error {
@@ -200,13 +210,17 @@ var errRefreshReplayed = oidc.ErrInvalidGrant().WithDescription("the refresh tok
 func (s storage) issue(ctx context.Context, r op.TokenRequest, current string, withRefresh bool) (string, string, time.Time, error) {
 	now := s.p.now()
 	t := store.Token{Kind: store.TokenAccess, CreatedAt: now, ExpiresAt: now.Add(AccessTokenLifetime), Scopes: r.GetScopes()}
-	var ar *authRequest
+	var (
+		ar       *authRequest
+		username string
+	)
 	switch req := r.(type) {
 	case *authRequest:
-		ar = req
+		ar, username = req, req.username
 		t.Family, t.ClientID, t.UserID, t.SID = req.a.ID, req.a.ClientID, req.a.UserID, req.a.SID
 		t.AMR, t.AuthTime = req.a.AMR, req.a.AuthTime
 	case *refreshRequest:
+		username = req.username
 		t.Family, t.ClientID, t.UserID, t.SID = req.t.Family, req.t.ClientID, req.t.UserID, req.t.SID
 		t.AMR, t.AuthTime = req.t.AMR, req.t.AuthTime
 	default:
@@ -225,13 +239,22 @@ func (s storage) issue(ctx context.Context, r op.TokenRequest, current string, w
 	replayed := false
 	err = s.p.st.Update(ctx, func(q store.Queries) error {
 		if ar != nil {
-			a, err := q.AuthRequest(ctx, ar.a.ID) // locks it against a replay revoking at once
+			// The code is used up here, under the request's lock: a second presentation, here
+			// or at another instance, finds it used and revokes what this one issues.
+			a, err := q.AuthRequest(ctx, ar.a.ID)
 			if err != nil {
 				return err
 			}
-			if a.Replayed {
+			if a.Redeemed || a.Replayed {
 				replayed = true
 				return nil
+			}
+			if !now.Before(a.CodeExpiresAt) {
+				return errCodeExpired
+			}
+			a.Redeemed = true
+			if err := q.UpdateAuthRequest(ctx, a); err != nil {
+				return err
 			}
 			if t.SID != "" {
 				if err := q.AddSessionClient(ctx, t.SID, t.ClientID, t.UserID, now); err != nil {
@@ -264,23 +287,23 @@ func (s storage) issue(ctx context.Context, r op.TokenRequest, current string, w
 				return err
 			}
 		}
-		return nil
+		// The audit is written with the tokens: one commit for the whole grant.
+		action, detail := ActionRefreshed, "client "+t.ClientID
+		if ar != nil {
+			action, detail = ActionAuthorized, fmt.Sprintf("client %s; scopes %s; amr %s",
+				t.ClientID, strings.Join(t.Scopes, " "), strings.Join(t.AMR, " "))
+		}
+		return q.AddEvent(ctx, &store.Event{At: now, Actor: username, User: username, Action: action, Detail: detail})
 	})
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
 	if replayed {
 		if ar != nil {
-			return "", "", time.Time{}, errCodeReplayed
+			return "", "", time.Time{}, s.p.replayed(ctx, ar.a.ID)
 		}
 		s.p.revokeFamily(ctx, t.Family, t.UserID, t.ClientID)
 		return "", "", time.Time{}, errRefreshReplayed
-	}
-	if ar != nil {
-		s.p.audit(ctx, t.UserID, ActionAuthorized, fmt.Sprintf("client %s; scopes %s; amr %s",
-			t.ClientID, strings.Join(t.Scopes, " "), strings.Join(t.AMR, " ")))
-	} else {
-		s.p.audit(ctx, t.UserID, ActionRefreshed, "client "+t.ClientID)
 	}
 	return accessID, refresh, t.ExpiresAt, nil
 }
@@ -303,7 +326,7 @@ func (s storage) TokenRequestByRefreshToken(ctx context.Context, token string) (
 	if err != nil || u.Disabled {
 		return nil, op.ErrInvalidRefreshToken
 	}
-	return &refreshRequest{t: t, subject: u.Subject, scopes: t.Scopes}, nil
+	return &refreshRequest{t: t, subject: u.Subject, username: u.Username, scopes: t.Scopes}, nil
 }
 
 // TerminateSession is not used: Twofold's own end-session page ends the session of the cookie.
