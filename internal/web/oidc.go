@@ -74,7 +74,33 @@ type consentData struct {
 	ID       string
 	Client   string
 	Username string
-	Scopes   []string
+	Scopes   []scopeText
+}
+
+// scopeText is a scope as the consent page says it.
+type scopeText struct{ Name, Text string }
+
+// scopeTexts say what each scope lets an application know or do.
+var scopeTexts = map[string]string{
+	"openid":         "that it is you (an id of your account, not your username)",
+	"profile":        "your name and username",
+	"email":          "your email address",
+	"groups":         "the groups you belong to",
+	"offline_access": "to stay signed in while you are away",
+	"phone":          "your phone number (Twofold has none to give)",
+	"address":        "your address (Twofold has none to give)",
+}
+
+func scopesSaid(scopes []string) []scopeText {
+	out := make([]scopeText, 0, len(scopes))
+	for _, s := range scopes {
+		text, ok := scopeTexts[s]
+		if !ok {
+			text = s
+		}
+		out = append(out, scopeText{Name: s, Text: text})
+	}
+	return out
 }
 
 // continueAuthorization carries request id on: to sign-in, to a second factor, to consent, or
@@ -120,7 +146,7 @@ func (h *Handler) continueAuthorization(w http.ResponseWriter, r *http.Request) 
 			page, title = "noaccess", "You don't have access to "+d.ClientName
 		}
 		h.render(w, r, http.StatusOK, page, &view{Title: title, Nav: navOf(p, ""),
-			Data: consentData{ID: id, Client: d.ClientName, Username: p.Actor().Name, Scopes: d.Scopes}})
+			Data: consentData{ID: id, Client: d.ClientName, Username: p.Actor().Name, Scopes: scopesSaid(d.Scopes)}})
 		return nil
 	case provider.NextError:
 		target, err := h.oidc.RespondError(r.Context(), id, d.Error)
