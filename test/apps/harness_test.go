@@ -264,13 +264,6 @@ func (tf *twofold) tryCLI(args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// knows tells whether the command line has the command words (`user groups`, say), so that
-// a check of what a newer command sets up runs once the command is there.
-func (tf *twofold) knows(words ...string) bool {
-	_, err := tf.tryCLI(append(words, "--help")...)
-	return err == nil
-}
-
 // addUser makes an internal account with the command line and answers its temporary password,
 // read from the "New Password" email in the outbox.
 func (tf *twofold) addUser(t *testing.T, name, email, fullName string) string {

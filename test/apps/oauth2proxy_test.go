@@ -43,11 +43,8 @@ func TestOAuth2Proxy(t *testing.T) {
 		fullName = "Alice Liddell"
 	)
 	temporary := tf.addUser(t, username, email, fullName)
-	var groups []string
-	if tf.knows("user", "groups") { // accounts have groups once that command exists
-		groups = []string{"staff", "wonderland"}
-		tf.cli(t, "user", "groups", username, "--add", strings.Join(groups, ","))
-	}
+	groups := []string{"staff", "wonderland"}
+	tf.cli(t, "user", "groups", username, "--add", strings.Join(groups, ","))
 
 	wiki := &upstream{}
 	up := httptest.NewServer(wiki)
