@@ -334,6 +334,9 @@ func (s *Service) change(ctx context.Context, a Actor, username, action string, 
 		user = u
 		return s.audit(ctx, q, a.Name, u.Username, action, detail)
 	})
+	if err == nil {
+		s.wakeLogouts() // the change may have ended the account's sessions
+	}
 	return user, err
 }
 

@@ -148,6 +148,9 @@ func (s *Service) setPassword(ctx context.Context, sess *store.Session, user *st
 		step, err = s.advance(ctx, q, sess, u, o)
 		return err
 	})
+	if err == nil {
+		s.wakeLogouts()
+	}
 	return step, err
 }
 

@@ -56,6 +56,10 @@ type Config struct {
 	Now     func() time.Time
 	Rand    io.Reader
 	Logger  *slog.Logger
+	// LogoutQueued, when set, is called after a commit that may have queued back-channel
+	// logout notices, to wake their deliverer (the provider's); without it they wait for its
+	// next poll.
+	LogoutQueued func()
 }
 
 // Service carries out every use case.
@@ -69,12 +73,15 @@ type Service struct {
 	now     func() time.Time
 	rand    io.Reader
 	log     *slog.Logger
+
+	logoutQueued func()
 }
 
 // New makes a Service. Now, Rand and Logger default to the clock, crypto/rand and slog's default.
 func New(c Config) *Service {
 	s := &Service{store: c.Store, opts: c.Options, hasher: c.Hasher, keys: c.Keys, mailer: c.Mailer,
-		baseURL: strings.TrimRight(c.BaseURL, "/"), now: c.Now, rand: c.Rand, log: c.Logger}
+		baseURL: strings.TrimRight(c.BaseURL, "/"), now: c.Now, rand: c.Rand, log: c.Logger,
+		logoutQueued: c.LogoutQueued}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -162,11 +162,77 @@ func (s *Service) StepUp(ctx context.Context, token, returnTo string) (Step, err
 
 // endSessions ends every session of the account but the one with keep (nil for none) and
 // revokes every token applications hold for it (SPEC §7): the account's standing changed (a
-// new password, a reset second factor, disabling, a change of source).
+// new password, a reset second factor, disabling, a change of source). The caller wakes the
+// logout deliverer (wakeLogouts) once its transaction has committed.
 func (s *Service) endSessions(ctx context.Context, q store.Queries, userID int64, keep []byte) error {
+	sids, err := q.SessionSIDs(ctx, userID, keep)
+	if err != nil {
+		return err
+	}
 	if err := q.DeleteUserSessions(ctx, userID, keep); err != nil {
 		return err
 	}
-	_, err := q.DeleteTokens(ctx, store.TokenFilter{UserID: userID})
+	if _, err := s.sessionsEnded(ctx, q, userID, sids); err != nil {
+		return err
+	}
+	_, err = q.DeleteTokens(ctx, store.TokenFilter{UserID: userID})
 	return err
+}
+
+// sessionsEnded is what the end of the account's sessions sids means to applications (SPEC §7
+// "Logout"): every client with a back-channel logout URI that received tokens in one of them
+// is queued a logout notice, one per client and session, and the sessions' records of clients
+// are forgotten. It runs in the transaction that ends the sessions, so that a session never
+// ends without its notices, and answers how many it queued; the provider delivers them.
+func (s *Service) sessionsEnded(ctx context.Context, q store.Queries, userID int64, sids []string) (int, error) {
+	subject, queued := "", 0
+	now := s.now()
+	for _, sid := range sids {
+		if sid == "" {
+			continue
+		}
+		clients, err := q.SessionClients(ctx, sid)
+		if err != nil {
+			return queued, err
+		}
+		if len(clients) == 0 {
+			continue
+		}
+		for _, id := range clients {
+			c, err := q.Client(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return queued, err
+			}
+			if c.BackchannelLogoutURI == "" {
+				continue
+			}
+			if subject == "" {
+				u, err := q.User(ctx, userID)
+				if err != nil {
+					return queued, err
+				}
+				subject = u.Subject
+			}
+			n := &store.LogoutNotice{ClientID: c.ID, UserID: userID, Subject: subject, SID: sid, CreatedAt: now, NextAt: now}
+			if err := q.AddLogoutNotice(ctx, n); err != nil {
+				return queued, err
+			}
+			queued++
+		}
+		if err := q.DeleteSessionClients(ctx, sid); err != nil {
+			return queued, err
+		}
+	}
+	return queued, nil
+}
+
+// wakeLogouts tells the logout deliverer that notices may be waiting, after the transaction
+// that queued them has committed: it sends them at once instead of at its next poll.
+func (s *Service) wakeLogouts() {
+	if s.logoutQueued != nil {
+		s.logoutQueued()
+	}
 }

@@ -518,10 +518,44 @@ func (s *Service) ChangeTemporaryPassword(ctx context.Context, token, newPasswor
 	return s.setPassword(ctx, si.sess, si.user, newPassword, "temporary password replaced")
 }
 
-// SignOut ends the sign-in or session of token on the server.
+// SignOut ends the sign-in or session of token on the server, and queues the back-channel
+// logout of the applications that received tokens in it (SPEC §7 "Logout").
 func (s *Service) SignOut(ctx context.Context, token string) error {
 	if !validToken(token) {
 		return nil
 	}
-	return s.store.DeleteSession(ctx, hashToken(token))
+	hash := hashToken(token)
+	sess, err := s.store.Session(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	queued := 0
+	err = s.store.Update(ctx, func(q store.Queries) error {
+		// The account first, then the session: the order of every transaction that locks both.
+		if _, err := q.User(ctx, sess.UserID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		cur, err := q.Session(ctx, hash)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := q.DeleteSession(ctx, hash); err != nil {
+			return err
+		}
+		queued, err = s.sessionsEnded(ctx, q, cur.UserID, []string{cur.SID})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if queued > 0 {
+		s.wakeLogouts()
+	}
+	return nil
 }
