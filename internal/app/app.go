@@ -225,7 +225,15 @@ func (a *App) NewService(st store.Store, opts *options.Cache) *account.Service {
 		opts = options.NewCache(st.Options, a.Clock.Now)
 	}
 	return account.New(account.Config{Store: st, Options: opts, Hasher: a.Hasher, Keys: a.Keys, Mailer: a.Mailer,
-		BaseURL: a.BaseURL, Now: a.Clock.Now, Rand: a.random, Logger: a.Log})
+		BaseURL: a.BaseURL, Now: a.Clock.Now, Rand: a.random, Logger: a.Log, LogoutQueued: a.wakeLogouts})
+}
+
+// wakeLogouts tells this process's deliverer of back-channel logout notices that one was
+// queued. A command has none running: a serving instance finds the notice at its next poll.
+func (a *App) wakeLogouts() {
+	if a.Provider != nil {
+		a.Provider.Logouts().Wake()
+	}
 }
 
 // OpenStore opens the database that db names ("" for SQLite in the data folder) and tells

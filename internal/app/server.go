@@ -107,8 +107,9 @@ func (a *App) URL() string {
 	return "http://" + a.Addr()
 }
 
-// Serve answers requests, delivers the SMTP queue and sweeps expired sessions until ctx ends;
-// then it stops taking requests and gives those in flight 10 seconds to finish.
+// Serve answers requests, delivers the SMTP queue and the applications' back-channel logouts,
+// and sweeps expired sessions until ctx ends; then it stops taking requests and gives those in
+// flight 10 seconds to finish.
 func (a *App) Serve(ctx context.Context) error {
 	if a.srv == nil {
 		return errors.New("app: opened without an address to serve on")
@@ -116,6 +117,9 @@ func (a *App) Serve(ctx context.Context) error {
 	if a.Queue != nil {
 		go a.Queue.Run(ctx)
 		a.Log.Info("mail delivery over SMTP", "server", fmt.Sprint(a.Queue.Transport()), "queue", a.Queue.Dir())
+	}
+	if a.Provider != nil {
+		go a.Provider.Logouts().Run(ctx)
 	}
 	go a.sweep(ctx)
 	errc := make(chan error, 1)

@@ -68,6 +68,8 @@ type Provider struct {
 	log    *slog.Logger
 	keys   *keyRing
 	op     *op.Provider
+	// logouts delivers back-channel logout notices (backchannel.go).
+	logouts *Logouts
 
 	clientAuthFailures prometheus.Counter
 }
@@ -114,9 +116,12 @@ func New(ctx context.Context, c Config) (*Provider, error) {
 	if p.log == nil {
 		p.log = slog.Default()
 	}
+	p.logouts = newLogouts(p)
 	if c.Registry != nil {
-		if err := c.Registry.Register(p.clientAuthFailures); err != nil {
-			return nil, err
+		for _, m := range []prometheus.Collector{p.clientAuthFailures, p.logouts.outcomes} {
+			if err := c.Registry.Register(m); err != nil {
+				return nil, err
+			}
 		}
 	}
 	p.keys = &keyRing{p: p, sealer: c.Keys}
