@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +18,8 @@ import (
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/app"
 	"github.com/twofold-auth/twofold/internal/app/apptest"
+	"github.com/twofold-auth/twofold/internal/clock"
+	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/provider"
 	"github.com/twofold-auth/twofold/internal/store"
 )
@@ -34,8 +37,8 @@ type logoutReceiver struct {
 	verifier func() *gooidc.IDTokenVerifier
 
 	mu       sync.Mutex
-	status   int // the answer to a delivery; 0 accepts it
-	attempts int
+	status   int      // the answer to a delivery; 0 accepts it
+	raw      []string // every logout token sent, accepted or not
 	accepted []logoutToken
 }
 
@@ -70,8 +73,9 @@ func (h *harness) receiver() (r *logoutReceiver, uri string, setClient func(id s
 }
 
 func (r *logoutReceiver) serve(w http.ResponseWriter, req *http.Request) {
+	raw := req.PostFormValue("logout_token")
 	r.mu.Lock()
-	r.attempts++
+	r.raw = append(r.raw, raw)
 	status := r.status
 	r.mu.Unlock()
 	if status != 0 {
@@ -83,7 +87,6 @@ func (r *logoutReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
-	raw := req.PostFormValue("logout_token")
 	tok, err := r.verifier().Verify(req.Context(), raw)
 	if err != nil {
 		r.t.Errorf("logout token refused by go-oidc: %v", err)
@@ -124,10 +127,10 @@ func (r *logoutReceiver) got() []logoutToken {
 	return append([]logoutToken(nil), r.accepted...)
 }
 
-func (r *logoutReceiver) tries() int {
+func (r *logoutReceiver) sent() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.attempts
+	return append([]string(nil), r.raw...)
 }
 
 // waitFor waits until cond holds; the bound only ends a hang.
@@ -329,7 +332,11 @@ func TestBackchannelLogoutPasswordChange(t *testing.T) {
 // the injected clock, and once it is up it gets the token exactly once; one that never comes
 // back is given up after a day, audited.
 func TestBackchannelLogoutRetries(t *testing.T) {
-	h := newHarness(t)
+	logs := &apptest.Logs{}
+	fc := clock.NewFake(time.Now().Truncate(time.Second))
+	a := apptest.Serve(t, app.Config{Clock: fc, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	h := &harness{t: t, app: a, clock: fc, base: a.BaseURL, rp: newRelyingParty(t)}
+	h.setOption(options.InternalMFA, options.PolicyOff)
 	ctx := context.Background()
 	u := h.addUser("sam", false)
 	id, secret, r := h.logoutClient("Wiki")
@@ -395,6 +402,15 @@ func TestBackchannelLogoutRetries(t *testing.T) {
 	}
 	if len(r2.got()) != 0 {
 		t.Errorf("a receiver answering 502 counted a delivery")
+	}
+	// The failures were logged, never with a token.
+	if !strings.Contains(logs.String(), "back-channel logout") {
+		t.Errorf("the failed deliveries were not logged:\n%s", logs)
+	}
+	for _, raw := range append(r.sent(), r2.sent()...) {
+		if raw == "" || strings.Contains(logs.String(), raw) || strings.Contains(logs.String(), strings.Split(raw, ".")[2]) {
+			t.Fatalf("a logout token is in the log (or none was sent)")
+		}
 	}
 	metrics := h.metrics()
 	for _, want := range []string{`twofold_oidc_backchannel_logout_total{outcome="delivered"} 1`,
