@@ -508,3 +508,25 @@ func (h *harness) metrics() string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestBackchannelLogoutRefusesOtherURIs: a logout URI that registration would refuse (http to
+// a host that is not a loopback address), however it came into the database, is never sent to:
+// the notice is dropped, audited and counted.
+func TestBackchannelLogoutRefusesOtherURIs(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("vic", false)
+	id, secret := h.addClient(store.Client{Name: "Plain http", SkipConsent: true, BackchannelLogoutURI: "http://app.example.com/logout"})
+	b := h.browser()
+	h.signedInTo(b, id, secret, "vic")
+	b.post("/signout", url.Values{})
+	waitFor(t, "the notice dropped", func() bool { return len(h.events(provider.ActionLogoutFailed)) > 0 })
+	if ev := h.events(provider.ActionLogoutFailed); len(ev) != 1 || !strings.Contains(ev[0].Detail, "not https") {
+		t.Errorf("audit: %+v", ev)
+	}
+	if n, err := h.app.Store.CountLogoutNotices(context.Background()); err != nil || n != 0 {
+		t.Errorf("CountLogoutNotices = %d, %v; want 0", n, err)
+	}
+	if !strings.Contains(h.metrics(), `twofold_oidc_backchannel_logout_total{outcome="refused"} 1`) {
+		t.Errorf("the refusal is not counted")
+	}
+}
