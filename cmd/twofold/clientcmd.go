@@ -93,7 +93,7 @@ func clientCommand(ctx context.Context, sub string, args []string, stdout io.Wri
 		spec := provider.ClientSpec{Name: pos[0], RedirectURIs: *redirects, PostLogoutRedirectURIs: *postLogout,
 			BackchannelLogoutURI: *backchannel, Public: *public, RequireMFA: *requireMFA, SkipConsent: *skipConsent}
 		if *groups != "" {
-			spec.Groups = strings.Split(*groups, ",")
+			spec.Groups = account.GroupList(*groups)
 		}
 		v, secret, err := p.AddClient(ctx, account.CLI, spec)
 		if err != nil {

@@ -62,7 +62,7 @@ func clientSpec(form url.Values) provider.ClientSpec {
 		BackchannelLogoutURI:   form.Get("backchannel_logout_uri"), Public: form.Get("public") != "",
 		RequireMFA: form.Get("require_mfa") != "", SkipConsent: form.Get("skip_consent") != ""}
 	if g := form.Get("groups"); g != "" {
-		s.Groups = strings.Split(g, ",")
+		s.Groups = account.GroupList(g)
 	}
 	return s
 }
