@@ -87,7 +87,8 @@ func clientView(c *store.Client) *ClientView {
 		RequireMFA: c.RequireMFA, SkipConsent: c.SkipConsent, Groups: list(c.Groups), CreatedAt: c.CreatedAt.UTC()}
 }
 
-// AppView is an application a person allowed, as Profile > Applications lists it.
+// AppView is an application a person allowed, or one that holds a token of theirs without
+// having asked, as Profile > Applications lists it. AllowedAt is zero for the latter.
 type AppView struct {
 	ClientID  string    `json:"client_id"`
 	Name      string    `json:"name"`
@@ -417,6 +418,25 @@ func (p *Provider) Applications(ctx context.Context, token string) ([]AppView, e
 			scopes = []string{}
 		}
 		out = append(out, AppView{ClientID: cl.ID, Name: cl.Name, Scopes: scopes, AllowedAt: c.CreatedAt.UTC()})
+	}
+	// Applications that ask no consent (--skip-consent) are listed while they hold a token of
+	// the person, so that Remove access reaches them too.
+	holding, err := p.st.TokenClients(ctx, si.User.ID, p.now())
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range holding {
+		if slices.ContainsFunc(out, func(a AppView) bool { return a.ClientID == id }) {
+			continue
+		}
+		cl, err := p.st.Client(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, AppView{ClientID: cl.ID, Name: cl.Name, Scopes: []string{}})
 	}
 	return out, nil
 }

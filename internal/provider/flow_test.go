@@ -189,3 +189,34 @@ func sessionCookie(t *testing.T, b *browser, base string) string {
 	t.Fatal("no session cookie")
 	return ""
 }
+
+// TestApplicationsListsSkipConsent: an application that asks no consent is listed under
+// Profile > Applications while it holds a token of the person, and Remove access revokes it.
+func TestApplicationsListsSkipConsent(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("wes", false)
+	id, secret := h.addClient(store.Client{Name: "Intranet", SkipConsent: true})
+	cfg, _ := h.oauth(id, secret)
+	b := h.browser()
+	tok, err := cfg.Exchange(context.Background(), h.codeFor(b, cfg, "wes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := sessionCookie(t, b, h.base)
+	apps, err := h.app.Provider.Applications(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(apps) != 1 || apps[0].ClientID != id || !apps[0].AllowedAt.IsZero() {
+		t.Fatalf("applications %+v, want Intranet without a consent time", apps)
+	}
+	if err := h.app.Provider.RemoveAccess(context.Background(), token, id); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := h.userinfo(tok.AccessToken); !refused(status) {
+		t.Errorf("after Remove access the token answers %d", status)
+	}
+	if apps, _ := h.app.Provider.Applications(context.Background(), token); len(apps) != 0 {
+		t.Errorf("still listed: %+v", apps)
+	}
+}
