@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -363,16 +362,14 @@ func maxAgeOf(r request) (time.Duration, bool) {
 	return time.Duration(*r.MaxAge) * time.Second, true
 }
 
-// itoa is strconv.Itoa for audit details.
-func itoa(n int) string { return strconv.Itoa(n) }
-
-// Sweep removes what no longer works: authorization requests past RequestLifetime (a redeemed
-// one is kept that long, so that a replay of its code still revokes what it issued), tokens past
+// Sweep removes what no longer works: authorization requests past RequestLifetime and the
+// lifetime of a code issued at its end (a redeemed one is kept that long, so that a replay of
+// its code still revokes what it issued), tokens past
 // their expiry (a used refresh token is kept until then, to recognise its reuse), and session
 // records older than any session.
 func (p *Provider) Sweep(ctx context.Context) error {
 	now := p.now()
-	if _, err := p.st.DeleteExpiredAuthRequests(ctx, now.Add(-RequestLifetime)); err != nil {
+	if _, err := p.st.DeleteExpiredAuthRequests(ctx, now.Add(-RequestLifetime-CodeLifetime)); err != nil {
 		return err
 	}
 	if _, err := p.st.DeleteExpiredTokens(ctx, now); err != nil {

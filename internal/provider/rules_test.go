@@ -644,7 +644,14 @@ func TestSweep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h.clock.Advance(31 * time.Minute)
+	h.clock.Advance(30 * time.Minute)
+	if err := h.app.Provider.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AuthRequest(ctx, "req-1"); err != nil {
+		t.Errorf("a request went before a code issued at its end could expire: %v", err)
+	}
+	h.clock.Advance(2 * time.Minute)
 	if err := h.app.Provider.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
