@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -708,5 +709,118 @@ func TestSSOAccountSecondFactor(t *testing.T) {
 		if c := claims(t, idt); c["acr"] != "mfa" || !sameStrings(c["amr"], tc.amr...) {
 			t.Errorf("acr %v amr %v, want mfa and the provider's amr", c["acr"], c["amr"])
 		}
+	}
+}
+
+// TestIntrospection: a client learns about its own tokens only (RFC 7662); a revoked or
+// expired one is inactive.
+func TestIntrospection(t *testing.T) {
+	h := newHarness(t)
+	u := h.addUser("xia", false)
+	id, secret := h.addClient(store.Client{SkipConsent: true})
+	other, otherSecret := h.addClient(store.Client{SkipConsent: true})
+	cfg, _ := h.oauth(id, secret)
+	tok, err := cfg.Exchange(context.Background(), h.codeFor(h.browser(), cfg, "xia"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	introspect := func(client, secret string) map[string]any {
+		form := url.Values{"token": {tok.AccessToken}}
+		req, _ := http.NewRequest(http.MethodPost, h.base+"/oidc/introspect", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(client, secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return m
+	}
+	if m := introspect(id, secret); m["active"] != true || m["sub"] != u.Subject || m["client_id"] != id || m["username"] != "xia" {
+		t.Fatalf("own token: %v", m)
+	}
+	if m := introspect(other, otherSecret); m["active"] != false || m["sub"] != nil {
+		t.Fatalf("another client's token: %v", m)
+	}
+	if m := introspect(id, "wrong"); m["active"] == true {
+		t.Fatalf("with a wrong secret: %v", m)
+	}
+	h.clock.Advance(16 * time.Minute)
+	if m := introspect(id, secret); m["active"] != false {
+		t.Fatalf("after 16 minutes: %v", m)
+	}
+	if status, _ := h.userinfo(tok.AccessToken); !refused(status) {
+		t.Errorf("userinfo with a 16-minute-old access token: %d", status)
+	}
+}
+
+// TestRefreshLifetime: a refresh token works for 30 days, not more.
+func TestRefreshLifetime(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("yan", false)
+	id, secret := h.addClient(store.Client{SkipConsent: true})
+	cfg, _ := h.oauth(id, secret, gooidc.ScopeOpenID, gooidc.ScopeOfflineAccess)
+	cfg.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	ctx := context.Background()
+	tok, err := cfg.Exchange(ctx, h.codeFor(h.browser(), cfg, "yan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(29 * 24 * time.Hour)
+	tok, err = cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatalf("after 29 days: %v", err)
+	}
+	h.clock.Advance(30*24*time.Hour + time.Minute)
+	if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+		t.Fatal("a refresh token worked after 30 days")
+	}
+}
+
+// TestStandingRevokes: resetting MFA, a new temporary password and a password change revoke
+// the account's tokens at once, as disabling does (TestDisablingRevokes).
+func TestStandingRevokes(t *testing.T) {
+	for name, change := range map[string]func(h *harness, b *browser) error{
+		"reset MFA": func(h *harness, _ *browser) error {
+			_, err := h.app.Service.ResetMFA(context.Background(), account.CLI, "zed", false)
+			return err
+		},
+		"new temporary password": func(h *harness, _ *browser) error {
+			_, err := h.app.Service.ResetPassword(context.Background(), account.CLI, "zed")
+			return err
+		},
+		"password change": func(h *harness, b *browser) error {
+			p := b.post("/profile/security/password", url.Values{"current_password": {testPassword},
+				"new_password": {"a whole new passphrase 42"}, "confirm_password": {"a whole new passphrase 42"}})
+			if p.status != http.StatusOK {
+				return fmt.Errorf("password change: %d at %s", p.status, p.url)
+			}
+			return nil
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.addUser("zed", true)
+			id, secret := h.addClient(store.Client{SkipConsent: true})
+			cfg, _ := h.oauth(id, secret, gooidc.ScopeOpenID, gooidc.ScopeOfflineAccess)
+			cfg.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+			ctx := context.Background()
+			b := h.browser()
+			tok, err := cfg.Exchange(ctx, h.codeFor(b, cfg, "zed"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := change(h, b); err != nil {
+				t.Fatal(err)
+			}
+			if status, _ := h.userinfo(tok.AccessToken); !refused(status) {
+				t.Errorf("access token after %s: %d", name, status)
+			}
+			if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err == nil {
+				t.Errorf("refresh token after %s worked", name)
+			}
+		})
 	}
 }
