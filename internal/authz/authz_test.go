@@ -1,0 +1,135 @@
+package authz
+
+import (
+	"strings"
+	"testing"
+)
+
+func rules(t *testing.T, rs ...Rule) []Rule {
+	t.Helper()
+	for i := range rs {
+		if err := rs[i].Compile(); err != nil {
+			t.Fatalf("rule %d: %v", i+1, err)
+		}
+	}
+	return rs
+}
+
+func target(t *testing.T, method, raw string) Target {
+	t.Helper()
+	tg, err := ParseTarget(method, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
+var (
+	alice   = &Who{Username: "alice", Groups: []string{"ops"}}
+	alice2f = &Who{Username: "alice", Groups: []string{"ops"}, SecondFactor: true}
+	bob2f   = &Who{Username: "bob", Groups: []string{"sales"}, SecondFactor: true}
+)
+
+func TestDecide(t *testing.T) {
+	rs := rules(t,
+		Rule{Hosts: []string{"public.example.com"}, Policy: Bypass},
+		Rule{Hosts: []string{"*.example.com"}, Path: `^/admin`, Subjects: []string{"group:ops"}, Policy: TwoFactor},
+		Rule{Hosts: []string{"*.example.com"}, Path: `^/admin`, Policy: Deny},
+		Rule{Hosts: []string{"app.example.com"}, Methods: []string{"GET", "HEAD"}, Policy: OneFactor},
+		Rule{Hosts: []string{"app.example.com"}, Path: `\?debug=1`, Policy: Deny},
+		Rule{Hosts: []string{"app.example.com"}, Subjects: []string{"user:Bob", "group:ops"}, Policy: OneFactor},
+	)
+	cases := []struct {
+		name, method, url string
+		who               *Who
+		def               string
+		outcome           string
+		rule              int
+	}{
+		{"bypass needs no session", "GET", "https://public.example.com/x", nil, Deny, Allow, 0},
+		{"host ignores the port", "GET", "https://public.example.com:8443/x", nil, Deny, Allow, 0},
+		{"host is case-blind", "GET", "https://PUBLIC.example.com/", nil, Deny, Allow, 0},
+		{"wildcard is not the domain itself", "GET", "https://example.com/admin", alice2f, Deny, Forbidden, -1},
+		{"subjects without a session: sign in first", "GET", "https://app.example.com/admin/x", nil, Deny, SignIn, 1},
+		{"member with a second factor", "GET", "https://app.example.com/admin/x", alice2f, Deny, Allow, 1},
+		{"member without a second factor", "GET", "https://app.example.com/admin/x", alice, Deny, SecondFactor, 1},
+		{"outside the subjects falls to the next rule", "GET", "https://app.example.com/admin/x", bob2f, Deny, Forbidden, 2},
+		{"path unanchored", "GET", "https://app.example.com/admin", bob2f, OneFactor, Forbidden, 2},
+		{"one_factor without a session", "GET", "https://app.example.com/page", nil, Deny, SignIn, 3},
+		{"one_factor with a password only", "GET", "https://app.example.com/page", alice, Deny, Allow, 3},
+		{"method not listed, query matched", "POST", "https://app.example.com/page?debug=1", alice, Deny, Forbidden, 4},
+		{"user subject case-blind", "POST", "https://app.example.com/page", bob2f, Deny, Allow, 5},
+		{"group subject", "POST", "https://app.example.com/page", alice, Deny, Allow, 5},
+		{"nobody's subject: the default", "POST", "https://app.example.com/page", &Who{Username: "carol"}, TwoFactor, SecondFactor, -1},
+		{"no rule: default deny", "GET", "https://other.example.org/", alice2f, Deny, Forbidden, -1},
+		{"no rule: default one_factor", "GET", "https://other.example.org/", nil, OneFactor, SignIn, -1},
+		{"no rule: default two_factor", "GET", "https://other.example.org/", alice2f, TwoFactor, Allow, -1},
+		{"look-alike host", "GET", "https://public.example.com.evil.org/", nil, Deny, Forbidden, -1},
+		{"encoded path is matched decoded", "GET", "https://app.example.com/%61dmin", alice, Deny, SecondFactor, 1},
+		{"dot segments are removed", "GET", "https://app.example.com/public/../admin/x", bob2f, Deny, Forbidden, 2},
+		{"double slash", "GET", "https://app.example.com//admin", bob2f, Deny, Forbidden, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := Decide(rs, c.def, target(t, c.method, c.url), c.who)
+			if d.Outcome != c.outcome || d.Rule != c.rule {
+				t.Fatalf("%s %s: %s by rule %d, want %s by rule %d (why: %s)", c.method, c.url, d.Outcome, d.Rule,
+					c.outcome, c.rule, strings.Join(d.Why, "; "))
+			}
+		})
+	}
+}
+
+func TestWhy(t *testing.T) {
+	rs := rules(t,
+		Rule{Hosts: []string{"a.example.com"}, Policy: Bypass},
+		Rule{Hosts: []string{"b.example.com"}, Path: `^/x`, Policy: Bypass},
+		Rule{Hosts: []string{"b.example.com"}, Methods: []string{"POST"}, Policy: Bypass},
+		Rule{Hosts: []string{"b.example.com"}, Subjects: []string{"group:ops"}, Policy: Bypass},
+	)
+	d := Decide(rs, Deny, target(t, "GET", "https://b.example.com/y"), &Who{Username: "bob"})
+	want := []string{"host b.example.com is not a.example.com", `path "/y" does not match "^/x"`,
+		"method GET is not POST", "bob is not among its subjects"}
+	if len(d.Why) != len(want) {
+		t.Fatalf("why %q", d.Why)
+	}
+	for i, w := range want {
+		if !strings.Contains(d.Why[i], w) || !strings.HasPrefix(d.Why[i], "rule ") {
+			t.Errorf("why[%d] = %q, want it to say %q", i, d.Why[i], w)
+		}
+	}
+}
+
+func TestCompileRefuses(t *testing.T) {
+	for name, r := range map[string]Rule{
+		"no host":         {Policy: Bypass},
+		"bad policy":      {Hosts: []string{"a.example.com"}, Policy: "allow"},
+		"wildcard inside": {Hosts: []string{"a.*.example.com"}, Policy: Bypass},
+		"bare wildcard":   {Hosts: []string{"*"}, Policy: Bypass},
+		"upper case host": {Hosts: []string{"A.example.com"}, Policy: Bypass},
+		"host with port":  {Hosts: []string{"a.example.com:443"}, Policy: Bypass},
+		"host with path":  {Hosts: []string{"a.example.com/x"}, Policy: Bypass},
+		"bad regexp":      {Hosts: []string{"a.example.com"}, Path: `(`, Policy: Bypass},
+		"long regexp":     {Hosts: []string{"a.example.com"}, Path: strings.Repeat("a", MaxPathLen+1), Policy: Bypass},
+		"bad method":      {Hosts: []string{"a.example.com"}, Methods: []string{"get"}, Policy: Bypass},
+		"bad subject":     {Hosts: []string{"a.example.com"}, Subjects: []string{"role:admin"}, Policy: Bypass},
+		"bad group":       {Hosts: []string{"a.example.com"}, Subjects: []string{"group:Ops"}, Policy: Bypass},
+		"too many hosts":  {Hosts: make([]string, MaxHosts+1), Policy: Bypass},
+		"control in host": {Hosts: []string{"a.example.com\n"}, Policy: Bypass},
+	} {
+		if err := r.Compile(); err == nil {
+			t.Errorf("%s: compiled", name)
+		}
+	}
+}
+
+func TestParseTargetRefuses(t *testing.T) {
+	for _, raw := range []string{"", "/relative", "ftp://a.example.com/", "https:///nohost", "javascript:alert(1)"} {
+		if _, err := ParseTarget("GET", raw); err == nil {
+			t.Errorf("%q parsed", raw)
+		}
+	}
+	if _, err := ParseTarget("BREW", "https://a.example.com/"); err == nil {
+		t.Error("method BREW parsed")
+	}
+}
