@@ -18,7 +18,7 @@ var Tables = []string{
 	"users", "backup_codes", "password_failures", "address_failures",
 	"sessions", "options", "events", "meta",
 	"clients", "auth_requests", "tokens", "consents", "signing_keys", "session_clients",
-	"logout_notices",
+	"logout_notices", "access_rules",
 }
 
 // Copier is a store whose every row can be read and written as it is kept, ids included, so
@@ -75,6 +75,7 @@ type Record struct {
 	SigningKey      *SigningKey
 	SessionClient   *SessionClientRecord
 	LogoutNotice    *LogoutNotice
+	AccessRule      *AccessRule
 }
 
 // Table answers the name (one of Tables) of the table the record belongs to, or "" when no
@@ -111,6 +112,8 @@ func (r Record) Table() string {
 		return "session_clients"
 	case r.LogoutNotice != nil:
 		return "logout_notices"
+	case r.AccessRule != nil:
+		return "access_rules"
 	}
 	return ""
 }

@@ -475,6 +475,9 @@ type Queries interface {
 	// SetMetaOnce stores value under key unless a value is there, and answers the value that
 	// is stored afterwards.
 	SetMetaOnce(ctx context.Context, key, value string) (string, error)
+
+	// Access rules of forward auth (SPEC §8).
+	AccessRuleQueries
 }
 
 // Store is a storage backend.

@@ -28,6 +28,7 @@ var Columns = map[string][]string{
 	"signing_keys":      columns(SigningKeyColumns),
 	"session_clients":   columns(SessionClientColumns),
 	"logout_notices":    columns(LogoutNoticeColumns),
+	"access_rules":      columns(AccessRuleColumns),
 }
 
 // columns splits a list of columns as the queries write it.
@@ -45,6 +46,7 @@ var exportOrder = map[string]string{
 	"address_failures": "at, addr", "sessions": "id_hash", "options": "key", "events": "id", "meta": "key",
 	"clients": "id", "auth_requests": "id", "tokens": "id_hash", "consents": "user_id, client_id",
 	"signing_keys": "id", "session_clients": "sid, client_id", "logout_notices": "id",
+	"access_rules": "position",
 }
 
 // ExportTable yields the rows of table t read through x (a transaction of one snapshot); false
@@ -132,6 +134,8 @@ func Values(r store.Record) []any {
 		return []any{c.SID, c.ClientID, c.UserID, Nanos(c.CreatedAt)}
 	case r.LogoutNotice != nil:
 		return logoutNoticeValues(r.LogoutNotice)
+	case r.AccessRule != nil:
+		return accessRuleValues(r.AccessRule)
 	}
 	return nil
 }

@@ -186,6 +186,9 @@ func Record(t string, rows Scanner) (store.Record, error) {
 	case "logout_notices":
 		n, err := logoutNotice(rows)
 		return store.Record{LogoutNotice: n}, err
+	case "access_rules":
+		r, err := accessRule(rows)
+		return store.Record{AccessRule: r}, err
 	}
 	return store.Record{}, fmt.Errorf("unknown table %q", t)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"iter"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -69,6 +70,11 @@ func fill(t *testing.T, s store.Store) {
 		t.Fatalf("SetMetaOnce: %v", err)
 	}
 	fillProvider(t, s, alice, bob)
+	for i, host := range []string{"app.example.com", "admin.example.com"} {
+		if err := s.AddAccessRule(ctx, ruleOf(host, i), 0); err != nil {
+			t.Fatalf("AddAccessRule: %v", err)
+		}
+	}
 }
 
 // fillProvider writes the OpenID Connect provider's rows of fill: two clients, two
@@ -165,9 +171,9 @@ func copyBetween(t *testing.T, open, openTarget func(t *testing.T) store.Store) 
 	}
 	fill(t, src)
 	want := store.Counts{"users": 2, "backup_codes": 3, "password_failures": 2, "address_failures": 3,
-		"sessions": 2, "options": 1, "events": 3, "meta": 1,
+		"sessions": 2, "options": 1, "events": 3, "meta": 2,
 		"clients": 2, "auth_requests": 2, "tokens": 3, "consents": 1, "signing_keys": 2, "session_clients": 1,
-		"logout_notices": 1}
+		"logout_notices": 1, "access_rules": 2}
 	if got, err := from.Count(ctx); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Count = %v, %v; want %v", got, err, want)
 	}
@@ -263,6 +269,16 @@ func copyBetween(t *testing.T, open, openTarget func(t *testing.T) store.Store) 
 	}
 	if n := addNotice(t, dst, logoutNoticeOf("app", "after-copy", alice.ID, t0)); n.ID <= maxNotice {
 		t.Errorf("a notice added after the copy got id %d, not after the copied %d", n.ID, maxNotice)
+	}
+
+	if h := hostsOf(t, dst); !slices.Equal(h, []string{"app.example.com", "admin.example.com"}) {
+		t.Errorf("AccessRules of the copy = %q", h)
+	}
+	if v, err := dst.AccessRulesVersion(ctx); err != nil || v != 2 {
+		t.Errorf("AccessRulesVersion of the copy = %d, %v; want 2", v, err)
+	}
+	if r := ruleOf("after.example.com", 0); dst.AddAccessRule(ctx, r, 0) != nil || r.Position != 3 {
+		t.Errorf("a rule added after the copy went to position %d, want 3", r.Position)
 	}
 
 	// A target that holds anything is refused, and left as it was.

@@ -17,6 +17,7 @@ func RunTwoHandles(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		name string
 		fn   func(t *testing.T, a, b store.Store)
 	}{
+		{"AccessRuleRace", testAccessRuleRace},
 		{"Writes", testTwoHandleWrites},
 		{"AddressLimit", testTwoHandleAddressLimit},
 		{"CodeAndTokenOnce", testTwoHandleCodeAndTokenOnce},

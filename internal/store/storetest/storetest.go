@@ -7,8 +7,9 @@
 // contract, the concurrency guarantees included: single-use TOTP steps and backup codes,
 // read-modify-write of an account's counters and groups inside Update, a name's password failures read
 // and written inside Update without losing one, the per-address limit across handles,
-// sign-ins that only one of two racing requests can move on, and the OpenID Connect provider's
-// codes and refresh tokens that work once.
+// sign-ins that only one of two racing requests can move on, the OpenID Connect provider's
+// codes and refresh tokens that work once, and access rules changed at once that never share a
+// position.
 package storetest
 
 import (
@@ -63,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Meta", testMeta},
 	}
 	tests = append(tests, providerTests...)
+	tests = append(tests, accessRuleTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
