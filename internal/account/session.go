@@ -180,51 +180,117 @@ func (s *Service) endSessions(ctx context.Context, q store.Queries, userID int64
 }
 
 // sessionsEnded is what the end of the account's sessions sids means to applications (SPEC §7
-// "Logout"): every client with a back-channel logout URI that received tokens in one of them
-// is queued a logout notice, one per client and session, and the sessions' records of clients
-// are forgotten. It runs in the transaction that ends the sessions, so that a session never
-// ends without its notices, and answers how many it queued; the provider delivers them.
+// "Logout"): the sessions' records of clients are removed, and every client with a
+// back-channel logout URI whose record this transaction removed is queued a logout notice, one
+// per client and session. It runs in the transaction that ends the sessions, so that a session
+// never ends without its notices, and answers how many it queued; the provider delivers them.
+// A record another transaction removed first (the sweep's, endedSessions) is told by that one.
 func (s *Service) sessionsEnded(ctx context.Context, q store.Queries, userID int64, sids []string) (int, error) {
-	subject, queued := "", 0
-	now := s.now()
+	var ended []*store.EndedSessionClient
 	for _, sid := range sids {
 		if sid == "" {
 			continue
 		}
-		clients, err := q.SessionClients(ctx, sid)
+		clients, err := q.DeleteSessionClients(ctx, sid)
 		if err != nil {
-			return queued, err
-		}
-		if len(clients) == 0 {
-			continue
+			return 0, err
 		}
 		for _, id := range clients {
-			c, err := q.Client(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
+			ended = append(ended, &store.EndedSessionClient{SID: sid, ClientID: id, UserID: userID})
+		}
+	}
+	return s.queueLogouts(ctx, q, ended)
+}
+
+// endedBatch bounds the records of ended sessions one sweep takes (endedSessions): a backlog
+// goes at the next sweeps, a minute apart.
+const endedBatch = 1000
+
+// Sweep is the minute sweep of sessions that every serving instance runs (SPEC §5
+// "Sessions", §7 "Logout"): it removes the sign-ins and sessions that expired, and then tells
+// the applications of every session that ended without telling them (endedSessions). It
+// answers how many sessions it removed and how many logout notices it queued; the second
+// step runs when the first fails too.
+func (s *Service) Sweep(ctx context.Context) (removed, queued int, err error) {
+	now := s.now()
+	removed, err = s.store.DeleteExpiredSessions(ctx, now.Add(-SignInLifetime), now.Add(-SessionIdle), now.Add(-SessionLifetime))
+	if err != nil {
+		err = fmt.Errorf("expired sessions: %w", err)
+	}
+	queued, qerr := s.endedSessions(ctx)
+	if qerr != nil {
+		err = errors.Join(err, fmt.Errorf("logout notices of ended sessions: %w", qerr))
+	}
+	return removed, queued, err
+}
+
+// endedSessions is sessionsEnded for the sessions that ended by expiry: removed by Sweep, or
+// by current when next used, with no transaction of theirs to queue notices in. Their records
+// of clients outlive them, and here up to endedBatch of them are removed and their clients
+// queued notices, in one transaction: each record is answered to one sweep alone, so that of
+// instances sweeping at once, each notice is queued once.
+func (s *Service) endedSessions(ctx context.Context) (int, error) {
+	queued := 0
+	err := s.store.Update(ctx, func(q store.Queries) error {
+		ended, err := q.DeleteEndedSessionClients(ctx, endedBatch)
+		if err != nil {
+			return err
+		}
+		queued, err = s.queueLogouts(ctx, q, ended)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if queued > 0 {
+		s.wakeLogouts()
+	}
+	return queued, nil
+}
+
+// queueLogouts queues a logout notice for each record of ended whose client has a back-channel
+// logout URI, inside q's transaction, and answers how many. A record without the account's
+// subject has it read (once per account); a record whose client or account is gone is skipped.
+func (s *Service) queueLogouts(ctx context.Context, q store.Queries, ended []*store.EndedSessionClient) (int, error) {
+	now := s.now()
+	clients := map[string]*store.Client{} // nil: gone
+	subjects := map[int64]string{}        // "": gone
+	queued := 0
+	for _, e := range ended {
+		c, seen := clients[e.ClientID]
+		if !seen {
+			var err error
+			if c, err = q.Client(ctx, e.ClientID); errors.Is(err, store.ErrNotFound) {
+				c = nil
+			} else if err != nil {
 				return queued, err
 			}
-			if c.BackchannelLogoutURI == "" {
-				continue
-			}
-			if subject == "" {
-				u, err := q.User(ctx, userID)
-				if err != nil {
+			clients[e.ClientID] = c
+		}
+		if c == nil || c.BackchannelLogoutURI == "" {
+			continue
+		}
+		subject := e.Subject
+		if subject == "" {
+			var seen bool
+			if subject, seen = subjects[e.UserID]; !seen {
+				u, err := q.User(ctx, e.UserID)
+				if err == nil {
+					subject = u.Subject
+				} else if !errors.Is(err, store.ErrNotFound) {
 					return queued, err
 				}
-				subject = u.Subject
+				subjects[e.UserID] = subject
 			}
-			n := &store.LogoutNotice{ClientID: c.ID, UserID: userID, Subject: subject, SID: sid, CreatedAt: now, NextAt: now}
-			if err := q.AddLogoutNotice(ctx, n); err != nil {
-				return queued, err
-			}
-			queued++
 		}
-		if err := q.DeleteSessionClients(ctx, sid); err != nil {
+		if subject == "" {
+			continue
+		}
+		n := &store.LogoutNotice{ClientID: c.ID, UserID: e.UserID, Subject: subject, SID: e.SID, CreatedAt: now, NextAt: now}
+		if err := q.AddLogoutNotice(ctx, n); err != nil {
 			return queued, err
 		}
+		queued++
 	}
 	return queued, nil
 }

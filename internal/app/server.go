@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/httpapi"
 	"github.com/twofold-auth/twofold/internal/provider"
 	"github.com/twofold-auth/twofold/internal/sso"
@@ -135,8 +134,7 @@ func (a *App) Serve(ctx context.Context) error {
 	return a.srv.Shutdown(shutdown)
 }
 
-// sweep removes expired sign-ins and sessions, and the applications' expired requests and
-// tokens, every minute.
+// sweep runs Sweep every minute until ctx ends.
 func (a *App) sweep(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -145,19 +143,29 @@ func (a *App) sweep(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			now := a.Clock.Now()
-			n, err := a.Store.DeleteExpiredSessions(ctx, now.Add(-account.SignInLifetime),
-				now.Add(-account.SessionIdle), now.Add(-account.SessionLifetime))
-			if err != nil {
-				a.Log.Warn("session sweep failed", "err", err)
-			} else if n > 0 {
-				a.Log.Info("expired sessions removed", "count", n)
-			}
-			if a.Provider != nil {
-				if err := a.Provider.Sweep(ctx); err != nil {
-					a.Log.Warn("applications' sweep failed", "err", err)
-				}
-			}
+			a.Sweep(ctx)
+		}
+	}
+}
+
+// Sweep is one pass of the minute sweep a serving instance runs: it removes expired sign-ins
+// and sessions and queues the logout notices of the applications of every session that ended
+// without them (the account service's Sweep), then the applications' expired requests, tokens
+// and session records (the provider's). Failures are logged; the next pass tries again.
+func (a *App) Sweep(ctx context.Context) {
+	removed, queued, err := a.Service.Sweep(ctx)
+	if err != nil {
+		a.Log.Warn("session sweep failed", "err", err)
+	}
+	if removed > 0 {
+		a.Log.Info("expired sessions removed", "count", removed)
+	}
+	if queued > 0 {
+		a.Log.Info("back-channel logouts queued for ended sessions", "count", queued)
+	}
+	if a.Provider != nil {
+		if err := a.Provider.Sweep(ctx); err != nil {
+			a.Log.Warn("applications' sweep failed", "err", err)
 		}
 	}
 }

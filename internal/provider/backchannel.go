@@ -23,12 +23,14 @@ import (
 
 // Back-channel logout (SPEC §7 "Logout", OpenID Connect Back-Channel Logout 1.0). The account
 // service queues a notice in the transaction that ends a session (account/session.go,
-// sessionsEnded), whatever ended it and whichever process: a command only queues. Every
-// serving instance delivers from that queue in the database, as mail is delivered from its
-// queue (SPEC §4): it polls each second and is woken at once by a notice queued in its own
-// process, so a notice leaves within a second or two. A deliverer claims a notice with a
-// conditional write that moves its due time a lease ahead, so that of several instances one
-// alone sends it; one that dies while sending leaves it to be sent again when the lease ends.
+// sessionsEnded), whatever ended it and whichever process: a command only queues; a session
+// that expired is told by the minute sweep (account's Sweep), in the transaction that removes
+// its record of applications. Every serving instance delivers from that queue in the
+// database, as mail is delivered from its queue (SPEC §4): it polls each second and is woken
+// at once by a notice queued in its own process, so a notice leaves within a second or two. A
+// deliverer claims a notice with a conditional write that moves its due time a lease ahead, so
+// that of several instances one alone sends it; one that dies while sending leaves it to be
+// sent again when the lease ends.
 
 // ActionLogoutFailed is the audit action of a notice given up: the application never took it
 // in logoutGiveUp, or its URI may not be sent to.

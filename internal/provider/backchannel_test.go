@@ -14,6 +14,7 @@ import (
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/app"
@@ -529,4 +530,100 @@ func TestBackchannelLogoutRefusesOtherURIs(t *testing.T) {
 	if !strings.Contains(h.metrics(), `twofold_oidc_backchannel_logout_total{outcome="refused"} 1`) {
 		t.Errorf("the refusal is not counted")
 	}
+}
+
+// TestBackchannelLogoutWhenSessionExpires: a session that ends by expiry, removed by the
+// minute sweep or by its next use, sends each application that received tokens in it one
+// logout token from the next sweep; a sweep after it queues nothing more.
+func TestBackchannelLogoutWhenSessionExpires(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// removed ends the expired session before the sweep, or leaves it to the sweep.
+		removed func(h *harness, b *browser, cfg *oauth2.Config)
+	}{
+		{"removed by the sweep", func(*harness, *browser, *oauth2.Config) {}},
+		{"removed at its next use", func(h *harness, b *browser, cfg *oauth2.Config) {
+			if p := b.authorize(cfg, "s"); p.url.Path != "/signin" {
+				t.Fatalf("an expired session was not asked to sign in: %s", p.url)
+			}
+			if n, err := h.app.Store.CountLogoutNotices(context.Background()); err != nil || n != 0 {
+				t.Fatalf("CountLogoutNotices before the sweep = %d, %v; want 0", n, err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			ctx := context.Background()
+			u := h.addUser("wes", false)
+			id, secret, r := h.logoutClient("Wiki")
+			plain, plainSecret := h.addClient(store.Client{Name: "Plain", SkipConsent: true})
+			b := h.browser()
+			_, sid := h.signedInTo(b, id, secret, "wes")
+			h.signedInTo(b, plain, plainSecret, "wes")
+
+			h.clock.Advance(account.SessionIdle + time.Second)
+			cfg, _ := h.oauth(id, secret)
+			tc.removed(h, b, cfg)
+			h.app.Sweep(ctx)
+			h.app.Provider.Logouts().DeliverDue(ctx)
+			oneLogout(t, r, sid, u)
+			h.settled(r)
+			h.app.Sweep(ctx)
+			if n, err := h.app.Store.CountLogoutNotices(ctx); err != nil || n != 0 {
+				t.Errorf("CountLogoutNotices after a second sweep = %d, %v; want 0", n, err)
+			}
+			h.settled(r)
+			if p := b.authorize(cfg, "s"); p.url.Path != "/signin" {
+				t.Errorf("the expired session still signs in: %s", p.url)
+			}
+		})
+	}
+}
+
+// TestBackchannelLogoutSweepsRace: instances on one database sweeping at the same moment
+// queue the notice of each expired session once.
+func TestBackchannelLogoutSweepsRace(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	id, secret, r := h.logoutClient("Wiki")
+	r.answer(http.StatusServiceUnavailable) // the notices stay in the queue, to be counted
+	u := h.addUser("xia", false)
+	const sessions = 8
+	sids := map[string]bool{}
+	for range sessions {
+		_, sid := h.signedInTo(h.browser(), id, secret, "xia")
+		sids[sid] = true
+	}
+	others := []*app.App{apptest.Open(t, app.Config{Data: h.app.Data, Clock: h.clock, BaseURL: h.base}),
+		apptest.Open(t, app.Config{Data: h.app.Data, Clock: h.clock, BaseURL: h.base})}
+	h.clock.Advance(account.SessionLifetime + time.Minute)
+	var wg sync.WaitGroup
+	for _, a := range append(others, h.app) {
+		for range 2 {
+			wg.Add(1)
+			go func() { defer wg.Done(); a.Sweep(ctx) }()
+		}
+	}
+	wg.Wait()
+	ns, err := h.app.Store.DueLogoutNotices(ctx, h.clock.Now().Add(time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued := map[string]int{}
+	for _, n := range ns {
+		queued[n.SID]++
+		if !sids[n.SID] || n.Subject != u.Subject || n.ClientID != id {
+			t.Errorf("a notice of no session: %+v", n)
+		}
+	}
+	if len(ns) != sessions || len(queued) != sessions {
+		t.Fatalf("%d notices queued for %d sessions (%v), want one each", len(ns), sessions, queued)
+	}
+	r.answer(0)
+	h.clock.Advance(time.Minute)
+	h.app.Provider.Logouts().DeliverDue(ctx)
+	if got := waitLogouts(t, r, sessions); len(got) != sessions {
+		t.Errorf("%d logout tokens for %d sessions", len(got), sessions)
+	}
+	h.settled(r)
 }

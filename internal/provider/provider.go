@@ -362,11 +362,17 @@ func maxAgeOf(r request) (time.Duration, bool) {
 	return time.Duration(*r.MaxAge) * time.Second, true
 }
 
+// sessionClientsGrace is how long past the longest session a record of a session's clients is
+// kept before Sweep removes it untold.
+const sessionClientsGrace = 24 * time.Hour
+
 // Sweep removes what no longer works: authorization requests past RequestLifetime and the
 // lifetime of a code issued at its end (a redeemed one is kept that long, so that a replay of
 // its code still revokes what it issued), tokens past
-// their expiry (a used refresh token is kept until then, to recognise its reuse), and session
-// records older than any session.
+// their expiry (a used refresh token is kept until then, to recognise its reuse), and, as a
+// last resort, session records a day older than any session: the account service's sweep,
+// which tells their applications, takes each record once its session has ended, and this
+// removes only what it left.
 func (p *Provider) Sweep(ctx context.Context) error {
 	now := p.now()
 	if _, err := p.st.DeleteExpiredAuthRequests(ctx, now.Add(-RequestLifetime-CodeLifetime)); err != nil {
@@ -375,6 +381,6 @@ func (p *Provider) Sweep(ctx context.Context) error {
 	if _, err := p.st.DeleteExpiredTokens(ctx, now); err != nil {
 		return err
 	}
-	_, err := p.st.DeleteExpiredSessionClients(ctx, now.Add(-account.SessionLifetime))
+	_, err := p.st.DeleteExpiredSessionClients(ctx, now.Add(-account.SessionLifetime-sessionClientsGrace))
 	return err
 }

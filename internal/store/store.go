@@ -271,6 +271,17 @@ type LogoutNotice struct {
 	LastError string
 }
 
+// EndedSessionClient is the record that a client received tokens in the session SID of an
+// account, removed because the session has ended (DeleteEndedSessionClients). Subject is the
+// account's application subject, read with the record so that telling the client locks no
+// account.
+type EndedSessionClient struct {
+	SID      string
+	ClientID string
+	UserID   int64
+	Subject  string
+}
+
 // Queries are the operations a backend offers, inside a transaction (see Store.Update) or on
 // their own, where each is atomic by itself.
 type Queries interface {
@@ -444,8 +455,15 @@ type Queries interface {
 	AddSessionClient(ctx context.Context, sid, clientID string, userID int64, at time.Time) error
 	// SessionClients answers the ids of the clients recorded for sid, sorted.
 	SessionClients(ctx context.Context, sid string) ([]string, error)
-	// DeleteSessionClients forgets the records of sid.
-	DeleteSessionClients(ctx context.Context, sid string) error
+	// DeleteSessionClients forgets the records of sid and answers the ids of the clients
+	// whose records it removed, sorted: of transactions removing one record at once, on any
+	// number of instances, one alone is answered it (the one that tells the client).
+	DeleteSessionClients(ctx context.Context, sid string) ([]string, error)
+	// DeleteEndedSessionClients removes up to limit records, the oldest first, whose sid is no
+	// session's or sign-in's any more (a session that expired), and answers the records it
+	// removed: of sweeps running at once, on any number of instances, each record is answered
+	// to one alone.
+	DeleteEndedSessionClients(ctx context.Context, limit int) ([]*EndedSessionClient, error)
 	// DeleteExpiredSessionClients removes records made before before.
 	DeleteExpiredSessionClients(ctx context.Context, before time.Time) (int, error)
 

@@ -125,8 +125,14 @@ func (db *DB) SessionClients(ctx context.Context, sid string) ([]string, error) 
 	return db.rq.SessionClients(ctx, sid)
 }
 
-func (db *DB) DeleteSessionClients(ctx context.Context, sid string) error {
-	return db.inTx(ctx, func(q sqlstore.Queries) error { return q.DeleteSessionClients(ctx, sid) })
+func (db *DB) DeleteSessionClients(ctx context.Context, sid string) ([]string, error) {
+	return write(ctx, db, func(q sqlstore.Queries) ([]string, error) { return q.DeleteSessionClients(ctx, sid) })
+}
+
+func (db *DB) DeleteEndedSessionClients(ctx context.Context, limit int) ([]*store.EndedSessionClient, error) {
+	return write(ctx, db, func(q sqlstore.Queries) ([]*store.EndedSessionClient, error) {
+		return q.DeleteEndedSessionClients(ctx, limit)
+	})
 }
 
 func (db *DB) DeleteExpiredSessionClients(ctx context.Context, before time.Time) (int, error) {

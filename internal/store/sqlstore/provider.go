@@ -1,9 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/store"
@@ -458,10 +461,42 @@ func (q Queries) SessionClients(ctx context.Context, sid string) ([]string, erro
 	return ids, q.err("session clients", err)
 }
 
-// DeleteSessionClients forgets the records of sid.
-func (q Queries) DeleteSessionClients(ctx context.Context, sid string) error {
-	_, err := q.exec(ctx, `DELETE FROM session_clients WHERE sid = ?`, sid)
-	return q.err("delete session clients", err)
+// DeleteSessionClients forgets the records of sid and answers the clients of the rows this
+// statement deleted: a row another transaction deleted first is not among them (PostgreSQL
+// waits for that transaction and then finds the row gone; SQLite has one writer).
+func (q Queries) DeleteSessionClients(ctx context.Context, sid string) ([]string, error) {
+	ids, err := q.strings(ctx, `DELETE FROM session_clients WHERE sid = ? RETURNING client_id`, sid)
+	if err != nil {
+		return nil, q.err("delete session clients", err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// DeleteEndedSessionClients is a sweep every instance runs: of the records whose session is
+// gone it takes up to limit, the oldest first, skipping rows another transaction holds, and
+// answers what this statement deleted, each record to one sweep alone. The subject is read in
+// the statement, without locking the account.
+func (q Queries) DeleteEndedSessionClients(ctx context.Context, limit int) ([]*store.EndedSessionClient, error) {
+	var es []*store.EndedSessionClient
+	err := q.each(ctx, func(row Scanner) error {
+		var e store.EndedSessionClient
+		err := row.Scan(&e.SID, &e.ClientID, &e.UserID, &e.Subject)
+		es = append(es, &e)
+		return err
+	}, `DELETE FROM session_clients WHERE (sid, client_id) IN (
+		SELECT sid, client_id FROM session_clients AS sc
+		WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE sessions.sid = sc.sid)
+		ORDER BY created_at, sid, client_id LIMIT ?`+q.f.SkipLocked+`)
+		RETURNING sid, client_id, user_id,
+			coalesce((SELECT subject FROM users WHERE users.id = session_clients.user_id), '')`, limit)
+	if err != nil {
+		return nil, q.err("delete ended session clients", err)
+	}
+	slices.SortFunc(es, func(a, b *store.EndedSessionClient) int {
+		return cmp.Or(strings.Compare(a.SID, b.SID), strings.Compare(a.ClientID, b.ClientID))
+	})
+	return es, nil
 }
 
 // DeleteExpiredSessionClients is a sweep every instance runs, skipping rows another

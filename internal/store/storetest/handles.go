@@ -21,6 +21,7 @@ func RunTwoHandles(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"Writes", testTwoHandleWrites},
 		{"AddressLimit", testTwoHandleAddressLimit},
 		{"CodeAndTokenOnce", testTwoHandleCodeAndTokenOnce},
+		{"EndedSessionClientsOnce", endedRace},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -216,4 +218,220 @@ func testSessionSIDs(t *testing.T, s store.Store) {
 		t.Errorf("SessionSIDs inside Update = %q, want [b c]", inside)
 	}
 	sids(s, u.ID, nil, "a")
+}
+
+// endedOf answers the records DeleteEndedSessionClients answered as "sid/client/username",
+// naming the account by the subject.
+func endedOf(es []*store.EndedSessionClient, users map[int64]*store.User) []string {
+	out := []string{}
+	for _, e := range es {
+		sub := fmt.Sprintf("%q, not the subject of user %d", e.Subject, e.UserID)
+		if u := users[e.UserID]; u != nil && u.Subject == e.Subject {
+			sub = u.Username
+		}
+		out = append(out, e.SID+"/"+e.ClientID+"/"+sub)
+	}
+	return out
+}
+
+// testEndedSessionClients: the records of sessions that ended are removed, the oldest first
+// and up to the limit, and answered with the account's subject; those of a session or a
+// sign-in still there stay; inside a rolled back Update nothing is removed.
+func testEndedSessionClients(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := NewUser(t, s, "quinn")
+	v := NewUser(t, s, "rosa")
+	users := map[int64]*store.User{u.ID: u, v.ID: v}
+	newClient(t, s, "c1", t0)
+	newClient(t, s, "c2", t0)
+	for _, sess := range []*store.Session{
+		{IDHash: hash("live"), UserID: u.ID, Done: true, SID: "live", CreatedAt: t0, LastSeenAt: t0},
+		{IDHash: hash("signin"), UserID: v.ID, SID: "signin", CreatedAt: t0, LastSeenAt: t0},
+	} {
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+	}
+	for _, r := range []struct {
+		sid, client string
+		user        int64
+		at          time.Time
+	}{
+		{"live", "c1", u.ID, t0.Add(-time.Hour)},
+		{"signin", "c2", v.ID, t0.Add(-time.Hour)},
+		{"gone1", "c2", u.ID, t0.Add(2 * time.Minute)},
+		{"gone1", "c1", u.ID, t0.Add(time.Minute)},
+		{"gone2", "c1", v.ID, t0.Add(-time.Minute)},
+		{"gone3", "c2", v.ID, t0.Add(3 * time.Minute)},
+	} {
+		if err := s.AddSessionClient(ctx, r.sid, r.client, r.user, r.at); err != nil {
+			t.Fatalf("AddSessionClient(%s, %s): %v", r.sid, r.client, err)
+		}
+	}
+	sweep := func(q store.Queries, limit int, want ...string) {
+		t.Helper()
+		got, err := q.DeleteEndedSessionClients(ctx, limit)
+		if err != nil {
+			t.Fatalf("DeleteEndedSessionClients(%d): %v", limit, err)
+		}
+		if g := endedOf(got, users); !slices.Equal(g, want) {
+			t.Errorf("DeleteEndedSessionClients(%d) = %q, want %q", limit, g, want)
+		}
+	}
+	// The two oldest, answered by sid and client.
+	sweep(s, 2, "gone1/c1/quinn", "gone2/c1/rosa")
+	sweep(s, 10, "gone1/c2/quinn", "gone3/c2/rosa")
+	sweep(s, 10)
+	for sid, want := range map[string][]string{"live": {"c1"}, "signin": {"c2"}, "gone1": nil, "gone2": nil} {
+		if ids, err := s.SessionClients(ctx, sid); err != nil || !slices.Equal(ids, want) {
+			t.Errorf("SessionClients(%s) after the sweeps = %q, %v; want %q", sid, ids, err, want)
+		}
+	}
+
+	// Once its session is gone, a record is taken; a removed client takes its records along.
+	if err := s.DeleteSession(ctx, hash("live")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddSessionClient(ctx, "gone4", "c2", u.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteClient(ctx, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	// Inside Update: a rolled back sweep leaves the record, a committed one takes it.
+	err := s.Update(ctx, func(q store.Queries) error {
+		sweep(q, 10, "live/c1/quinn")
+		return errTest
+	})
+	if !errors.Is(err, errTest) {
+		t.Fatalf("Update = %v, want fn's error", err)
+	}
+	err = s.Update(ctx, func(q store.Queries) error {
+		sweep(q, 10, "live/c1/quinn")
+		sweep(q, 10)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	sweep(s, 10)
+}
+
+// testEndedSessionClientsRace: sweeps racing over the records of ended sessions, on their own
+// and inside Update, are each answered different records, and together every one once; of
+// transactions removing one session's records at once, one is answered each.
+func testEndedSessionClientsRace(t *testing.T, s store.Store) {
+	endedRace(t, s, s)
+}
+
+// endedRace is testEndedSessionClientsRace through two handles (a and b may be one).
+func endedRace(t *testing.T, a, b store.Store) {
+	ctx := t.Context()
+	u := NewUser(t, a, "sage")
+	newClient(t, a, "c1", t0)
+	newClient(t, a, "c2", t0)
+	if err := a.CreateSession(ctx, &store.Session{IDHash: hash("live"), UserID: u.ID, Done: true, SID: "live",
+		CreatedAt: t0, LastSeenAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	const sessions = 60
+	for i := range sessions {
+		for _, c := range []string{"c1", "c2"} {
+			if err := a.AddSessionClient(ctx, fmt.Sprint("sid-", i), c, u.ID, t0.Add(time.Duration(i)*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := a.AddSessionClient(ctx, "live", "c1", u.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu   sync.Mutex
+		seen = map[string]int{}
+		errs []error
+	)
+	take := func(got []*store.EndedSessionClient, err error) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+			return false
+		}
+		for _, e := range got {
+			seen[e.SID+"/"+e.ClientID]++
+			if e.Subject != u.Subject || e.UserID != u.ID {
+				errs = append(errs, fmt.Errorf("record %s/%s answered with user %d, subject %q", e.SID, e.ClientID, e.UserID, e.Subject))
+			}
+		}
+		return len(got) > 0
+	}
+	race(8, func(i int) {
+		st := []store.Store{a, b}[i%2]
+		for {
+			var (
+				got []*store.EndedSessionClient
+				err error
+			)
+			if i%4 < 2 {
+				got, err = st.DeleteEndedSessionClients(ctx, 7)
+			} else {
+				err = st.Update(ctx, func(q store.Queries) error {
+					var err error
+					got, err = q.DeleteEndedSessionClients(ctx, 7)
+					return err
+				})
+			}
+			if !take(got, err) {
+				return
+			}
+		}
+	})
+	if len(errs) > 0 {
+		t.Fatalf("DeleteEndedSessionClients: %v", errs)
+	}
+	if len(seen) != 2*sessions {
+		t.Errorf("%d records answered, want %d", len(seen), 2*sessions)
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("record %s answered %d times", k, n)
+		}
+	}
+	if ids, err := a.SessionClients(ctx, "live"); err != nil || !slices.Equal(ids, []string{"c1"}) {
+		t.Errorf("SessionClients(live) = %q, %v; want [c1]", ids, err)
+	}
+
+	// One session's records, removed by many at once.
+	for _, c := range []string{"c1", "c2"} {
+		if err := a.AddSessionClient(ctx, "ending", c, u.ID, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var answered []string
+	race(10, func(i int) {
+		st := []store.Store{a, b}[i%2]
+		var (
+			ids []string
+			err error
+		)
+		if i%4 < 2 {
+			ids, err = st.DeleteSessionClients(ctx, "ending")
+		} else {
+			err = st.Update(ctx, func(q store.Queries) error {
+				var err error
+				ids, err = q.DeleteSessionClients(ctx, "ending")
+				return err
+			})
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		answered = append(answered, ids...)
+	})
+	slices.Sort(answered)
+	if len(errs) > 0 || !slices.Equal(answered, []string{"c1", "c2"}) {
+		t.Errorf("10 racing DeleteSessionClients answered %q (errors %v), want c1 and c2 once each", answered, errs)
+	}
 }

@@ -36,6 +36,8 @@ var providerTests = []struct {
 	{"Consents", testConsents},
 	{"SigningKeys", testSigningKeys},
 	{"SessionClients", testSessionClients},
+	{"EndedSessionClients", testEndedSessionClients},
+	{"EndedSessionClientsRace", testEndedSessionClientsRace},
 	{"SessionSIDs", testSessionSIDs},
 	{"LogoutNotices", testLogoutNotices},
 	{"LogoutNoticeClaimRace", testLogoutNoticeClaimRace},
@@ -1041,14 +1043,24 @@ func testSessionClients(t *testing.T, s store.Store) {
 		t.Errorf("DeleteExpiredSessionClients = %d, %v; want 1 (the first record of s1 and c1)", n, err)
 	}
 	clients("s1", "c2")
-	if err := s.DeleteSessionClients(ctx, "s1"); err != nil {
-		t.Fatalf("DeleteSessionClients: %v", err)
+	deleted := func(sid string, want ...string) {
+		t.Helper()
+		if ids, err := s.DeleteSessionClients(ctx, sid); err != nil || !slices.Equal(ids, want) {
+			t.Errorf("DeleteSessionClients(%s) = %q, %v; want %q", sid, ids, err, want)
+		}
 	}
+	deleted("s1", "c2")
 	clients("s1")
 	clients("s2", "c1")
-	if err := s.DeleteSessionClients(ctx, "s1"); err != nil {
-		t.Errorf("DeleteSessionClients with none left: %v", err)
+	deleted("s1") // none left: no error, none answered
+	// What it answers is sorted, and only the sid's.
+	for _, id := range []string{"c2", "c1"} {
+		if err := s.AddSessionClient(ctx, "s3", id, u.ID, t0); err != nil {
+			t.Fatal(err)
+		}
 	}
+	deleted("s3", "c1", "c2")
+	clients("s2", "c1")
 }
 
 // ---- inside Update
