@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twofold-auth/twofold/internal/authz"
 	"github.com/twofold-auth/twofold/internal/errs"
 )
 
@@ -31,6 +32,7 @@ const (
 	MFAIssuer                 = "mfaIssuer"
 	FailedSignInsPerAddress   = "failedSignInsPerAddress"
 	SSOCreateAccounts         = "ssoCreateAccounts"
+	AccessDefaultPolicy       = "accessDefaultPolicy"
 )
 
 // MFA policies.
@@ -90,6 +92,9 @@ var registry = []Option{
 	{Key: SSOCreateAccounts, Default: "no",
 		Description: "Yes: a person the identity provider (SSO) signs in who has no account here gets an internal SSO account at once. No: such sign-ins are refused until an administrator creates the account.",
 		Choices:     []string{"yes", "no"}},
+	{Key: AccessDefaultPolicy, Default: "deny",
+		Description: "What the reverse-proxy check (forward auth) answers for a request that no access rule matches: deny it, or let it through after a sign-in with one factor or two.",
+		Choices:     slices.Clone(authz.DefaultPolicies)},
 }
 
 // All answers every option, in a fixed order.
@@ -240,6 +245,10 @@ func (v *Values) FailedSignInsPerAddress() int {
 	n, _ := strconv.Atoi(v.m[FailedSignInsPerAddress])
 	return n
 }
+
+// AccessDefaultPolicy answers accessDefaultPolicy: the forward-auth policy when no access rule
+// matches.
+func (v *Values) AccessDefaultPolicy() string { return v.m[AccessDefaultPolicy] }
 
 // MaxAge is how long a Cache trusts the values it read.
 const MaxAge = time.Second
