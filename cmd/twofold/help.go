@@ -221,6 +221,7 @@ var commandLines = [][]string{
 	{"mail", "status"}, {"mail", "deliver"},
 	{"client", "add"}, {"client", "list"}, {"client", "show"}, {"client", "rotate-secret"}, {"client", "remove"},
 	{"oidc", "rotate-key"},
+	{"rule", "add"}, {"rule", "list"}, {"rule", "remove"}, {"rule", "move"}, {"rule", "check"},
 }
 
 // commandFlags answers the flags of the command at path, as the command defines them.

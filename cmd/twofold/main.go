@@ -21,6 +21,10 @@
 //	twofold client list [--json]        twofold client show CLIENT_ID [--json]
 //	twofold client rotate-secret CLIENT_ID [--json]
 //	twofold client remove CLIENT_ID     twofold oidc rotate-key
+//	twofold rule add --host H [--host H ...] [--path REGEX] [--method M ...]
+//	       [--subject user:NAME|group:NAME ...] --policy P [--position N]
+//	twofold rule list [--json]      twofold rule remove N      twofold rule move N --position M
+//	twofold rule check URL [--user NAME] [--method M] [--json]
 //	twofold version
 //
 // Every command takes --data DIR, --db URL, --mail outbox|smtp://..., --mail-from ADDRESS and
@@ -144,6 +148,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 			return oidcCommand(ctx, rest[0], rest[1:], stdout, log)
 		}
 		return clientCommand(ctx, rest[0], rest[1:], stdout, log)
+	case "rule":
+		if len(rest) == 0 {
+			return usageError{"rule needs add, list, remove, move or check"}
+		}
+		if isHelp(rest[0]) {
+			return groupHelp("rule")
+		}
+		return ruleCommand(ctx, rest[0], rest[1:], stdout, log)
 	case "version":
 		fmt.Fprintln(stdout, "twofold", version)
 		return nil

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/twofold-auth/twofold/internal/access"
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/clock"
 	"github.com/twofold-auth/twofold/internal/httpapi"
@@ -120,6 +121,8 @@ type App struct {
 	Queue   *mail.Queue
 	Outbox  string
 	Service *account.Service
+	// Rules keeps the access rules of forward auth (SPEC §8) and answers those in force.
+	Rules *access.Service
 	// Provider is the OpenID Connect provider (SPEC §7); nil when the base URL cannot be an
 	// issuer (http on a host that is not a loopback address).
 	Provider *provider.Provider
@@ -201,6 +204,7 @@ func Open(ctx context.Context, c Config) (_ *App, err error) {
 	a.Hasher = password.NewHasher(params, c.HashWorkers, wait, c.Salts)
 	a.Options = options.NewCache(st.Options, a.Clock.Now)
 	a.Service = a.NewService(st, a.Options)
+	a.Rules = access.New(access.Config{Store: st, Options: a.Options, Now: a.Clock.Now})
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := provider.CheckIssuer(a.BaseURL); err != nil {
