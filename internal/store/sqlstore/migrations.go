@@ -48,25 +48,26 @@ func Migrations(fsys fs.FS) ([]Migration, error) {
 }
 
 // Migrate brings a database's schema up to date with ms: it makes the schema_migrations table
-// with createTable when there is none, refuses a database of a newer schema than ms know, and
-// applies each migration newer than the newest applied, in order. begin runs fn in a new
-// transaction; each migration is applied and recorded in one, after checking again that it is
-// not applied, so that processes starting at once apply it once.
+// with createTable when there is none, refuses a database that records a version ms do not
+// have (a newer Twofold wrote it), and applies, in version order, every migration not
+// recorded: also one older than the newest recorded, as when a migration is merged after a
+// later one was released. begin runs fn in a new transaction; each migration is applied and
+// recorded in one, after checking again that it is not recorded, so that processes starting at
+// once apply it once.
 func (f *Flavor) Migrate(ctx context.Context, x Executor, createTable string, ms []Migration,
 	begin func(ctx context.Context, fn func(tx Executor) error) error) error {
 	if _, err := x.Exec(ctx, createTable); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	newest, err := f.SchemaVersion(ctx, x)
+	recorded, err := f.recordedVersions(ctx, x)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if len(ms) > 0 && newest > ms[len(ms)-1].Version {
-		return fmt.Errorf("migrate: the database has schema version %d, newer than this program knows (%d)",
-			newest, ms[len(ms)-1].Version)
+	if err := unknownVersions(recorded, ms); err != nil {
+		return err
 	}
 	for _, m := range ms {
-		if m.Version <= newest {
+		if recorded[m.Version] {
 			continue
 		}
 		err := begin(ctx, func(tx Executor) error {
@@ -85,6 +86,54 @@ func (f *Flavor) Migrate(ctx context.Context, x Executor, createTable string, ms
 		}
 	}
 	return nil
+}
+
+// recordedVersions answers the versions schema_migrations records, read through x.
+func (f *Flavor) recordedVersions(ctx context.Context, x Executor) (map[int]bool, error) {
+	recorded := map[int]bool{}
+	err := x.QueryEach(ctx, func(row Scanner) error {
+		var v int64
+		err := row.Scan(&v)
+		recorded[int(v)] = true
+		return err
+	}, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, f.MapErr("schema versions", err)
+	}
+	return recorded, nil
+}
+
+// unknownVersions refuses recorded versions that ms do not have: a newer Twofold applied them,
+// and this one cannot know what its schema holds.
+func unknownVersions(recorded map[int]bool, ms []Migration) error {
+	known := map[int]bool{}
+	for _, m := range ms {
+		known[m.Version] = true
+	}
+	var unknown []int
+	for v := range recorded {
+		if !known[v] {
+			unknown = append(unknown, v)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Ints(unknown)
+	what := "schema version " + strconv.Itoa(unknown[0])
+	if len(unknown) > 1 {
+		vs := make([]string, len(unknown))
+		for i, v := range unknown {
+			vs[i] = strconv.Itoa(v)
+		}
+		what = "schema versions " + strings.Join(vs, ", ")
+	}
+	knows := "none"
+	if len(ms) > 0 {
+		knows = fmt.Sprintf("up to %d", ms[len(ms)-1].Version)
+	}
+	return fmt.Errorf("migrate: the database records %s, which this program does not know (it knows %s): a newer Twofold has written it; run that version or a later one",
+		what, knows)
 }
 
 // SchemaVersion answers the newest migration applied (0 for none), read through x.

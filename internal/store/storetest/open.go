@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,8 @@ type Fresh struct {
 func RunOpen(t *testing.T, fresh func(t *testing.T) Fresh) {
 	t.Run("Concurrently", func(t *testing.T) { testOpenConcurrently(t, fresh(t)) })
 	t.Run("NewerSchemaRefused", func(t *testing.T) { testNewerSchemaRefused(t, fresh(t)) })
+	t.Run("MissingVersionApplied", func(t *testing.T) { testMissingVersionApplied(t, fresh(t)) })
+	t.Run("UnknownVersionRefused", func(t *testing.T) { testUnknownVersionRefused(t, fresh(t)) })
 }
 
 // testOpenConcurrently opens a new database from several handles at once, as instances (or the
@@ -89,5 +92,81 @@ func testNewerSchemaRefused(t *testing.T, db Fresh) {
 		t.Fatal("Open of a database with a newer schema succeeded")
 	} else if !strings.Contains(err.Error(), "9999") {
 		t.Errorf("Open error %q does not name the version", err)
+	}
+}
+
+// withoutVersion4 makes db a database that records every version but 4 and lacks what 4 made
+// (the users' groups column), as one is whose newer migrations were applied before 4 was
+// merged.
+func withoutVersion4(t *testing.T, db Fresh) {
+	t.Helper()
+	s, err := db.Open(t.Context())
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	NewUser(t, s, "before")
+	s.Close()
+	db.Exec(t, `ALTER TABLE users DROP COLUMN groups`)
+	db.Exec(t, `DELETE FROM schema_migrations WHERE version = 4`)
+	if n := db.Int(t, `SELECT count(*) FROM schema_migrations WHERE version > 4`); n == 0 {
+		t.Fatal("no version after 4 is recorded: the case needs one")
+	}
+}
+
+// testMissingVersionApplied: a database that records 1, 2, 3 and 5 onwards gets 4 applied
+// and recorded, once, and works with what 4 made; the accounts before it are kept.
+func testMissingVersionApplied(t *testing.T, db Fresh) {
+	withoutVersion4(t, db)
+	newest := db.Int(t, `SELECT max(version) FROM schema_migrations`)
+	s, err := db.Open(t.Context())
+	if err != nil {
+		t.Fatalf("Open of a database without version 4: %v", err)
+	}
+	defer s.Close()
+	if n := db.Int(t, `SELECT count(*) FROM schema_migrations WHERE version = 4`); n != 1 {
+		t.Errorf("version 4 recorded %d times, want once", n)
+	}
+	if got := db.Int(t, `SELECT max(version) FROM schema_migrations`); got != newest {
+		t.Errorf("newest version %d after the upgrade, want %d still", got, newest)
+	}
+	if rows, versions := db.Int(t, `SELECT count(*) FROM schema_migrations`), db.Int(t, `SELECT count(DISTINCT version) FROM schema_migrations`); rows != versions {
+		t.Errorf("schema_migrations has %d rows for %d versions: a migration was recorded twice", rows, versions)
+	}
+	u, err := s.UserByName(t.Context(), "before")
+	if err != nil || len(u.Groups) != 0 {
+		t.Fatalf("the account made before = %+v, %v; want it, in no group", u, err)
+	}
+	u.Groups = []string{"staff"}
+	if err := s.UpdateUser(t.Context(), u); err != nil {
+		t.Fatalf("UpdateUser with groups after version 4 was applied: %v", err)
+	}
+	if got, err := s.User(t.Context(), u.ID); err != nil || !slices.Equal(got.Groups, []string{"staff"}) {
+		t.Errorf("groups after version 4 was applied = %v, %v; want [staff]", got.Groups, err)
+	}
+}
+
+// testUnknownVersionRefused: a database that records a version this program does not have is
+// refused, with the version and why, before any migration is applied: the missing 4 stays
+// missing. Without it, the database opens.
+func testUnknownVersionRefused(t *testing.T, db Fresh) {
+	withoutVersion4(t, db)
+	db.Exec(t, `INSERT INTO schema_migrations (version) VALUES (99)`)
+	if s, err := db.Open(t.Context()); err == nil {
+		s.Close()
+		t.Fatal("Open of a database that records version 99 succeeded")
+	} else if msg := err.Error(); !strings.Contains(msg, "version 99,") || !strings.Contains(msg, "newer Twofold") {
+		t.Errorf("Open error %q does not name version 99 and a newer Twofold", msg)
+	}
+	if n := db.Int(t, `SELECT count(*) FROM schema_migrations WHERE version = 4`); n != 0 {
+		t.Errorf("a refused database had version 4 applied")
+	}
+	db.Exec(t, `DELETE FROM schema_migrations WHERE version = 99`)
+	s, err := db.Open(t.Context())
+	if err != nil {
+		t.Fatalf("Open without version 99: %v", err)
+	}
+	s.Close()
+	if n := db.Int(t, `SELECT count(*) FROM schema_migrations WHERE version = 4`); n != 1 {
+		t.Errorf("version 4 recorded %d times, want once", n)
 	}
 }
