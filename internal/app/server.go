@@ -22,6 +22,7 @@ func (a *App) wireHTTP(ctx context.Context, c Config) error {
 	secure := strings.HasPrefix(a.BaseURL, "https://")
 	a.API = httpapi.New(httpapi.Config{Service: a.Service, Provider: a.Provider, Logger: a.Log,
 		TrustedProxies: c.TrustedProxies, SecureCookies: secure, Ready: a.Store.Ping, Registry: a.Registry}, mux)
+	a.API.RegisterRules(a.Rules, mux)
 	ssoStart, err := a.wireSSO(ctx, c.SSO, mux)
 	if err != nil {
 		return err
