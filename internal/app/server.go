@@ -28,7 +28,7 @@ func (a *App) wireHTTP(ctx context.Context, c Config) error {
 		return err
 	}
 	a.Pages, err = web.New(web.Config{Service: a.Service, Provider: a.Provider, Logger: a.Log,
-		TrustedProxies: c.TrustedProxies, SecureCookies: secure, SSOURL: ssoStart})
+		TrustedProxies: c.TrustedProxies, SecureCookies: secure, SSOURL: ssoStart, Rules: a.Rules})
 	if err != nil {
 		return err
 	}

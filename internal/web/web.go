@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twofold-auth/twofold/internal/access"
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/provider"
@@ -61,6 +62,7 @@ var pages = []string{
 	"admin_audit", "error", "locked",
 	"consent", "noaccess", "onward", "signedout",
 	"admin_clients", "admin_client_new", "admin_client_secret", "admin_client", "admin_client_confirm",
+	"admin_rules", "admin_rule_confirm",
 	"profile_applications",
 }
 
@@ -76,6 +78,9 @@ type Config struct {
 	SecureCookies bool
 	// SSOURL is where "Login with the identity provider" leads; empty hides the link.
 	SSOURL string
+	// Rules keeps the access rules of forward auth (SPEC §8); nil: the page "Access rules"
+	// answers 404.
+	Rules *access.Service
 }
 
 // Handler serves the pages and their static files.
@@ -86,6 +91,7 @@ type Handler struct {
 	trusted []netip.Prefix
 	secure  bool
 	ssoURL  string
+	rules   *access.Service
 
 	pages  map[string]*template.Template
 	assets map[string]asset
@@ -110,6 +116,7 @@ func newHandler(c Config, files fs.FS) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	h.rules = c.Rules
 	for _, name := range []string{"style.css", "app.js"} {
 		b, err := fs.ReadFile(files, "static/"+name)
 		if err != nil {
@@ -240,6 +247,11 @@ func (h *Handler) routes() {
 		{"GET /admin/clients/{id}", h.client},
 		{"POST /admin/clients/{id}/secret", h.clientSecret},
 		{"POST /admin/clients/{id}/remove", h.clientRemove},
+		{"GET /admin/rules", h.rulesList},
+		{"POST /admin/rules", h.ruleAdd},
+		{"GET /admin/rules/check", h.ruleCheck},
+		{"POST /admin/rules/{n}/move", h.ruleMove},
+		{"POST /admin/rules/{n}/remove", h.ruleRemove},
 		{"GET /profile/applications", h.applications},
 		{"POST /profile/applications/{id}/remove", h.removeAccess},
 	}
@@ -545,6 +557,9 @@ var notices = map[string]string{
 	"groups":     "The account's groups are saved.",
 	"signedin":   "You are signed in.",
 	"client-rm":  "The application is removed; every token it held is revoked.",
+	"rule-added": "The rule is added: it is in force on every server within 5 seconds.",
+	"rule-moved": "The rule is moved: the new order is in force on every server within 5 seconds.",
+	"rule-rm":    "The rule is removed: every server stops using it within 5 seconds.",
 	"access-rm":  "The application's access is removed and you are signed out of it; it asks again next time.",
 }
 
