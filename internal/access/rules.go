@@ -106,9 +106,9 @@ func refusal(err error) error {
 	msg := err.Error()
 	field := "hosts"
 	switch {
-	case strings.Contains(msg, "policy"):
+	case strings.HasPrefix(msg, "the policy"):
 		field = "policy"
-	case strings.Contains(msg, "path"):
+	case strings.HasPrefix(msg, "the path"), strings.HasPrefix(msg, "a path"):
 		field = "path"
 	case strings.HasPrefix(msg, "the method"):
 		field = "methods"

@@ -99,6 +99,9 @@ func TestAddRuleRefusals(t *testing.T) {
 	}{
 		{"no host", with(func(r *access.RuleSpec) { r.Hosts = nil }), "hosts", "at least one host"},
 		{"a host with a path", with(func(r *access.RuleSpec) { r.Hosts = []string{"app.example.com/x"} }), "hosts", "not a host name"},
+		{"a host that names a path", with(func(r *access.RuleSpec) { r.Hosts = []string{"path.example.com/policy"} }), "hosts", "not a host name"},
+		{"a subject that names a path", with(func(r *access.RuleSpec) { r.Subjects = []string{"group:path/x"} }), "subjects", "group:path/x"},
+		{"a long path", with(func(r *access.RuleSpec) { r.Path = strings.Repeat("a", 1001) }), "path", "at most 1000"},
 		{"a wildcard inside", with(func(r *access.RuleSpec) { r.Hosts = []string{"a.*.example.com"} }), "hosts", "not a host name"},
 		{"a bad regular expression", with(func(r *access.RuleSpec) { r.Path = "^/(admin" }), "path", "does not compile"},
 		{"a control character in the path", with(func(r *access.RuleSpec) { r.Path = "^/a\x1bb" }), "path", "control characters"},
