@@ -158,13 +158,14 @@ func printRules(w io.Writer, list []*access.RuleView) {
 	tw.Flush()
 }
 
-// printCheck writes the decision, then why each rule before it did not match.
+// printCheck writes the decision, then, indented, why each rule before it did not match, and
+// last a note when the decision waits for a sign-in.
 func printCheck(w io.Writer, res *access.CheckResult, user string) {
 	fmt.Fprintln(w, shown(res.Decision))
-	if user == "" && res.Outcome == authz.SignIn && res.Rule > 0 {
-		fmt.Fprintln(w, "  (the rule names its subjects: a request without a session signs in first, and who it is decides)")
-	}
 	for _, why := range res.Why {
 		fmt.Fprintf(w, "  %s\n", shown(why))
+	}
+	if user == "" && res.Outcome == authz.SignIn && res.Rule > 0 {
+		fmt.Fprintf(w, "Without --user: rule %d names its subjects, so a request without a session signs in first and who it is decides.\n", res.Rule)
 	}
 }
