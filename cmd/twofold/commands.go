@@ -29,6 +29,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 	addr := f.text("addr", "TWOFOLD_ADDR", "127.0.0.1:8080", "HOST:PORT", "listen address (port 0: any free port)")
 	proxies := f.text("trusted-proxies", "TWOFOLD_TRUSTED_PROXIES", "", "CIDRS",
 		"comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed")
+	cookieDomain := f.text("cookie-domain", "TWOFOLD_COOKIE_DOMAIN", "", "DOMAIN",
+		"the session cookie covers DOMAIN and every host below it, for forward auth; --base-url's host must be under it")
 	adminEmail := f.text("admin-email", "TWOFOLD_ADMIN_EMAIL", "admin@localhost", "EMAIL",
 		"email of the first admin, made when the database has none")
 	ssoFlags := addSSOFlags(f)
@@ -47,7 +49,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 		debug.SetMemoryLimit(memoryLimit)
 	}
 	c := f.common.config(log)
-	c.Addr, c.TrustedProxies, c.SSO = *addr, trusted, sso
+	c.Addr, c.TrustedProxies, c.SSO, c.CookieDomain = *addr, trusted, sso, *cookieDomain
 	a, err := app.Open(ctx, c)
 	var se *app.SettingsError
 	if errors.As(err, &se) {

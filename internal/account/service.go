@@ -53,9 +53,13 @@ type Config struct {
 	Mailer  mail.Mailer
 	// BaseURL is where the pages are served, for links in mail (never taken from a request).
 	BaseURL string
-	Now     func() time.Time
-	Rand    io.Reader
-	Logger  *slog.Logger
+	// CookieDomain is the session cookie's domain (--cookie-domain, SPEC §8), checked to be
+	// the base URL's host or above it; "" without one. A finished sign-in may return to an
+	// address on it (ReturnTarget).
+	CookieDomain string
+	Now          func() time.Time
+	Rand         io.Reader
+	Logger       *slog.Logger
 	// LogoutQueued, when set, is called after a commit that may have queued back-channel
 	// logout notices, to wake their deliverer (the provider's); without it they wait for its
 	// next poll.
@@ -70,9 +74,13 @@ type Service struct {
 	keys    *keys.Keys
 	mailer  mail.Mailer
 	baseURL string
-	now     func() time.Time
-	rand    io.Reader
-	log     *slog.Logger
+	// cookieDomain is Config.CookieDomain in lower case; returnScheme the scheme an address
+	// to return to must have: the base URL's.
+	cookieDomain string
+	returnScheme string
+	now          func() time.Time
+	rand         io.Reader
+	log          *slog.Logger
 
 	logoutQueued func()
 }
@@ -81,7 +89,11 @@ type Service struct {
 func New(c Config) *Service {
 	s := &Service{store: c.Store, opts: c.Options, hasher: c.Hasher, keys: c.Keys, mailer: c.Mailer,
 		baseURL: strings.TrimRight(c.BaseURL, "/"), now: c.Now, rand: c.Rand, log: c.Logger,
-		logoutQueued: c.LogoutQueued}
+		logoutQueued: c.LogoutQueued, cookieDomain: strings.ToLower(strings.TrimPrefix(c.CookieDomain, ".")),
+		returnScheme: "https"}
+	if strings.HasPrefix(c.BaseURL, "http://") {
+		s.returnScheme = "http"
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -87,14 +88,54 @@ func HasSecondFactor(amr []string) bool {
 // maxReturnTo bounds a return target.
 const maxReturnTo = 2048
 
-// ReturnTarget answers target when it is an address on this server (a path, not "//host"),
-// and "" otherwise: a sign-in never sends anyone to another site.
-func ReturnTarget(target string) string {
-	if len(target) > maxReturnTo || !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") ||
-		strings.ContainsAny(target, "\\\r\n\t") || checkText("return target", target) != nil {
+// ReturnTarget answers target when a finished sign-in may go there, and "" otherwise, so
+// that a sign-in never sends anyone to another site (SPEC §8, no open redirect): a path on
+// this server (not "//host"), such as the OpenID provider's /oidc/continue?id=..., or, with a
+// cookie domain, an absolute URL of the base URL's scheme (https, or http when the base URL
+// is http) whose host is the cookie domain or below it: an application behind forward auth.
+// Userinfo, backslashes, control characters and hosts that only look alike are refused.
+func (s *Service) ReturnTarget(target string) string {
+	if len(target) > maxReturnTo || strings.ContainsAny(target, "\\\r\n\t") || checkText("return target", target) != nil {
+		return ""
+	}
+	if strings.HasPrefix(target, "/") {
+		if strings.HasPrefix(target, "//") {
+			return ""
+		}
+		return target
+	}
+	if s.cookieDomain == "" || !strings.HasPrefix(target, s.returnScheme+"://") {
+		return ""
+	}
+	u, err := url.Parse(target)
+	if err != nil || u.Scheme != s.returnScheme || u.User != nil || u.Opaque != "" || !plainHost(u.Host) {
+		return ""
+	}
+	host := strings.ToLower(u.Hostname())
+	if host != s.cookieDomain && !strings.HasSuffix(host, "."+s.cookieDomain) {
 		return ""
 	}
 	return target
+}
+
+// plainHost accepts a host name with an optional port, written plainly: no escapes, no IP
+// literal in brackets, nothing that a browser might read as another host.
+func plainHost(h string) bool {
+	name, port, hasPort := strings.Cut(h, ":")
+	if name == "" || hasPort && port == "" {
+		return false
+	}
+	for _, c := range name {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	for _, c := range port {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // SignedIn is a finished session as an application sees it (SPEC §7).
@@ -150,7 +191,7 @@ func (s *Service) StepUp(ctx context.Context, token, returnTo string) (Step, err
 			}
 			return err
 		}
-		sess.MFARequired, sess.ReturnTo = true, ReturnTarget(returnTo)
+		sess.MFARequired, sess.ReturnTo = true, s.ReturnTarget(returnTo)
 		step, err = s.advance(ctx, q, sess, si.user, si.opts)
 		return err
 	})

@@ -117,7 +117,7 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (Step, error) {
 	if err != nil {
 		return Step{}, err
 	}
-	returnTo := ReturnTarget(r.ReturnTo)
+	returnTo := s.ReturnTarget(r.ReturnTo)
 	sess, err := s.newSession(hash, u, []string{AMRPassword})
 	if err != nil {
 		return Step{}, err

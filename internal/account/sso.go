@@ -136,7 +136,7 @@ func (s *Service) SignInSSO(ctx context.Context, r SSOSignInRequest) (Step, erro
 			s.log.ErrorContext(ctx, "mail not sent", "user", u.Username, "subject", SubjectPasswordGenerated, "err", err)
 		}
 	}
-	return finished(Step{Next: StepDone, Token: token}, ReturnTarget(r.ReturnTo)), nil
+	return finished(Step{Next: StepDone, Token: token}, s.ReturnTarget(r.ReturnTo)), nil
 }
 
 // refuseSSO audits a refused sign-in through the identity provider and answers refusal.

@@ -28,6 +28,7 @@ import (
 	"github.com/twofold-auth/twofold/internal/access"
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/clock"
+	"github.com/twofold-auth/twofold/internal/cookie"
 	"github.com/twofold-auth/twofold/internal/httpapi"
 	"github.com/twofold-auth/twofold/internal/keys"
 	"github.com/twofold-auth/twofold/internal/mail"
@@ -82,6 +83,12 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// SSO is sign-in through the identity provider; no Issuer, none.
 	SSO SSO
+	// CookieDomain, when set, makes the session cookie cover that domain and the hosts below
+	// it (SPEC §8); the base URL's host must be under it.
+	CookieDomain string
+	// Access, when set, is where forward auth's rules come from in place of the app's own
+	// (tests give fixed rules with access.Static).
+	Access access.Source
 }
 
 // SSO is how the server signs people in through an OpenID Connect identity provider.
@@ -126,6 +133,10 @@ type App struct {
 	// Provider is the OpenID Connect provider (SPEC §7); nil when the base URL cannot be an
 	// issuer (http on a host that is not a loopback address).
 	Provider *provider.Provider
+	// CookieDomain is the session cookie's domain ("": the base URL's host alone).
+	CookieDomain string
+	// Access is where forward auth's rules come from: Config.Access, or else Rules.
+	Access access.Source
 	// Registry holds the metrics that /metrics answers.
 	Registry *prometheus.Registry
 	Clock    clock.Clock
@@ -174,6 +185,11 @@ func Open(ctx context.Context, c Config) (_ *App, err error) {
 	default:
 		a.BaseURL = DefaultBaseURL
 	}
+	if c.CookieDomain != "" {
+		if a.CookieDomain, err = cookie.CheckDomain(c.CookieDomain, a.BaseURL); err != nil {
+			return nil, &SettingsError{err}
+		}
+	}
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
@@ -205,6 +221,9 @@ func Open(ctx context.Context, c Config) (_ *App, err error) {
 	a.Options = options.NewCache(st.Options, a.Clock.Now)
 	a.Service = a.NewService(st, a.Options)
 	a.Rules = access.New(access.Config{Store: st, Options: a.Options, Now: a.Clock.Now})
+	if a.Access = c.Access; a.Access == nil {
+		a.Access = a.Rules
+	}
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := provider.CheckIssuer(a.BaseURL); err != nil {
@@ -229,7 +248,7 @@ func (a *App) NewService(st store.Store, opts *options.Cache) *account.Service {
 		opts = options.NewCache(st.Options, a.Clock.Now)
 	}
 	return account.New(account.Config{Store: st, Options: opts, Hasher: a.Hasher, Keys: a.Keys, Mailer: a.Mailer,
-		BaseURL: a.BaseURL, Now: a.Clock.Now, Rand: a.random, Logger: a.Log, LogoutQueued: a.wakeLogouts})
+		BaseURL: a.BaseURL, CookieDomain: a.CookieDomain, Now: a.Clock.Now, Rand: a.random, Logger: a.Log, LogoutQueued: a.wakeLogouts})
 }
 
 // wakeLogouts tells this process's deliverer of back-channel logout notices that one was

@@ -21,14 +21,16 @@ func (a *App) wireHTTP(ctx context.Context, c Config) error {
 	mux := http.NewServeMux()
 	secure := strings.HasPrefix(a.BaseURL, "https://")
 	a.API = httpapi.New(httpapi.Config{Service: a.Service, Provider: a.Provider, Logger: a.Log,
-		TrustedProxies: c.TrustedProxies, SecureCookies: secure, Ready: a.Store.Ping, Registry: a.Registry}, mux)
+		TrustedProxies: c.TrustedProxies, SecureCookies: secure, CookieDomain: a.CookieDomain, Ready: a.Store.Ping,
+		Registry: a.Registry, Access: a.Access, BaseURL: a.BaseURL}, mux)
 	a.API.RegisterRules(a.Rules, mux)
 	ssoStart, err := a.wireSSO(ctx, c.SSO, mux)
 	if err != nil {
 		return err
 	}
 	a.Pages, err = web.New(web.Config{Service: a.Service, Provider: a.Provider, Logger: a.Log,
-		TrustedProxies: c.TrustedProxies, SecureCookies: secure, SSOURL: ssoStart, Rules: a.Rules})
+		TrustedProxies: c.TrustedProxies, SecureCookies: secure, CookieDomain: a.CookieDomain, SSOURL: ssoStart,
+		Rules: a.Rules})
 	if err != nil {
 		return err
 	}

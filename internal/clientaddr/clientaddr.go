@@ -33,6 +33,13 @@ func Of(r *http.Request, trusted []netip.Prefix) string {
 	return addr.String()
 }
 
+// PeerTrusted reports whether the request's peer (not any address it forwards) is a trusted
+// proxy, whose headers about the request it passes on may be believed.
+func PeerTrusted(r *http.Request, trusted []netip.Prefix) bool {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && isTrusted(peer.Addr().Unmap(), trusted)
+}
+
 func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {
 	for _, p := range trusted {
 		if p.Contains(addr) {

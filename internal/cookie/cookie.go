@@ -2,10 +2,26 @@
 // attributes for the JSON API and the pages, so a sign-in begun on one can go on in the other.
 package cookie
 
-import "net/http"
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+)
 
 // Name is the session cookie.
 const Name = "twofold_session"
+
+// Attrs are the cookie's attributes that depend on how the server is reached.
+type Attrs struct {
+	// Secure is set when the base URL is https.
+	Secure bool
+	// Domain, when set (--cookie-domain), makes the cookie cover that domain and every host
+	// below it, so that one sign-in serves every application behind forward auth (SPEC §8);
+	// without it the cookie is the base URL's host's alone.
+	Domain string
+}
 
 // Token answers the session token the request carries, "" when none.
 func Token(r *http.Request) string {
@@ -16,13 +32,43 @@ func Token(r *http.Request) string {
 	return c.Value
 }
 
-// Set gives the client the session token: HttpOnly, SameSite=Lax, Secure when the server is
-// reached over https. An empty token removes the cookie.
-func Set(w http.ResponseWriter, token string, secure bool) {
-	c := &http.Cookie{Name: Name, Value: token, Path: "/", HttpOnly: true, Secure: secure,
-		SameSite: http.SameSiteLaxMode}
+// Set gives the client the session token: HttpOnly, SameSite=Lax, Secure and Domain as a
+// says. An empty token removes the cookie, and with a Domain also a cookie of the host alone
+// that an earlier setting left, so that none outlives a sign-out.
+func Set(w http.ResponseWriter, token string, a Attrs) {
+	c := &http.Cookie{Name: Name, Value: token, Path: "/", HttpOnly: true, Secure: a.Secure,
+		SameSite: http.SameSiteLaxMode, Domain: a.Domain}
 	if token == "" {
 		c.MaxAge = -1
+		if a.Domain != "" {
+			hostOnly := *c
+			hostOnly.Domain = ""
+			http.SetCookie(w, &hostOnly)
+		}
 	}
 	http.SetCookie(w, c)
+}
+
+// CheckDomain checks a --cookie-domain value against the base URL: a host name (no port,
+// scheme or IP address) that is the base URL's host or a domain above it, so that the pages
+// can set the cookie at all. It answers the domain in lower case.
+func CheckDomain(domain, baseURL string) (string, error) {
+	d := strings.ToLower(strings.TrimPrefix(domain, "."))
+	if d == "" || strings.ContainsAny(d, ":/@ ") || net.ParseIP(d) != nil || !strings.Contains(d, ".") && d != "localhost" {
+		return "", fmt.Errorf("--cookie-domain: %q is not a domain such as example.com", domain)
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Hostname() == "" {
+		return "", fmt.Errorf("--cookie-domain: the base URL %q has no host", baseURL)
+	}
+	if !Under(strings.ToLower(u.Hostname()), d) {
+		return "", fmt.Errorf("--cookie-domain: the host of --base-url, %s, is not %s or below it", u.Hostname(), d)
+	}
+	return d, nil
+}
+
+// Under reports whether host is domain or a host below it (both in lower case): a.example.com
+// is under example.com, example.com.evil.org and badexample.com are not.
+func Under(host, domain string) bool {
+	return domain != "" && (host == domain || strings.HasSuffix(host, "."+domain))
 }

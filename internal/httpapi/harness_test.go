@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold-auth/twofold/internal/access"
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/app"
 	"github.com/twofold-auth/twofold/internal/app/apptest"
@@ -61,6 +62,10 @@ type harnessConfig struct {
 	salts       io.Reader
 	// baseURL replaces http://twofold.test (https://twofold.test when secure).
 	baseURL string
+	// access is forward auth's rules (none: its endpoints answer 404); cookieDomain the
+	// session cookie's domain.
+	access       access.Source
+	cookieDomain string
 }
 
 func newHarness(t *testing.T, cfgs ...harnessConfig) *harness {
@@ -84,6 +89,7 @@ func newHarness(t *testing.T, cfgs ...harnessConfig) *harness {
 	}
 	a := apptest.Serve(t, app.Config{SecretKey: testKeyHex, BaseURL: baseURL, Clock: h.clock,
 		HashWorkers: cfg.hashWorkers, HashWait: wait, Salts: cfg.salts, TrustedProxies: cfg.trusted,
+		Access: cfg.access, CookieDomain: cfg.cookieDomain,
 		Logger:   slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		WrapMail: func(outbox mail.Mailer) mail.Mailer { h.mails = &recorder{Mailer: outbox}; return h.mails }})
 	h.store, h.svc, h.hasher, h.url, h.outbox = a.Store.(*sqlite.DB), a.Service, a.Hasher, a.URL(), a.Outbox

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/twofold-auth/twofold/internal/access"
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/provider"
@@ -45,10 +46,16 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// SecureCookies adds Secure to the cookie, when the base URL is https.
 	SecureCookies bool
+	// CookieDomain, when set, is the cookie's Domain (--cookie-domain, SPEC §8).
+	CookieDomain string
 	// Ready reports whether the server can answer (the database answers).
 	Ready func(context.Context) error
 	// Registry receives the metrics; nil makes a new one.
 	Registry *prometheus.Registry
+	// Access is where forward auth's rules come from (SPEC §8); nil: its endpoints answer 404.
+	Access access.Source
+	// BaseURL is where the pages are served: forward auth sends people to its /signin.
+	BaseURL string
 }
 
 // API is the JSON API's handler.
@@ -57,13 +64,17 @@ type API struct {
 	oidc    *provider.Provider
 	log     *slog.Logger
 	trusted []netip.Prefix
-	secure  bool
+	cookie  cookie.Attrs
 	ready   func(context.Context) error
 	// pages show a browser the outcome of the identity provider's callback (Protect sets them).
 	pages Pages
+	// access is forward auth's rules (nil: none); baseURL has no trailing slash.
+	access  access.Source
+	baseURL string
 
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests  *prometheus.CounterVec
+	decisions *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
 }
 
 // New makes the API and registers its routes on mux.
@@ -73,7 +84,9 @@ func New(c Config, mux *http.ServeMux) *API {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	a := &API{svc: c.Service, oidc: c.Provider, log: c.Logger, trusted: c.TrustedProxies, secure: c.SecureCookies, ready: c.Ready,
+	a := &API{svc: c.Service, oidc: c.Provider, log: c.Logger, trusted: c.TrustedProxies, ready: c.Ready,
+		cookie: cookie.Attrs{Secure: c.SecureCookies, Domain: c.CookieDomain},
+		access: c.Access, baseURL: strings.TrimRight(c.BaseURL, "/"), decisions: newDecisionCounter(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twofold_http_requests_total",
 			Help: "HTTP requests by route and status code."}, []string{"route", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "twofold_http_request_duration_seconds",
@@ -83,7 +96,7 @@ func New(c Config, mux *http.ServeMux) *API {
 	if a.log == nil {
 		a.log = slog.Default()
 	}
-	reg.MustRegister(a.requests, a.duration)
+	reg.MustRegister(a.requests, a.duration, a.decisions)
 
 	routes := []struct {
 		pattern string
@@ -119,6 +132,8 @@ func New(c Config, mux *http.ServeMux) *API {
 		{"GET /api/v1/admin/clients/{id}", a.client},
 		{"POST /api/v1/admin/clients/{id}/secret", a.rotateClientSecret},
 		{"DELETE /api/v1/admin/clients/{id}", a.removeClient},
+		{"GET " + ForwardAuthPath, a.forwardAuth},
+		{"GET " + AuthRequestPath, a.authRequest},
 		{"/api/", a.notFound},
 	}
 	for _, r := range routes {
@@ -295,7 +310,7 @@ func jsonProblem(err error) string {
 
 func (a *API) token(r *http.Request) string { return cookie.Token(r) }
 
-func (a *API) setCookie(w http.ResponseWriter, token string) { cookie.Set(w, token, a.secure) }
+func (a *API) setCookie(w http.ResponseWriter, token string) { cookie.Set(w, token, a.cookie) }
 
 // clientAddr answers the client address for the per-address limit.
 func (a *API) clientAddr(r *http.Request) string {

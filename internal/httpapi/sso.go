@@ -53,7 +53,7 @@ func (h *ssoRoutes) start(w http.ResponseWriter, r *http.Request) error {
 	if h.c.Client == nil {
 		return errNoSSO
 	}
-	to, cookie, err := h.c.Client.Start(r.Context(), account.ReturnTarget(r.URL.Query().Get("rd")))
+	to, cookie, err := h.c.Client.Start(r.Context(), h.a.svc.ReturnTarget(r.URL.Query().Get("rd")))
 	if err != nil {
 		return h.failed(w, r, err)
 	}

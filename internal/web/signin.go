@@ -42,15 +42,31 @@ func (h *Handler) ssoLink(returnTo string) string {
 }
 
 // signInPage is the sign-in form. A person signed in already goes on to rd (or the profile),
-// unless prompt=login asks for a new sign-in; login_hint fills the username.
+// unless prompt=login asks for a new sign-in; login_hint fills the username. A session
+// without a second factor that is sent here with mfa=required (forward auth's two_factor rule,
+// SPEC §8) proves one first: sent back to rd as it is, it would only be sent here again.
 func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	returnTo := account.ReturnTarget(q.Get("rd"))
-	if _, err := h.principal(r); err == nil && q.Get("prompt") != "login" {
-		if returnTo == "" {
-			returnTo = "/profile"
+	returnTo := h.svc.ReturnTarget(q.Get("rd"))
+	if si, err := h.svc.SignedIn(r.Context(), h.token(r)); err == nil && q.Get("prompt") != "login" {
+		if q.Get("mfa") == "required" && !si.SecondFactor() {
+			st, err := h.svc.StepUp(r.Context(), h.token(r), returnTo)
+			if err != nil {
+				return err
+			}
+			h.setCookie(w, st.Token)
+			return h.moveOn(w, r, st)
 		}
-		redirect(w, r, returnTo)
+		switch {
+		case returnTo == "":
+			redirect(w, r, "/profile")
+		case strings.HasPrefix(returnTo, "/"):
+			redirect(w, r, returnTo)
+		default:
+			// An application behind forward auth: this page may be the answer of a form (the
+			// backup codes' "Done"), whose redirect to another site form-action 'self' refuses.
+			h.onward(w, r, returnTo)
+		}
 		return nil
 	}
 	f := newForm(nil)
@@ -67,7 +83,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	username := r.PostForm.Get("username")
-	returnTo := account.ReturnTarget(r.PostForm.Get("rd"))
+	returnTo := h.svc.ReturnTarget(r.PostForm.Get("rd"))
 	requireMFA := r.PostForm.Get("mfa") == "required"
 	st, err := h.svc.SignIn(r.Context(), account.SignInRequest{Username: username,
 		Password: r.PostForm.Get("password"), Addr: h.clientAddr(r), Token: h.token(r), ReturnTo: returnTo,
@@ -426,6 +442,11 @@ func (h *Handler) renderCodes(w http.ResponseWriter, r *http.Request, n *nav, d 
 		return err
 	}
 	d.NextPath, d.NextQuery = next.Path, next.Query()
+	if next.IsAbs() {
+		// An application's address (forward auth): "Done" goes through the sign-in page, which
+		// sends a signed-in person on to it, since the form may not leave the site itself.
+		d.NextPath, d.NextQuery = "/signin", url.Values{"rd": {d.Next}}
+	}
 	if len(d.Codes) > 0 {
 		var b strings.Builder
 		b.WriteString("Twofold backup codes\n\n")

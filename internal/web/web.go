@@ -76,6 +76,8 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// SecureCookies adds Secure to the cookie, when the base URL is https.
 	SecureCookies bool
+	// CookieDomain, when set, is the cookie's Domain (--cookie-domain, SPEC §8).
+	CookieDomain string
 	// SSOURL is where "Login with the identity provider" leads; empty hides the link.
 	SSOURL string
 	// Rules keeps the access rules of forward auth (SPEC §8); nil: the page "Access rules"
@@ -89,7 +91,7 @@ type Handler struct {
 	oidc    *provider.Provider
 	log     *slog.Logger
 	trusted []netip.Prefix
-	secure  bool
+	cookie  cookie.Attrs
 	ssoURL  string
 	rules   *access.Service
 
@@ -111,8 +113,9 @@ func New(c Config) (*Handler, error) {
 }
 
 func newHandler(c Config, files fs.FS) (*Handler, error) {
-	h := &Handler{svc: c.Service, oidc: c.Provider, log: c.Logger, trusted: c.TrustedProxies, secure: c.SecureCookies,
-		ssoURL: c.SSOURL, pages: map[string]*template.Template{}, assets: map[string]asset{}}
+	h := &Handler{svc: c.Service, oidc: c.Provider, log: c.Logger, trusted: c.TrustedProxies,
+		cookie: cookie.Attrs{Secure: c.SecureCookies, Domain: c.CookieDomain}, ssoURL: c.SSOURL,
+		pages: map[string]*template.Template{}, assets: map[string]asset{}}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -513,7 +516,7 @@ func parseForm(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) token(r *http.Request) string { return cookie.Token(r) }
 
 // setCookie sets the session cookie with the API's attributes; an empty token removes it.
-func (h *Handler) setCookie(w http.ResponseWriter, token string) { cookie.Set(w, token, h.secure) }
+func (h *Handler) setCookie(w http.ResponseWriter, token string) { cookie.Set(w, token, h.cookie) }
 
 // clientAddr answers the client address for the per-address limit.
 func (h *Handler) clientAddr(r *http.Request) string {

@@ -1,0 +1,228 @@
+package proxies
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/options"
+)
+
+func TestNginx(t *testing.T) {
+	need(t, "nginx")
+	exercise(t, startNginx)
+}
+
+func TestCaddy(t *testing.T) {
+	need(t, "caddy")
+	exercise(t, startCaddy)
+}
+
+// exercise runs every case of forward auth through the proxy that start starts.
+func exercise(t *testing.T, start func(t *testing.T, upstream, twofold string) *proxy) {
+	chromium := need(t, "chromium", "chromium-browser")
+	need(t, "oathtool")
+	tf := startTwofold(t, staticRules(t))
+	up, upAddr := startUpstream(t)
+	px := start(t, upAddr, tf.addr)
+	ctx := context.Background()
+
+	alice := tf.addPerson(t, "alice", "internal", true, "admins", "staff")
+	bob := tf.addPerson(t, "bob", "internal", true)
+	erin := tf.addPerson(t, "erin", "external", false) // skipped the optional enrolment
+	gina := tf.addPerson(t, "gina", "external", true)  // enrolled; signs in with a password alone below
+	hc := client(t, "")
+
+	t.Run("bypass needs no session, and a client's Remote-* headers never reach the application", func(t *testing.T) {
+		res := get(t, hc, "GET", px.url("public", "/hello?x=1"), "", "Remote-User", "mallory", "Remote-Groups", "admins",
+			"Remote-Email", "mallory@evil.example", "Remote-Name", "Mallory")
+		s, ok := up.last("public."+domain, "/hello?x=1")
+		// nginx drops the empty headers Twofold answers; Caddy passes them on empty.
+		if res.StatusCode != 200 || !ok || s.User != "" || s.Name != "" || s.Email != "" || s.Groups != "" {
+			t.Fatalf("bypass: %d, upstream saw %+v (%v)", res.StatusCode, s, ok)
+		}
+		token := tf.session(t, bob)
+		res = get(t, hc, "GET", px.url("app", "/whoami"), token, "Remote-User", "mallory", "Remote-Groups", "admins")
+		s, ok = up.last("app."+domain, "/whoami")
+		if res.StatusCode != 200 || !ok || s.User != "bob" || s.Groups != "" || s.Email != bob.email {
+			t.Fatalf("signed in as bob: %d, upstream saw %+v (%v)", res.StatusCode, s, ok)
+		}
+	})
+
+	t.Run("deny, and a person outside the rule's group, get 403", func(t *testing.T) {
+		token := tf.session(t, bob)
+		n := up.count()
+		for _, u := range []string{px.url("deny", "/"), px.url("app", "/admin/users"), px.url("other", "/")} {
+			if res := get(t, hc, "GET", u, token, "Accept", "text/html"); res.StatusCode != 403 {
+				t.Errorf("bob at %s: %d", u, res.StatusCode)
+			}
+		}
+		if up.count() != n {
+			t.Errorf("a denied request reached the application")
+		}
+	})
+
+	t.Run("a request without a session: a browser is redirected, other clients get 401, a POST 303", func(t *testing.T) {
+		n := up.count()
+		target := px.url("app", "/notes?id=3")
+		signIn := tf.base + "/signin?rd=" + url.QueryEscape(target)
+		res := get(t, hc, "GET", target, "", "Accept", "text/html,application/xhtml+xml")
+		if res.StatusCode != http.StatusFound || res.Header.Get("Location") != signIn {
+			t.Errorf("browser GET: %d to %q, want 302 to %q", res.StatusCode, res.Header.Get("Location"), signIn)
+		}
+		res = get(t, hc, "GET", target, "", "Accept", "application/json")
+		if want := 401; px.redirectsAll {
+			// nginx's error_page 401 redirects every client.
+			if res.StatusCode != http.StatusFound || res.Header.Get("Location") != signIn {
+				t.Errorf("API client through nginx: %d to %q", res.StatusCode, res.Header.Get("Location"))
+			}
+		} else if res.StatusCode != want {
+			t.Errorf("API client: %d, want %d", res.StatusCode, want)
+		}
+		res = get(t, hc, "POST", target, "", "Accept", "text/html")
+		want := http.StatusSeeOther
+		if px.redirectsAll {
+			want = http.StatusFound
+		}
+		if res.StatusCode != want || res.Header.Get("Location") != signIn {
+			t.Errorf("browser POST: %d to %q, want %d to %q", res.StatusCode, res.Header.Get("Location"), want, signIn)
+		}
+		if up.count() != n {
+			t.Errorf("a request without a session reached the application")
+		}
+	})
+
+	t.Run("an untrusted peer calling the endpoints gets 403", func(t *testing.T) {
+		other := client(t, "127.0.0.2") // Twofold trusts 127.0.0.1/32 alone
+		for _, path := range []string{"/api/v1/authz/auth-request", "/api/v1/authz/forward-auth"} {
+			res := get(t, other, "GET", "http://"+tf.addr+path, tf.session(t, alice),
+				"X-Original-URL", px.url("app", "/"), "X-Forwarded-Proto", "http", "X-Forwarded-Host", "app."+domain,
+				"X-Forwarded-Uri", "/")
+			if res.StatusCode != 403 {
+				t.Errorf("%s from 127.0.0.2: %d", path, res.StatusCode)
+			}
+		}
+	})
+
+	b := newTab(t, startBrowser(t, chromium))
+
+	t.Run("browser: sign in with password and code, back at the application with the headers", func(t *testing.T) {
+		b.t = t
+		b.open(px.url("app", "/notes?id=3"))
+		b.expectAt(tf.base, "/signin")
+		b.typeIn("#username", alice.name)
+		b.typeIn("#password", alice.password)
+		b.press(`form[action="/signin"] button`)
+		b.expectAt(tf.base, "/signin/verify")
+		b.typeIn("#code", tf.code(t, alice.secret))
+		b.press(`main form button[type="submit"]`)
+		b.settle()
+		b.expectAt(px.url("app", ""), "/notes")
+		s, ok := up.last("app."+domain, "/notes?id=3")
+		if !ok || s.User != "alice" || s.Name != alice.fullName || s.Email != alice.email || s.Groups != "admins,staff" {
+			t.Fatalf("the application saw %+v (%v)", s, ok)
+		}
+		var shown seen
+		if err := json.Unmarshal([]byte(b.text("#seen")), &shown); err != nil || shown.User != "alice" {
+			t.Fatalf("the page shows %q (%v)", b.text("#seen"), err)
+		}
+		// One sign-in serves every application under the cookie domain.
+		b.open(px.url("app", "/admin/users"))
+		b.expectAt(px.url("app", ""), "/admin/users")
+		if st := b.status(px.url("deny", "/")); st != 403 {
+			t.Errorf("deny host: %d", st)
+		}
+	})
+
+	t.Run("browser: an rd to another site is not followed", func(t *testing.T) {
+		b.t = t
+		for _, rd := range []string{"https://evil.example/", "//evil.example/", "http://" + domain + ".evil.org/",
+			"http://" + domain + "@evil.org/", "https://app." + domain + "/", "javascript:alert(1)"} {
+			b.open(tf.base + "/signin?rd=" + url.QueryEscape(rd))
+			b.settle()
+			b.expectAt(tf.base, "/profile")
+		}
+		// The control: an application under the domain is followed.
+		b.open(tf.base + "/signin?rd=" + url.QueryEscape(px.url("public", "/back")))
+		b.settle()
+		b.expectAt(px.url("public", ""), "/back")
+	})
+
+	t.Run("browser: sign-out at Twofold protects the application again", func(t *testing.T) {
+		b.t = t
+		b.open(tf.base + "/profile")
+		b.press(`form[action="/signout"] button`)
+		b.open(px.url("app", "/notes?id=4"))
+		b.expectAt(tf.base, "/signin")
+	})
+
+	t.Run("browser: two_factor takes an account that skipped enrolment through enrolment", func(t *testing.T) {
+		b.t = t
+		b.open(px.url("app", "/erin"))
+		b.expectAt(tf.base, "/signin")
+		b.typeIn("#username", erin.name)
+		b.typeIn("#password", erin.password)
+		b.press(`form[action="/signin"] button`)
+		b.expectAt(tf.base, "/signin/enroll")
+		b.press("#skip")
+		b.settle()
+		b.expectAt(px.url("app", ""), "/erin")
+		if s, _ := up.last("app."+domain, "/erin"); s.User != "erin" {
+			t.Fatalf("one_factor with a password-only session: the application saw %+v", s)
+		}
+		// two_factor: enrolment, with no "Skip for now".
+		b.open(px.url("mfa", "/secret?a=1"))
+		b.expectAt(tf.base, "/signin/enroll")
+		if eval[bool](b, `!!document.getElementById("skip")`) {
+			t.Errorf("enrolment for a two_factor rule offers Skip for now")
+		}
+		b.do(chromedp.Click(chromedp.CSS("#manual summary")))
+		secret := strings.ReplaceAll(b.text("#key"), " ", "")
+		b.press("#continue")
+		b.typeIn("#code", tf.code(t, secret))
+		b.press(`main form button[type="submit"]`)
+		if codes := b.texts("#codes code"); len(codes) == 0 {
+			t.Fatalf("no backup codes after enrolment: %s", b.text("main"))
+		}
+		if eval[bool](b, `!document.getElementById("saved").checked`) {
+			b.do(chromedp.Click(chromedp.CSS("#saved")))
+		}
+		b.press("#done")
+		b.settle()
+		b.expectAt(px.url("mfa", ""), "/secret")
+		if s, _ := up.last("mfa."+domain, "/secret?a=1"); s.User != "erin" {
+			t.Fatalf("two_factor after enrolment: the application saw %+v", s)
+		}
+		b.open(tf.base + "/profile")
+		b.press(`form[action="/signout"] button`)
+	})
+
+	t.Run("browser: two_factor takes a password-only session through verification", func(t *testing.T) {
+		b.t = t
+		if _, err := tf.Service.SetOption(ctx, account.CLI, options.ExternalMFA, options.PolicyOff); err != nil {
+			t.Fatal(err)
+		}
+		b.open(px.url("app", "/gina"))
+		b.expectAt(tf.base, "/signin")
+		b.typeIn("#username", gina.name)
+		b.typeIn("#password", gina.password)
+		b.press(`form[action="/signin"] button`)
+		b.settle()
+		b.expectAt(px.url("app", ""), "/gina")
+		b.open(px.url("mfa", "/gina"))
+		b.expectAt(tf.base, "/signin/verify")
+		b.typeIn("#code", tf.code(t, gina.secret))
+		b.press(`main form button[type="submit"]`)
+		b.settle()
+		b.expectAt(px.url("mfa", ""), "/gina")
+		if s, _ := up.last("mfa."+domain, "/gina"); s.User != "gina" {
+			t.Fatalf("two_factor after verification: the application saw %+v", s)
+		}
+	})
+}
