@@ -17,6 +17,8 @@ import (
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/store"
+	"github.com/twofold-auth/twofold/internal/store/postgres"
+	"github.com/twofold-auth/twofold/internal/store/postgres/pgtest"
 	"github.com/twofold-auth/twofold/internal/store/sqlite"
 	"github.com/twofold-auth/twofold/internal/store/storetest"
 )
@@ -253,9 +255,28 @@ func TestCheckURL(t *testing.T) {
 // the command line) is in force at the first within 5 seconds of the injected clock, and the
 // saving service's own change at once; so is the default policy.
 func TestCacheReach(t *testing.T) {
-	dir := t.TempDir()
+	t.Run("SQLite", func(t *testing.T) {
+		dir := t.TempDir()
+		testCacheReach(t, func() store.Store { return openDB(t, dir) })
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		url := pgtest.URL(t)
+		testCacheReach(t, func() store.Store {
+			st, err := postgres.Open(t.Context(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		})
+	})
+}
+
+// testCacheReach runs TestCacheReach on the stores open makes, each a new handle on one
+// database.
+func testCacheReach(t *testing.T, open func() store.Store) {
 	clk := clock.NewFake(t0)
-	server, other := newService(openDB(t, dir), clk), newService(openDB(t, dir), clk)
+	server, other := newService(open(), clk), newService(open(), clk)
 	ctx := t.Context()
 	decide := func(s *access.Service) string {
 		t.Helper()
@@ -287,7 +308,7 @@ func TestCacheReach(t *testing.T) {
 	if _, err := other.RemoveRule(ctx, admin, 1); err != nil {
 		t.Fatal(err)
 	}
-	st := openDB(t, dir)
+	st := open()
 	if err := st.SetOption(ctx, options.AccessDefaultPolicy, "one_factor"); err != nil {
 		t.Fatal(err)
 	}
