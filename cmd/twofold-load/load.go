@@ -45,7 +45,7 @@ func runLoad(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	}
 	rep.total = rep.seed.existing + rep.seed.made
 	var accts []*loadAccount
-	if c.mode == "token" {
+	if c.mode == "token" || c.mode == "forward" {
 		accts, err = db.tokenAccounts(ctx, rep.total, need) // any account: no TOTP code is spent
 	} else {
 		accts, err = db.pickAccounts(ctx, rep.total, need)
@@ -53,7 +53,7 @@ func runLoad(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(accts) == 0 && c.mode == "token" {
+	if len(accts) == 0 && (c.mode == "token" || c.mode == "forward") {
 		return errors.New("every load account is disabled")
 	}
 	if len(accts) == 0 {
@@ -89,7 +89,11 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 	var base string
 	pid := c.pid
 	if c.serverBinary != "" {
-		srv, err := startServer(ctx, c.serverBinary, data)
+		var extra []string
+		if c.mode == "forward" {
+			extra = forwardTrusted
+		}
+		srv, err := startServer(ctx, c.serverBinary, data, extra...)
 		if err != nil {
 			return err
 		}
@@ -137,6 +141,13 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 			return err
 		}
 	}
+	var forwardToken string
+	if c.mode == "forward" {
+		var err error
+		if forwardToken, err = prepareForward(ctx, c, db, accts[0], rep); err != nil {
+			return err
+		}
+	}
 	var watch *memoryWatch
 	if mem != nil {
 		if err := resetPeak(pid); err != nil {
@@ -147,9 +158,12 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 
 	before, cpuErr := sampleCPU(pid)
 	var res loadResult
-	if tokens != nil {
+	switch {
+	case tokens != nil:
 		res = tokens.run(ctx, c, cl)
-	} else {
+	case c.mode == "forward":
+		res = forwardRun(ctx, c, cl, forwardToken, accts[0].username)
+	default:
 		res = runWorkers(ctx, c, cl, accts)
 	}
 	rep.elapsed, rep.stopped, rep.steps = res.elapsed, res.stopped, res.steps

@@ -27,6 +27,12 @@
 //	        id of its own) with a code valid for -duration and a minute, and one refresh token
 //	        of that request's family. -duration is at most 25m here (the server sweeps requests
 //	        30 minutes after they were made).
+//	forward the reverse-proxy check (SPEC §6 "Applications", §8): nginx's endpoint
+//	        /api/v1/authz/auth-request asked about one address, -concurrency at once (default
+//	        16), with the cookie of one finished session with a second factor seeded in the
+//	        database right before the measurement; the server the tool starts gets
+//	        --trusted-proxies 127.0.0.1/32 (a running one needs it too). The data folder must
+//	        hold no bypass rule; accessDefaultPolicy is set to -policy (default two_factor).
 //	seed    only make sure -accounts accounts exist, and say how long that took
 //	floor   no server: argon2id hashes a second at the default cost, one goroutine per core
 //
@@ -42,6 +48,7 @@
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode full -duration 20s -floor 80
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode verify -duration 10s
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode token -duration 10s
+//	/tmp/twofold-load -server-binary /tmp/twofold -mode forward -duration 10s
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode flood -concurrency 200 -duration 20s
 //	/tmp/twofold-load -data /tmp/big -mode seed -accounts 1000000
 //	/tmp/twofold-load -server-binary /tmp/twofold -data /tmp/big -mode verify -accounts 1000000
@@ -89,6 +96,7 @@ type config struct {
 	count        int           // at most this many sign-ins or grants (0: no limit but -duration)
 	batch        int           // accounts (or pairs of grants) per seeding transaction
 	floor        float64       // the argon2id floor in hashes/s, for the full-mode target
+	policy       string        // forward mode: accessDefaultPolicy for the run
 }
 
 const (
@@ -101,7 +109,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	c := &config{}
 	f := flag.NewFlagSet("twofold-load", flag.ContinueOnError)
 	f.SetOutput(stderr)
-	f.StringVar(&c.mode, "mode", "full", "full, verify, flood, token, seed or floor")
+	f.StringVar(&c.mode, "mode", "full", "full, verify, flood, token, forward, seed or floor")
 	f.StringVar(&c.serverBinary, "server-binary", "", "start this twofold binary (serve --addr 127.0.0.1:0)")
 	f.StringVar(&c.addr, "addr", "", "base URL of a running server, on loopback (http://127.0.0.1:PORT)")
 	f.IntVar(&c.pid, "pid", 0, "process id of the running server, for memory figures")
@@ -112,6 +120,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	f.DurationVar(&c.duration, "duration", defaultDuration, "how long to send requests")
 	f.IntVar(&c.count, "count", 0, "at most this many sign-ins, or grants in token mode (default: no limit but -duration)")
 	f.IntVar(&c.batch, "batch", defaultBatch, "accounts, or code and refresh token pairs in token mode, per seeding transaction")
+	f.StringVar(&c.policy, "policy", "two_factor", "forward mode: accessDefaultPolicy for the run, one_factor or two_factor")
 	f.Float64Var(&c.floor, "floor", 0, "argon2id floor in hashes/s (from -mode floor), to check the full sign-in target")
 	if err := f.Parse(args); err != nil {
 		return nil, err
@@ -129,11 +138,16 @@ func (c *config) check() error {
 		c.concurrency = orDefault(c.concurrency, 8)
 	case "flood":
 		c.concurrency = orDefault(c.concurrency, 200)
+	case "forward":
+		c.concurrency = orDefault(c.concurrency, 16)
+		if err := checkPolicy(c.policy); err != nil {
+			return err
+		}
 	case "floor":
 		c.concurrency = orDefault(c.concurrency, runtime.NumCPU())
 		return c.checkBounds()
 	default:
-		return fmt.Errorf("-mode: give full, verify, flood, token, seed or floor, not %q", c.mode)
+		return fmt.Errorf("-mode: give full, verify, flood, token, forward, seed or floor, not %q", c.mode)
 	}
 	if c.batch < 1 {
 		return errors.New("-batch must be at least 1")
@@ -190,8 +204,11 @@ func orDefault(v, def int) int {
 // needed answers how many unused accounts a run needs: -count, or what the mode can use within
 // -duration at a generous rate; the token mode spreads its grants over a few accounts.
 func (c *config) needed() int {
-	if c.mode == "token" {
+	switch c.mode {
+	case "token":
 		return tokenAccountCount // the grants are seeded apart (grantPairs)
+	case "forward":
+		return 1 // one session, asked about again and again
 	}
 	if c.count > 0 {
 		return c.count

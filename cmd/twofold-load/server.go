@@ -52,8 +52,8 @@ const maxLogs = 20
 // startServer runs bin serve --addr 127.0.0.1:0 --data data and waits for its "twofold
 // listening" log line. Only JSON log lines of level WARN or ERROR are kept; nothing else the
 // server writes (such as the first admin's temporary password) is printed.
-func startServer(ctx context.Context, bin, data string) (*server, error) {
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data)
+func startServer(ctx context.Context, bin, data string, extra ...string) (*server, error) {
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, extra...)...)
 	cmd.Stdout = io.Discard
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
