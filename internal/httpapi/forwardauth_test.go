@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -12,7 +13,10 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/access"
 	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/app"
+	"github.com/twofold-auth/twofold/internal/app/apptest"
 	"github.com/twofold-auth/twofold/internal/authz"
+	"github.com/twofold-auth/twofold/internal/httpapi"
 )
 
 // fwdRules are the rules of the forward-auth tests: one host per policy, a host for the group
@@ -298,5 +302,23 @@ func TestForwardAuthRefusals(t *testing.T) {
 	}
 	if after := len(h.events()); after != before {
 		t.Errorf("bad questions wrote %d events", after-before)
+	}
+}
+
+// TestForwardAuthWithoutSource: an API made without access rules answers forward auth's
+// endpoints 404, saying why.
+func TestForwardAuthWithoutSource(t *testing.T) {
+	a := apptest.Open(t, app.Config{SecretKey: testKeyHex})
+	mux := http.NewServeMux()
+	httpapi.New(httpapi.Config{Service: a.Service, TrustedProxies: loopback}, mux)
+	for _, path := range []string{"/api/v1/authz/forward-auth", "/api/v1/authz/auth-request"} {
+		req := httptest.NewRequest("GET", path, nil)
+		req.RemoteAddr = "127.0.0.1:40000"
+		req.Header.Set("X-Original-URL", "https://app.example.test/")
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, req)
+		if w.Code != 404 || !strings.Contains(w.Body.String(), "not set up") {
+			t.Errorf("%s without rules: %d %s", path, w.Code, w.Body)
+		}
 	}
 }
