@@ -168,6 +168,26 @@ func (s *Service) SignedIn(ctx context.Context, token string) (*SignedIn, error)
 	return &SignedIn{User: p.user, SID: p.session.SID, AMR: p.session.AMR, AuthTime: p.session.CreatedAt}, nil
 }
 
+// CheckSession is SignedIn for forward auth's check before every proxied request (SPEC §8): a
+// finished session only, read without any write but its once-a-minute last use. An unfinished
+// sign-in is not signed in here, even one that an option change left nothing to do for: the
+// sign-in page finishes it.
+func (s *Service) CheckSession(ctx context.Context, token string) (*SignedIn, error) {
+	sess, u, err := s.current(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if !sess.Done {
+		return nil, errNotSignedIn
+	}
+	if now := s.now(); now.Sub(sess.LastSeenAt) > touchEvery {
+		if err := s.store.TouchSession(ctx, sess.IDHash, now); err != nil {
+			return nil, err
+		}
+	}
+	return &SignedIn{User: u, SID: sess.SID, AMR: sess.AMR, AuthTime: sess.CreatedAt}, nil
+}
+
 // StepUp asks the finished session of token for a second factor because an application needs
 // one (SPEC §7): the session goes through verification, or enrolment when the account has no
 // authenticator, and then to returnTo. An SSO account cannot prove one here: it is refused.

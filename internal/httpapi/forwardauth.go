@@ -86,7 +86,7 @@ func (a *API) decide(w http.ResponseWriter, r *http.Request, kind proxyKind) err
 	var who *authz.Who
 	var name, email string
 	if token := a.token(r); token != "" {
-		si, err := a.svc.SignedIn(ctx, token)
+		si, err := a.svc.CheckSession(ctx, token)
 		switch {
 		case err == nil:
 			who = &authz.Who{Username: si.User.Username, Groups: si.User.Groups, SecondFactor: si.SecondFactor()}

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -320,5 +321,27 @@ func TestForwardAuthWithoutSource(t *testing.T) {
 		if w.Code != 404 || !strings.Contains(w.Body.String(), "not set up") {
 			t.Errorf("%s without rules: %d %s", path, w.Code, w.Body)
 		}
+	}
+}
+
+// TestForwardAuthUnfinishedSignIn: a sign-in that has not finished is not signed in for
+// forward auth, and asking about it writes nothing, even when an option change left it nothing
+// to do (the sign-in page finishes it).
+func TestForwardAuthUnfinishedSignIn(t *testing.T) {
+	h := newHarness(t, harnessConfig{trusted: loopback, access: fwdRules(t)})
+	p := h.signIn("dave", h.createUser(account.NewUser{Username: "dave", Email: "dave@example.test"}))
+	c := p.c
+	if next := c.post("/api/v1/signin", map[string]string{"username": "dave", "password": p.pw}).ok(t, 200).str(t, "next"); next != "mfa_verify" {
+		t.Fatalf("next %q", next)
+	}
+	h.setOption("internalMFA", "off") // nothing left to do for the sign-in
+	token := c.cookie()
+	if a := ask(t, h, "/api/v1/authz/auth-request", original("GET", "https://app.example.test/"), token); a.status != 401 {
+		t.Fatalf("unfinished sign-in: %d", a.status)
+	}
+	sum := sha256.Sum256([]byte(token))
+	s, err := h.store.Session(context.Background(), sum[:])
+	if err != nil || s.Done {
+		t.Fatalf("the sign-in after forward auth's question: %+v, %v", s, err)
 	}
 }
