@@ -18,7 +18,7 @@ var Tables = []string{
 	"users", "backup_codes", "password_failures", "address_failures",
 	"sessions", "options", "events", "meta",
 	"clients", "auth_requests", "tokens", "consents", "signing_keys", "session_clients",
-	"logout_notices", "access_rules",
+	"logout_notices", "access_rules", "webauthn_credentials",
 }
 
 // Copier is a store whose every row can be read and written as it is kept, ids included, so
@@ -76,6 +76,7 @@ type Record struct {
 	SessionClient   *SessionClientRecord
 	LogoutNotice    *LogoutNotice
 	AccessRule      *AccessRule
+	WebAuthn        *WebAuthnCredential
 }
 
 // Table answers the name (one of Tables) of the table the record belongs to, or "" when no
@@ -114,6 +115,8 @@ func (r Record) Table() string {
 		return "logout_notices"
 	case r.AccessRule != nil:
 		return "access_rules"
+	case r.WebAuthn != nil:
+		return "webauthn_credentials"
 	}
 	return ""
 }

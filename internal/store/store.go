@@ -79,6 +79,11 @@ type User struct {
 	EmailVerified bool
 
 	CreatedAt time.Time
+
+	// SecurityKey is set when the account holds a security key that is not disabled (SPEC
+	// §9). It is read with the account (User, UserByName, UserBySubject, Users) and never
+	// written by UpdateUser: keys are written through the WebAuthn queries.
+	SecurityKey bool
 }
 
 // Enrolled reports whether the account has a TOTP key.
@@ -121,6 +126,38 @@ type Session struct {
 	// CreatedAt is when the password (or the identity provider) was proved: the auth_time.
 	CreatedAt  time.Time
 	LastSeenAt time.Time
+}
+
+// WebAuthnCredential is a security key or passkey registered to an account (SPEC §9): what
+// the WebAuthn library needs to check its assertions, and what the person sees of it.
+type WebAuthnCredential struct {
+	ID     int64
+	UserID int64
+	// CredentialID is the authenticator's id of the credential, unique among all accounts.
+	CredentialID []byte
+	// PublicKey is the credential's COSE public key.
+	PublicKey []byte
+	SignCount uint32
+	// Transports are the transports the browser reported ("usb", "internal", ...).
+	Transports []string
+	// Flags are the authenticator data flags kept with the credential (user present and
+	// verified, backup eligible, backup state), as the library checks them at every use.
+	Flags           byte
+	AttestationType string
+	AAGUID          []byte
+	Name            string
+	CreatedAt       time.Time
+	LastUsedAt      time.Time // zero until first used
+	// Disabled is set when the key's signature counter went backwards (a possible clone):
+	// it is refused from then on, listed as such and removable.
+	Disabled bool
+}
+
+// WebAuthnChallenge is a WebAuthn ceremony begun in a sign-in or session: the library's
+// session data (JSON) and when it was made.
+type WebAuthnChallenge struct {
+	Data      []byte
+	CreatedAt time.Time
 }
 
 // Event is one audit record.
@@ -487,6 +524,30 @@ type Queries interface {
 	RetryLogoutNotice(ctx context.Context, id int64, attempts int, nextAt time.Time, lastErr string) error
 	// CountLogoutNotices counts the notices waiting.
 	CountLogoutNotices(ctx context.Context) (int, error)
+
+	// Security keys (SPEC §9).
+
+	// AddWebAuthnCredential inserts c and sets c.ID. ErrConflict when the credential id is
+	// registered already (to any account).
+	AddWebAuthnCredential(ctx context.Context, c *WebAuthnCredential) error
+	// WebAuthnCredentials lists the account's keys, disabled ones included, oldest first.
+	WebAuthnCredentials(ctx context.Context, userID int64) ([]*WebAuthnCredential, error)
+	// UpdateWebAuthnCredential writes c's SignCount, Flags, LastUsedAt and Disabled.
+	// ErrNotFound when the key is gone.
+	UpdateWebAuthnCredential(ctx context.Context, c *WebAuthnCredential) error
+	// DeleteWebAuthnCredential removes the account's key id. ErrNotFound when the account has
+	// no such key.
+	DeleteWebAuthnCredential(ctx context.Context, userID, id int64) error
+	// DeleteWebAuthnCredentials removes every key of the account.
+	DeleteWebAuthnCredentials(ctx context.Context, userID int64) error
+	// PutWebAuthnChallenge stores c as the one challenge of the sign-in or session with the
+	// id hash, in place of any earlier one, and removes up to PruneBatch challenges of any
+	// session made before pruneBefore.
+	PutWebAuthnChallenge(ctx context.Context, idHash []byte, c WebAuthnChallenge, pruneBefore time.Time) error
+	// TakeWebAuthnChallenge removes the challenge of the id hash and answers it, in one
+	// conditional write: of requests taking one challenge at once, on any number of
+	// instances, exactly one gets it and the others ErrNotFound, as does a session without one.
+	TakeWebAuthnChallenge(ctx context.Context, idHash []byte) (WebAuthnChallenge, error)
 
 	// Meta answers a value of the store's own metadata; ErrNotFound when unset.
 	Meta(ctx context.Context, key string) (string, error)

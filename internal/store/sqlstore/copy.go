@@ -13,22 +13,23 @@ import (
 // Columns are the columns of each table of store.Tables as Export reads them and Import writes
 // them, in the order Record scans and Values answers.
 var Columns = map[string][]string{
-	"users":             columns(UserColumns),
-	"backup_codes":      {"user_id", "mac", "used_at"},
-	"password_failures": {"name_mac", "failures", "locked_until", "counts_until"},
-	"address_failures":  {"addr", "at"},
-	"sessions":          columns(SessionColumns),
-	"options":           {"key", "value"},
-	"events":            {"id", "at", "actor", "account", "action", "detail"},
-	"meta":              {"key", "value"},
-	"clients":           columns(ClientColumns),
-	"auth_requests":     columns(AuthRequestColumns),
-	"tokens":            columns(TokenColumns),
-	"consents":          columns(ConsentColumns),
-	"signing_keys":      columns(SigningKeyColumns),
-	"session_clients":   columns(SessionClientColumns),
-	"logout_notices":    columns(LogoutNoticeColumns),
-	"access_rules":      columns(AccessRuleColumns),
+	"users":                columns(UserColumns),
+	"backup_codes":         {"user_id", "mac", "used_at"},
+	"password_failures":    {"name_mac", "failures", "locked_until", "counts_until"},
+	"address_failures":     {"addr", "at"},
+	"sessions":             columns(SessionColumns),
+	"options":              {"key", "value"},
+	"events":               {"id", "at", "actor", "account", "action", "detail"},
+	"meta":                 {"key", "value"},
+	"clients":              columns(ClientColumns),
+	"auth_requests":        columns(AuthRequestColumns),
+	"tokens":               columns(TokenColumns),
+	"consents":             columns(ConsentColumns),
+	"signing_keys":         columns(SigningKeyColumns),
+	"session_clients":      columns(SessionClientColumns),
+	"logout_notices":       columns(LogoutNoticeColumns),
+	"access_rules":         columns(AccessRuleColumns),
+	"webauthn_credentials": columns(WebAuthnColumns),
 }
 
 // columns splits a list of columns as the queries write it.
@@ -46,7 +47,7 @@ var exportOrder = map[string]string{
 	"address_failures": "at, addr", "sessions": "id_hash", "options": "key", "events": "id", "meta": "key",
 	"clients": "id", "auth_requests": "id", "tokens": "id_hash", "consents": "user_id, client_id",
 	"signing_keys": "id", "session_clients": "sid, client_id", "logout_notices": "id",
-	"access_rules": "position",
+	"access_rules": "position", "webauthn_credentials": "id",
 }
 
 // ExportTable yields the rows of table t read through x (a transaction of one snapshot); false
@@ -136,6 +137,8 @@ func Values(r store.Record) []any {
 		return logoutNoticeValues(r.LogoutNotice)
 	case r.AccessRule != nil:
 		return accessRuleValues(r.AccessRule)
+	case r.WebAuthn != nil:
+		return webAuthnValues(r.WebAuthn)
 	}
 	return nil
 }

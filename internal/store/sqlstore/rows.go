@@ -75,17 +75,37 @@ func NilIfEmpty(b []byte) []byte {
 	return b
 }
 
+// userSelect is what the account queries read: UserColumns, then whether the account holds a
+// security key not disabled (store.User.SecurityKey), which copy-db does not carry.
+const userSelect = UserColumns + `,
+	EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.user_id = users.id AND NOT w.disabled)`
+
+// userWithKey reads a row of userSelect.
+func userWithKey(s Scanner) (*store.User, error) {
+	var key bool
+	u, err := scanUser(s, &key)
+	if err != nil {
+		return nil, err
+	}
+	u.SecurityKey = key
+	return u, nil
+}
+
 // User reads a row of UserColumns.
-func User(s Scanner) (*store.User, error) {
+func User(s Scanner) (*store.User, error) { return scanUser(s) }
+
+// scanUser reads a row of UserColumns followed by extra.
+func scanUser(s Scanner, extra ...any) (*store.User, error) {
 	var (
 		u                                 store.User
 		passwordExpires, lockedUntil, cat int64
 		groups                            string
 	)
-	err := s.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.Kind, &u.Source, &u.Role, &u.Disabled,
+	dest := append([]any{&u.ID, &u.Username, &u.Email, &u.Name, &u.Kind, &u.Source, &u.Role, &u.Disabled,
 		&u.PasswordHash, &u.PasswordTemporary, &passwordExpires,
 		&u.TOTPKey, &u.TOTPKeyVersion, &u.TOTPLastStep, &u.BackupSalt,
-		&u.MFAFailures, &lockedUntil, &u.MFALockedForever, &u.Subject, &u.EmailVerified, &groups, &cat)
+		&u.MFAFailures, &lockedUntil, &u.MFALockedForever, &u.Subject, &u.EmailVerified, &groups, &cat}, extra...)
+	err := s.Scan(dest...)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +197,9 @@ func Record(t string, rows Scanner) (store.Record, error) {
 	case "signing_keys":
 		k, err := signingKey(rows)
 		return store.Record{SigningKey: k}, err
+	case "webauthn_credentials":
+		c, err := webAuthnCredential(rows)
+		return store.Record{WebAuthn: c}, err
 	case "session_clients":
 		var c store.SessionClientRecord
 		var cat int64

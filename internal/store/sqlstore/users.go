@@ -48,19 +48,19 @@ func newSubject() string {
 
 // UserBySubject answers the account with the application subject id.
 func (q Queries) UserBySubject(ctx context.Context, subject string) (*store.User, error) {
-	u, err := User(q.queryRow(ctx, `SELECT `+UserColumns+` FROM users WHERE subject = ?`, subject))
+	u, err := userWithKey(q.queryRow(ctx, `SELECT `+userSelect+` FROM users WHERE subject = ?`, subject))
 	return u, q.err("user by subject", err)
 }
 
 // User locks the row inside a transaction (SELECT ... FOR UPDATE where the flavour needs it).
 func (q Queries) User(ctx context.Context, id int64) (*store.User, error) {
-	u, err := User(q.queryRow(ctx, `SELECT `+UserColumns+` FROM users WHERE id = ?`+q.forUpdate(), id))
+	u, err := userWithKey(q.queryRow(ctx, `SELECT `+userSelect+` FROM users WHERE id = ?`+q.forUpdate(), id))
 	return u, q.err("user", err)
 }
 
 // UserByName answers the account with the lower-case username.
 func (q Queries) UserByName(ctx context.Context, username string) (*store.User, error) {
-	u, err := User(q.queryRow(ctx, `SELECT `+UserColumns+` FROM users WHERE username = ?`, username))
+	u, err := userWithKey(q.queryRow(ctx, `SELECT `+userSelect+` FROM users WHERE username = ?`, username))
 	return u, q.err("user by name", err)
 }
 
@@ -68,10 +68,10 @@ func (q Queries) UserByName(ctx context.Context, username string) (*store.User, 
 func (q Queries) Users(ctx context.Context) ([]*store.User, error) {
 	var us []*store.User
 	err := q.each(ctx, func(row Scanner) error {
-		u, err := User(row)
+		u, err := userWithKey(row)
 		us = append(us, u)
 		return err
-	}, `SELECT `+UserColumns+` FROM users ORDER BY created_at DESC, id DESC`)
+	}, `SELECT `+userSelect+` FROM users ORDER BY created_at DESC, id DESC`)
 	if err != nil {
 		return nil, q.err("users", err)
 	}

@@ -30,6 +30,12 @@ func fill(t *testing.T, s store.Store) {
 	if err := s.UpdateUser(ctx, bob); err != nil {
 		t.Fatalf("UpdateUser: %v", err)
 	}
+	if err := s.AddWebAuthnCredential(ctx, &store.WebAuthnCredential{UserID: alice.ID,
+		CredentialID: []byte("cred-1"), PublicKey: []byte{0xa5, 1, 2}, SignCount: 7,
+		Transports: []string{"usb", "nfc"}, Flags: 0x1d, AttestationType: "none", AAGUID: make([]byte, 16),
+		Name: "YubiKey", CreatedAt: t0, LastUsedAt: t0.Add(time.Minute), Disabled: true}); err != nil {
+		t.Fatalf("AddWebAuthnCredential: %v", err)
+	}
 	if err := s.AddBackupCodes(ctx, alice.ID, [][]byte{[]byte("mac-1"), []byte("mac-2"), []byte("mac-3")}); err != nil {
 		t.Fatalf("AddBackupCodes: %v", err)
 	}
@@ -173,7 +179,7 @@ func copyBetween(t *testing.T, open, openTarget func(t *testing.T) store.Store) 
 	want := store.Counts{"users": 2, "backup_codes": 3, "password_failures": 2, "address_failures": 3,
 		"sessions": 2, "options": 1, "events": 3, "meta": 2,
 		"clients": 2, "auth_requests": 2, "tokens": 3, "consents": 1, "signing_keys": 2, "session_clients": 1,
-		"logout_notices": 1, "access_rules": 2}
+		"logout_notices": 1, "access_rules": 2, "webauthn_credentials": 1}
 	if got, err := from.Count(ctx); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Count = %v, %v; want %v", got, err, want)
 	}

@@ -22,6 +22,7 @@ func RunTwoHandles(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"AddressLimit", testTwoHandleAddressLimit},
 		{"CodeAndTokenOnce", testTwoHandleCodeAndTokenOnce},
 		{"EndedSessionClientsOnce", endedRace},
+		{"WebAuthnChallengeOnce", testTwoHandleChallengeOnce},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -62,6 +62,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Options", testOptions},
 		{"Events", testEvents},
 		{"Meta", testMeta},
+		{"WebAuthnCredentials", testWebAuthnCredentials},
+		{"WebAuthnChallenge", testWebAuthnChallenge},
 	}
 	tests = append(tests, providerTests...)
 	tests = append(tests, accessRuleTests...)
