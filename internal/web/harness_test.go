@@ -46,6 +46,8 @@ type testApp struct {
 type appConfig struct {
 	params password.Params
 	ssoURL string
+	// keys, when set, is the pages' SecurityKeys (the app's own otherwise).
+	keys web.SecurityKeys
 }
 
 func newApp(t *testing.T, c appConfig) *testApp {
@@ -55,9 +57,9 @@ func newApp(t *testing.T, c appConfig) *testApp {
 	a := &testApp{t: t, clock: clock.NewFake(time.Now().Truncate(time.Minute))}
 	tf := apptest.Serve(t, app.Config{Clock: a.clock, Hashing: c.params})
 	a.store, a.svc, a.outbox, a.url = tf.Store, tf.Service, tf.Outbox, tf.URL()
-	if c.ssoURL != "" {
+	if c.ssoURL != "" || c.keys != nil {
 		// Where the link leads is the pages' own setting: these pages are made with it.
-		pages, err := web.New(web.Config{Service: a.svc, SSOURL: c.ssoURL})
+		pages, err := web.New(web.Config{Service: a.svc, SSOURL: c.ssoURL, SecurityKeys: c.keys})
 		if err != nil {
 			t.Fatal(err)
 		}

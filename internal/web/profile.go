@@ -21,6 +21,8 @@ type profileData struct {
 	RegenerateFocus string
 	MinLength       int
 	MaxLength       int
+	// Keys is the "Security keys" section (SPEC §9).
+	Keys keysData
 }
 
 func newProfileData(m *account.Me, tab string) profileData {
@@ -47,9 +49,14 @@ func (h *Handler) profileTab(w http.ResponseWriter, r *http.Request, tab string)
 		return err
 	}
 	d := newProfileData(m, tab)
+	if tab == "security" {
+		if d.Keys, err = h.securityKeys(r, p); err != nil {
+			return err
+		}
+	}
 	// app.js moves focus into the Regenerate dialog and closes it with Escape.
 	h.render(w, r, http.StatusOK, "profile", &view{Title: "Profile", Nav: navOf(p, "profile"), Notice: notice(r),
-		Script: d.ShowBackup, Data: d})
+		Script: d.ShowBackup, Keys: d.Keys.CanAdd, Data: d})
 	return nil
 }
 
@@ -64,8 +71,11 @@ func (h *Handler) securityError(w http.ResponseWriter, r *http.Request, p *accou
 	if regenerate {
 		d.RegenerateFocus = "1"
 	}
+	if d.Keys, err = h.securityKeys(r, p); err != nil {
+		return err
+	}
 	h.renderForm(w, r, "profile", &view{Title: "Profile", Nav: navOf(p, "profile"), Form: f, Script: d.ShowBackup,
-		Data: d}, cause)
+		Keys: d.Keys.CanAdd, Data: d}, cause)
 	return nil
 }
 

@@ -148,6 +148,8 @@ type enrollData struct {
 	Profile     bool
 	ContinueURL string
 	StartURL    string
+	// SecurityKey offers "Use a security key instead" of the QR code.
+	SecurityKey keyData
 }
 
 func newEnrollData(e *account.Enrollment) enrollData {
@@ -175,8 +177,17 @@ func (h *Handler) signInStep(w http.ResponseWriter, r *http.Request, want ...str
 }
 
 func (h *Handler) enrollPage(w http.ResponseWriter, r *http.Request) error {
-	next, _, ok, err := h.signInStep(w, r, account.StepEnroll, account.StepEnrollOptional)
-	if err != nil || !ok {
+	if _, _, ok, err := h.signInStep(w, r, account.StepEnroll, account.StepEnrollOptional); err != nil || !ok {
+		return err
+	}
+	return h.renderEnroll(w, r, nil, nil)
+}
+
+// renderEnroll renders the enrolment page of the request's sign-in, with f's refusal (a security
+// key refused, say) when cause is not nil.
+func (h *Handler) renderEnroll(w http.ResponseWriter, r *http.Request, f *form, cause error) error {
+	next, _, err := h.svc.State(r.Context(), h.token(r))
+	if err != nil {
 		return err
 	}
 	e, err := h.svc.PendingEnrollment(r.Context(), h.token(r))
@@ -186,8 +197,11 @@ func (h *Handler) enrollPage(w http.ResponseWriter, r *http.Request) error {
 	d := newEnrollData(e)
 	d.Optional = next == account.StepEnrollOptional
 	d.ContinueURL, d.StartURL = "/signin/enroll/verify", "/signin/enroll"
-	h.render(w, r, http.StatusOK, "enroll", &view{Title: "Set up multi-factor authentication", InSignIn: true,
-		Script: d.QR != "", Data: d})
+	if d.SecurityKey, err = h.keysOffered(r, keyEnroll); err != nil {
+		return err
+	}
+	h.renderForm(w, r, "enroll", &view{Title: "Set up multi-factor authentication", InSignIn: true,
+		Script: d.QR != "", Keys: d.SecurityKey.Offered, Form: f, Data: d}, cause)
 	return nil
 }
 
@@ -208,6 +222,8 @@ type verifyData struct {
 	BackupLink bool
 	BackURL    string
 	BackText   string
+	// SecurityKey offers "Use your security key" above the code field.
+	SecurityKey keyData
 }
 
 var (
@@ -250,6 +266,12 @@ func (h *Handler) enrollVerify(w http.ResponseWriter, r *http.Request) error {
 			Form: codeError(err, "code"), Data: verifyEnroll}, err)
 		return nil
 	}
+	return h.enrolled(w, r, st)
+}
+
+// enrolled answers a sign-in's enrolment that succeeded (a code or a security key): the backup
+// codes, shown once, or the next step.
+func (h *Handler) enrolled(w http.ResponseWriter, r *http.Request, st account.Step) error {
 	h.setCookie(w, st.Token)
 	if len(st.BackupCodes) == 0 {
 		return h.moveOn(w, r, st)
@@ -295,7 +317,7 @@ func (h *Handler) verifyPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h.render(w, r, http.StatusOK, "verify", &view{Title: "Verification Required", InSignIn: true, Data: d})
+	h.render(w, r, http.StatusOK, "verify", &view{Title: "Verification Required", InSignIn: true, Keys: d.SecurityKey.Offered, Data: d})
 	return nil
 }
 
@@ -304,7 +326,11 @@ func (h *Handler) verifyPage(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) verifySignInData(r *http.Request) (verifyData, error) {
 	d := verifySignIn
 	enabled, err := h.svc.BackupCodesEnabled(r.Context())
+	if err != nil {
+		return d, err
+	}
 	d.BackupLink = enabled
+	d.SecurityKey, err = h.keysOffered(r, keySignIn)
 	return d, err
 }
 
@@ -323,7 +349,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 			return derr
 		}
 		h.renderForm(w, r, "verify", &view{Title: "Verification Required", InSignIn: true,
-			Form: codeError(err, "code"), Data: d}, err)
+			Form: codeError(err, "code"), Keys: d.SecurityKey.Offered, Data: d}, err)
 		return nil
 	}
 	h.setCookie(w, st.Token)

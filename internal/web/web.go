@@ -5,10 +5,12 @@
 //
 // The pages work without JavaScript; one small script of our own adds Copy and Print to the
 // backup codes and the enrolment key (and Copy to an application's new secret), holds Done
-// until the codes are saved, and keeps the Regenerate dialog's focus. Every answer carries a
-// strict Content-Security-Policy (no inline script or style), frame-ancestors 'none',
-// Referrer-Policy same-origin and Cache-Control no-store, and form posts from other origins are
-// refused.
+// until the codes are saved, and keeps the Regenerate dialog's focus. A second, webauthn.js, is
+// loaded only where a security key is offered (SPEC §9): a key is used through the browser's
+// navigator.credentials alone, so that is the one part that needs JavaScript, and the page says
+// so without it. Every answer carries a strict Content-Security-Policy (no inline script or
+// style, scripts' requests only to us), frame-ancestors 'none', Referrer-Policy same-origin
+// and Cache-Control no-store, and form posts from other origins are refused.
 package web
 
 import (
@@ -46,10 +48,11 @@ const CookieName = cookie.Name
 const MaxForm = 64 << 10
 
 // ContentSecurityPolicy is sent with every answer: scripts and styles only from our own
-// files (no inline code), images from us or data: URIs (the QR code), forms only to us, and
-// no framing.
+// files (no inline code), images from us or data: URIs (the QR code), requests of scripts only
+// to us (webauthn.js asks the JSON API for a security key's options), forms only to us, and no
+// framing.
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 //go:embed templates/*.html static/*
 var embedded embed.FS
@@ -83,6 +86,8 @@ type Config struct {
 	// Rules keeps the access rules of forward auth (SPEC §8); nil: the page "Access rules"
 	// answers 404.
 	Rules *access.Service
+	// SecurityKeys finishes what webauthn.js begins (SPEC §9); nil: no page offers a key.
+	SecurityKeys SecurityKeys
 }
 
 // Handler serves the pages and their static files.
@@ -94,6 +99,7 @@ type Handler struct {
 	cookie  cookie.Attrs
 	ssoURL  string
 	rules   *access.Service
+	keys    SecurityKeys
 
 	pages  map[string]*template.Template
 	assets map[string]asset
@@ -119,8 +125,8 @@ func newHandler(c Config, files fs.FS) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
-	h.rules = c.Rules
-	for _, name := range []string{"style.css", "app.js"} {
+	h.rules, h.keys = c.Rules, c.SecurityKeys
+	for _, name := range []string{"style.css", "app.js", "webauthn.js"} {
 		b, err := fs.ReadFile(files, "static/"+name)
 		if err != nil {
 			return nil, fmt.Errorf("web: static file: %w", err)
@@ -208,8 +214,10 @@ func (h *Handler) routes() {
 		{"GET /signin/enroll/verify", h.enrollVerifyPage},
 		{"POST /signin/enroll/verify", h.enrollVerify},
 		{"POST /signin/enroll/skip", h.enrollSkip},
+		{"POST /signin/enroll/key", h.enrollKey},
 		{"GET /signin/verify", h.verifyPage},
 		{"POST /signin/verify", h.verify},
+		{"POST /signin/verify/key", h.verifyKey},
 		{"GET /signin/backup", h.backupPage},
 		{"POST /signin/backup", h.backup},
 		{"GET /signin/password", h.passwordPage},
@@ -223,6 +231,8 @@ func (h *Handler) routes() {
 		{"GET /profile/security/enroll/verify", h.profileEnrollVerifyPage},
 		{"POST /profile/security/enroll/verify", h.profileEnrollVerify},
 		{"POST /profile/security/backup-codes", h.regenerate},
+		{"POST /profile/security/keys", h.addKey},
+		{"POST /profile/security/keys/remove", h.removeKey},
 		{"GET /admin/options", h.options},
 		{"POST /admin/options", h.optionsSave},
 		{"POST /admin/options/confirm", h.optionsConfirm},
@@ -394,6 +404,8 @@ type view struct {
 	// Script loads app.js, only on the pages that use it: backup codes, enrolment, the Security
 	// tab's dialog, an application's new secret.
 	Script bool
+	// Keys loads webauthn.js, only on the pages that offer a security key.
+	Keys bool
 	// InSignIn offers "Cancel sign-in" on the pages of an unfinished sign-in.
 	InSignIn bool
 	Form     *form
@@ -564,6 +576,8 @@ var notices = map[string]string{
 	"rule-moved": "The rule is moved: the new order is in force on every server within 5 seconds.",
 	"rule-rm":    "The rule is removed: every server stops using it within 5 seconds.",
 	"access-rm":  "The application's access is removed and you are signed out of it; it asks again next time.",
+	"key-added":  "The security key is added. You can use it at your next sign-in.",
+	"key-rm":     "The security key is removed; it no longer signs you in.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("m")] }

@@ -1,0 +1,210 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/errs"
+)
+
+// SecurityKeys is what the pages ask of security keys and passkeys (SPEC §9). The ceremony's
+// first half is the JSON API's begin, asked by static/webauthn.js; the browser's credential then
+// comes back in a form post to a page, which finishes it here and answers as the code's page
+// does: the next step (an application's return target included), the backup codes after
+// enrolment, a refusal in the page's alert. Every rule (whether a key is offered, the check, the
+// count, the lock) is the service's.
+type SecurityKeys interface {
+	// Offered answers whether the sign-in of token is offered a security key at its current
+	// step: to sign in with one at Verification Required (mfaWebAuthn yes, a usable key, a
+	// relying party id that is a domain name or localhost) or to register one at enrolment.
+	Offered(ctx context.Context, token string) (bool, error)
+	// CanRegister answers whether the account of p may register a security key now.
+	CanRegister(ctx context.Context, p *account.Principal) (bool, error)
+	// FinishSignIn checks the assertion credential (JSON, as the browser returns it) against
+	// the sign-in's challenge, as POST /signin/mfa/webauthn/finish does.
+	FinishSignIn(ctx context.Context, token string, credential []byte) (account.Step, error)
+	// FinishEnroll registers the sign-in's first key, as POST
+	// /signin/mfa/enroll/webauthn/finish does, with the backup codes in the step.
+	FinishEnroll(ctx context.Context, token string, credential []byte) (account.Step, error)
+	// FinishRegister registers one more key of p under the name given to begin.
+	FinishRegister(ctx context.Context, p *account.Principal, credential []byte) error
+	// Keys lists p's keys; nil while they are neither listed nor usable (mfaWebAuthn no).
+	Keys(ctx context.Context, p *account.Principal) ([]SecurityKey, error)
+	// RemoveKey removes a key of p after a second factor: a code or a backup code.
+	RemoveKey(ctx context.Context, p *account.Principal, id, code, backupCode string) error
+}
+
+// SecurityKey is one key as the Security tab lists it.
+type SecurityKey struct {
+	ID         string
+	Name       string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	// Disabled: its signature counter went backwards (a possible clone); it can only be removed.
+	Disabled bool
+}
+
+// keyData is what the key parts of a page show.
+type keyData struct {
+	// Offered shows the key's button (hidden until webauthn.js finds the browser able).
+	Offered bool
+	// Begin is the JSON API's begin endpoint that webauthn.js asks; Finish the page's form.
+	Begin, Finish string
+}
+
+var (
+	keySignIn = keyData{Begin: "/api/v1/signin/mfa/webauthn/begin", Finish: "/signin/verify/key"}
+	keyEnroll = keyData{Begin: "/api/v1/signin/mfa/enroll/webauthn/begin", Finish: "/signin/enroll/key"}
+)
+
+// keysOffered answers the key part of a sign-in page: offered or not (never without SecurityKeys).
+func (h *Handler) keysOffered(r *http.Request, base keyData) (keyData, error) {
+	if h.keys == nil {
+		return keyData{}, nil
+	}
+	ok, err := h.keys.Offered(r.Context(), h.token(r))
+	base.Offered = ok
+	return base, err
+}
+
+// credential is the browser's credential that webauthn.js put in the form; a form without one
+// is malformed, as an empty code is.
+func credential(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if err := parseForm(w, r); err != nil {
+		return nil, err
+	}
+	c := r.PostForm.Get("credential")
+	if c == "" {
+		return nil, errs.E(errs.Invalid, "No security key answered. Please try again.")
+	}
+	return []byte(c), nil
+}
+
+// verifyKey finishes a sign-in with a security key (Verification Required).
+func (h *Handler) verifyKey(w http.ResponseWriter, r *http.Request) error {
+	if h.keys == nil {
+		return errs.E(errs.NotFound, "There is no page at this address.")
+	}
+	c, err := credential(w, r)
+	var st account.Step
+	if err == nil {
+		st, err = h.keys.FinishSignIn(r.Context(), h.token(r), c)
+	}
+	if errs.Code(err) == errs.Locked {
+		h.locked(w, r, err)
+		return nil
+	}
+	if err != nil {
+		d, derr := h.verifySignInData(r)
+		if derr != nil {
+			return derr
+		}
+		h.renderForm(w, r, "verify", &view{Title: "Verification Required", InSignIn: true, Form: newForm(nil).fail(err, ""),
+			Data: d, Keys: d.SecurityKey.Offered}, err)
+		return nil
+	}
+	h.setCookie(w, st.Token)
+	return h.moveOn(w, r, st)
+}
+
+// enrollKey finishes enrolment with a security key instead of the QR code; the backup codes
+// are shown as after a code.
+func (h *Handler) enrollKey(w http.ResponseWriter, r *http.Request) error {
+	if h.keys == nil {
+		return errs.E(errs.NotFound, "There is no page at this address.")
+	}
+	c, err := credential(w, r)
+	var st account.Step
+	if err == nil {
+		st, err = h.keys.FinishEnroll(r.Context(), h.token(r), c)
+	}
+	if errs.Code(err) == errs.Locked {
+		h.locked(w, r, err)
+		return nil
+	}
+	if err != nil {
+		if h.redirectFor(w, r, err) {
+			return nil
+		}
+		return h.renderEnroll(w, r, newForm(nil).fail(err, ""), err)
+	}
+	return h.enrolled(w, r, st)
+}
+
+// addKey finishes registering a key from the Security tab.
+func (h *Handler) addKey(w http.ResponseWriter, r *http.Request) error {
+	if h.keys == nil {
+		return errs.E(errs.NotFound, "There is no page at this address.")
+	}
+	p, err := h.principal(r)
+	if err != nil {
+		return err
+	}
+	c, err := credential(w, r)
+	if err == nil {
+		err = h.keys.FinishRegister(r.Context(), p, c)
+	}
+	if err != nil {
+		return h.securityError(w, r, p, newForm(nil).fail(err, ""), false, err)
+	}
+	redirect(w, r, "/profile/security?m=key-added")
+	return nil
+}
+
+// removeKey removes the key chosen in the Security tab after a code or a backup code.
+func (h *Handler) removeKey(w http.ResponseWriter, r *http.Request) error {
+	if h.keys == nil {
+		return errs.E(errs.NotFound, "There is no page at this address.")
+	}
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	p, err := h.principal(r)
+	if err != nil {
+		return err
+	}
+	// The tab's Regenerate dialog has its own "code": these fields have names of their own.
+	id, code, backup := r.PostForm.Get("key"), r.PostForm.Get("key_code"), r.PostForm.Get("key_backup_code")
+	if err := h.keys.RemoveKey(r.Context(), p, id, code, backup); err != nil {
+		f := newForm(nil)
+		f.Values.Set("key", id)
+		switch errs.Code(err) {
+		case errs.Invalid, errs.InvalidCode:
+			if backup != "" && code == "" {
+				f.fail(err, "key_backup_code")
+			} else {
+				f.fail(err, "key_code")
+			}
+		default:
+			f.fail(err, "")
+		}
+		return h.securityError(w, r, p, f, false, err)
+	}
+	redirect(w, r, "/profile/security?m=key-rm")
+	return nil
+}
+
+// securityKeys answers the Security tab's keys part for p.
+func (h *Handler) securityKeys(r *http.Request, p *account.Principal) (keysData, error) {
+	if h.keys == nil {
+		return keysData{}, nil
+	}
+	can, err := h.keys.CanRegister(r.Context(), p)
+	if err != nil {
+		return keysData{}, err
+	}
+	list, err := h.keys.Keys(r.Context(), p)
+	if err != nil {
+		return keysData{}, err
+	}
+	return keysData{Shown: can || len(list) > 0, CanAdd: can, List: list}, nil
+}
+
+// keysData is the Security tab's "Security keys" section.
+type keysData struct {
+	Shown  bool
+	CanAdd bool
+	List   []SecurityKey
+}
