@@ -371,7 +371,7 @@ func (s *Service) ResetMFA(ctx context.Context, a Actor, username string, withPa
 		}
 		u.TOTPKey, u.TOTPKeyVersion, u.TOTPLastStep = nil, 0, 0
 		clearSecondFactorFailures(u)
-		detail := "key, backup codes and sessions removed"
+		detail := "key, security keys, backup codes and sessions removed"
 		if withPassword {
 			u.PasswordHash, u.PasswordTemporary, u.PasswordExpiresAt = hash, true, expires
 			detail += "; new temporary password sent"
@@ -380,6 +380,9 @@ func (s *Service) ResetMFA(ctx context.Context, a Actor, username string, withPa
 			return "", err
 		}
 		if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
+			return "", err
+		}
+		if err := q.DeleteWebAuthnCredentials(ctx, u.ID); err != nil {
 			return "", err
 		}
 		return detail, s.endSessions(ctx, q, u.ID, nil)

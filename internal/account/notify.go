@@ -24,6 +24,9 @@ const (
 	noticeBackupUsed
 	noticeBackupReplaced
 	noticeLocked
+	noticeKeyAdded
+	noticeKeyRemoved
+	noticeKeyCloned
 )
 
 var notices = map[notice]struct{ subject, text string }{
@@ -33,6 +36,9 @@ var notices = map[notice]struct{ subject, text string }{
 	noticeBackupUsed:     {"Backup code used", "A backup code was used to sign in to your account"},
 	noticeBackupReplaced: {"New backup code issued", "A new backup code was issued in place of the one used to sign in to your account"},
 	noticeLocked:         {"Second factor locked", "Too many wrong codes were entered for your account, so its second factor is locked"},
+	noticeKeyAdded:       {"Security key added", "A security key was added as a second factor of your account"},
+	noticeKeyRemoved:     {"Security key removed", "A security key was removed from your account"},
+	noticeKeyCloned:      {"Security key refused: possible cloned key", "A security key of your account was refused and disabled because its signature counter went backwards, which happens when a key was copied (possible cloned key)"},
 }
 
 // notify tells the account about an MFA change. The change is already committed; a mail that

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/backupcode"
 	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/otp"
 	"github.com/twofold-auth/twofold/internal/store"
 )
@@ -19,20 +20,30 @@ import (
 // ("mfa.code_failed", "signin").
 type Method string
 
-// MethodTOTP and MethodBackupCode are the methods of SPEC §3.
+// MethodTOTP and MethodBackupCode are the methods of SPEC §3, MethodSecurityKey that of §9.
 const (
-	MethodTOTP       Method = "totp"
-	MethodBackupCode Method = "backup code"
+	MethodTOTP        Method = "totp"
+	MethodBackupCode  Method = "backup code"
+	MethodSecurityKey Method = "security key"
 )
 
 // AMR answers the authentication method reference (RFC 8176) that a second factor proved by m
-// adds beside "pwd" and "mfa" (SPEC §7): "otp" for either kind of code.
+// adds beside "pwd" and "mfa" (SPEC §7): "otp" for either kind of code, "hwk" for a security key.
 func (m Method) AMR() string {
 	switch m {
 	case MethodTOTP, MethodBackupCode:
 		return "otp"
+	case MethodSecurityKey:
+		return "hwk"
 	}
 	return ""
+}
+
+// hasSecondFactor reports whether u has a second factor it may use now: a TOTP key, or a
+// security key not disabled while mfaWebAuthn is yes (SPEC §9: with no, an account whose only
+// factor is a key enrols an authenticator app).
+func hasSecondFactor(u *store.User, o *options.Values) bool {
+	return u.Enrolled() || u.SecurityKey && o.WebAuthnEnabled()
 }
 
 // totpSkew is how many 30-second steps either side of the server's clock a code may be from.
@@ -54,6 +65,9 @@ type totpCode string
 func (totpCode) method() Method { return MethodTOTP }
 
 func (c totpCode) check(ctx context.Context, s *Service, q store.Queries, u *store.User, now time.Time) (bool, error) {
+	if !u.Enrolled() { // an account whose second factor is a security key only
+		return false, nil
+	}
 	key, err := s.keys.OpenTOTP(u.ID, u.TOTPKeyVersion, u.TOTPKey)
 	if err != nil {
 		return false, fmt.Errorf("open totp key: %w", err)
@@ -130,6 +144,9 @@ func parseProof(code, backup string) (proof, error) {
 // (SPEC §3): it says that a code works once, so that someone who typed a code twice within its
 // 30 seconds knows to wait for the next one.
 func codeRefused(m Method) error {
+	if m == MethodSecurityKey {
+		return errs.E(errs.InvalidCode, "The security key was refused. Try again: each attempt needs a new request from this page.")
+	}
 	if m == MethodBackupCode {
 		return errs.E(errs.InvalidCode, "The backup code is wrong or was already used. Each backup code works once.")
 	}

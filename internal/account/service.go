@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/keys"
 	"github.com/twofold-auth/twofold/internal/mail"
@@ -83,6 +85,10 @@ type Service struct {
 	log          *slog.Logger
 
 	logoutQueued func()
+
+	// wa is the WebAuthn relying party (SPEC §9); nil when its id would be an IP address, and
+	// then no security key is offered.
+	wa *webauthn.WebAuthn
 }
 
 // New makes a Service. Now, Rand and Logger default to the clock, crypto/rand and slog's default.
@@ -97,6 +103,8 @@ func New(c Config) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	// An error here is a relying party id the library refuses: keys are then not offered.
+	s.wa, _ = relyingParty(c.BaseURL, s.cookieDomain)
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}

@@ -167,7 +167,7 @@ func (s *Service) verifyPassword(ctx context.Context, u *store.User, pw string) 
 // only by proving one, whatever the policy: it never offers "Skip for now".
 func nextStep(u *store.User, sess *store.Session, o *options.Values) string {
 	if sess.MFARequired && !sess.MFAPassed {
-		if u.Enrolled() {
+		if hasSecondFactor(u, o) {
 			return StepVerify
 		}
 		return StepEnroll
@@ -177,7 +177,7 @@ func nextStep(u *store.User, sess *store.Session, o *options.Values) string {
 	}
 	if policy := o.Policy(u.Kind); policy != options.PolicyOff && !sess.MFAPassed {
 		switch {
-		case u.Enrolled():
+		case hasSecondFactor(u, o):
 			return StepVerify
 		case policy == options.PolicyRequired:
 			return StepEnroll
@@ -427,27 +427,42 @@ func (s *Service) completeEnrollment(ctx context.Context, sess *store.Session, u
 			if err := q.UpdateUser(ctx, u); err != nil {
 				return err
 			}
-			if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
-				return err
-			}
-			var codes []string
-			if o.BackupCodesEnabled() {
-				if codes, err = s.addBackupCodes(ctx, q, u, o.BackupCodeCount()); err != nil {
-					return err
-				}
-			}
-			sess.PendingKey = nil
-			if step, err = then(q, sess, u); err != nil {
-				return err
-			}
-			step.BackupCodes = codes
-			return s.audit(ctx, q, u.Username, u.Username, "mfa.enrolled", fmt.Sprintf("%d backup codes issued", len(codes)))
+			step, err = s.enrolled(ctx, q, sess, u, o, "", func(sess *store.Session) (Step, error) { return then(q, sess, u) })
+			return err
 		}})
 	if err != nil {
 		return Step{}, err
 	}
 	s.notify(ctx, user, noticeEnrolled)
 	return step, nil
+}
+
+// enrolled finishes an enrolment inside its transaction, once the second factor (a TOTP key,
+// or a security key when how says so) is stored: new backup codes in place of any earlier
+// ones, the pending TOTP key discarded, then's part of the session, and the audit.
+func (s *Service) enrolled(ctx context.Context, q store.Queries, sess *store.Session, u *store.User, o *options.Values,
+	how string, then func(sess *store.Session) (Step, error)) (Step, error) {
+	if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
+		return Step{}, err
+	}
+	var codes []string
+	if o.BackupCodesEnabled() {
+		var err error
+		if codes, err = s.addBackupCodes(ctx, q, u, o.BackupCodeCount()); err != nil {
+			return Step{}, err
+		}
+	}
+	sess.PendingKey = nil
+	step, err := then(sess)
+	if err != nil {
+		return Step{}, err
+	}
+	step.BackupCodes = codes
+	detail := fmt.Sprintf("%d backup codes issued", len(codes))
+	if how != "" {
+		detail = how + ", " + detail
+	}
+	return step, s.audit(ctx, q, u.Username, u.Username, "mfa.enrolled", detail)
 }
 
 // SkipEnroll is "Skip for now" under an optional policy.
@@ -481,7 +496,7 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 	var step Step
 	err = s.checkSecondFactor(ctx, factorCheck{userID: si.user.ID, sess: si.sess, proof: p,
 		ready: func(u *store.User) error {
-			if !u.Enrolled() { // reset by an admin since this sign-in began
+			if !hasSecondFactor(u, si.opts) { // reset by an admin since this sign-in began
 				return conflictStep(nextStep(u, si.sess, si.opts))
 			}
 			return nil

@@ -33,6 +33,7 @@ const (
 	FailedSignInsPerAddress   = "failedSignInsPerAddress"
 	SSOCreateAccounts         = "ssoCreateAccounts"
 	AccessDefaultPolicy       = "accessDefaultPolicy"
+	MFAWebAuthn               = "mfaWebAuthn"
 )
 
 // MFA policies.
@@ -95,6 +96,9 @@ var registry = []Option{
 	{Key: AccessDefaultPolicy, Default: "deny",
 		Description: "What the reverse-proxy check (forward auth) answers for a request that no access rule matches: deny it, or let it through after a sign-in with one factor or two.",
 		Choices:     slices.Clone(authz.DefaultPolicies)},
+	{Key: MFAWebAuthn, Default: "yes",
+		Description: "Allow or prevent registering and using security keys and passkeys (WebAuthn) as a second factor. No: keys are neither offered, listed nor usable but stay stored; yes again brings them back.",
+		Choices:     []string{"yes", "no"}},
 }
 
 // All answers every option, in a fixed order.
@@ -221,6 +225,9 @@ func (v *Values) Policy(kind string) string {
 	}
 	return v.m[InternalMFA]
 }
+
+// WebAuthnEnabled reports mfaWebAuthn.
+func (v *Values) WebAuthnEnabled() bool { return v.m[MFAWebAuthn] == "yes" }
 
 // BackupCodesEnabled reports enableMFABackupCodes.
 func (v *Values) BackupCodesEnabled() bool { return v.m[EnableMFABackupCodes] == "yes" }

@@ -1,0 +1,418 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
+
+	"github.com/twofold-auth/twofold/internal/account"
+)
+
+// softKey is a software authenticator for the API tests: an ES256 key pair answering the
+// options a begin returns as a browser with a security key would, with attestation "none".
+type softKey struct {
+	t      *testing.T
+	id     []byte
+	priv   *ecdsa.PrivateKey
+	count  uint32
+	origin string
+	// userHandle is the handle the registration gave, returned with each assertion.
+	userHandle []byte
+}
+
+func newSoftKey(t *testing.T, origin string) *softKey {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := make([]byte, 32)
+	rand.Read(id)
+	return &softKey{t: t, id: id, priv: priv, origin: origin}
+}
+
+var b64 = base64.RawURLEncoding
+
+// publicKey answers the "publicKey" options of a begin's answer.
+func publicKey(t *testing.T, a *answer) map[string]any {
+	t.Helper()
+	return asObject(t, a.json, "publicKey")
+}
+
+func (k *softKey) clientData(typ, challenge string) []byte {
+	b, _ := json.Marshal(map[string]any{"type": typ, "challenge": challenge, "origin": k.origin, "crossOrigin": false})
+	return b
+}
+
+// authData is the authenticator data for rpID: user present and verified, the counter, and
+// the attested credential when attested.
+func (k *softKey) authData(rpID string, attested bool) []byte {
+	rp := sha256.Sum256([]byte(rpID))
+	flags := byte(0x01 | 0x04) // UP, UV
+	if attested {
+		flags |= 0x40
+	}
+	out := append(rp[:], flags)
+	out = binary.BigEndian.AppendUint32(out, k.count)
+	if attested {
+		out = append(out, make([]byte, 16)...) // AAGUID
+		out = binary.BigEndian.AppendUint16(out, uint16(len(k.id)))
+		out = append(out, k.id...)
+		x, y := k.priv.X.FillBytes(make([]byte, 32)), k.priv.Y.FillBytes(make([]byte, 32))
+		cose, err := webauthncbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: x, -3: y})
+		if err != nil {
+			k.t.Fatal(err)
+		}
+		out = append(out, cose...)
+	}
+	return out
+}
+
+// create answers the options of navigator.credentials.create with a new credential, as the
+// browser returns it (PublicKeyCredential.toJSON()).
+func (k *softKey) create(opts map[string]any) []byte {
+	t := k.t
+	t.Helper()
+	rpID := asString(t, asObject(t, opts, "rp"), "id")
+	var err error
+	if k.userHandle, err = b64.DecodeString(asString(t, asObject(t, opts, "user"), "id")); err != nil {
+		t.Fatal(err)
+	}
+	att, err := webauthncbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": k.authData(rpID, true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]any{"id": b64.EncodeToString(k.id), "rawId": b64.EncodeToString(k.id), "type": "public-key",
+		"response": map[string]any{
+			"clientDataJSON":    b64.EncodeToString(k.clientData("webauthn.create", asString(t, opts, "challenge"))),
+			"attestationObject": b64.EncodeToString(att),
+			"transports":        []string{"usb"},
+		},
+		"clientExtensionResults": map[string]any{}, "authenticatorAttachment": "cross-platform"})
+	return b
+}
+
+// get answers the options of navigator.credentials.get with an assertion, the counter moved on
+// first.
+func (k *softKey) get(opts map[string]any) []byte {
+	t := k.t
+	t.Helper()
+	k.count++
+	data := k.authData(asString(t, opts, "rpId"), false)
+	cd := k.clientData("webauthn.get", asString(t, opts, "challenge"))
+	cdHash := sha256.Sum256(cd)
+	digest := sha256.Sum256(append(slices.Clone(data), cdHash[:]...))
+	sig, err := ecdsa.SignASN1(rand.Reader, k.priv, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]any{"id": b64.EncodeToString(k.id), "rawId": b64.EncodeToString(k.id), "type": "public-key",
+		"response": map[string]any{
+			"clientDataJSON":    b64.EncodeToString(cd),
+			"authenticatorData": b64.EncodeToString(data),
+			"signature":         b64.EncodeToString(sig),
+			"userHandle":        b64.EncodeToString(k.userHandle),
+		},
+		"clientExtensionResults": map[string]any{}, "authenticatorAttachment": "cross-platform"})
+	return b
+}
+
+// postRaw posts body as JSON.
+func (c *client) postRaw(path string, body []byte) *answer {
+	c.h.t.Helper()
+	return c.send(request{method: "POST", path: path, body: bytes.NewReader(body), contentType: "application/json"})
+}
+
+// addKey registers a software key from the profile of p under name.
+func addKey(t *testing.T, p *person, name string) *softKey {
+	t.Helper()
+	k := newSoftKey(t, p.c.h.url0())
+	opts := publicKey(t, p.c.post("/api/v1/me/webauthn/register/begin",
+		map[string]string{"name": name, "current_password": p.pw}).ok(t, 200))
+	a := p.c.postRaw("/api/v1/me/webauthn/register/finish", k.create(opts)).ok(t, 200)
+	if got := asString(t, asObject(t, a.json, "key"), "name"); got != name {
+		t.Fatalf("registered key named %q, want %q", got, name)
+	}
+	return k
+}
+
+// url0 is the origin the relying party checks: the harness's base URL.
+func (h *harness) url0() string { return "http://twofold.test" }
+
+// keySignIn signs in c as name with the password, then with the key, answering the last answer.
+func keySignIn(t *testing.T, c *client, name, pw string, k *softKey) *answer {
+	t.Helper()
+	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": name, "password": pw}), "mfa_verify")
+	opts := publicKey(t, c.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200))
+	return c.postRaw("/api/v1/signin/mfa/webauthn/finish", k.get(opts))
+}
+
+// sessionAMR answers the amr of c's session as the store keeps it.
+func sessionAMR(t *testing.T, h *harness, c *client) []string {
+	t.Helper()
+	sum := sha256.Sum256([]byte(c.cookie()))
+	s, err := h.store.Session(context.Background(), sum[:])
+	if err != nil {
+		t.Fatalf("session: %v", err)
+	}
+	return s.AMR
+}
+
+func mailed(h *harness, to, subject string) bool {
+	h.mails.mu.Lock()
+	defer h.mails.mu.Unlock()
+	for _, m := range h.mails.sent {
+		if m.To == to && strings.Contains(m.Subject, subject) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasEvent(h *harness, user, action string) bool {
+	for _, e := range h.events() {
+		if e.User == user && e.Action == action {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSecurityKeyRegisterAndSignIn: a key added from the profile (several per account) signs
+// in at Verification Required with amr pwd hwk mfa, is listed with its last use, and the app
+// still works; the key's answer works once.
+func TestSecurityKeyRegisterAndSignIn(t *testing.T) {
+	h := newHarness(t)
+	pw := h.createUser(account.NewUser{Username: "kim"})
+	kim := h.signIn("kim", pw)
+	k := addKey(t, kim, "YubiKey 5")
+	addKey(t, kim, "Phone")
+	if !mailed(h, "kim@example.com", "Security key added") || !hasEvent(h, "kim", "mfa.security_key_added") {
+		t.Error("adding a key was neither mailed nor audited")
+	}
+	list := asList(t, kim.c.get("/api/v1/me/webauthn").ok(t, 200).json, "keys")
+	if len(list) != 2 {
+		t.Fatalf("%d keys listed, want 2", len(list))
+	}
+	first := list[0].(map[string]any)
+	if asString(t, first, "name") != "YubiKey 5" || asBool(t, first, "disabled") || asString(t, first, "id") == "" {
+		t.Errorf("first key listed as %v", first)
+	}
+	asTime(t, first, "created_at")
+	asNull(t, first, "last_used_at")
+
+	c := h.client()
+	checkStep(t, keySignIn(t, c, "kim", kim.pw, k), "done")
+	if got := sessionAMR(t, h, c); !slices.Equal(got, []string{"pwd", "hwk", "mfa"}) {
+		t.Errorf("amr %v, want [pwd hwk mfa]", got)
+	}
+	list = asList(t, kim.c.get("/api/v1/me/webauthn").ok(t, 200).json, "keys")
+	asTime(t, list[0].(map[string]any), "last_used_at")
+
+	// The app still works, and an account with a key is still offered it.
+	kim.signInAgain()
+
+	// A replayed answer is refused: its challenge was used up.
+	c2 := h.client()
+	checkStep(t, c2.post("/api/v1/signin", map[string]string{"username": "kim", "password": kim.pw}), "mfa_verify")
+	opts := publicKey(t, c2.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200))
+	cred := k.get(opts)
+	checkStep(t, c2.postRaw("/api/v1/signin/mfa/webauthn/finish", cred), "done")
+	c3 := h.client()
+	checkStep(t, c3.post("/api/v1/signin", map[string]string{"username": "kim", "password": kim.pw}), "mfa_verify")
+	c3.postRaw("/api/v1/signin/mfa/webauthn/finish", cred).wantError(t, 401, "invalid_code")
+	c3.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200)
+	c3.postRaw("/api/v1/signin/mfa/webauthn/finish", cred).wantError(t, 401, "invalid_code")
+	if n := h.user("kim").MFAFailures; n != 2 {
+		t.Errorf("%d failures counted, want 2", n)
+	}
+
+	// Malformed: 400, not counted.
+	c3.post("/api/v1/signin/mfa/webauthn/finish", map[string]string{"id": "x"}).wantError(t, 400, "invalid_request")
+	if n := h.user("kim").MFAFailures; n != 2 {
+		t.Errorf("%d failures counted after a malformed answer, want 2", n)
+	}
+}
+
+// TestSecurityKeyChallenge: a challenge works for its own sign-in only, and for 5 minutes.
+func TestSecurityKeyChallenge(t *testing.T) {
+	h := newHarness(t)
+	pw := h.createUser(account.NewUser{Username: "kim"})
+	kim := h.signIn("kim", pw)
+	k := addKey(t, kim, "key")
+
+	// Foreign: answered to the challenge of another sign-in.
+	a, b := h.client(), h.client()
+	for _, c := range []*client{a, b} {
+		checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": kim.pw}), "mfa_verify")
+	}
+	optsA := publicKey(t, a.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200))
+	b.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200)
+	b.postRaw("/api/v1/signin/mfa/webauthn/finish", k.get(optsA)).wantError(t, 401, "invalid_code")
+
+	// Expired: more than 5 minutes after begin.
+	opts := publicKey(t, a.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200))
+	h.clock.Advance(5*time.Minute + time.Second)
+	a.postRaw("/api/v1/signin/mfa/webauthn/finish", k.get(opts)).wantError(t, 401, "invalid_code")
+
+	// Within 5 minutes it works.
+	opts = publicKey(t, a.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200))
+	h.clock.Advance(4 * time.Minute)
+	checkStep(t, a.postRaw("/api/v1/signin/mfa/webauthn/finish", k.get(opts)), "done")
+}
+
+// TestSecurityKeyLocks: five refused keys lock the second factor exactly as five wrong codes
+// do (429 locked, the sign-in ended, a correct password then meets the lock), and a success
+// resets the count.
+func TestSecurityKeyLocks(t *testing.T) {
+	h := newHarness(t)
+	pw := h.createUser(account.NewUser{Username: "kim"})
+	kim := h.signIn("kim", pw)
+	k := addKey(t, kim, "key")
+	other := newSoftKey(t, h.url0()) // not registered: refused
+
+	c := h.client()
+	// A success resets the count.
+	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": kim.pw}), "mfa_verify")
+	c.post("/api/v1/signin/mfa/verify", map[string]string{"code": wrongCode(h, kim.key)}).wantError(t, 401, "invalid_code")
+	if n := h.user("kim").MFAFailures; n != 1 {
+		t.Fatalf("%d failures, want 1", n)
+	}
+	opts := publicKey(t, c.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200))
+	checkStep(t, c.postRaw("/api/v1/signin/mfa/webauthn/finish", k.get(opts)), "done")
+	if n := h.user("kim").MFAFailures; n != 0 {
+		t.Fatalf("%d failures after a key's success, want 0", n)
+	}
+
+	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": kim.pw}), "mfa_verify")
+	var last *answer
+	for i := 1; i <= 5; i++ {
+		opts := publicKey(t, c.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200))
+		other.userHandle = k.userHandle
+		last = c.postRaw("/api/v1/signin/mfa/webauthn/finish", other.get(opts))
+		if i < 5 {
+			last.wantError(t, 401, "invalid_code")
+		}
+	}
+	e := last.wantError(t, 429, "locked")
+	asTime(t, e, "locked_until")
+	c.get("/api/v1/signin").wantError(t, 401, "not_signed_in")
+	c.post("/api/v1/signin", map[string]string{"username": "kim", "password": kim.pw}).wantError(t, 429, "locked")
+	if n := h.user("kim").MFAFailures; n != 5 {
+		t.Errorf("%d failures, want 5", n)
+	}
+	if !mailed(h, "kim@example.com", "Second factor locked") {
+		t.Error("the lock was not mailed")
+	}
+	h.clock.Advance(15*time.Minute + 2*time.Second)
+	checkStep(t, keySignIn(t, c, "kim", kim.pw, k), "done")
+}
+
+// TestSecurityKeyClonedCounter: a counter that goes backwards is refused, disables the key,
+// and is audited and mailed.
+func TestSecurityKeyClonedCounter(t *testing.T) {
+	h := newHarness(t)
+	pw := h.createUser(account.NewUser{Username: "kim"})
+	kim := h.signIn("kim", pw)
+	k := addKey(t, kim, "key")
+	c := h.client()
+	k.count = 10
+	checkStep(t, keySignIn(t, c, "kim", kim.pw, k), "done") // counter 11
+	k.count = 3                                             // the clone's counter: 4
+	keySignIn(t, c, "kim", kim.pw, k).wantError(t, 401, "invalid_code")
+	list := asList(t, kim.c.get("/api/v1/me/webauthn").ok(t, 200).json, "keys")
+	if !asBool(t, list[0].(map[string]any), "disabled") {
+		t.Errorf("the key is not disabled: %v", list[0])
+	}
+	if !hasEvent(h, "kim", "mfa.security_key_cloned") {
+		t.Error("the cloned key was not audited")
+	}
+	if !mailed(h, "kim@example.com", "possible cloned key") {
+		t.Error("the cloned key was not mailed")
+	}
+	// Disabled from then on, even with a counter ahead: the app still works.
+	k.count = 100
+	c.post("/api/v1/signin/mfa/webauthn/begin", nil).wantError(t, 409, "conflict")
+	kim.signInAgain()
+
+	// Removable with a code.
+	id := asString(t, list[0].(map[string]any), "id")
+	kim.c.call("DELETE", "/api/v1/me/webauthn/"+id, map[string]string{"code": wrongCode(h, kim.key)}).wantError(t, 401, "invalid_code")
+	if a := kim.c.call("DELETE", "/api/v1/me/webauthn/"+id, map[string]string{"code": h.code(kim.key)}); a.status != 204 {
+		t.Fatalf("DELETE: %d %s", a.status, a.raw)
+	}
+	if n := len(asList(t, kim.c.get("/api/v1/me/webauthn").ok(t, 200).json, "keys")); n != 0 {
+		t.Errorf("%d keys after removal", n)
+	}
+}
+
+// TestSecurityKeyEnrollAndReset: enrolment with a key instead of the app issues backup codes;
+// the key then signs in; an admin's MFA reset removes the keys.
+func TestSecurityKeyEnrollAndReset(t *testing.T) {
+	h := newHarness(t)
+	pw := h.createUser(account.NewUser{Username: "kim"})
+	c := h.client()
+	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": pw}), "mfa_enroll")
+	k := newSoftKey(t, h.url0())
+	opts := publicKey(t, c.post("/api/v1/signin/mfa/enroll/webauthn/begin", nil).ok(t, 200))
+	a := c.postRaw("/api/v1/signin/mfa/enroll/webauthn/finish", k.create(opts))
+	checkStep(t, a, "change_password")
+	if n := len(asStrings(t, a.json, "backup_codes")); n != 5 {
+		t.Errorf("%d backup codes, want 5", n)
+	}
+	checkStep(t, c.post("/api/v1/signin/password", map[string]string{"new_password": newPassword}), "done")
+	if got := sessionAMR(t, h, c); !slices.Equal(got, []string{"pwd", "hwk", "mfa"}) {
+		t.Errorf("amr %v after enrolment with a key", got)
+	}
+	checkStep(t, keySignIn(t, h.client(), "kim", newPassword, k), "done")
+
+	admin := h.signIn("admin", h.bootstrap())
+	admin.c.post("/api/v1/admin/users/kim/mfa/reset", nil).ok(t, 200)
+	keys, err := h.store.WebAuthnCredentials(context.Background(), h.user("kim").ID)
+	if err != nil || len(keys) != 0 {
+		t.Fatalf("keys after a reset: %v, %v", keys, err)
+	}
+	checkStep(t, h.client().post("/api/v1/signin", map[string]string{"username": "kim", "password": newPassword}), "mfa_enroll")
+}
+
+// TestSecurityKeysOff: with mfaWebAuthn no, nothing is offered, registration and use answer
+// 403 forbidden, the keys stay stored, and an account whose only factor is a key enrols an
+// authenticator app; yes brings the key back.
+func TestSecurityKeysOff(t *testing.T) {
+	h := newHarness(t)
+	pw := h.createUser(account.NewUser{Username: "kim"})
+	c := h.client()
+	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": pw}), "mfa_enroll")
+	k := newSoftKey(t, h.url0())
+	opts := publicKey(t, c.post("/api/v1/signin/mfa/enroll/webauthn/begin", nil).ok(t, 200))
+	checkStep(t, c.postRaw("/api/v1/signin/mfa/enroll/webauthn/finish", k.create(opts)), "change_password")
+	checkStep(t, c.post("/api/v1/signin/password", map[string]string{"new_password": newPassword}), "done")
+
+	h.setOption("mfaWebAuthn", "no")
+	c.get("/api/v1/me/webauthn").wantError(t, 403, "forbidden")
+	c.post("/api/v1/me/webauthn/register/begin", map[string]string{"name": "x", "current_password": newPassword}).wantError(t, 403, "forbidden")
+	c.postRaw("/api/v1/me/webauthn/register/finish", newSoftKey(t, h.url0()).create(map[string]any{"rp": map[string]any{"id": "twofold.test"},
+		"user": map[string]any{"id": "AA"}, "challenge": "AA"})).wantError(t, 403, "forbidden")
+	c2 := h.client()
+	// The key no longer counts as a second factor: the policy asks for one, so the app is enrolled.
+	checkStep(t, c2.post("/api/v1/signin", map[string]string{"username": "kim", "password": newPassword}), "mfa_enroll")
+	c2.post("/api/v1/signin/mfa/webauthn/begin", nil).wantError(t, 409, "conflict")
+	c2.post("/api/v1/signin/mfa/enroll/webauthn/begin", nil).wantError(t, 403, "forbidden")
+	keys, err := h.store.WebAuthnCredentials(context.Background(), h.user("kim").ID)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys while off: %d, %v; want the one kept", len(keys), err)
+	}
+	h.setOption("mfaWebAuthn", "yes")
+	checkStep(t, keySignIn(t, h.client(), "kim", newPassword, k), "done")
+}
