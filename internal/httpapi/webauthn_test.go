@@ -18,6 +18,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
 
 	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/httpapi"
 )
 
 // softKey is a software authenticator for the API tests: an ES256 key pair answering the
@@ -415,4 +416,52 @@ func TestSecurityKeysOff(t *testing.T) {
 	}
 	h.setOption("mfaWebAuthn", "yes")
 	checkStep(t, keySignIn(t, h.client(), "kim", newPassword, k), "done")
+}
+
+// TestSecurityKeyRelyingParty: the relying party id is the cookie domain when given, else the
+// base URL's host; with an IP address no key is offered and every key endpoint answers 403.
+func TestSecurityKeyRelyingParty(t *testing.T) {
+	for _, tc := range []struct {
+		name, baseURL, cookieDomain, rpID string
+	}{
+		{"base URL", "http://signin.twofold.test:8080", "", "signin.twofold.test"},
+		{"cookie domain", "http://signin.twofold.test", "twofold.test", "twofold.test"},
+		{"localhost", "http://localhost:9091", "", "localhost"},
+		{"IP address", "http://127.0.0.1:9091", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, harnessConfig{baseURL: tc.baseURL, cookieDomain: tc.cookieDomain})
+			pw := h.createUser(account.NewUser{Username: "kim"})
+			c := h.client()
+			in := c.post("/api/v1/signin", map[string]string{"username": "kim", "password": pw})
+			checkStep(t, in, "mfa_enroll")
+			for _, ck := range in.set { // a cookie for the cookie domain: the jar would not send it to 127.0.0.1
+				if ck.Name == httpapi.CookieName {
+					c.setCookie(ck.Value)
+				}
+			}
+			a := c.post("/api/v1/signin/mfa/enroll/webauthn/begin", nil)
+			if tc.rpID == "" {
+				a.wantError(t, 403, "forbidden")
+				return
+			}
+			opts := publicKey(t, a.ok(t, 200))
+			if got := asString(t, asObject(t, opts, "rp"), "id"); got != tc.rpID {
+				t.Errorf("rp.id %q, want %q", got, tc.rpID)
+			}
+			if got := asString(t, opts, "attestation"); got != "none" {
+				t.Errorf("attestation %q, want none", got)
+			}
+			sel := asObject(t, opts, "authenticatorSelection")
+			if got := asString(t, sel, "userVerification"); got != "preferred" {
+				t.Errorf("userVerification %q, want preferred", got)
+			}
+			// Another origin is refused, and counted.
+			k := newSoftKey(t, "http://evil.test")
+			c.postRaw("/api/v1/signin/mfa/enroll/webauthn/finish", k.create(opts)).wantError(t, 401, "invalid_code")
+			if n := h.user("kim").MFAFailures; n != 1 {
+				t.Errorf("%d failures, want 1", n)
+			}
+		})
+	}
 }
