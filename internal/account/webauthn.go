@@ -497,8 +497,17 @@ func (s *Service) BeginKeyRegister(ctx context.Context, p *Principal, name, curr
 	return s.beginRegistration(ctx, p.session.IDHash, p.user, ceremonyRegister, name)
 }
 
-// FinishKeyRegister registers the key that BeginKeyRegister asked for.
-func (s *Service) FinishKeyRegister(ctx context.Context, p *Principal, credential []byte) (*SecurityKey, error) {
+// RegisteredKey is a key just added from the profile, with the backup codes issued when it
+// is the account's first second factor (an enrolment, as from the profile with an app).
+type RegisteredKey struct {
+	SecurityKey
+	BackupCodes []string
+}
+
+// FinishKeyRegister registers the key that BeginKeyRegister asked for. When the account had
+// no second factor yet, this is its enrolment: backup codes are issued (when enabled) in the
+// same transaction, and audited as one.
+func (s *Service) FinishKeyRegister(ctx context.Context, p *Principal, credential []byte) (*RegisteredKey, error) {
 	parsed, err := parseCreation(credential)
 	if err != nil {
 		return nil, err
@@ -511,8 +520,9 @@ func (s *Service) FinishKeyRegister(ctx context.Context, p *Principal, credentia
 		return nil, err
 	}
 	var key *store.WebAuthnCredential
+	var codes []string
 	err = s.store.Update(ctx, func(q store.Queries) error {
-		key = nil
+		key, codes = nil, nil
 		u, err := q.User(ctx, p.user.ID)
 		if err != nil {
 			return err
@@ -521,10 +531,22 @@ func (s *Service) FinishKeyRegister(ctx context.Context, p *Principal, credentia
 		if err != nil || c == nil { // a refusal commits the challenge used up
 			return err
 		}
+		first := !hasSecondFactor(u, o)
 		if key, err = s.registered(ctx, q, u, c, parsed, s.now()); err != nil || key == nil {
 			return err
 		}
-		return s.audit(ctx, q, u.Username, u.Username, "mfa.security_key_added", fmt.Sprintf("key %q", key.Name))
+		if err := s.audit(ctx, q, u.Username, u.Username, "mfa.security_key_added", fmt.Sprintf("key %q", key.Name)); err != nil {
+			return err
+		}
+		if !first {
+			return nil
+		}
+		sess := *p.session // the session itself is not changed: no step to take
+		st, err := s.enrolled(ctx, q, &sess, u, o, string(MethodSecurityKey)+" (profile)", func(*store.Session) (Step, error) {
+			return Step{}, nil
+		})
+		codes = st.BackupCodes
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -533,8 +555,7 @@ func (s *Service) FinishKeyRegister(ctx context.Context, p *Principal, credentia
 		return nil, errs.E(errs.InvalidCode, "The security key was refused: start again with \"Add a security key\".")
 	}
 	s.notify(ctx, p.user, noticeKeyAdded)
-	v := keyView(key)
-	return &v, nil
+	return &RegisteredKey{SecurityKey: keyView(key), BackupCodes: codes}, nil
 }
 
 // SecurityKey is one key as the profile lists it.

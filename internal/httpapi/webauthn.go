@@ -133,7 +133,11 @@ func (a *API) keyRegisterFinish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"key": keyOf(*k)})
+	out := map[string]any{"key": keyOf(k.SecurityKey)}
+	if k.BackupCodes != nil { // the account's first second factor: an enrolment
+		out["backup_codes"] = k.BackupCodes
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 func (a *API) keyRemove(w http.ResponseWriter, r *http.Request) error {

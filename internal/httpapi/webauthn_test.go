@@ -418,6 +418,40 @@ func TestSecurityKeysOff(t *testing.T) {
 	checkStep(t, keySignIn(t, h.client(), "kim", newPassword, k), "done")
 }
 
+// TestSecurityKeyFirstFromProfile: a key added from the profile by an account that skipped
+// enrolment is its enrolment: backup codes are issued, and the next sign-in asks for the key.
+func TestSecurityKeyFirstFromProfile(t *testing.T) {
+	h := newHarness(t)
+	h.setOption("internalMFA", "optional")
+	pw := h.createUser(account.NewUser{Username: "kim"})
+	c := h.client()
+	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": pw}), "mfa_enroll_optional")
+	checkStep(t, c.post("/api/v1/signin/mfa/enroll/skip", nil), "change_password")
+	checkStep(t, c.post("/api/v1/signin/password", map[string]string{"new_password": newPassword}), "done")
+	kim := &person{c: c, name: "kim", pw: newPassword}
+	k := newSoftKey(t, h.url0())
+	opts := publicKey(t, c.post("/api/v1/me/webauthn/register/begin",
+		map[string]string{"name": "first", "current_password": newPassword}).ok(t, 200))
+	a := c.postRaw("/api/v1/me/webauthn/register/finish", k.create(opts)).ok(t, 200)
+	if n := len(asStrings(t, a.json, "backup_codes")); n != 5 {
+		t.Errorf("%d backup codes with the first key, want 5", n)
+	}
+	if !hasEvent(h, "kim", "mfa.enrolled") {
+		t.Error("the first key was not audited as an enrolment")
+	}
+	checkStep(t, keySignIn(t, h.client(), "kim", newPassword, k), "done")
+	// A second key is no enrolment.
+	k2 := newSoftKey(t, h.url0())
+	opts = publicKey(t, kim.c.post("/api/v1/me/webauthn/register/begin",
+		map[string]string{"name": "second", "current_password": newPassword}).ok(t, 200))
+	if a := kim.c.postRaw("/api/v1/me/webauthn/register/finish", k2.create(opts)).ok(t, 200); a.json["backup_codes"] != nil {
+		t.Errorf("backup codes issued again with a second key: %s", a.raw)
+	}
+	// A wrong current password refuses before anything is offered.
+	kim.c.post("/api/v1/me/webauthn/register/begin", map[string]string{"name": "x", "current_password": "wrong password 123"}).
+		wantError(t, 401, "invalid_credentials")
+}
+
 // TestSecurityKeyRelyingParty: the relying party id is the cookie domain when given, else the
 // base URL's host; with an IP address no key is offered and every key endpoint answers 403.
 func TestSecurityKeyRelyingParty(t *testing.T) {
