@@ -30,7 +30,7 @@ func (a *App) wireHTTP(ctx context.Context, c Config) error {
 	}
 	a.Pages, err = web.New(web.Config{Service: a.Service, Provider: a.Provider, Logger: a.Log,
 		TrustedProxies: c.TrustedProxies, SecureCookies: secure, CookieDomain: a.CookieDomain, SSOURL: ssoStart,
-		Rules: a.Rules})
+		Rules: a.Rules, SecurityKeys: web.ServiceKeys(a.Service)})
 	if err != nil {
 		return err
 	}

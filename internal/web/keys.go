@@ -208,3 +208,65 @@ type keysData struct {
 	CanAdd bool
 	List   []SecurityKey
 }
+
+// ServiceKeys answers the SecurityKeys of the account service, as serve wires the pages.
+func ServiceKeys(s *account.Service) SecurityKeys { return serviceKeys{s} }
+
+type serviceKeys struct{ s *account.Service }
+
+var _ SecurityKeys = serviceKeys{}
+
+func (k serviceKeys) Offered(ctx context.Context, token string) (bool, error) {
+	return k.s.KeyOffered(ctx, token)
+}
+
+// CanRegister: keys can be used here, and the account has a password to confirm the key with.
+func (k serviceKeys) CanRegister(ctx context.Context, p *account.Principal) (bool, error) {
+	ok, err := k.s.KeysOffered(ctx)
+	if err != nil || !ok {
+		return false, err
+	}
+	m, err := k.s.Me(ctx, p)
+	if err != nil {
+		return false, err
+	}
+	return m.Source == "local", nil
+}
+
+func (k serviceKeys) FinishSignIn(ctx context.Context, token string, credential []byte) (account.Step, error) {
+	return k.s.FinishKeySignIn(ctx, token, credential)
+}
+
+func (k serviceKeys) FinishEnroll(ctx context.Context, token string, credential []byte) (account.Step, error) {
+	return k.s.FinishKeyEnroll(ctx, token, credential)
+}
+
+func (k serviceKeys) FinishRegister(ctx context.Context, p *account.Principal, credential []byte) error {
+	_, err := k.s.FinishKeyRegister(ctx, p, credential)
+	return err
+}
+
+// Keys: none while keys are turned off (the service refuses to list them then).
+func (k serviceKeys) Keys(ctx context.Context, p *account.Principal) ([]SecurityKey, error) {
+	list, err := k.s.SecurityKeys(ctx, p)
+	if errs.Code(err) == errs.Forbidden {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SecurityKey, 0, len(list))
+	for _, v := range list {
+		key := SecurityKey{ID: v.ID, Name: v.Name, CreatedAt: v.CreatedAt, Disabled: v.Disabled}
+		if !v.LastUsedAt.IsZero() {
+			used := v.LastUsedAt
+			key.LastUsedAt = &used
+		}
+		out = append(out, key)
+	}
+	return out, nil
+}
+
+func (k serviceKeys) RemoveKey(ctx context.Context, p *account.Principal, id, code, backupCode string) error {
+	return k.s.RemoveSecurityKey(ctx, p, id, code, backupCode)
+}
