@@ -286,6 +286,7 @@ func (*keyAssertion) method() Method { return MethodSecurityKey }
 // writes the key's new counter and last use. A counter that went backwards (a possible clone)
 // disables the key and is audited; the refusal is counted like any other.
 func (p *keyAssertion) check(ctx context.Context, s *Service, q store.Queries, u *store.User, now time.Time) (bool, error) {
+	p.cloned = nil
 	c, err := s.takeChallenge(ctx, q, p.idHash, ceremonyLogin)
 	if err != nil || c == nil {
 		return false, err
@@ -379,8 +380,6 @@ type keyRegistration struct {
 	parsed *protocol.ParsedCredentialCreationData
 	idHash []byte
 	kind   string
-	// key is the registered key, stored by check.
-	key *store.WebAuthnCredential
 }
 
 func (*keyRegistration) method() Method { return MethodSecurityKey }
@@ -391,11 +390,7 @@ func (p *keyRegistration) check(ctx context.Context, s *Service, q store.Queries
 		return false, err
 	}
 	key, err := s.registered(ctx, q, u, c, p.parsed, now)
-	if err != nil || key == nil {
-		return false, err
-	}
-	p.key = key
-	return true, nil
+	return key != nil, err
 }
 
 // registered lets the library verify a registration against its ceremony and stores the key;
