@@ -3,47 +3,32 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
-
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/httpapi"
+	"github.com/twofold-auth/twofold/internal/webauthntest"
 )
 
-// softKey is a software authenticator for the API tests: an ES256 key pair answering the
-// options a begin returns as a browser with a security key would, with attestation "none".
+// softKey is a software security key (webauthntest) that fails the test on error.
 type softKey struct {
-	t      *testing.T
-	id     []byte
-	priv   *ecdsa.PrivateKey
-	count  uint32
-	origin string
-	// userHandle is the handle the registration gave, returned with each assertion.
-	userHandle []byte
+	t *testing.T
+	*webauthntest.Key
 }
 
 func newSoftKey(t *testing.T, origin string) *softKey {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	t.Helper()
+	k, err := webauthntest.New(origin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := make([]byte, 32)
-	rand.Read(id)
-	return &softKey{t: t, id: id, priv: priv, origin: origin}
+	return &softKey{t: t, Key: k}
 }
-
-var b64 = base64.RawURLEncoding
 
 // publicKey answers the "publicKey" options of a begin's answer.
 func publicKey(t *testing.T, a *answer) map[string]any {
@@ -51,83 +36,25 @@ func publicKey(t *testing.T, a *answer) map[string]any {
 	return asObject(t, a.json, "publicKey")
 }
 
-func (k *softKey) clientData(typ, challenge string) []byte {
-	b, _ := json.Marshal(map[string]any{"type": typ, "challenge": challenge, "origin": k.origin, "crossOrigin": false})
-	return b
-}
-
-// authData is the authenticator data for rpID: user present and verified, the counter, and
-// the attested credential when attested.
-func (k *softKey) authData(rpID string, attested bool) []byte {
-	rp := sha256.Sum256([]byte(rpID))
-	flags := byte(0x01 | 0x04) // UP, UV
-	if attested {
-		flags |= 0x40
+// answer runs f on the begin options opts.
+func (k *softKey) answer(f func([]byte) ([]byte, error), opts map[string]any) []byte {
+	k.t.Helper()
+	begin, err := json.Marshal(map[string]any{"publicKey": opts})
+	if err != nil {
+		k.t.Fatal(err)
 	}
-	out := append(rp[:], flags)
-	out = binary.BigEndian.AppendUint32(out, k.count)
-	if attested {
-		out = append(out, make([]byte, 16)...) // AAGUID
-		out = binary.BigEndian.AppendUint16(out, uint16(len(k.id)))
-		out = append(out, k.id...)
-		x, y := k.priv.X.FillBytes(make([]byte, 32)), k.priv.Y.FillBytes(make([]byte, 32))
-		cose, err := webauthncbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: x, -3: y})
-		if err != nil {
-			k.t.Fatal(err)
-		}
-		out = append(out, cose...)
+	out, err := f(begin)
+	if err != nil {
+		k.t.Fatal(err)
 	}
 	return out
 }
 
-// create answers the options of navigator.credentials.create with a new credential, as the
-// browser returns it (PublicKeyCredential.toJSON()).
-func (k *softKey) create(opts map[string]any) []byte {
-	t := k.t
-	t.Helper()
-	rpID := asString(t, asObject(t, opts, "rp"), "id")
-	var err error
-	if k.userHandle, err = b64.DecodeString(asString(t, asObject(t, opts, "user"), "id")); err != nil {
-		t.Fatal(err)
-	}
-	att, err := webauthncbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": k.authData(rpID, true)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(map[string]any{"id": b64.EncodeToString(k.id), "rawId": b64.EncodeToString(k.id), "type": "public-key",
-		"response": map[string]any{
-			"clientDataJSON":    b64.EncodeToString(k.clientData("webauthn.create", asString(t, opts, "challenge"))),
-			"attestationObject": b64.EncodeToString(att),
-			"transports":        []string{"usb"},
-		},
-		"clientExtensionResults": map[string]any{}, "authenticatorAttachment": "cross-platform"})
-	return b
-}
+// create answers registration options with a new credential, as the browser returns it.
+func (k *softKey) create(opts map[string]any) []byte { k.t.Helper(); return k.answer(k.Create, opts) }
 
-// get answers the options of navigator.credentials.get with an assertion, the counter moved on
-// first.
-func (k *softKey) get(opts map[string]any) []byte {
-	t := k.t
-	t.Helper()
-	k.count++
-	data := k.authData(asString(t, opts, "rpId"), false)
-	cd := k.clientData("webauthn.get", asString(t, opts, "challenge"))
-	cdHash := sha256.Sum256(cd)
-	digest := sha256.Sum256(append(slices.Clone(data), cdHash[:]...))
-	sig, err := ecdsa.SignASN1(rand.Reader, k.priv, digest[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(map[string]any{"id": b64.EncodeToString(k.id), "rawId": b64.EncodeToString(k.id), "type": "public-key",
-		"response": map[string]any{
-			"clientDataJSON":    b64.EncodeToString(cd),
-			"authenticatorData": b64.EncodeToString(data),
-			"signature":         b64.EncodeToString(sig),
-			"userHandle":        b64.EncodeToString(k.userHandle),
-		},
-		"clientExtensionResults": map[string]any{}, "authenticatorAttachment": "cross-platform"})
-	return b
-}
+// get answers sign-in options with an assertion, the counter moved on first.
+func (k *softKey) get(opts map[string]any) []byte { k.t.Helper(); return k.answer(k.Get, opts) }
 
 // postRaw posts body as JSON.
 func (c *client) postRaw(path string, body []byte) *answer {
@@ -300,7 +227,7 @@ func TestSecurityKeyLocks(t *testing.T) {
 	var last *answer
 	for i := 1; i <= 5; i++ {
 		opts := publicKey(t, c.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200))
-		other.userHandle = k.userHandle
+		other.UserHandle = k.UserHandle
 		last = c.postRaw("/api/v1/signin/mfa/webauthn/finish", other.get(opts))
 		if i < 5 {
 			last.wantError(t, 401, "invalid_code")
@@ -328,9 +255,9 @@ func TestSecurityKeyClonedCounter(t *testing.T) {
 	kim := h.signIn("kim", pw)
 	k := addKey(t, kim, "key")
 	c := h.client()
-	k.count = 10
+	k.SignCount = 10
 	checkStep(t, keySignIn(t, c, "kim", kim.pw, k), "done") // counter 11
-	k.count = 3                                             // the clone's counter: 4
+	k.SignCount = 3                                         // the clone's counter: 4
 	keySignIn(t, c, "kim", kim.pw, k).wantError(t, 401, "invalid_code")
 	list := asList(t, kim.c.get("/api/v1/me/webauthn").ok(t, 200).json, "keys")
 	if !asBool(t, list[0].(map[string]any), "disabled") {
@@ -343,7 +270,7 @@ func TestSecurityKeyClonedCounter(t *testing.T) {
 		t.Error("the cloned key was not mailed")
 	}
 	// Disabled from then on, even with a counter ahead: the app still works.
-	k.count = 100
+	k.SignCount = 100
 	c.post("/api/v1/signin/mfa/webauthn/begin", nil).wantError(t, 409, "conflict")
 	kim.signInAgain()
 
