@@ -22,9 +22,11 @@ import (
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/app"
 	"github.com/twofold-auth/twofold/internal/app/apptest"
 	"github.com/twofold-auth/twofold/internal/clock"
+	"github.com/twofold-auth/twofold/internal/store"
 )
 
 // localhostURL answers a listener on a free port of 127.0.0.1 and its address as
@@ -418,12 +420,46 @@ func TestBrowserSecurityKeys(t *testing.T) {
 		}
 	})
 
+	t.Run("a key as the first second factor, from the Security tab", func(t *testing.T) {
+		b.t = t
+		b.base = ""
+		b.signOut()
+		// An external account: MFA is optional for it, so it may skip enrolment.
+		if _, _, err := a.svc.CreateUser(context.Background(), account.CLI, account.NewUser{Username: "max",
+			Email: "max@example.org", Name: "Max Doe", Kind: store.KindExternal}); err != nil {
+			t.Fatal(err)
+		}
+		b.signIn("max", a.tempPassword("max@example.org"))
+		b.expectPath("/signin/enroll")
+		b.press("#skip")
+		b.newPassword()
+		b.open("/profile/security")
+		k := b.plugIn()
+		defer k.unplug()
+		b.typeIn("#key_name", "Passkey")
+		b.typeIn("#key_password", chosenPassword)
+		if status := b.pressKey("#add-key"); status != http.StatusOK {
+			t.Fatalf("adding the key answered %d: %s", status, b.text("main"))
+		}
+		if codes := b.texts("#codes code"); len(codes) != 5 {
+			t.Fatalf("%d backup codes shown after the first key: %s", len(codes), b.text("main"))
+		}
+		b.done()
+		b.expectPath("/profile/security?m=key-added")
+		b.signOut()
+		b.signIn("max", chosenPassword)
+		b.expectPath("/signin/verify")
+		b.pressKey("#use-key")
+		b.expectPath("/profile?m=signedin")
+	})
+
 	t.Run("mfaWebAuthn no", func(t *testing.T) {
 		b.t = t
 		b.base = ""
 		a.setOption("mfaWebAuthn", "no")
-		// lee's only second factor is a key: the unfinished sign-in now enrols an app.
-		b.open("/signin/verify")
+		// lee's only second factor is a key: the sign-in enrols an app now.
+		b.signOut()
+		b.signIn("lee", chosenPassword)
 		b.expectPath("/signin/enroll")
 		if b.visible("#use-key") || b.visible("#key-needs-js") {
 			t.Errorf("a key is offered while keys are turned off: %s", b.text("main"))

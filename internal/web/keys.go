@@ -28,8 +28,10 @@ type SecurityKeys interface {
 	// FinishEnroll registers the sign-in's first key, as POST
 	// /signin/mfa/enroll/webauthn/finish does, with the backup codes in the step.
 	FinishEnroll(ctx context.Context, token string, credential []byte) (account.Step, error)
-	// FinishRegister registers one more key of p under the name given to begin.
-	FinishRegister(ctx context.Context, p *account.Principal, credential []byte) error
+	// FinishRegister registers one more key of p under the name given to begin; when it is
+	// the account's first second factor, that is its enrolment and the answer holds the backup
+	// codes issued (none when they are disabled).
+	FinishRegister(ctx context.Context, p *account.Principal, credential []byte) (backupCodes []string, err error)
 	// Keys lists p's keys; nil while they are neither listed nor usable (mfaWebAuthn no).
 	Keys(ctx context.Context, p *account.Principal) ([]SecurityKey, error)
 	// RemoveKey removes a key of p after a second factor: a code or a backup code.
@@ -143,11 +145,18 @@ func (h *Handler) addKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c, err := credential(w, r)
+	var codes []string
 	if err == nil {
-		err = h.keys.FinishRegister(r.Context(), p, c)
+		codes, err = h.keys.FinishRegister(r.Context(), p, c)
 	}
 	if err != nil {
 		return h.securityError(w, r, p, newForm(nil).fail(err, ""), false, err)
+	}
+	if len(codes) > 0 { // the account's first second factor: its backup codes, shown once
+		return h.renderCodes(w, r, navOf(p, "profile"), codesData{Title: "Backup Codes", Codes: codes,
+			Next: withNotice("/profile/security", "key-added"), Account: p.Actor().Name,
+			Intro: "Your security key is set up. If you cannot use it, sign in with one of these backup codes instead. " +
+				"Each code works once."})
 	}
 	redirect(w, r, "/profile/security?m=key-added")
 	return nil
@@ -241,9 +250,12 @@ func (k serviceKeys) FinishEnroll(ctx context.Context, token string, credential 
 	return k.s.FinishKeyEnroll(ctx, token, credential)
 }
 
-func (k serviceKeys) FinishRegister(ctx context.Context, p *account.Principal, credential []byte) error {
-	_, err := k.s.FinishKeyRegister(ctx, p, credential)
-	return err
+func (k serviceKeys) FinishRegister(ctx context.Context, p *account.Principal, credential []byte) ([]string, error) {
+	key, err := k.s.FinishKeyRegister(ctx, p, credential)
+	if err != nil {
+		return nil, err
+	}
+	return key.BackupCodes, nil
 }
 
 // Keys: none while keys are turned off (the service refuses to list them then).

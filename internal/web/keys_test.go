@@ -18,8 +18,9 @@ import (
 type fakeKeys struct {
 	offered bool
 	list    []web.SecurityKey
-	// refuse is every finish's answer.
+	// refuse is every finish's answer; codes are FinishRegister's backup codes.
 	refuse error
+	codes  []string
 	// removed records RemoveKey's arguments; removeErr is its answer.
 	removed   [][]string
 	removeErr error
@@ -38,9 +39,9 @@ func (f *fakeKeys) FinishEnroll(_ context.Context, _ string, c []byte) (account.
 	f.got = append(f.got, c)
 	return account.Step{}, f.refuse
 }
-func (f *fakeKeys) FinishRegister(_ context.Context, _ *account.Principal, c []byte) error {
+func (f *fakeKeys) FinishRegister(_ context.Context, _ *account.Principal, c []byte) ([]string, error) {
 	f.got = append(f.got, c)
-	return f.refuse
+	return f.codes, f.refuse
 }
 func (f *fakeKeys) Keys(context.Context, *account.Principal) ([]web.SecurityKey, error) {
 	return f.list, nil
@@ -240,6 +241,17 @@ func TestSecurityKeyPages(t *testing.T) {
 		}
 		keys.refuse = nil
 		c.post("/profile/security/keys", url.Values{"credential": {`{"id":"y"}`}}).expect(303, "/profile/security?m=key-added")
+		// The account's first second factor: its backup codes, shown once, then back to the tab.
+		keys.codes = []string{"aaaa-bbbb-cccc-dddd", "eeee-ffff-gggg-hhhh"}
+		defer func() { keys.codes = nil }()
+		p = c.post("/profile/security/keys", url.Values{"credential": {`{"id":"y"}`}}).expect(200, "")
+		var shown []string
+		for _, li := range p.byID("codes").all(tag("code")) {
+			shown = append(shown, li.content())
+		}
+		if !slices.Equal(shown, keys.codes) || doneTarget(t, p) != "/profile/security?m=key-added" {
+			t.Errorf("codes %q, Done leads to %q", shown, doneTarget(t, p))
+		}
 	})
 
 	t.Run("Verification Required", func(t *testing.T) {
