@@ -385,6 +385,7 @@ func (s *Service) ResetMFA(ctx context.Context, a Actor, username string, withPa
 		if err := q.DeleteWebAuthnCredentials(ctx, u.ID); err != nil {
 			return "", err
 		}
+		u.SecurityKey = false
 		return detail, s.endSessions(ctx, q, u.ID, nil)
 	})
 	if err != nil {

@@ -73,7 +73,7 @@ func (s *Service) Me(ctx context.Context, p *Principal) (*Me, error) {
 	}
 	u := p.user
 	m := &Me{Username: u.Username, Email: u.Email, Name: u.Name, Kind: u.Kind, Source: u.Source, Role: u.Role,
-		MFA: MFAStatus{Policy: o.Policy(u.Kind), Enrolled: u.Enrolled(), BackupCodesEnabled: o.BackupCodesEnabled()}}
+		MFA: MFAStatus{Policy: o.Policy(u.Kind), Enrolled: hasSecondFactor(u, o), BackupCodesEnabled: o.BackupCodesEnabled()}}
 	if u.Source == store.SourceSSO {
 		m.MFA.Policy = options.PolicyOff
 	}

@@ -33,9 +33,11 @@ type Me struct {
 
 // MFAStatus is the account's second factor as /me shows it.
 type MFAStatus struct {
-	Policy             string `json:"policy"`
-	Enrolled           bool   `json:"enrolled"`
-	BackupCodesEnabled bool   `json:"backup_codes_enabled"`
+	Policy string `json:"policy"`
+	// Enrolled says the account has a second factor it may use now: an authenticator app, or
+	// a security key while mfaWebAuthn is yes.
+	Enrolled           bool `json:"enrolled"`
+	BackupCodesEnabled bool `json:"backup_codes_enabled"`
 	// BackupCodesRemaining is nil while backup codes are disabled (JSON null).
 	BackupCodesRemaining *int `json:"backup_codes_remaining"`
 	// CanEnroll says whether the account may set up MFA from its profile now, by the rule

@@ -304,9 +304,15 @@ func TestSecurityKeyEnrollAndReset(t *testing.T) {
 		t.Errorf("amr %v after enrolment with a key", got)
 	}
 	checkStep(t, keySignIn(t, h.client(), "kim", newPassword, k), "done")
+	if !asBool(t, asObject(t, c.get("/api/v1/me").ok(t, 200).json, "mfa"), "enrolled") {
+		t.Error("/me says not enrolled with a key as the only second factor")
+	}
 
 	admin := h.signIn("admin", h.bootstrap())
-	admin.c.post("/api/v1/admin/users/kim/mfa/reset", nil).ok(t, 200)
+	r := admin.c.post("/api/v1/admin/users/kim/mfa/reset", nil).ok(t, 200)
+	if asBool(t, asObject(t, r.json, "mfa"), "enrolled") {
+		t.Errorf("enrolled after a reset: %s", r.raw)
+	}
 	keys, err := h.store.WebAuthnCredentials(context.Background(), h.user("kim").ID)
 	if err != nil || len(keys) != 0 {
 		t.Fatalf("keys after a reset: %v, %v", keys, err)
