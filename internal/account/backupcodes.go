@@ -86,14 +86,48 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, p *Principal, code 
 	case !p.user.Enrolled():
 		return nil, errNoAuthenticator
 	}
+	return s.regenerate(ctx, p, o, totpCode(code), func(u *store.User) error {
+		if !u.Enrolled() {
+			return errNoAuthenticator
+		}
+		return nil
+	})
+}
+
+// RegenerateBackupCodesWithKey is RegenerateBackupCodes with a security key's assertion as the
+// proof (credential, begun by BeginKeyProof), for any account with a usable key: one whose
+// only second factor is a key has no code to give.
+func (s *Service) RegenerateBackupCodesWithKey(ctx context.Context, p *Principal, credential []byte) ([]string, error) {
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !o.BackupCodesEnabled() {
+		return nil, errBackupCodesOff
+	}
+	kp, err := s.keyProof(o, p, credential)
+	if err != nil {
+		return nil, err
+	}
+	if !p.user.SecurityKey {
+		return nil, errNoKey
+	}
+	codes, err := s.regenerate(ctx, p, o, kp, func(u *store.User) error {
+		if !u.SecurityKey {
+			return errNoKey
+		}
+		return nil
+	})
+	s.clonedKey(ctx, p.user, kp.cloned)
+	return codes, err
+}
+
+// regenerate replaces every backup code of p with new ones once pr is proved; ready refuses,
+// before anything is checked or counted, an account that has nothing pr could prove.
+func (s *Service) regenerate(ctx context.Context, p *Principal, o *options.Values, pr proof, ready func(*store.User) error) ([]string, error) {
 	var codes []string
-	err = s.checkSecondFactor(ctx, factorCheck{userID: p.user.ID, sess: p.session, proof: totpCode(code),
-		ready: func(u *store.User) error {
-			if !u.Enrolled() {
-				return errNoAuthenticator
-			}
-			return nil
-		},
+	err := s.checkSecondFactor(ctx, factorCheck{userID: p.user.ID, sess: p.session, proof: pr,
+		ready: ready,
 		passed: func(q store.Queries, u *store.User) error {
 			if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
 				return err
@@ -103,7 +137,7 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, p *Principal, code 
 				return err
 			}
 			return s.audit(ctx, q, u.Username, u.Username, "mfa.backup_codes_regenerated",
-				"every earlier code voided")
+				"every earlier code voided, proved with a "+string(pr.method()))
 		}})
 	if err != nil {
 		return nil, err

@@ -419,6 +419,9 @@ func (s *Service) completeEnrollment(ctx context.Context, sess *store.Session, u
 			return nil
 		},
 		passed: func(q store.Queries, u *store.User) error {
+			// An account whose second factor is a usable security key adds the app as a second
+			// method (from the profile): its backup codes stay as they are.
+			beside := hasSecondFactor(u, o)
 			var err error
 			if u.TOTPKey, err = s.keys.SealTOTP(u.ID, keys.Version, key, s.rand); err != nil {
 				return err
@@ -426,6 +429,14 @@ func (s *Service) completeEnrollment(ctx context.Context, sess *store.Session, u
 			u.TOTPKeyVersion = keys.Version
 			if err := q.UpdateUser(ctx, u); err != nil {
 				return err
+			}
+			if beside {
+				sess.PendingKey = nil
+				if step, err = then(q, sess, u); err != nil {
+					return err
+				}
+				return s.audit(ctx, q, u.Username, u.Username, "mfa.enrolled",
+					"authenticator app added beside a security key, backup codes kept")
 			}
 			step, err = s.enrolled(ctx, q, sess, u, o, "", func(sess *store.Session) (Step, error) { return then(q, sess, u) })
 			return err

@@ -33,6 +33,9 @@ const (
 	ceremonyLogin    = "login"
 	ceremonyEnroll   = "enroll"
 	ceremonyRegister = "register"
+	// ceremonyProve: a signed-in account proves its second factor with a key (regenerating
+	// backup codes, removing a key).
+	ceremonyProve = "prove"
 )
 
 // maxKeyName bounds a key's name, in characters.
@@ -250,7 +253,7 @@ func (s *Service) FinishKeySignIn(ctx context.Context, token string, credential 
 	if err := s.keysAllowed(si.opts); err != nil {
 		return Step{}, err
 	}
-	p := &keyAssertion{parsed: parsed, idHash: si.sess.IDHash}
+	p := &keyAssertion{parsed: parsed, idHash: si.sess.IDHash, kind: ceremonyLogin}
 	var step Step
 	err = s.checkSecondFactor(ctx, factorCheck{userID: si.user.ID, sess: si.sess, proof: p,
 		ready: func(u *store.User) error {
@@ -276,6 +279,8 @@ func (s *Service) FinishKeySignIn(ctx context.Context, token string, credential 
 type keyAssertion struct {
 	parsed *protocol.ParsedCredentialAssertionData
 	idHash []byte
+	// kind is the ceremony the challenge was begun for: ceremonyLogin or ceremonyProve.
+	kind string
 	// cloned is the key refused because its counter went backwards, to be mailed after commit.
 	cloned *store.WebAuthnCredential
 }
@@ -287,7 +292,7 @@ func (*keyAssertion) method() Method { return MethodSecurityKey }
 // disables the key and is audited; the refusal is counted like any other.
 func (p *keyAssertion) check(ctx context.Context, s *Service, q store.Queries, u *store.User, now time.Time) (bool, error) {
 	p.cloned = nil
-	c, err := s.takeChallenge(ctx, q, p.idHash, ceremonyLogin)
+	c, err := s.takeChallenge(ctx, q, p.idHash, p.kind)
 	if err != nil || c == nil {
 		return false, err
 	}
@@ -589,20 +594,79 @@ func (s *Service) SecurityKeys(ctx context.Context, p *Principal) ([]SecurityKey
 	return out, nil
 }
 
-// RemoveSecurityKey removes p's key id after a second factor: a code or a backup code,
-// checked, counted and locked as any other.
-func (s *Service) RemoveSecurityKey(ctx context.Context, p *Principal, id, code, backup string) error {
-	pr, err := parseProof(code, backup)
+// BeginKeyProof begins proving p's second factor with one of its usable keys, signed in: the
+// options of navigator.credentials.get, for regenerating backup codes or removing a key (any
+// usable key of the account, the one being removed too). The challenge is the session's.
+func (s *Service) BeginKeyProof(ctx context.Context, p *Principal) (*protocol.CredentialAssertion, error) {
+	o, err := s.opts.Get(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.keysAllowed(o); err != nil {
+		return nil, err
+	}
+	u, err := s.store.User(ctx, p.user.ID)
+	if err != nil {
+		return nil, err
+	}
+	if SecondFactorLockedAt(u, s.now()) {
+		return nil, secondFactorLocked(u)
+	}
+	keys, err := s.store.WebAuthnCredentials(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	ku := newKeyUser(u, keys)
+	if len(ku.creds) == 0 {
+		return nil, errNoKey
+	}
+	opts, sd, err := s.wa.BeginLogin(ku, webauthn.WithUserVerification(protocol.VerificationPreferred))
+	if err != nil {
+		return nil, fmt.Errorf("begin key proof: %w", err)
+	}
+	if err := s.putChallenge(ctx, p.session.IDHash, ceremony{Kind: ceremonyProve, Session: *sd}); err != nil {
+		return nil, err
+	}
+	return opts, nil
+}
+
+// keyProof answers the assertion credential, which answers the challenge of BeginKeyProof, as
+// a proof for checkSecondFactor; 403 while keys are off or cannot work here.
+func (s *Service) keyProof(o *options.Values, p *Principal, credential []byte) (*keyAssertion, error) {
+	parsed, err := parseAssertion(credential)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.keysAllowed(o); err != nil {
+		return nil, err
+	}
+	return &keyAssertion{parsed: parsed, idHash: p.session.IDHash, kind: ceremonyProve}, nil
+}
+
+// RemoveSecurityKey removes p's key id after a second factor: a code, a backup code, or an
+// assertion of a usable key of the account (credential, begun by BeginKeyProof; the key being
+// removed may prove it), checked, counted and locked as any other.
+func (s *Service) RemoveSecurityKey(ctx context.Context, p *Principal, id, code, backup string, credential []byte) error {
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return err
+	}
+	var pr proof
+	var kp *keyAssertion
+	if len(credential) > 0 {
+		if code != "" || backup != "" {
+			return errs.E(errs.Invalid, "Send a code, a backup code or a security key's answer, only one.")
+		}
+		if kp, err = s.keyProof(o, p, credential); err != nil {
+			return err
+		}
+		pr = kp
+	} else if pr, err = parseProof(code, backup); err != nil {
 		return err
 	}
 	keyID, err := strconv.ParseInt(id, 10, 64)
 	if err != nil {
 		return errs.E(errs.NotFound, "There is no such security key.")
-	}
-	o, err := s.opts.Get(ctx)
-	if err != nil {
-		return err
 	}
 	if !o.WebAuthnEnabled() {
 		return errKeysOff
@@ -635,6 +699,9 @@ func (s *Service) RemoveSecurityKey(ctx context.Context, p *Principal, id, code,
 			return s.audit(ctx, q, u.Username, u.Username, "mfa.security_key_removed",
 				fmt.Sprintf("key %q, proved with a %s", name, pr.method()))
 		}})
+	if kp != nil {
+		s.clonedKey(ctx, p.user, kp.cloned)
+	}
 	if err != nil {
 		return err
 	}

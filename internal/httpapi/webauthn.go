@@ -140,10 +140,48 @@ func (a *API) keyRegisterFinish(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, out)
 }
 
+// keyProofBegin begins proving the signed-in account's second factor with one of its usable
+// keys: for regenerating backup codes (POST /me/mfa/backup-codes/webauthn/begin) or removing a
+// key (POST /me/webauthn/remove/begin). Both begin the same challenge of the session.
+func (a *API) keyProofBegin(w http.ResponseWriter, r *http.Request) error {
+	if err := decode(w, r, &struct{}{}, true); err != nil {
+		return err
+	}
+	p, err := a.principal(r)
+	if err != nil {
+		return err
+	}
+	opts, err := a.svc.BeginKeyProof(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, opts)
+}
+
+// regenerateWithKey is POST /me/mfa/backup-codes with a key's assertion instead of a code.
+func (a *API) regenerateWithKey(w http.ResponseWriter, r *http.Request) error {
+	cred, err := credential(w, r)
+	if err != nil {
+		return err
+	}
+	p, err := a.principal(r)
+	if err != nil {
+		return err
+	}
+	c, err := a.svc.RegenerateBackupCodesWithKey(r.Context(), p, cred)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, codes(c))
+}
+
+// keyRemove removes a key after a second factor: code, backup_code, or credential (a key's
+// assertion, begun by POST /me/webauthn/remove/begin).
 func (a *API) keyRemove(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		Code       string `json:"code"`
-		BackupCode string `json:"backup_code"`
+		Code       string          `json:"code"`
+		BackupCode string          `json:"backup_code"`
+		Credential json.RawMessage `json:"credential"`
 	}
 	if err := decode(w, r, &in, false); err != nil {
 		return err
@@ -152,7 +190,11 @@ func (a *API) keyRemove(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.svc.RemoveSecurityKey(r.Context(), p, r.PathValue("id"), in.Code, in.BackupCode); err != nil {
+	var cred []byte
+	if len(in.Credential) > 0 && string(in.Credential) != "null" {
+		cred = in.Credential
+	}
+	if err := a.svc.RemoveSecurityKey(r.Context(), p, r.PathValue("id"), in.Code, in.BackupCode, cred); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

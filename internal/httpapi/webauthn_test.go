@@ -12,6 +12,7 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/httpapi"
+	"github.com/twofold-auth/twofold/internal/otp"
 	"github.com/twofold-auth/twofold/internal/webauthntest"
 )
 
@@ -430,5 +431,161 @@ func TestSecurityKeyRelyingParty(t *testing.T) {
 				t.Errorf("%d failures, want 1", n)
 			}
 		})
+	}
+}
+
+// keyOnly enrols a new account name with a security key at sign-in, as its only second factor,
+// and answers it signed in (new password chosen), its key and the backup codes issued.
+func keyOnly(t *testing.T, h *harness, name string) (*person, *softKey, []string) {
+	t.Helper()
+	pw := h.createUser(account.NewUser{Username: name})
+	c := h.client()
+	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": name, "password": pw}), "mfa_enroll")
+	k := newSoftKey(t, h.url0())
+	opts := publicKey(t, c.post("/api/v1/signin/mfa/enroll/webauthn/begin", nil).ok(t, 200))
+	a := c.postRaw("/api/v1/signin/mfa/enroll/webauthn/finish", k.create(opts))
+	checkStep(t, a, "change_password")
+	codes := asStrings(t, a.json, "backup_codes")
+	checkStep(t, c.post("/api/v1/signin/password", map[string]string{"new_password": newPassword}), "done")
+	return &person{c: c, name: name, pw: newPassword, backup: codes}, k, codes
+}
+
+// TestSecurityKeyRegenerateBackupCodes: an account whose only second factor is a key
+// regenerates its backup codes with the key (POST /me/mfa/backup-codes/webauthn/begin and
+// /finish): the earlier codes no longer work; a refused assertion is counted as a wrong code,
+// and its challenge works once; a TOTP code has nothing to prove.
+func TestSecurityKeyRegenerateBackupCodes(t *testing.T) {
+	h := newHarness(t)
+	kim, k, old := keyOnly(t, h, "kim")
+	kim.c.post("/api/v1/me/mfa/backup-codes", map[string]string{"code": "123456"}).wantError(t, 409, "conflict")
+
+	opts := publicKey(t, kim.c.post("/api/v1/me/mfa/backup-codes/webauthn/begin", nil).ok(t, 200))
+	cred := k.get(opts)
+	a := kim.c.postRaw("/api/v1/me/mfa/backup-codes/webauthn/finish", cred).ok(t, 200)
+	if a.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control %q on new backup codes", a.header.Get("Cache-Control"))
+	}
+	fresh := asStrings(t, a.json, "backup_codes")
+	if len(fresh) != 5 || slices.Equal(fresh, old) {
+		t.Fatalf("new codes %q after %q", fresh, old)
+	}
+	if !hasEvent(h, "kim", "mfa.backup_codes_regenerated") || !mailed(h, "kim@example.com", "New backup codes") {
+		t.Error("the regeneration was not audited or mailed")
+	}
+	// The challenge worked once: the same answer again is refused and counted.
+	kim.c.postRaw("/api/v1/me/mfa/backup-codes/webauthn/finish", cred).wantError(t, 401, "invalid_code")
+	if n := h.user("kim").MFAFailures; n != 1 {
+		t.Errorf("%d second-factor failures after a reused challenge, want 1", n)
+	}
+	// An earlier code no longer works; a new one does.
+	c := h.client()
+	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": kim.pw}), "mfa_verify")
+	c.post("/api/v1/signin/mfa/verify", map[string]string{"backup_code": old[0]}).wantError(t, 401, "invalid_code")
+	checkStep(t, c.post("/api/v1/signin/mfa/verify", map[string]string{"backup_code": fresh[0]}), "done")
+
+	// Another key's answer, or none begun, is refused like a wrong code.
+	other := newSoftKey(t, h.url0())
+	opts = publicKey(t, kim.c.post("/api/v1/me/mfa/backup-codes/webauthn/begin", nil).ok(t, 200))
+	kim.c.postRaw("/api/v1/me/mfa/backup-codes/webauthn/finish", other.get(opts)).wantError(t, 401, "invalid_code")
+	kim.c.postRaw("/api/v1/me/mfa/backup-codes/webauthn/finish", []byte(`{"id":`)).wantError(t, 400, "invalid_request")
+
+	// Backup codes off: refused before anything is checked or counted.
+	h.setOption("enableMFABackupCodes", "no")
+	kim.c.post("/api/v1/me/mfa/backup-codes/webauthn/finish", map[string]any{}).wantError(t, 403, "forbidden")
+	opts = publicKey(t, kim.c.post("/api/v1/me/mfa/backup-codes/webauthn/begin", nil).ok(t, 200))
+	kim.c.postRaw("/api/v1/me/mfa/backup-codes/webauthn/finish", k.get(opts)).wantError(t, 403, "forbidden")
+
+	// Not signed in: nothing to begin.
+	h.client().post("/api/v1/me/mfa/backup-codes/webauthn/begin", nil).wantError(t, 401, "not_signed_in")
+}
+
+// TestSecurityKeyRemovedWithKey: with backup codes off, an account whose only second factor is a
+// key removes a key with a key's assertion: another of its keys, or the one removed itself.
+func TestSecurityKeyRemovedWithKey(t *testing.T) {
+	h := newHarness(t)
+	kim, k, _ := keyOnly(t, h, "kim")
+	h.setOption("enableMFABackupCodes", "no")
+	k2 := addKey(t, kim, "second")
+	list := asList(t, kim.c.get("/api/v1/me/webauthn").ok(t, 200).json, "keys")
+	first, second := asString(t, list[0].(map[string]any), "id"), asString(t, list[1].(map[string]any), "id")
+
+	// A code and a key's answer together are malformed.
+	opts := publicKey(t, kim.c.post("/api/v1/me/webauthn/remove/begin", nil).ok(t, 200))
+	var cred json.RawMessage = k.get(opts)
+	kim.c.call("DELETE", "/api/v1/me/webauthn/"+second, map[string]any{"code": "123456", "credential": cred}).
+		wantError(t, 400, "invalid_request")
+	// The first key removes the second.
+	if a := kim.c.call("DELETE", "/api/v1/me/webauthn/"+second, map[string]any{"credential": cred}); a.status != 204 {
+		t.Fatalf("DELETE with a key: %d %s", a.status, a.raw)
+	}
+	if !hasEvent(h, "kim", "mfa.security_key_removed") {
+		t.Error("the removal was not audited")
+	}
+	// The removed key can no longer prove anything.
+	opts = publicKey(t, kim.c.post("/api/v1/me/webauthn/remove/begin", nil).ok(t, 200))
+	kim.c.call("DELETE", "/api/v1/me/webauthn/"+first, map[string]any{"credential": json.RawMessage(k2.get(opts))}).
+		wantError(t, 401, "invalid_code")
+	// The last key proves its own removal.
+	opts = publicKey(t, kim.c.post("/api/v1/me/webauthn/remove/begin", nil).ok(t, 200))
+	if a := kim.c.call("DELETE", "/api/v1/me/webauthn/"+first, map[string]any{"credential": json.RawMessage(k.get(opts))}); a.status != 204 {
+		t.Fatalf("DELETE of the key with itself: %d %s", a.status, a.raw)
+	}
+	if n := len(asList(t, kim.c.get("/api/v1/me/webauthn").ok(t, 200).json, "keys")); n != 0 {
+		t.Errorf("%d keys after removal", n)
+	}
+	kim.c.post("/api/v1/me/webauthn/remove/begin", nil).wantError(t, 409, "conflict")
+}
+
+// TestSecurityKeyClonedWhenSignedIn: a copy with an older counter, used to regenerate backup
+// codes, is refused with the answer of a wrong code, and the key is listed disabled, audited
+// and mailed.
+func TestSecurityKeyClonedWhenSignedIn(t *testing.T) {
+	h := newHarness(t)
+	kim, k, _ := keyOnly(t, h, "kim")
+	k.SignCount = 10
+	opts := publicKey(t, kim.c.post("/api/v1/me/mfa/backup-codes/webauthn/begin", nil).ok(t, 200))
+	kim.c.postRaw("/api/v1/me/mfa/backup-codes/webauthn/finish", k.get(opts)).ok(t, 200)
+	k.SignCount = 3
+	opts = publicKey(t, kim.c.post("/api/v1/me/mfa/backup-codes/webauthn/begin", nil).ok(t, 200))
+	kim.c.postRaw("/api/v1/me/mfa/backup-codes/webauthn/finish", k.get(opts)).wantError(t, 401, "invalid_code")
+	list := asList(t, kim.c.get("/api/v1/me/webauthn").ok(t, 200).json, "keys")
+	if !asBool(t, list[0].(map[string]any), "disabled") {
+		t.Errorf("the key is not disabled: %v", list[0])
+	}
+	if !hasEvent(h, "kim", "mfa.security_key_cloned") || !mailed(h, "kim@example.com", "possible cloned key") {
+		t.Error("the cloned key was not audited and mailed")
+	}
+	kim.c.post("/api/v1/me/mfa/backup-codes/webauthn/begin", nil).wantError(t, 409, "conflict")
+}
+
+// TestSecurityKeyOnlyAddsApp: an account whose only second factor is a key adds an
+// authenticator app from the profile (/me/mfa/enroll): a second method, so its backup codes
+// stay; it then signs in with a code or with the key.
+func TestSecurityKeyOnlyAddsApp(t *testing.T) {
+	h := newHarness(t)
+	kim, k, codes := keyOnly(t, h, "kim")
+	e := kim.c.post("/api/v1/me/mfa/enroll", map[string]string{"current_password": kim.pw}).ok(t, 200)
+	key, err := otp.DecodeKey(e.str(t, "secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := kim.c.post("/api/v1/me/mfa/enroll/verify", map[string]string{"code": h.code(key)}).ok(t, 200)
+	if n := len(asStrings(t, a.json, "backup_codes")); n != 0 {
+		t.Errorf("%d backup codes issued when adding the app beside a key, want none (kept)", n)
+	}
+	if !hasEvent(h, "kim", "mfa.enrolled") {
+		t.Error("adding the app was not audited")
+	}
+	// Enrolled with the app now: a second app is refused.
+	kim.c.post("/api/v1/me/mfa/enroll", map[string]string{"current_password": kim.pw}).wantError(t, 409, "conflict")
+	kim.key = key
+	kim.signInAgain()
+	checkStep(t, keySignIn(t, h.client(), "kim", kim.pw, k), "done")
+	c := h.client()
+	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": kim.pw}), "mfa_verify")
+	checkStep(t, c.post("/api/v1/signin/mfa/verify", map[string]string{"backup_code": codes[0]}), "done")
+	// With the app, regeneration takes a code too.
+	if n := len(asStrings(t, kim.c.post("/api/v1/me/mfa/backup-codes", map[string]string{"code": h.code(key)}).ok(t, 200).json, "backup_codes")); n != 5 {
+		t.Errorf("%d codes regenerated with the app", n)
 	}
 }

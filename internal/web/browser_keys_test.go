@@ -224,8 +224,9 @@ func (a *testApp) mailed(addr, subject string) bool {
 // TestBrowserSecurityKeys drives security keys (SPEC §9) through chromium's virtual
 // authenticator: a key added from the Security tab, signing in with it, the authenticator app
 // when the key is lost, a copy of the key with an older counter refused, disabled and mailed,
-// the key removed with a code; enrolment with a key instead of the QR code; and a key used
-// from another origin refused by the server.
+// the key removed with a code; enrolment with a key instead of the QR code; a key used from
+// another origin refused by the server; and an account whose only second factor is a key
+// regenerating its backup codes and removing the key with the key itself.
 func TestBrowserSecurityKeys(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser test is long; CI runs it")
@@ -451,6 +452,29 @@ func TestBrowserSecurityKeys(t *testing.T) {
 		b.expectPath("/signin/verify")
 		b.pressKey("#use-key")
 		b.expectPath("/profile?m=signedin")
+
+		// The key is max's only second factor: it regenerates the backup codes, and removes
+		// itself.
+		b.open("/profile/security")
+		b.do(chromedp.Click(chromedp.CSS("#regenerate-open")))
+		if !b.visible("#regenerate") || b.text("#regenerate-key") != "Use your security key" {
+			t.Fatalf("the Regenerate dialog offers no key: %s", b.text("#regenerate"))
+		}
+		if status := b.pressKey("#regenerate-key"); status != http.StatusOK {
+			t.Fatalf("regenerating with the key answered %d: %s", status, b.text("main"))
+		}
+		if codes := b.texts("#codes code"); len(codes) != 5 {
+			t.Fatalf("%d backup codes shown after regenerating with the key: %s", len(codes), b.text("main"))
+		}
+		b.done()
+		b.expectPath("/profile/security")
+		if status := b.pressKey("#remove-key-with-key"); status != http.StatusOK {
+			t.Fatalf("removing the key with itself answered %d: %s", status, b.text("main"))
+		}
+		b.expectPath("/profile/security?m=key-rm")
+		if b.text("#key-list") != "" {
+			t.Errorf("the key is still listed: %s", b.text("#key-list"))
+		}
 	})
 
 	t.Run("mfaWebAuthn no", func(t *testing.T) {

@@ -34,8 +34,13 @@ type SecurityKeys interface {
 	FinishRegister(ctx context.Context, p *account.Principal, credential []byte) (backupCodes []string, err error)
 	// Keys lists p's keys; nil while they are neither listed nor usable (mfaWebAuthn no).
 	Keys(ctx context.Context, p *account.Principal) ([]SecurityKey, error)
-	// RemoveKey removes a key of p after a second factor: a code or a backup code.
-	RemoveKey(ctx context.Context, p *account.Principal, id, code, backupCode string) error
+	// RemoveKey removes a key of p after a second factor: a code, a backup code, or the
+	// assertion credential of one of its usable keys (begun by POST
+	// /api/v1/me/webauthn/remove/begin).
+	RemoveKey(ctx context.Context, p *account.Principal, id, code, backupCode string, credential []byte) error
+	// Regenerate replaces p's backup codes after the assertion credential of one of its
+	// usable keys (begun by POST /api/v1/me/mfa/backup-codes/webauthn/begin).
+	Regenerate(ctx context.Context, p *account.Principal, credential []byte) ([]string, error)
 }
 
 // SecurityKey is one key as the Security tab lists it.
@@ -176,12 +181,20 @@ func (h *Handler) removeKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The tab's Regenerate dialog has its own "code": these fields have names of their own.
 	id, code, backup := r.PostForm.Get("key"), r.PostForm.Get("key_code"), r.PostForm.Get("key_backup_code")
-	if err := h.keys.RemoveKey(r.Context(), p, id, code, backup); err != nil {
+	// "Use your security key" sends the key's answer in "credential" (webauthn.js), the
+	// code fields left out.
+	var cred []byte
+	if c := r.PostForm.Get("credential"); c != "" {
+		cred, code, backup = []byte(c), "", ""
+	}
+	if err := h.keys.RemoveKey(r.Context(), p, id, code, backup, cred); err != nil {
 		f := newForm(nil)
 		f.Values.Set("key", id)
 		switch errs.Code(err) {
 		case errs.Invalid, errs.InvalidCode:
-			if backup != "" && code == "" {
+			if cred != nil {
+				f.fail(err, "")
+			} else if backup != "" && code == "" {
 				f.fail(err, "key_backup_code")
 			} else {
 				f.fail(err, "key_code")
@@ -193,6 +206,27 @@ func (h *Handler) removeKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	redirect(w, r, "/profile/security?m=key-rm")
 	return nil
+}
+
+// regenerateKey regenerates the backup codes with a security key instead of a code ("Use your
+// security key" in the Regenerate dialog); a refusal opens the dialog again with it.
+func (h *Handler) regenerateKey(w http.ResponseWriter, r *http.Request) error {
+	if h.keys == nil {
+		return errs.E(errs.NotFound, "There is no page at this address.")
+	}
+	p, err := h.principal(r)
+	if err != nil {
+		return err
+	}
+	c, err := credential(w, r)
+	var codes []string
+	if err == nil {
+		codes, err = h.keys.Regenerate(r.Context(), p, c)
+	}
+	if err != nil {
+		return h.securityError(w, r, p, newForm(nil).fail(err, ""), true, err)
+	}
+	return h.renderNewCodes(w, r, p, codes)
 }
 
 // securityKeys answers the Security tab's keys part for p.
@@ -208,7 +242,11 @@ func (h *Handler) securityKeys(r *http.Request, p *account.Principal) (keysData,
 	if err != nil {
 		return keysData{}, err
 	}
-	return keysData{Shown: can || len(list) > 0, CanAdd: can, List: list}, nil
+	d := keysData{Shown: can || len(list) > 0, CanAdd: can, List: list}
+	for _, k := range list {
+		d.Prove = d.Prove || !k.Disabled
+	}
+	return d, nil
 }
 
 // keysData is the Security tab's "Security keys" section.
@@ -216,6 +254,9 @@ type keysData struct {
 	Shown  bool
 	CanAdd bool
 	List   []SecurityKey
+	// Prove offers "Use your security key" to regenerate backup codes or remove a key: the
+	// account holds a usable key (the list is empty while keys are off).
+	Prove bool
 }
 
 // ServiceKeys answers the SecurityKeys of the account service, as serve wires the pages.
@@ -279,6 +320,10 @@ func (k serviceKeys) Keys(ctx context.Context, p *account.Principal) ([]Security
 	return out, nil
 }
 
-func (k serviceKeys) RemoveKey(ctx context.Context, p *account.Principal, id, code, backupCode string) error {
-	return k.s.RemoveSecurityKey(ctx, p, id, code, backupCode)
+func (k serviceKeys) RemoveKey(ctx context.Context, p *account.Principal, id, code, backupCode string, credential []byte) error {
+	return k.s.RemoveSecurityKey(ctx, p, id, code, backupCode, credential)
+}
+
+func (k serviceKeys) Regenerate(ctx context.Context, p *account.Principal, credential []byte) ([]string, error) {
+	return k.s.RegenerateBackupCodesWithKey(ctx, p, credential)
 }

@@ -21,10 +21,14 @@ type fakeKeys struct {
 	// refuse is every finish's answer; codes are FinishRegister's backup codes.
 	refuse error
 	codes  []string
-	// removed records RemoveKey's arguments; removeErr is its answer.
+	// removed records RemoveKey's arguments (the credential last); removeErr is its answer.
 	removed   [][]string
 	removeErr error
 	got       [][]byte
+	// regenerated records Regenerate's credentials; it answers regenCodes and regenErr.
+	regenerated [][]byte
+	regenCodes  []string
+	regenErr    error
 }
 
 func (f *fakeKeys) Offered(context.Context, string) (bool, error) { return f.offered, nil }
@@ -46,9 +50,13 @@ func (f *fakeKeys) FinishRegister(_ context.Context, _ *account.Principal, c []b
 func (f *fakeKeys) Keys(context.Context, *account.Principal) ([]web.SecurityKey, error) {
 	return f.list, nil
 }
-func (f *fakeKeys) RemoveKey(_ context.Context, _ *account.Principal, id, code, backup string) error {
-	f.removed = append(f.removed, []string{id, code, backup})
+func (f *fakeKeys) RemoveKey(_ context.Context, _ *account.Principal, id, code, backup string, credential []byte) error {
+	f.removed = append(f.removed, []string{id, code, backup, string(credential)})
 	return f.removeErr
+}
+func (f *fakeKeys) Regenerate(_ context.Context, _ *account.Principal, credential []byte) ([]string, error) {
+	f.regenerated = append(f.regenerated, credential)
+	return f.regenCodes, f.regenErr
 }
 
 var _ web.SecurityKeys = (*fakeKeys)(nil)
@@ -227,9 +235,64 @@ func TestSecurityKeyPages(t *testing.T) {
 		keys.removeErr = nil
 		c.post("/profile/security/keys/remove", url.Values{"key": {"k3"}, "key_backup_code": {"abcd-efgh-jkmn-pqrs"}}).
 			expect(303, "/profile/security?m=key-rm")
-		want := [][]string{{"k2", "000000", ""}, {"k3", "", "abcd-efgh-jkmn-pqrs"}}
+		// "Use your security key": the key's answer alone, a code typed beside it left out.
+		sec := c.get("/profile/security").expect(200, "")
+		b := sec.byID("remove-key-with-key")
+		if b.content() != "Use your security key" || !b.hasAttr("hidden") || b.attr("data-webauthn") != "get" ||
+			b.attr("data-begin") != "/api/v1/me/webauthn/remove/begin" || b.attr("type") != "button" {
+			t.Errorf("removal's key button: %q begin %q", b.content(), b.attr("data-begin"))
+		}
+		if !strings.Contains(sec.byID("remove-key-hint").content(), "security keys") {
+			t.Errorf("the removal hint does not name a key: %q", sec.byID("remove-key-hint").content())
+		}
+		c.post("/profile/security/keys/remove", url.Values{"key": {"k1"}, "key_code": {"123456"}, "credential": {`{"id":"k"}`}}).
+			expect(303, "/profile/security?m=key-rm")
+		keys.removeErr = errs.E(errs.InvalidCode, "The security key was refused.")
+		p = c.post("/profile/security/keys/remove", url.Values{"key": {"k1"}, "credential": {`{"id":"k"}`}}).expect(401, "")
+		if !strings.Contains(p.byID("form-alert").content(), "The security key was refused.") {
+			t.Errorf("a refused key at removal is not said:\n%s", p.body)
+		}
+		keys.removeErr = nil
+		want := [][]string{{"k2", "000000", "", ""}, {"k3", "", "abcd-efgh-jkmn-pqrs", ""},
+			{"k1", "", "", `{"id":"k"}`}, {"k1", "", "", `{"id":"k"}`}}
 		if !slices.EqualFunc(keys.removed, want, slices.Equal[[]string]) {
 			t.Errorf("removed %q, want %q", keys.removed, want)
+		}
+	})
+
+	t.Run("Regenerate Backup Codes with a key", func(t *testing.T) {
+		sec := c.get("/profile/security").expect(200, "")
+		b := sec.byID("regenerate-key")
+		if b.content() != "Use your security key" || !b.hasAttr("hidden") || b.attr("data-webauthn") != "get" ||
+			b.attr("data-begin") != "/api/v1/me/mfa/backup-codes/webauthn/begin" || b.attr("type") != "button" {
+			t.Errorf("the Regenerate dialog's key button: %q begin %q", b.content(), b.attr("data-begin"))
+		}
+		if sec.byID("regenerate-key-form").attr("action") != "/profile/security/backup-codes/key" {
+			t.Errorf("the key's form posts to %q", sec.byID("regenerate-key-form").attr("action"))
+		}
+		if !before(sec, "regenerate-key", "code") || !sec.has("regenerate-verify") {
+			t.Errorf("the key is not offered above the code field, or the code is gone:\n%s", sec.body)
+		}
+		// A refusal opens the dialog again, saying why.
+		keys.regenErr = errs.E(errs.InvalidCode, "The security key was refused.")
+		p := c.post("/profile/security/backup-codes/key", url.Values{"credential": {`{"id":"r"}`}}).expect(401, "")
+		if !strings.Contains(p.byID("regenerate").attr("class"), "open") ||
+			!strings.Contains(p.byID("regenerate").content(), "The security key was refused.") {
+			t.Errorf("a refused key does not reopen the dialog with the reason:\n%s", p.body)
+		}
+		c.post("/profile/security/backup-codes/key", url.Values{}).expect(400, "")
+		keys.regenErr, keys.regenCodes = nil, []string{"aaaa-bbbb-cccc-dddd", "eeee-ffff-gggg-hhhh"}
+		defer func() { keys.regenCodes = nil }()
+		p = c.post("/profile/security/backup-codes/key", url.Values{"credential": {`{"id":"r"}`}}).expect(200, "")
+		var shown []string
+		for _, li := range p.byID("codes").all(tag("code")) {
+			shown = append(shown, li.content())
+		}
+		if !slices.Equal(shown, keys.regenCodes) || doneTarget(t, p) != "/profile/security" {
+			t.Errorf("codes %q, Done leads to %q", shown, doneTarget(t, p))
+		}
+		if len(keys.regenerated) != 2 || string(keys.regenerated[1]) != `{"id":"r"}` {
+			t.Errorf("the service got %q", keys.regenerated)
 		}
 	})
 

@@ -56,7 +56,7 @@ func (h *Handler) profileTab(w http.ResponseWriter, r *http.Request, tab string)
 	}
 	// app.js moves focus into the Regenerate dialog and closes it with Escape.
 	h.render(w, r, http.StatusOK, "profile", &view{Title: "Profile", Nav: navOf(p, "profile"), Notice: notice(r),
-		Script: d.ShowBackup, Keys: d.Keys.CanAdd, Data: d})
+		Script: d.ShowBackup, Keys: d.Keys.CanAdd || d.Keys.Prove, Data: d})
 	return nil
 }
 
@@ -75,7 +75,7 @@ func (h *Handler) securityError(w http.ResponseWriter, r *http.Request, p *accou
 		return err
 	}
 	h.renderForm(w, r, "profile", &view{Title: "Profile", Nav: navOf(p, "profile"), Form: f, Script: d.ShowBackup,
-		Keys: d.Keys.CanAdd, Data: d}, cause)
+		Keys: d.Keys.CanAdd || d.Keys.Prove, Data: d}, cause)
 	return nil
 }
 
@@ -121,6 +121,11 @@ func (h *Handler) regenerate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return h.securityError(w, r, p, codeError(err, "code"), true, err)
 	}
+	return h.renderNewCodes(w, r, p, codes)
+}
+
+// renderNewCodes shows the backup codes that a regeneration issued, once.
+func (h *Handler) renderNewCodes(w http.ResponseWriter, r *http.Request, p *account.Principal, codes []string) error {
 	return h.renderCodes(w, r, navOf(p, "profile"), codesData{Title: "New backup codes", Codes: codes, Next: "/profile/security",
 		Account: p.Actor().Name,
 		Intro:   "These are your new backup codes; every earlier code no longer works. Each code works once."})

@@ -231,6 +231,7 @@ func (h *Handler) routes() {
 		{"GET /profile/security/enroll/verify", h.profileEnrollVerifyPage},
 		{"POST /profile/security/enroll/verify", h.profileEnrollVerify},
 		{"POST /profile/security/backup-codes", h.regenerate},
+		{"POST /profile/security/backup-codes/key", h.regenerateKey},
 		{"POST /profile/security/keys", h.addKey},
 		{"POST /profile/security/keys/remove", h.removeKey},
 		{"GET /admin/options", h.options},
