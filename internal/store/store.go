@@ -153,6 +153,20 @@ type WebAuthnCredential struct {
 	Disabled bool
 }
 
+// RememberedDevice is a browser whose second factor was proved with "Remember this device"
+// ticked (SPEC §10): a later sign-in from it with the right password skips the second factor
+// until ExpiresAt. Only the hash of the device cookie is kept.
+type RememberedDevice struct {
+	ID        int64
+	UserID    int64
+	TokenHash []byte
+	// Label names the browser, from its user agent.
+	Label      string
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero until a sign-in used it
+	ExpiresAt  time.Time
+}
+
 // WebAuthnChallenge is a WebAuthn ceremony begun in a sign-in or session: the library's
 // session data (JSON) and when it was made.
 type WebAuthnChallenge struct {
@@ -548,6 +562,24 @@ type Queries interface {
 	// conditional write: of requests taking one challenge at once, on any number of
 	// instances, exactly one gets it and the others ErrNotFound, as does a session without one.
 	TakeWebAuthnChallenge(ctx context.Context, idHash []byte) (WebAuthnChallenge, error)
+
+	// Remembered devices (SPEC §10).
+
+	// AddRememberedDevice inserts d and sets d.ID, and removes up to PruneBatch devices of any
+	// account that expired before pruneBefore. ErrConflict when the token hash is stored
+	// already.
+	AddRememberedDevice(ctx context.Context, d *RememberedDevice, pruneBefore time.Time) error
+	// RememberedDevice answers the device with the token hash; ErrNotFound when there is none.
+	RememberedDevice(ctx context.Context, tokenHash []byte) (*RememberedDevice, error)
+	// RememberedDevices lists the account's devices, expired ones included, oldest first.
+	RememberedDevices(ctx context.Context, userID int64) ([]*RememberedDevice, error)
+	// TouchRememberedDevice writes the device's LastUsedAt. ErrNotFound when it is gone.
+	TouchRememberedDevice(ctx context.Context, id int64, at time.Time) error
+	// DeleteRememberedDevice removes the account's device id. ErrNotFound when the account
+	// has no such device.
+	DeleteRememberedDevice(ctx context.Context, userID, id int64) error
+	// DeleteRememberedDevices removes every device of the account and answers how many.
+	DeleteRememberedDevices(ctx context.Context, userID int64) (int, error)
 
 	// Meta answers a value of the store's own metadata; ErrNotFound when unset.
 	Meta(ctx context.Context, key string) (string, error)

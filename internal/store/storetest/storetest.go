@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Meta", testMeta},
 		{"WebAuthnCredentials", testWebAuthnCredentials},
 		{"WebAuthnChallenge", testWebAuthnChallenge},
+		{"RememberedDevices", testRememberedDevices},
 	}
 	tests = append(tests, providerTests...)
 	tests = append(tests, accessRuleTests...)
