@@ -167,6 +167,14 @@ type RememberedDevice struct {
 	ExpiresAt  time.Time
 }
 
+// CodeDrift is where an account's last wrong TOTP code matched (SPEC §10 "Clock drift"): the
+// step Steps away from the server's clock (positive: the device's clock is ahead), found by
+// the Failure-th failed second-factor check in a row.
+type CodeDrift struct {
+	Steps   int64
+	Failure int
+}
+
 // WebAuthnChallenge is a WebAuthn ceremony begun in a sign-in or session: the library's
 // session data (JSON) and when it was made.
 type WebAuthnChallenge struct {
@@ -358,6 +366,14 @@ type Queries interface {
 	// one, in one conditional write; false when it is not (a replay). ErrNotFound when the
 	// account does not exist.
 	SetTOTPStep(ctx context.Context, userID, step int64) (bool, error)
+
+	// CodeDrift answers the offset of the account's last wrong TOTP code (SPEC §10 "Clock
+	// drift"); ErrNotFound when none is kept.
+	CodeDrift(ctx context.Context, userID int64) (CodeDrift, error)
+	// SetCodeDrift keeps d as the account's last wrong code's offset, replacing any.
+	SetCodeDrift(ctx context.Context, userID int64, d CodeDrift) error
+	// DeleteCodeDrift forgets the account's offset, if any.
+	DeleteCodeDrift(ctx context.Context, userID int64) error
 
 	// AddBackupCodes stores MACs as unused codes of the account.
 	AddBackupCodes(ctx context.Context, userID int64, macs [][]byte) error
