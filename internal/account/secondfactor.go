@@ -199,6 +199,10 @@ func (s *Service) checkSecondFactor(ctx context.Context, c factorCheck) error {
 			if refusal, lockedNow, err = s.secondFactorFailed(ctx, q, u, c.sess, c.proof.method()); lockedNow {
 				locked = u
 			}
+			if err != nil {
+				return err
+			}
+			refusal, err = s.noteClockDrift(ctx, q, u, c.proof, now, refusal)
 			return err
 		}
 		// A success resets the count and any lock. When there is nothing to reset (the stored
@@ -210,6 +214,10 @@ func (s *Service) checkSecondFactor(ctx context.Context, c factorCheck) error {
 		clearSecondFactorFailures(u)
 		if reset {
 			if err := q.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+			// A failure since the last success may have kept a wrong code's offset (drift.go).
+			if err := q.DeleteCodeDrift(ctx, u.ID); err != nil {
 				return err
 			}
 		}
