@@ -273,7 +273,8 @@ func TestOptions(t *testing.T) {
 			got = append(got, o.Key)
 		}
 		want := []string{options.InternalMFA, options.ExternalMFA, options.EnableMFABackupCodes,
-			options.MFABackupCodeCount, options.MFARotateBackupCodes, options.MFAIssuer, options.MFAWebAuthn}
+			options.MFABackupCodeCount, options.MFARotateBackupCodes, options.MFAIssuer, options.MFAWebAuthn,
+			options.MFARememberDevice}
 		slices.Sort(got)
 		slices.Sort(want)
 		if !slices.Equal(got, want) {

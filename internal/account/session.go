@@ -221,8 +221,9 @@ func (s *Service) StepUp(ctx context.Context, token, returnTo string) (Step, err
 	return step, nil
 }
 
-// endSessions ends every session of the account but the one with keep (nil for none) and
-// revokes every token applications hold for it (SPEC §7): the account's standing changed (a
+// endSessions ends every session of the account but the one with keep (nil for none),
+// revokes every token applications hold for it (SPEC §7) and forgets its remembered devices
+// (SPEC §10): the account's standing changed (a
 // new password, a reset second factor, disabling, a change of source). The caller wakes the
 // logout deliverer (wakeLogouts) once its transaction has committed.
 func (s *Service) endSessions(ctx context.Context, q store.Queries, userID int64, keep []byte) error {
@@ -236,7 +237,10 @@ func (s *Service) endSessions(ctx context.Context, q store.Queries, userID int64
 	if _, err := s.sessionsEnded(ctx, q, userID, sids); err != nil {
 		return err
 	}
-	_, err = q.DeleteTokens(ctx, store.TokenFilter{UserID: userID})
+	if _, err := q.DeleteTokens(ctx, store.TokenFilter{UserID: userID}); err != nil {
+		return err
+	}
+	_, err = q.DeleteRememberedDevices(ctx, userID) // SPEC §10: the account's devices are forgotten too
 	return err
 }
 

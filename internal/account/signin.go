@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/twofold-auth/twofold/internal/errs"
@@ -32,6 +33,10 @@ type Step struct {
 	// ReturnTo is where a finished sign-in goes (an application's authorization, a protected
 	// address), when it was started on the way there; empty for the profile.
 	ReturnTo string
+	// DeviceToken, after a second factor proved with "Remember this device" ticked, is the
+	// device cookie to set for DeviceMaxAge (SPEC §10).
+	DeviceToken  string
+	DeviceMaxAge time.Duration
 }
 
 // Enrollment is what an authenticator app needs to add the account.
@@ -64,6 +69,8 @@ type SignInRequest struct {
 	// RequireMFA says the sign-in is for an application that needs a second factor (SPEC §7):
 	// one is asked whatever the policy, and "Skip for now" is not offered.
 	RequireMFA bool
+	// DeviceToken is the remembered-device cookie the client held, if any (SPEC §10).
+	DeviceToken string
 }
 
 var errBadCredentials = errs.E(errs.InvalidCredentials, "The username or password is wrong.")
@@ -123,6 +130,11 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (Step, error) {
 		return Step{}, err
 	}
 	sess.MFARequired = r.RequireMFA
+	device, err := s.rememberedDevice(ctx, u, o, r.DeviceToken)
+	if err != nil {
+		return Step{}, err
+	}
+	sess.DeviceRemembered = device != nil
 	next := nextStep(u, sess, o)
 	sess.Done = next == StepDone
 	if !sess.Done {
@@ -132,8 +144,13 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (Step, error) {
 		if err := q.CreateSession(ctx, sess); err != nil {
 			return err
 		}
+		if deviceSkips(u, sess, o) && next != StepVerify {
+			if err := q.TouchRememberedDevice(ctx, device.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
 		if sess.Done {
-			return s.audit(ctx, q, u.Username, u.Username, "signin", "password")
+			return s.audit(ctx, q, u.Username, u.Username, "signin", signinDetail(sess, ""))
 		}
 		return nil
 	})
@@ -164,7 +181,9 @@ func (s *Service) verifyPassword(ctx context.Context, u *store.User, pw string) 
 
 // nextStep computes the first requirement not yet met, from the current options and account.
 // An application's demand for a second factor (MFARequired, SPEC §7) comes first and is met
-// only by proving one, whatever the policy: it never offers "Skip for now".
+// only by proving one, whatever the policy: it never offers "Skip for now", and a remembered
+// device never meets it. The policy's second factor is skipped by a remembered device
+// (deviceSkips), never its enrolment.
 func nextStep(u *store.User, sess *store.Session, o *options.Values) string {
 	if sess.MFARequired && !sess.MFAPassed {
 		if hasSecondFactor(u, o) {
@@ -175,7 +194,7 @@ func nextStep(u *store.User, sess *store.Session, o *options.Values) string {
 	if sess.Done {
 		return StepDone
 	}
-	if policy := o.Policy(u.Kind); policy != options.PolicyOff && !sess.MFAPassed {
+	if policy := o.Policy(u.Kind); policy != options.PolicyOff && !sess.MFAPassed && !deviceSkips(u, sess, o) {
 		switch {
 		case hasSecondFactor(u, o):
 			return StepVerify
@@ -272,14 +291,7 @@ func (s *Service) advanceWith(ctx context.Context, q store.Queries, sess *store.
 		return Step{}, err
 	}
 	if ns.Done && !sess.Done {
-		detail := "password"
-		switch {
-		case how != "":
-			detail += " and " + how
-		case sess.MFAPassed: // proved earlier in this sign-in, before a new password was chosen
-			detail += " and a second factor"
-		}
-		if err := s.audit(ctx, q, u.Username, u.Username, "signin", detail); err != nil {
+		if err := s.audit(ctx, q, u.Username, u.Username, "signin", signinDetail(sess, how)); err != nil {
 			return Step{}, err
 		}
 	} else if ns.Done && sess.MFARequired && how != "" {
@@ -288,6 +300,21 @@ func (s *Service) advanceWith(ctx context.Context, q store.Queries, sess *store.
 		}
 	}
 	return finished(Step{Next: next, Token: token}, sess.ReturnTo), nil
+}
+
+// signinDetail is the detail of the "signin" audit event of sess finished by a second factor
+// how names, if any.
+func signinDetail(sess *store.Session, how string) string {
+	detail := "password"
+	switch {
+	case how != "":
+		detail += " and " + how
+	case sess.MFAPassed: // proved earlier in this sign-in, before a new password was chosen
+		detail += " and a second factor"
+	case sess.DeviceRemembered:
+		detail += " on a remembered device"
+	}
+	return detail
 }
 
 // Enroll shows the key that this sign-in offers for enrolment, making it on the first call.
@@ -493,6 +520,12 @@ func (s *Service) SkipEnroll(ctx context.Context, token string) (Step, error) {
 
 // Verify is the "Verification Required" step: a TOTP code or a backup code.
 func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step, error) {
+	return s.VerifyDevice(ctx, token, code, backup, DeviceRequest{})
+}
+
+// VerifyDevice is Verify that also remembers the browser when dev asks for it (SPEC §10):
+// the step then carries the device cookie.
+func (s *Service) VerifyDevice(ctx context.Context, token, code, backup string, dev DeviceRequest) (Step, error) {
 	p, err := parseProof(code, backup)
 	if err != nil {
 		return Step{}, err
@@ -516,6 +549,9 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 			si.sess.MFAPassed = true
 			var err error
 			if step, err = s.advanceWith(ctx, q, si.sess, u, si.opts, p.method(), string(p.method())); err != nil {
+				return err
+			}
+			if err := s.rememberDevice(ctx, q, u, si.opts, dev, &step); err != nil {
 				return err
 			}
 			if p.method() == MethodBackupCode {

@@ -242,6 +242,12 @@ func parseAssertion(credential []byte) (*protocol.ParsedCredentialAssertionData,
 // FinishKeySignIn checks the assertion against the sign-in's challenge, as Verify checks a
 // code, and answers the next step.
 func (s *Service) FinishKeySignIn(ctx context.Context, token string, credential []byte) (Step, error) {
+	return s.FinishKeySignInDevice(ctx, token, credential, DeviceRequest{})
+}
+
+// FinishKeySignInDevice is FinishKeySignIn that also remembers the browser when dev asks for
+// it (SPEC §10), as VerifyDevice does.
+func (s *Service) FinishKeySignInDevice(ctx context.Context, token string, credential []byte, dev DeviceRequest) (Step, error) {
 	parsed, err := parseAssertion(credential)
 	if err != nil {
 		return Step{}, err
@@ -265,8 +271,10 @@ func (s *Service) FinishKeySignIn(ctx context.Context, token string, credential 
 		passed: func(q store.Queries, u *store.User) error {
 			si.sess.MFAPassed = true
 			var err error
-			step, err = s.advanceWith(ctx, q, si.sess, u, si.opts, MethodSecurityKey, string(MethodSecurityKey))
-			return err
+			if step, err = s.advanceWith(ctx, q, si.sess, u, si.opts, MethodSecurityKey, string(MethodSecurityKey)); err != nil {
+				return err
+			}
+			return s.rememberDevice(ctx, q, u, si.opts, dev, &step)
 		}})
 	s.clonedKey(ctx, si.user, p.cloned)
 	if err != nil {

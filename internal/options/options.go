@@ -34,6 +34,7 @@ const (
 	SSOCreateAccounts         = "ssoCreateAccounts"
 	AccessDefaultPolicy       = "accessDefaultPolicy"
 	MFAWebAuthn               = "mfaWebAuthn"
+	MFARememberDevice         = "mfaRememberDevice"
 )
 
 // MFA policies.
@@ -99,6 +100,9 @@ var registry = []Option{
 	{Key: MFAWebAuthn, Default: "yes",
 		Description: "Allow or prevent registering and using security keys and passkeys (WebAuthn) as a second factor. No: keys are neither offered, listed nor usable but stay stored; yes again brings them back.",
 		Choices:     []string{"yes", "no"}},
+	{Key: MFARememberDevice, Default: "0",
+		Description: "How long \"Remember this device\" lets a browser skip the second factor after a correct one: a sign-in from it with the right password then asks for none until then (never at enrolment, nor when an application or access rule asks for a second factor). 0 turns it off and stops honouring remembered devices.",
+		Range:       "0 (off) or 1d to 30d", parse: rememberDevice},
 }
 
 // All answers every option, in a fixed order.
@@ -185,6 +189,22 @@ func lifetime(s string) (string, error) {
 	return strings.ToLower(s), nil
 }
 
+// rememberDevice checks mfaRememberDevice: 0, or a whole number of days from 1 to 30.
+func rememberDevice(s string) (string, error) {
+	s = strings.ToLower(s)
+	if s == "0" || s == "0d" {
+		return "0", nil
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
+	if !strings.HasSuffix(s, "d") || err != nil || strings.ContainsAny(s[:1], "+-") {
+		return "", fmt.Errorf("%q is not 0 or a number of days followed by d", s)
+	}
+	if n < 1 || n > 30 {
+		return "", fmt.Errorf("%s is out of range", s)
+	}
+	return strconv.Itoa(n) + "d", nil
+}
+
 // issuer checks mfaIssuer's own rules; control characters, refused in every option value, are
 // the account service's rule (account.UnsafeRune).
 func issuer(s string) (string, error) {
@@ -228,6 +248,16 @@ func (v *Values) Policy(kind string) string {
 
 // WebAuthnEnabled reports mfaWebAuthn.
 func (v *Values) WebAuthnEnabled() bool { return v.m[MFAWebAuthn] == "yes" }
+
+// RememberDevice answers mfaRememberDevice: how long a remembered device skips the second
+// factor; 0 when the option is off.
+func (v *Values) RememberDevice() time.Duration {
+	d, _ := ParseLifetime(v.m[MFARememberDevice])
+	return d
+}
+
+// RememberDeviceDays answers mfaRememberDevice in days; 0 when the option is off.
+func (v *Values) RememberDeviceDays() int { return int(v.RememberDevice() / (24 * time.Hour)) }
 
 // BackupCodesEnabled reports enableMFABackupCodes.
 func (v *Values) BackupCodesEnabled() bool { return v.m[EnableMFABackupCodes] == "yes" }

@@ -41,6 +41,14 @@ func TestValidate(t *testing.T) {
 		{"issuer 65 characters", options.MFAIssuer, strings.Repeat("é", 65), "", "1 to 64"},
 		{"address limit off", options.FailedSignInsPerAddress, "0", "0", ""},
 		{"address limit over", options.FailedSignInsPerAddress, "10001", "", "0 to 10000"},
+		{"remember device off", options.MFARememberDevice, "0", "0", ""},
+		{"remember device 0d", options.MFARememberDevice, "0d", "0", ""},
+		{"remember device one day", options.MFARememberDevice, "1D", "1d", ""},
+		{"remember device 30 days", options.MFARememberDevice, "30d", "30d", ""},
+		{"remember device 31 days", options.MFARememberDevice, "31d", "", "1d to 30d"},
+		{"remember device hours", options.MFARememberDevice, "12h", "", "1d to 30d"},
+		{"remember device without unit", options.MFARememberDevice, "7", "", "1d to 30d"},
+		{"remember device negative", options.MFARememberDevice, "-1d", "", "1d to 30d"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -122,6 +122,10 @@ type Session struct {
 	// ReturnTo is where the person goes when the sign-in is done (an application's
 	// authorization, a protected address); empty for the profile.
 	ReturnTo string
+	// DeviceRemembered is set when the password step came from a remembered device of the
+	// account (SPEC §10): the sign-in skips the second factor that its policy asks for, but
+	// not enrolment nor an application's demand (MFARequired).
+	DeviceRemembered bool
 
 	// CreatedAt is when the password (or the identity provider) was proved: the auth_time.
 	CreatedAt  time.Time

@@ -112,7 +112,7 @@ func Values(r store.Record) []any {
 		s := r.Session
 		return []any{s.IDHash, s.UserID, s.Done, s.MFAPassed, s.MFASkipped, blob(s.PendingKey),
 			s.Reauthenticated, s.SID, ListText(s.AMR), s.MFARequired, s.ReturnTo,
-			Nanos(s.CreatedAt), Nanos(s.LastSeenAt)}
+			Nanos(s.CreatedAt), Nanos(s.LastSeenAt), s.DeviceRemembered}
 	case r.Option != nil:
 		return []any{r.Option.Key, r.Option.Value}
 	case r.Event != nil:

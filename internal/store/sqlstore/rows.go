@@ -122,7 +122,7 @@ func scanUser(s Scanner, extra ...any) (*store.User, error) {
 
 // SessionColumns are the columns Session reads, in order.
 const SessionColumns = `id_hash, user_id, done, mfa_passed, mfa_skipped, pending_key,
-	reauthenticated, sid, amr, mfa_required, return_to, created_at, last_seen_at`
+	reauthenticated, sid, amr, mfa_required, return_to, created_at, last_seen_at, device_remembered`
 
 // Session reads a row of SessionColumns.
 func Session(row Scanner) (*store.Session, error) {
@@ -132,7 +132,7 @@ func Session(row Scanner) (*store.Session, error) {
 		cat, lastSeen int64
 	)
 	err := row.Scan(&s.IDHash, &s.UserID, &s.Done, &s.MFAPassed, &s.MFASkipped, &s.PendingKey,
-		&s.Reauthenticated, &s.SID, &amr, &s.MFARequired, &s.ReturnTo, &cat, &lastSeen)
+		&s.Reauthenticated, &s.SID, &amr, &s.MFARequired, &s.ReturnTo, &cat, &lastSeen, &s.DeviceRemembered)
 	if err != nil {
 		return nil, err
 	}

@@ -11,10 +11,10 @@ import (
 // CreateSession inserts with ON CONFLICT DO NOTHING, as CreateUser does.
 func (q Queries) CreateSession(ctx context.Context, s *store.Session) error {
 	n, err := q.exec(ctx, `INSERT INTO sessions (`+SessionColumns+`)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id_hash) DO NOTHING`,
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id_hash) DO NOTHING`,
 		s.IDHash, s.UserID, s.Done, s.MFAPassed, s.MFASkipped, blob(s.PendingKey),
 		s.Reauthenticated, s.SID, ListText(s.AMR), s.MFARequired, s.ReturnTo,
-		Nanos(s.CreatedAt), Nanos(s.LastSeenAt))
+		Nanos(s.CreatedAt), Nanos(s.LastSeenAt), s.DeviceRemembered)
 	if err != nil {
 		return q.err("create session", err)
 	}
@@ -40,11 +40,11 @@ func (q Queries) ReplaceSession(ctx context.Context, oldHash []byte, s *store.Se
 	n, err := q.exec(ctx, `UPDATE sessions SET
 		id_hash = ?, user_id = ?, done = ?, mfa_passed = ?, mfa_skipped = ?, pending_key = ?,
 		reauthenticated = ?, sid = ?, amr = ?, mfa_required = ?, return_to = ?,
-		created_at = ?, last_seen_at = ?
+		created_at = ?, last_seen_at = ?, device_remembered = ?
 	WHERE id_hash = ?`,
 		s.IDHash, s.UserID, s.Done, s.MFAPassed, s.MFASkipped, blob(s.PendingKey),
 		s.Reauthenticated, s.SID, ListText(s.AMR), s.MFARequired, s.ReturnTo,
-		Nanos(s.CreatedAt), Nanos(s.LastSeenAt),
+		Nanos(s.CreatedAt), Nanos(s.LastSeenAt), s.DeviceRemembered,
 		oldHash)
 	return q.err("replace session", one(n, err))
 }

@@ -58,7 +58,7 @@ func fill(t *testing.T, s store.Store) {
 	for _, sess := range []*store.Session{
 		{IDHash: hash("copy-signin"), UserID: alice.ID, MFASkipped: true, PendingKey: []byte("pending"), CreatedAt: t0, LastSeenAt: t0},
 		{IDHash: hash("copy-session"), UserID: bob.ID, Done: true, MFAPassed: true, Reauthenticated: true, CreatedAt: t0, LastSeenAt: t0.Add(time.Minute),
-			SID: "copy-sid", AMR: []string{"pwd", "otp", "mfa"}, MFARequired: true, ReturnTo: "/authorize?id=ar-1"},
+			SID: "copy-sid", AMR: []string{"pwd", "otp", "mfa"}, MFARequired: true, ReturnTo: "/authorize?id=ar-1", DeviceRemembered: true},
 	} {
 		if err := s.CreateSession(ctx, sess); err != nil {
 			t.Fatalf("CreateSession: %v", err)

@@ -200,6 +200,8 @@ func diffSession(want, got *store.Session) string {
 		return fmt.Sprintf("MFARequired = %v, want %v", got.MFARequired, want.MFARequired)
 	case want.ReturnTo != got.ReturnTo:
 		return fmt.Sprintf("ReturnTo = %q, want %q", got.ReturnTo, want.ReturnTo)
+	case want.DeviceRemembered != got.DeviceRemembered:
+		return fmt.Sprintf("DeviceRemembered = %v, want %v", got.DeviceRemembered, want.DeviceRemembered)
 	case !want.CreatedAt.Equal(got.CreatedAt):
 		return fmt.Sprintf("CreatedAt = %v, want %v", got.CreatedAt, want.CreatedAt)
 	case !want.LastSeenAt.Equal(got.LastSeenAt):

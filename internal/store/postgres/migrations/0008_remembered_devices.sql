@@ -12,3 +12,8 @@ CREATE TABLE remembered_devices (
 
 CREATE INDEX remembered_devices_user ON remembered_devices (user_id);
 CREATE INDEX remembered_devices_expires ON remembered_devices (expires_at);
+
+-- sessions.device_remembered: the password step came from a remembered device of the account,
+-- so the sign-in skips the second factor its policy asks for (never enrolment, never an
+-- application's demand for one).
+ALTER TABLE sessions ADD COLUMN device_remembered BOOLEAN NOT NULL DEFAULT false;
