@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Name is the session cookie.
@@ -47,6 +48,25 @@ func Set(w http.ResponseWriter, token string, a Attrs) {
 		}
 	}
 	http.SetCookie(w, c)
+}
+
+// DeviceName is the cookie of a remembered device (SPEC §10).
+const DeviceName = "twofold_device"
+
+// DeviceToken answers the remembered-device token the request carries, "" when none.
+func DeviceToken(r *http.Request) string {
+	c, err := r.Cookie(DeviceName)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// SetDevice gives the client a remembered device's token for maxAge, with the session
+// cookie's attributes: HttpOnly, SameSite=Lax, Path=/, Secure and Domain as a says.
+func SetDevice(w http.ResponseWriter, token string, maxAge time.Duration, a Attrs) {
+	http.SetCookie(w, &http.Cookie{Name: DeviceName, Value: token, Path: "/", HttpOnly: true, Secure: a.Secure,
+		SameSite: http.SameSiteLaxMode, Domain: a.Domain, MaxAge: int(maxAge / time.Second)})
 }
 
 // CheckDomain checks a --cookie-domain value against the base URL: a host name (no port,

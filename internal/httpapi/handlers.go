@@ -21,6 +21,9 @@ func (a *API) answerStep(w http.ResponseWriter, st account.Step, withCodes bool)
 	if st.Token != "" {
 		a.setCookie(w, st.Token)
 	}
+	if st.DeviceToken != "" {
+		a.setDeviceCookie(w, st.DeviceToken, st.DeviceMaxAge)
+	}
 	out := stepAnswer{Next: st.Next, NewBackupCode: st.NewBackupCode}
 	if withCodes {
 		out.BackupCodes = st.BackupCodes
@@ -50,7 +53,7 @@ func (a *API) signIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st, err := a.svc.SignIn(r.Context(), account.SignInRequest{Username: in.Username, Password: in.Password,
-		Addr: a.clientAddr(r), Token: a.token(r)})
+		Addr: a.clientAddr(r), Token: a.token(r), DeviceToken: a.deviceToken(r)})
 	if err != nil {
 		return err
 	}
@@ -123,13 +126,15 @@ func (a *API) enrollSkip(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) verify(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
-		Code       string `json:"code"`
-		BackupCode string `json:"backup_code"`
+		Code           string `json:"code"`
+		BackupCode     string `json:"backup_code"`
+		RememberDevice bool   `json:"remember_device"`
 	}
 	if err := decode(w, r, &in, false); err != nil {
 		return err
 	}
-	st, err := a.svc.Verify(r.Context(), a.token(r), in.Code, in.BackupCode)
+	st, err := a.svc.VerifyDevice(r.Context(), a.token(r), in.Code, in.BackupCode,
+		account.DeviceRequest{Remember: in.RememberDevice, UserAgent: r.UserAgent()})
 	if err != nil {
 		return err
 	}

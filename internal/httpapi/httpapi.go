@@ -126,6 +126,9 @@ func New(c Config, mux *http.ServeMux) *API {
 		{"POST /api/v1/me/webauthn/register/finish", a.keyRegisterFinish},
 		{"POST /api/v1/me/webauthn/remove/begin", a.keyProofBegin},
 		{"DELETE /api/v1/me/webauthn/{id}", a.keyRemove},
+		{"GET /api/v1/me/devices", a.devices},
+		{"DELETE /api/v1/me/devices/{id}", a.forgetDevice},
+		{"DELETE /api/v1/me/devices", a.forgetDevices},
 		{"GET /api/v1/admin/options", a.options},
 		{"PUT /api/v1/admin/options/{key}", a.setOption},
 		{"GET /api/v1/admin/users", a.users},
@@ -322,6 +325,13 @@ func jsonProblem(err error) string {
 func (a *API) token(r *http.Request) string { return cookie.Token(r) }
 
 func (a *API) setCookie(w http.ResponseWriter, token string) { cookie.Set(w, token, a.cookie) }
+
+// deviceToken answers the remembered-device cookie the request carries (SPEC §10).
+func (a *API) deviceToken(r *http.Request) string { return cookie.DeviceToken(r) }
+
+func (a *API) setDeviceCookie(w http.ResponseWriter, token string, maxAge time.Duration) {
+	cookie.SetDevice(w, token, maxAge, a.cookie)
+}
 
 // clientAddr answers the client address for the per-address limit.
 func (a *API) clientAddr(r *http.Request) string {

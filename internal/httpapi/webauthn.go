@@ -37,7 +37,13 @@ func (a *API) keySignInFinish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	st, err := a.svc.FinishKeySignIn(r.Context(), a.token(r), cred)
+	// "remember_device": true beside the credential's own fields (SPEC §10).
+	var dev struct {
+		RememberDevice bool `json:"remember_device"`
+	}
+	_ = json.Unmarshal(cred, &dev) // credential checked that it is JSON; the key's check refuses anything else
+	st, err := a.svc.FinishKeySignInDevice(r.Context(), a.token(r), cred,
+		account.DeviceRequest{Remember: dev.RememberDevice, UserAgent: r.UserAgent()})
 	if err != nil {
 		return err
 	}
