@@ -115,6 +115,16 @@ func (s *Service) rememberDevice(ctx context.Context, q store.Queries, u *store.
 		fmt.Sprintf("device %d (%s) for %d days", d.ID, d.Label, o.RememberDeviceDays()))
 }
 
+// RememberDeviceDays answers how many days "Remember this device" lasts; 0 while the option
+// mfaRememberDevice is off, when Verification Required offers no box.
+func (s *Service) RememberDeviceDays(ctx context.Context) (int, error) {
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return o.RememberDeviceDays(), nil
+}
+
 // Devices lists p's remembered devices that have not expired, oldest first.
 func (s *Service) Devices(ctx context.Context, p *Principal) ([]Device, error) {
 	ds, err := s.store.RememberedDevices(ctx, p.user.ID)

@@ -23,6 +23,8 @@ type profileData struct {
 	MaxLength       int
 	// Keys is the "Security keys" section (SPEC §9).
 	Keys keysData
+	// Devices are the remembered devices (SPEC §10).
+	Devices []account.Device
 }
 
 func newProfileData(m *account.Me, tab string) profileData {
@@ -53,6 +55,9 @@ func (h *Handler) profileTab(w http.ResponseWriter, r *http.Request, tab string)
 		if d.Keys, err = h.securityKeys(r, p); err != nil {
 			return err
 		}
+		if d.Devices, err = h.svc.Devices(r.Context(), p); err != nil {
+			return err
+		}
 	}
 	// app.js moves focus into the Regenerate dialog and closes it with Escape.
 	h.render(w, r, http.StatusOK, "profile", &view{Title: "Profile", Nav: navOf(p, "profile"), Notice: notice(r),
@@ -72,6 +77,9 @@ func (h *Handler) securityError(w http.ResponseWriter, r *http.Request, p *accou
 		d.RegenerateFocus = "1"
 	}
 	if d.Keys, err = h.securityKeys(r, p); err != nil {
+		return err
+	}
+	if d.Devices, err = h.svc.Devices(r.Context(), p); err != nil {
 		return err
 	}
 	h.renderForm(w, r, "profile", &view{Title: "Profile", Nav: navOf(p, "profile"), Form: f, Script: d.ShowBackup,

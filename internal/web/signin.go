@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/cookie"
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/otp"
 	"github.com/twofold-auth/twofold/internal/password"
@@ -87,7 +88,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
 	requireMFA := r.PostForm.Get("mfa") == "required"
 	st, err := h.svc.SignIn(r.Context(), account.SignInRequest{Username: username,
 		Password: r.PostForm.Get("password"), Addr: h.clientAddr(r), Token: h.token(r), ReturnTo: returnTo,
-		RequireMFA: requireMFA})
+		RequireMFA: requireMFA, DeviceToken: cookie.DeviceToken(r)})
 	if err != nil {
 		// A new sign-in ends what the cookie held, even when it fails.
 		h.setCookie(w, "")
@@ -224,6 +225,10 @@ type verifyData struct {
 	BackText   string
 	// SecurityKey offers "Use your security key" above the code field.
 	SecurityKey keyData
+	// RememberDays offers "Remember this device for N days" (SPEC §10); 0 offers nothing.
+	RememberDays int
+	// Remember keeps the box ticked when the page comes back with an error.
+	Remember bool
 }
 
 var (
@@ -330,6 +335,9 @@ func (h *Handler) verifySignInData(r *http.Request) (verifyData, error) {
 		return d, err
 	}
 	d.BackupLink = enabled
+	if d.RememberDays, err = h.svc.RememberDeviceDays(r.Context()); err != nil {
+		return d, err
+	}
 	d.SecurityKey, err = h.keysOffered(r, keySignIn)
 	return d, err
 }
@@ -338,7 +346,9 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	st, err := h.svc.Verify(r.Context(), h.token(r), r.PostForm.Get("code"), "")
+	remember := r.PostForm.Get("remember_device") != ""
+	st, err := h.svc.VerifyDevice(r.Context(), h.token(r), r.PostForm.Get("code"), "",
+		account.DeviceRequest{Remember: remember, UserAgent: r.UserAgent()})
 	if errs.Code(err) == errs.Locked {
 		h.locked(w, r, err)
 		return nil
@@ -348,11 +358,13 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 		if derr != nil {
 			return derr
 		}
+		d.Remember = remember
 		h.renderForm(w, r, "verify", &view{Title: "Verification Required", InSignIn: true,
 			Form: codeError(err, "code"), Keys: d.SecurityKey.Offered, Data: d}, err)
 		return nil
 	}
 	h.setCookie(w, st.Token)
+	h.setDeviceCookie(w, st)
 	return h.moveOn(w, r, st)
 }
 

@@ -234,6 +234,8 @@ func (h *Handler) routes() {
 		{"POST /profile/security/backup-codes/key", h.regenerateKey},
 		{"POST /profile/security/keys", h.addKey},
 		{"POST /profile/security/keys/remove", h.removeKey},
+		{"POST /profile/security/devices/forget", h.forgetDevice},
+		{"POST /profile/security/devices/forget-all", h.forgetDevices},
 		{"GET /admin/options", h.options},
 		{"POST /admin/options", h.optionsSave},
 		{"POST /admin/options/confirm", h.optionsConfirm},
@@ -531,6 +533,14 @@ func (h *Handler) token(r *http.Request) string { return cookie.Token(r) }
 // setCookie sets the session cookie with the API's attributes; an empty token removes it.
 func (h *Handler) setCookie(w http.ResponseWriter, token string) { cookie.Set(w, token, h.cookie) }
 
+// setDeviceCookie sets the remembered-device cookie a second factor's step answered, if any
+// (SPEC §10).
+func (h *Handler) setDeviceCookie(w http.ResponseWriter, st account.Step) {
+	if st.DeviceToken != "" {
+		cookie.SetDevice(w, st.DeviceToken, st.DeviceMaxAge, h.cookie)
+	}
+}
+
 // clientAddr answers the client address for the per-address limit.
 func (h *Handler) clientAddr(r *http.Request) string {
 	return clientaddr.Of(r, h.trusted)
@@ -579,6 +589,8 @@ var notices = map[string]string{
 	"access-rm":  "The application's access is removed and you are signed out of it; it asks again next time.",
 	"key-added":  "The security key is added. You can use it at your next sign-in.",
 	"key-rm":     "The security key is removed; it no longer signs you in.",
+	"device-rm":  "The device is forgotten: its next sign-in asks for your second factor.",
+	"devices-rm": "Every remembered device is forgotten: their next sign-in asks for your second factor.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("m")] }
