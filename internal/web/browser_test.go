@@ -801,5 +801,50 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the locked page says %q", msg)
 		}
 	})
+	// rosa ticks "Remember this device" (SPEC §10) and signs in again with only the password.
+	rctx, cancelRosa := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
+	defer cancelRosa()
+	if err := chromedp.Do(rctx); err != nil {
+		t.Fatal(err)
+	}
+	rosa := &tab{t: t, ctx: rctx, app: a, screens: screens}
+	t.Run("remember this device, then forget it", func(t *testing.T) {
+		rosa.t = t
+		a.setOption(options.MFARememberDevice, "7d")
+		defer a.setOption(options.MFARememberDevice, "0")
+		rosa.signIn("rosa", a.addUser("rosa", false))
+		rosa.expectPath("/signin/enroll")
+		secret, _ := rosa.enrol("rosa", false)
+		rosa.done()
+		rosa.newPassword()
+		rosa.signOut()
+		a.clock.Advance(30 * time.Second)
+
+		rosa.signIn("rosa", chosenPassword)
+		rosa.expectPath("/signin/verify")
+		if got := rosa.text(`label:has(#remember-device)`); got != "Remember this device for 7 days" {
+			t.Fatalf("the box says %q", got)
+		}
+		rosa.typeIn("#code", rosa.code(secret))
+		rosa.do(chromedp.Click(chromedp.CSS("#remember-device")))
+		rosa.press(`main form button[type="submit"]`)
+		rosa.expectPath("/profile?m=signedin")
+		rosa.signOut()
+
+		rosa.signIn("rosa", chosenPassword)
+		rosa.expectPath("/profile?m=signedin")
+		rosa.open("/profile/security")
+		if rows := rosa.texts("#device-list tbody .device-label"); len(rows) != 1 || !strings.Contains(rows[0], "Chrome") {
+			t.Fatalf("remembered devices listed: %q", rows)
+		}
+		rosa.press("#device-list tbody button")
+		rosa.expectPath("/profile/security?m=device-rm")
+		if rosa.visible("#device-list") {
+			t.Fatal("the forgotten device is still listed")
+		}
+		rosa.signOut()
+		rosa.signIn("rosa", chosenPassword)
+		rosa.expectPath("/signin/verify")
+	})
 	t.Logf("browser test: %v; screenshots in %s", time.Since(start).Round(time.Millisecond), screens)
 }
