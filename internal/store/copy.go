@@ -18,7 +18,7 @@ var Tables = []string{
 	"users", "backup_codes", "password_failures", "address_failures",
 	"sessions", "options", "events", "meta",
 	"clients", "auth_requests", "tokens", "consents", "signing_keys", "session_clients",
-	"logout_notices", "access_rules", "webauthn_credentials",
+	"logout_notices", "access_rules", "webauthn_credentials", "remembered_devices",
 }
 
 // Copier is a store whose every row can be read and written as it is kept, ids included, so
@@ -77,6 +77,7 @@ type Record struct {
 	LogoutNotice    *LogoutNotice
 	AccessRule      *AccessRule
 	WebAuthn        *WebAuthnCredential
+	Device          *RememberedDevice
 }
 
 // Table answers the name (one of Tables) of the table the record belongs to, or "" when no
@@ -117,6 +118,8 @@ func (r Record) Table() string {
 		return "access_rules"
 	case r.WebAuthn != nil:
 		return "webauthn_credentials"
+	case r.Device != nil:
+		return "remembered_devices"
 	}
 	return ""
 }

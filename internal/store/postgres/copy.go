@@ -63,7 +63,7 @@ func (db *DB) Import(ctx context.Context, records iter.Seq2[store.Record, error]
 		if src.err != nil {
 			return src.err
 		}
-		for _, t := range []string{"users", "events", "logout_notices", "access_rules", "webauthn_credentials"} {
+		for _, t := range []string{"users", "events", "logout_notices", "access_rules", "webauthn_credentials", "remembered_devices"} {
 			if _, err := tx.Exec(ctx, fmt.Sprintf(`SELECT setval(pg_get_serial_sequence('%s', 'id'), max(id)) FROM %s`,
 				t, pgx.Identifier{t}.Sanitize())); err != nil {
 				return mapErr("import "+t, err)

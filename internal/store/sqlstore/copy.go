@@ -30,6 +30,7 @@ var Columns = map[string][]string{
 	"logout_notices":       columns(LogoutNoticeColumns),
 	"access_rules":         columns(AccessRuleColumns),
 	"webauthn_credentials": columns(WebAuthnColumns),
+	"remembered_devices":   columns(RememberedDeviceColumns),
 }
 
 // columns splits a list of columns as the queries write it.
@@ -47,7 +48,7 @@ var exportOrder = map[string]string{
 	"address_failures": "at, addr", "sessions": "id_hash", "options": "key", "events": "id", "meta": "key",
 	"clients": "id", "auth_requests": "id", "tokens": "id_hash", "consents": "user_id, client_id",
 	"signing_keys": "id", "session_clients": "sid, client_id", "logout_notices": "id",
-	"access_rules": "position", "webauthn_credentials": "id",
+	"access_rules": "position", "webauthn_credentials": "id", "remembered_devices": "id",
 }
 
 // ExportTable yields the rows of table t read through x (a transaction of one snapshot); false
@@ -139,6 +140,9 @@ func Values(r store.Record) []any {
 		return accessRuleValues(r.AccessRule)
 	case r.WebAuthn != nil:
 		return webAuthnValues(r.WebAuthn)
+	case r.Device != nil:
+		d := r.Device
+		return []any{d.ID, d.UserID, d.TokenHash, d.Label, Nanos(d.CreatedAt), Nanos(d.LastUsedAt), Nanos(d.ExpiresAt)}
 	}
 	return nil
 }

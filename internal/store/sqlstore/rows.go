@@ -200,6 +200,9 @@ func Record(t string, rows Scanner) (store.Record, error) {
 	case "webauthn_credentials":
 		c, err := webAuthnCredential(rows)
 		return store.Record{WebAuthn: c}, err
+	case "remembered_devices":
+		d, err := rememberedDevice(rows)
+		return store.Record{Device: d}, err
 	case "session_clients":
 		var c store.SessionClientRecord
 		var cat int64

@@ -36,6 +36,10 @@ func fill(t *testing.T, s store.Store) {
 		Name: "YubiKey", CreatedAt: t0, LastUsedAt: t0.Add(time.Minute), Disabled: true}); err != nil {
 		t.Fatalf("AddWebAuthnCredential: %v", err)
 	}
+	if err := s.AddRememberedDevice(ctx, &store.RememberedDevice{UserID: alice.ID, TokenHash: []byte("device-hash"),
+		Label: "Firefox", CreatedAt: t0, LastUsedAt: t0.Add(time.Hour), ExpiresAt: t0.Add(48 * time.Hour)}, t0); err != nil {
+		t.Fatalf("AddRememberedDevice: %v", err)
+	}
 	if err := s.AddBackupCodes(ctx, alice.ID, [][]byte{[]byte("mac-1"), []byte("mac-2"), []byte("mac-3")}); err != nil {
 		t.Fatalf("AddBackupCodes: %v", err)
 	}
@@ -179,7 +183,8 @@ func copyBetween(t *testing.T, open, openTarget func(t *testing.T) store.Store) 
 	want := store.Counts{"users": 2, "backup_codes": 3, "password_failures": 2, "address_failures": 3,
 		"sessions": 2, "options": 1, "events": 3, "meta": 2,
 		"clients": 2, "auth_requests": 2, "tokens": 3, "consents": 1, "signing_keys": 2, "session_clients": 1,
-		"logout_notices": 1, "access_rules": 2, "webauthn_credentials": 1}
+		"logout_notices": 1, "access_rules": 2, "webauthn_credentials": 1,
+		"remembered_devices": 1}
 	if got, err := from.Count(ctx); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Count = %v, %v; want %v", got, err, want)
 	}
