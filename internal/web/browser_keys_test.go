@@ -300,6 +300,20 @@ func TestBrowserSecurityKeys(t *testing.T) {
 			b.pressKey("#use-key")
 			b.expectPath("/profile?m=signedin")
 		}
+		// "Remember this device" ticked before the key: the next sign-in needs only the password.
+		a.setOption("mfaRememberDevice", "7d")
+		a.clock.Advance(time.Minute)
+		b.signOut()
+		b.signIn("kim", chosenPassword)
+		b.expectPath("/signin/verify")
+		b.do(chromedp.Click(chromedp.CSS("#remember-device")))
+		b.pressKey("#use-key")
+		b.expectPath("/profile?m=signedin")
+		a.clock.Advance(time.Minute)
+		b.signOut()
+		b.signIn("kim", chosenPassword)
+		b.expectPath("/profile?m=signedin")
+		a.setOption("mfaRememberDevice", "0") // the cookie is no longer honoured
 		b.open("/profile/security")
 		if row := b.text("#key-list tbody tr"); strings.Contains(row, "Never") {
 			t.Errorf("the key's last use is not shown: %q", row)

@@ -24,7 +24,7 @@ type SecurityKeys interface {
 	CanRegister(ctx context.Context, p *account.Principal) (bool, error)
 	// FinishSignIn checks the assertion credential (JSON, as the browser returns it) against
 	// the sign-in's challenge, as POST /signin/mfa/webauthn/finish does.
-	FinishSignIn(ctx context.Context, token string, credential []byte) (account.Step, error)
+	FinishSignIn(ctx context.Context, token string, credential []byte, dev account.DeviceRequest) (account.Step, error)
 	// FinishEnroll registers the sign-in's first key, as POST
 	// /signin/mfa/enroll/webauthn/finish does, with the backup codes in the step.
 	FinishEnroll(ctx context.Context, token string, credential []byte) (account.Step, error)
@@ -97,7 +97,9 @@ func (h *Handler) verifyKey(w http.ResponseWriter, r *http.Request) error {
 	c, err := credential(w, r)
 	var st account.Step
 	if err == nil {
-		st, err = h.keys.FinishSignIn(r.Context(), h.token(r), c)
+		// The box "Remember this device" sits in the code's form; the script copies it here.
+		st, err = h.keys.FinishSignIn(r.Context(), h.token(r), c, account.DeviceRequest{
+			Remember: r.PostForm.Get("remember_device") != "", UserAgent: r.UserAgent()})
 	}
 	if errs.Code(err) == errs.Locked {
 		h.locked(w, r, err)
@@ -113,6 +115,7 @@ func (h *Handler) verifyKey(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	h.setCookie(w, st.Token)
+	h.setDeviceCookie(w, st)
 	return h.moveOn(w, r, st)
 }
 
@@ -283,8 +286,8 @@ func (k serviceKeys) CanRegister(ctx context.Context, p *account.Principal) (boo
 	return m.Source == "local", nil
 }
 
-func (k serviceKeys) FinishSignIn(ctx context.Context, token string, credential []byte) (account.Step, error) {
-	return k.s.FinishKeySignIn(ctx, token, credential)
+func (k serviceKeys) FinishSignIn(ctx context.Context, token string, credential []byte, dev account.DeviceRequest) (account.Step, error) {
+	return k.s.FinishKeySignInDevice(ctx, token, credential, dev)
 }
 
 func (k serviceKeys) FinishEnroll(ctx context.Context, token string, credential []byte) (account.Step, error) {

@@ -25,6 +25,8 @@ type fakeKeys struct {
 	removed   [][]string
 	removeErr error
 	got       [][]byte
+	// device is FinishSignIn's last device request ("Remember this device").
+	device account.DeviceRequest
 	// regenerated records Regenerate's credentials; it answers regenCodes and regenErr.
 	regenerated [][]byte
 	regenCodes  []string
@@ -35,8 +37,9 @@ func (f *fakeKeys) Offered(context.Context, string) (bool, error) { return f.off
 func (f *fakeKeys) CanRegister(context.Context, *account.Principal) (bool, error) {
 	return f.offered, nil
 }
-func (f *fakeKeys) FinishSignIn(_ context.Context, _ string, c []byte) (account.Step, error) {
+func (f *fakeKeys) FinishSignIn(_ context.Context, _ string, c []byte, dev account.DeviceRequest) (account.Step, error) {
 	f.got = append(f.got, c)
+	f.device = dev
 	return account.Step{}, f.refuse
 }
 func (f *fakeKeys) FinishEnroll(_ context.Context, _ string, c []byte) (account.Step, error) {
@@ -333,6 +336,21 @@ func TestSecurityKeyPages(t *testing.T) {
 		if !strings.Contains(p.byID("key-form").content(), "The security key was refused.") || !p.has("code") {
 			t.Errorf("a refused key is not said in the page's alert:\n%s", p.body)
 		}
+		if keys.device.Remember {
+			t.Errorf("a key's finish without the box asked to remember the device")
+		}
+		// With mfaRememberDevice on, the key's form carries the box of the code's form.
+		a.setOption("mfaRememberDevice", "7d")
+		v = c.get("/signin/verify").expect(200, "")
+		carried := v.byID("key-form").find(func(n *node) bool { return n.attr("data-copy-of") == "remember-device" })
+		if carried == nil || !v.has("remember-device") {
+			t.Errorf("the key's form does not carry \"Remember this device\":\n%s", v.body)
+		}
+		c.post("/signin/verify/key", url.Values{"credential": {`{"id":"z"}`}, "remember_device": {"1"}}).expect(401, "")
+		if !keys.device.Remember || keys.device.UserAgent == "" {
+			t.Errorf("the key's finish was not asked to remember the device: %+v", keys.device)
+		}
+		a.setOption("mfaRememberDevice", "0")
 		keys.refuse = errs.E(errs.Locked, "Your second factor is locked.")
 		p = c.post("/signin/verify/key", url.Values{"credential": {`{"id":"z"}`}}).expect(429, "")
 		if p.has("code") || p.has("use-key") {

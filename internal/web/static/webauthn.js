@@ -158,6 +158,11 @@
         throw new Error("No security key answered.");
       }
       form.elements.credential.value = JSON.stringify(encodeCredential(cred));
+      // A box of another form that this one carries ("Remember this device").
+      Array.prototype.forEach.call(form.querySelectorAll("input[data-copy-of]"), function (copy) {
+        var box = document.getElementById(copy.getAttribute("data-copy-of"));
+        copy.value = box && box.checked ? "1" : "";
+      });
       // The typed password went with begin; the finish form sends the credential alone.
       fields.forEach(function (p) {
         var f = form.elements[fieldName(p)];
