@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/twofold-auth/twofold/internal/browsertest"
 )
 
 // oauth2-proxy is the application: a reverse proxy that signs people in with any OpenID
@@ -87,75 +89,75 @@ func TestOAuth2Proxy(t *testing.T) {
 			t.Logf("Twofold logged:\n%s", strings.Join(tf.Lines(), "\n"))
 		}
 	})
-	b := newTab(t, startBrowser(t, chromium))
+	b := newTab(t, browsertest.Start(t, chromium))
 	var sub string
 
 	t.Run("first visit: sign-in, enrolment, consent", func(t *testing.T) {
-		b.t = t
-		b.open(proxyURL + "/wiki/Rabbit_Hole?page=1")
+		b.T = t
+		b.Open(proxyURL + "/wiki/Rabbit_Hole?page=1")
 		// The proxy sent the browser to Twofold, which asks for the password first.
-		b.expectAt(tf.url, "/signin")
+		b.ExpectAt(tf.url, "/signin")
 		if !slices.ContainsFunc(b.documents(), func(u string) bool { return strings.HasPrefix(u, tf.url+"/oidc/authorize?") }) {
 			t.Errorf("the proxy did not go through Twofold's authorization endpoint")
 		}
 		b.shot("oauth2-proxy-01-signin")
-		b.typeIn("#username", username)
-		b.typeIn("#password", temporary)
-		b.press(`form[action="/signin"] button`)
+		b.TypeIn("#username", username)
+		b.TypeIn("#password", temporary)
+		b.Press(`form[action="/signin"] button`)
 
 		// Enrolment: the key from "Set up manually", Continue, oathtool's code, Verify.
-		b.expectAt(tf.url, "/signin/enroll")
-		b.do(chromedp.Click(chromedp.CSS("#manual summary")))
-		secret := strings.ReplaceAll(b.text("#key"), " ", "")
-		if secret == "" || b.text("#key-type") != "Time based" || b.text("#account-name") != username {
-			t.Fatalf("Set up manually shows key %q, type %q, account %q", secret, b.text("#key-type"), b.text("#account-name"))
+		b.ExpectAt(tf.url, "/signin/enroll")
+		b.Do(chromedp.Click(chromedp.CSS("#manual summary")))
+		secret := strings.ReplaceAll(b.Text("#key"), " ", "")
+		if secret == "" || b.Text("#key-type") != "Time based" || b.Text("#account-name") != username {
+			t.Fatalf("Set up manually shows key %q, type %q, account %q", secret, b.Text("#key-type"), b.Text("#account-name"))
 		}
 		b.shot("oauth2-proxy-02-enroll")
-		b.press("#continue")
-		if h := b.text("h1"); h != "Verification Required" {
-			t.Fatalf("after Continue: %s", b.text("main"))
+		b.Press("#continue")
+		if h := b.Text("h1"); h != "Verification Required" {
+			t.Fatalf("after Continue: %s", b.Text("main"))
 		}
-		b.typeIn("#code", totp(t, secret))
-		if status := b.press(`main form button[type="submit"]`); status != http.StatusOK {
-			t.Fatalf("Verify answered %d: %s", status, b.text("main"))
+		b.TypeIn("#code", totp(t, secret))
+		if status := b.Press(`main form button[type="submit"]`); status != http.StatusOK {
+			t.Fatalf("Verify answered %d: %s", status, b.Text("main"))
 		}
 
 		// The backup codes, shown once; "Done" moves on once they are saved.
-		if codes := b.texts("#codes code"); len(codes) == 0 {
-			t.Fatalf("no backup codes after enrolment: %s", b.text("main"))
+		if codes := b.Texts("#codes code"); len(codes) == 0 {
+			t.Fatalf("no backup codes after enrolment: %s", b.Text("main"))
 		}
 		b.shot("oauth2-proxy-03-backup-codes")
-		if eval[bool](b, `!document.getElementById("saved").checked`) {
-			b.do(chromedp.Click(chromedp.CSS("#saved")))
+		if browsertest.Eval[bool](b.Tab, `!document.getElementById("saved").checked`) {
+			b.Do(chromedp.Click(chromedp.CSS("#saved")))
 		}
-		b.press("#done")
+		b.Press("#done")
 
 		// The temporary password is replaced.
-		b.expectAt(tf.url, "/signin/password")
-		b.typeIn("#new_password", chosenPassword)
-		b.typeIn("#confirm_password", chosenPassword)
-		b.press(`form[action="/signin/password"] button`)
-		b.settle() // the finished sign-in goes on to the authorization it was for
+		b.ExpectAt(tf.url, "/signin/password")
+		b.TypeIn("#new_password", chosenPassword)
+		b.TypeIn("#confirm_password", chosenPassword)
+		b.Press(`form[action="/signin/password"] button`)
+		b.Settle() // the finished sign-in goes on to the authorization it was for
 
 		// Consent names the application and what it asks for.
-		if h := b.text("h1"); h != "Allow Wonderland Wiki?" {
-			t.Fatalf("on %s, want the consent page; page says: %s", b.location(), b.text("main"))
+		if h := b.Text("h1"); h != "Allow Wonderland Wiki?" {
+			t.Fatalf("on %s, want the consent page; page says: %s", b.Location(), b.Text("main"))
 		}
-		scopes := b.texts("#consent-scopes li")
+		scopes := b.Texts("#consent-scopes li")
 		if len(scopes) == 0 {
 			t.Errorf("the consent page lists nothing the application asks for")
 		}
-		if !strings.Contains(b.text("main"), username) {
-			t.Errorf("the consent page does not say who signs in: %s", b.text("main"))
+		if !strings.Contains(b.Text("main"), username) {
+			t.Errorf("the consent page does not say who signs in: %s", b.Text("main"))
 		}
 		b.shot("oauth2-proxy-04-consent")
 		b.documents()
-		b.press(`form[action="/oidc/consent"] button[value="allow"]`)
+		b.Press(`form[action="/oidc/consent"] button[value="allow"]`)
 
 		// Allow leads back to the proxy's callback, which redeems the code and lets the
 		// browser through to the page first asked for.
-		b.settle()
-		b.expectAt(proxyURL, "/wiki/Rabbit_Hole")
+		b.Settle()
+		b.ExpectAt(proxyURL, "/wiki/Rabbit_Hole")
 		b.shot("oauth2-proxy-05-upstream")
 		docs := b.documents()
 		if !slices.ContainsFunc(docs, func(u string) bool { return strings.HasPrefix(u, proxyURL+"/oauth2/callback?") }) {
@@ -170,14 +172,14 @@ func TestOAuth2Proxy(t *testing.T) {
 	})
 
 	t.Run("second visit goes straight through", func(t *testing.T) {
-		b.t = t
+		b.T = t
 		if sub == "" {
 			t.Skip("the first visit did not sign in")
 		}
 		// With the proxy's own cookie, the proxy alone lets the browser through.
 		b.documents()
-		b.open(proxyURL + "/wiki/Cheshire_Cat")
-		b.expectAt(proxyURL, "/wiki/Cheshire_Cat")
+		b.Open(proxyURL + "/wiki/Cheshire_Cat")
+		b.ExpectAt(proxyURL, "/wiki/Cheshire_Cat")
 		if docs := b.documents(); slices.ContainsFunc(docs, func(u string) bool { return strings.HasPrefix(u, tf.url) }) {
 			t.Errorf("with the proxy's session the browser still went to Twofold: %q", docs)
 		}
@@ -190,8 +192,8 @@ func TestOAuth2Proxy(t *testing.T) {
 		// Without it (the proxy's sign-out ends only its own session), the proxy asks Twofold
 		// again, and Twofold answers at once: its session and the consent are remembered, so
 		// no page of Twofold is shown.
-		b.open(proxyURL + "/oauth2/sign_out?rd=/wiki/Queen_of_Hearts")
-		b.expectAt(proxyURL, "/wiki/Queen_of_Hearts")
+		b.Open(proxyURL + "/oauth2/sign_out?rd=/wiki/Queen_of_Hearts")
+		b.ExpectAt(proxyURL, "/wiki/Queen_of_Hearts")
 		docs := b.documents()
 		for _, want := range []string{tf.url + "/oidc/authorize?", proxyURL + "/oauth2/callback?"} {
 			if !slices.ContainsFunc(docs, func(u string) bool { return strings.HasPrefix(u, want) }) {

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/browsertest"
 	"github.com/twofold-auth/twofold/internal/options"
 )
 
@@ -113,114 +114,114 @@ func exercise(t *testing.T, start func(t *testing.T, upstream, twofold string) *
 	b := newTab(t, startBrowser(t, chromium))
 
 	t.Run("browser: sign in with password and code, back at the application with the headers", func(t *testing.T) {
-		b.t = t
-		b.open(px.url("app", "/notes?id=3"))
-		b.expectAt(tf.base, "/signin")
-		b.typeIn("#username", alice.name)
-		b.typeIn("#password", alice.password)
-		b.press(`form[action="/signin"] button`)
-		b.expectAt(tf.base, "/signin/verify")
-		b.typeIn("#code", tf.code(t, alice.secret))
-		b.press(`main form button[type="submit"]`)
-		b.settle()
-		b.expectAt(px.url("app", ""), "/notes")
+		b.T = t
+		b.Open(px.url("app", "/notes?id=3"))
+		b.ExpectAt(tf.base, "/signin")
+		b.TypeIn("#username", alice.name)
+		b.TypeIn("#password", alice.password)
+		b.Press(`form[action="/signin"] button`)
+		b.ExpectAt(tf.base, "/signin/verify")
+		b.TypeIn("#code", tf.code(t, alice.secret))
+		b.Press(`main form button[type="submit"]`)
+		b.Settle()
+		b.ExpectAt(px.url("app", ""), "/notes")
 		s, ok := up.last("app."+domain, "/notes?id=3")
 		if !ok || s.User != "alice" || s.Name != alice.fullName || s.Email != alice.email || s.Groups != "admins,staff" {
 			t.Fatalf("the application saw %+v (%v)", s, ok)
 		}
 		var shown seen
-		if err := json.Unmarshal([]byte(b.text("#seen")), &shown); err != nil || shown.User != "alice" {
-			t.Fatalf("the page shows %q (%v)", b.text("#seen"), err)
+		if err := json.Unmarshal([]byte(b.Text("#seen")), &shown); err != nil || shown.User != "alice" {
+			t.Fatalf("the page shows %q (%v)", b.Text("#seen"), err)
 		}
 		// One sign-in serves every application under the cookie domain.
-		b.open(px.url("app", "/admin/users"))
-		b.expectAt(px.url("app", ""), "/admin/users")
-		if st := b.status(px.url("deny", "/")); st != 403 {
+		b.Open(px.url("app", "/admin/users"))
+		b.ExpectAt(px.url("app", ""), "/admin/users")
+		if st := b.Status(px.url("deny", "/")); st != 403 {
 			t.Errorf("deny host: %d", st)
 		}
 	})
 
 	t.Run("browser: an rd to another site is not followed", func(t *testing.T) {
-		b.t = t
+		b.T = t
 		for _, rd := range []string{"https://evil.example/", "//evil.example/", "http://" + domain + ".evil.org/",
 			"http://" + domain + "@evil.org/", "https://app." + domain + "/", "javascript:alert(1)"} {
-			b.open(tf.base + "/signin?rd=" + url.QueryEscape(rd))
-			b.settle()
-			b.expectAt(tf.base, "/profile")
+			b.Open(tf.base + "/signin?rd=" + url.QueryEscape(rd))
+			b.Settle()
+			b.ExpectAt(tf.base, "/profile")
 		}
 		// The control: an application under the domain is followed.
-		b.open(tf.base + "/signin?rd=" + url.QueryEscape(px.url("public", "/back")))
-		b.settle()
-		b.expectAt(px.url("public", ""), "/back")
+		b.Open(tf.base + "/signin?rd=" + url.QueryEscape(px.url("public", "/back")))
+		b.Settle()
+		b.ExpectAt(px.url("public", ""), "/back")
 	})
 
 	t.Run("browser: sign-out at Twofold protects the application again", func(t *testing.T) {
-		b.t = t
-		b.open(tf.base + "/profile")
-		b.press(`form[action="/signout"] button`)
-		b.open(px.url("app", "/notes?id=4"))
-		b.expectAt(tf.base, "/signin")
+		b.T = t
+		b.Open(tf.base + "/profile")
+		b.Press(`form[action="/signout"] button`)
+		b.Open(px.url("app", "/notes?id=4"))
+		b.ExpectAt(tf.base, "/signin")
 	})
 
 	t.Run("browser: two_factor takes an account that skipped enrolment through enrolment", func(t *testing.T) {
-		b.t = t
-		b.open(px.url("app", "/erin"))
-		b.expectAt(tf.base, "/signin")
-		b.typeIn("#username", erin.name)
-		b.typeIn("#password", erin.password)
-		b.press(`form[action="/signin"] button`)
-		b.expectAt(tf.base, "/signin/enroll")
-		b.press("#skip")
-		b.settle()
-		b.expectAt(px.url("app", ""), "/erin")
+		b.T = t
+		b.Open(px.url("app", "/erin"))
+		b.ExpectAt(tf.base, "/signin")
+		b.TypeIn("#username", erin.name)
+		b.TypeIn("#password", erin.password)
+		b.Press(`form[action="/signin"] button`)
+		b.ExpectAt(tf.base, "/signin/enroll")
+		b.Press("#skip")
+		b.Settle()
+		b.ExpectAt(px.url("app", ""), "/erin")
 		if s, _ := up.last("app."+domain, "/erin"); s.User != "erin" {
 			t.Fatalf("one_factor with a password-only session: the application saw %+v", s)
 		}
 		// two_factor: enrolment, with no "Skip for now".
-		b.open(px.url("mfa", "/secret?a=1"))
-		b.expectAt(tf.base, "/signin/enroll")
-		if eval[bool](b, `!!document.getElementById("skip")`) {
+		b.Open(px.url("mfa", "/secret?a=1"))
+		b.ExpectAt(tf.base, "/signin/enroll")
+		if browsertest.Eval[bool](b.Tab, `!!document.getElementById("skip")`) {
 			t.Errorf("enrolment for a two_factor rule offers Skip for now")
 		}
-		b.do(chromedp.Click(chromedp.CSS("#manual summary")))
-		secret := strings.ReplaceAll(b.text("#key"), " ", "")
-		b.press("#continue")
-		b.typeIn("#code", tf.code(t, secret))
-		b.press(`main form button[type="submit"]`)
-		if codes := b.texts("#codes code"); len(codes) == 0 {
-			t.Fatalf("no backup codes after enrolment: %s", b.text("main"))
+		b.Do(chromedp.Click(chromedp.CSS("#manual summary")))
+		secret := strings.ReplaceAll(b.Text("#key"), " ", "")
+		b.Press("#continue")
+		b.TypeIn("#code", tf.code(t, secret))
+		b.Press(`main form button[type="submit"]`)
+		if codes := b.Texts("#codes code"); len(codes) == 0 {
+			t.Fatalf("no backup codes after enrolment: %s", b.Text("main"))
 		}
-		if eval[bool](b, `!document.getElementById("saved").checked`) {
-			b.do(chromedp.Click(chromedp.CSS("#saved")))
+		if browsertest.Eval[bool](b.Tab, `!document.getElementById("saved").checked`) {
+			b.Do(chromedp.Click(chromedp.CSS("#saved")))
 		}
-		b.press("#done")
-		b.settle()
-		b.expectAt(px.url("mfa", ""), "/secret")
+		b.Press("#done")
+		b.Settle()
+		b.ExpectAt(px.url("mfa", ""), "/secret")
 		if s, _ := up.last("mfa."+domain, "/secret?a=1"); s.User != "erin" {
 			t.Fatalf("two_factor after enrolment: the application saw %+v", s)
 		}
-		b.open(tf.base + "/profile")
-		b.press(`form[action="/signout"] button`)
+		b.Open(tf.base + "/profile")
+		b.Press(`form[action="/signout"] button`)
 	})
 
 	t.Run("browser: two_factor takes a password-only session through verification", func(t *testing.T) {
-		b.t = t
+		b.T = t
 		if _, err := tf.Service.SetOption(ctx, account.CLI, options.ExternalMFA, options.PolicyOff); err != nil {
 			t.Fatal(err)
 		}
-		b.open(px.url("app", "/gina"))
-		b.expectAt(tf.base, "/signin")
-		b.typeIn("#username", gina.name)
-		b.typeIn("#password", gina.password)
-		b.press(`form[action="/signin"] button`)
-		b.settle()
-		b.expectAt(px.url("app", ""), "/gina")
-		b.open(px.url("mfa", "/gina"))
-		b.expectAt(tf.base, "/signin/verify")
-		b.typeIn("#code", tf.code(t, gina.secret))
-		b.press(`main form button[type="submit"]`)
-		b.settle()
-		b.expectAt(px.url("mfa", ""), "/gina")
+		b.Open(px.url("app", "/gina"))
+		b.ExpectAt(tf.base, "/signin")
+		b.TypeIn("#username", gina.name)
+		b.TypeIn("#password", gina.password)
+		b.Press(`form[action="/signin"] button`)
+		b.Settle()
+		b.ExpectAt(px.url("app", ""), "/gina")
+		b.Open(px.url("mfa", "/gina"))
+		b.ExpectAt(tf.base, "/signin/verify")
+		b.TypeIn("#code", tf.code(t, gina.secret))
+		b.Press(`main form button[type="submit"]`)
+		b.Settle()
+		b.ExpectAt(px.url("mfa", ""), "/gina")
 		if s, _ := up.last("mfa."+domain, "/gina"); s.User != "gina" {
 			t.Fatalf("two_factor after verification: the application saw %+v", s)
 		}
