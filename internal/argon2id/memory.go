@@ -1,0 +1,42 @@
+package argon2id
+
+// Memory is the working memory of one hash at a time, kept between hashes so that a server's
+// hashing slot does not allocate, zero and fault in its buffer on every hash. Not safe for
+// concurrent use: one Memory per hashing slot.
+//
+// A zero Memory is ready to use. On Linux the blocks are an anonymous private
+// mapping outside the Go heap: the garbage collector neither scans nor zeroes
+// them, and Release returns them to the operating system at once. A Memory that
+// is dropped without Release is unmapped once the garbage collector finds it
+// unreachable.
+type Memory struct {
+	m *mapping // nil when the Memory holds nothing
+}
+
+// blocks answers the first n blocks of the memory, mapping a larger area first
+// when the one held has fewer than n. A larger area is kept when fewer blocks
+// are asked for. The blocks keep whatever an earlier hash left in them.
+func (m *Memory) blocks(n int) []block {
+	if m.m != nil && len(m.m.blocks) >= n {
+		return m.m.blocks[:n]
+	}
+	m.Release()
+	m.m = newMapping(n)
+	return m.m.blocks
+}
+
+// Release gives the memory back to the operating system; the next Key maps it again.
+func (m *Memory) Release() {
+	if m.m != nil {
+		m.m.free()
+		m.m = nil
+	}
+}
+
+// Size answers how many bytes the Memory holds now.
+func (m *Memory) Size() int {
+	if m.m == nil {
+		return 0
+	}
+	return len(m.m.blocks) * len(block{}) * 8
+}
