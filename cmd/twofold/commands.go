@@ -17,6 +17,7 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/app"
+	"github.com/twofold-auth/twofold/internal/password"
 	"github.com/twofold-auth/twofold/internal/store"
 )
 
@@ -31,6 +32,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 		"comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed")
 	cookieDomain := f.text("cookie-domain", "TWOFOLD_COOKIE_DOMAIN", "", "DOMAIN",
 		"the session cookie covers DOMAIN and every host below it, for forward auth; --base-url's host must be under it")
+	argon2 := f.text("argon2", "TWOFOLD_ARGON2", password.DefaultParams.String(), "m=KIB,t=N,p=N",
+		"argon2id cost of new password hashes, never below the default; a hash at a lower cost is replaced at the account's next right password")
 	adminEmail := f.text("admin-email", "TWOFOLD_ADMIN_EMAIL", "admin@localhost", "EMAIL",
 		"email of the first admin, made when the database has none")
 	ssoFlags := addSSOFlags(f)
@@ -45,11 +48,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 	if err != nil {
 		return err
 	}
+	hashing, err := password.ParseParams(*argon2)
+	if err != nil {
+		return usageError{fmt.Sprintf("serve: --argon2: %v", err)}
+	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
 	}
 	c := f.common.config(log)
 	c.Addr, c.TrustedProxies, c.SSO, c.CookieDomain = *addr, trusted, sso, *cookieDomain
+	c.Hashing = hashing
 	a, err := app.Open(ctx, c)
 	var se *app.SettingsError
 	if errors.As(err, &se) {

@@ -1,6 +1,6 @@
 // Command twofold is the Twofold sign-in server and its administration commands.
 //
-//	twofold serve [--addr 127.0.0.1:8080] [--trusted-proxies CIDRS] [--cookie-domain DOMAIN] [--admin-email EMAIL]
+//	twofold serve [--addr 127.0.0.1:8080] [--trusted-proxies CIDRS] [--cookie-domain DOMAIN] [--argon2 m=KIB,t=N,p=N] [--admin-email EMAIL]
 //	              [--sso-issuer URL --sso-client-id ID [--sso-redirect-url URL] [--sso-username-claim CLAIM]]
 //	twofold user add USERNAME --email EMAIL [--name NAME] [--external] [--sso] [--admin]
 //	twofold user list [--json]          twofold user show USERNAME [--json]

@@ -176,7 +176,36 @@ func (s *Service) verifyPassword(ctx context.Context, u *store.User, pw string) 
 	if errors.Is(err, password.ErrBusy) {
 		return false, busy()
 	}
+	if ok && err == nil && s.hasher.Params().Weaker(u.PasswordHash) {
+		s.upgradeHash(ctx, u, pw)
+	}
 	return ok, err
+}
+
+// upgradeHash replaces the hash of u's right password pw, made at a lower cost than the
+// server's (serve --argon2), with one at the server's cost (SPEC §5), and updates u to match.
+// It replaces only the hash it was given: a password changed meanwhile is left alone. The
+// upgrade is best effort: when it fails the old hash still works, and the next sign-in tries
+// again; it never fails the caller.
+func (s *Service) upgradeHash(ctx context.Context, u *store.User, pw string) {
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		s.log.Warn("password hash not upgraded", "user", u.Username, "error", err)
+		return
+	}
+	err = s.store.Update(ctx, func(q store.Queries) error {
+		cur, err := q.User(ctx, u.ID)
+		if err != nil || cur.PasswordHash != u.PasswordHash {
+			return err
+		}
+		cur.PasswordHash = hash
+		return q.UpdateUser(ctx, cur)
+	})
+	if err != nil {
+		s.log.Warn("password hash not upgraded", "user", u.Username, "error", err)
+		return
+	}
+	u.PasswordHash = hash
 }
 
 // nextStep computes the first requirement not yet met, from the current options and account.

@@ -169,3 +169,65 @@ func orDefault(r io.Reader) io.Reader {
 	}
 	return r
 }
+
+// ParseParams reads the operator's argon2id cost, "m=KIB,t=N,p=N" (each of the three once, in
+// any order), as serve's --argon2 takes it. The cost is never below DefaultParams (SPEC §5's
+// minimum: m=19456, t=2, p=1) nor above the bounds every hash is held to; the key and salt
+// lengths stay DefaultParams'.
+func ParseParams(s string) (Params, error) {
+	p := DefaultParams
+	seen := map[string]bool{}
+	for _, field := range strings.Split(s, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(field), "=")
+		if !ok || (name != "m" && name != "t" && name != "p") {
+			return Params{}, fmt.Errorf("%q: want m=KIB,t=N,p=N", s)
+		}
+		if seen[name] {
+			return Params{}, fmt.Errorf("%q: %s= given twice", s, name)
+		}
+		seen[name] = true
+		v, err := strconv.ParseUint(val, 10, 32)
+		if err != nil {
+			return Params{}, fmt.Errorf("%q: %s=%q is not a whole number", s, name, val)
+		}
+		switch name {
+		case "m":
+			p.Memory = uint32(v)
+		case "t":
+			p.Time = uint32(v)
+		case "p":
+			if v > maxThreads {
+				return Params{}, fmt.Errorf("%q: p=%d is above %d", s, v, maxThreads)
+			}
+			p.Threads = uint8(v)
+		}
+	}
+	if len(seen) != 3 {
+		return Params{}, fmt.Errorf("%q: want all of m=KIB,t=N,p=N", s)
+	}
+	d := DefaultParams
+	if p.Memory < d.Memory || p.Time < d.Time || p.Threads < d.Threads {
+		return Params{}, fmt.Errorf("%q is below the minimum m=%d,t=%d,p=%d", s, d.Memory, d.Time, d.Threads)
+	}
+	if err := p.validate(); err != nil {
+		return Params{}, fmt.Errorf("%q: %w", s, err)
+	}
+	return p, nil
+}
+
+// String answers p as ParseParams reads it.
+func (p Params) String() string {
+	return fmt.Sprintf("m=%d,t=%d,p=%d", p.Memory, p.Time, p.Threads)
+}
+
+// Weaker reports whether the PHC string phc was made at a lower cost than p, so that the
+// account's next correct password should replace it (SPEC §5). The cost is the memory, the
+// passes and the lengths of salt and hash; the lanes only split the same work, so a hash with
+// fewer lanes is not weaker. A string that cannot be parsed is not weaker: Verify refuses it.
+func (p Params) Weaker(phc string) bool {
+	s, _, _, err := decode(phc)
+	if err != nil {
+		return false
+	}
+	return s.Memory < p.Memory || s.Time < p.Time || s.SaltLen < p.SaltLen || s.KeyLen < p.KeyLen
+}

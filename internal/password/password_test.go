@@ -198,3 +198,70 @@ func BenchmarkHashDefault(b *testing.B) {
 		}
 	}
 }
+
+func TestParseParams(t *testing.T) {
+	good := []struct {
+		in   string
+		want password.Params
+	}{
+		{"m=19456,t=2,p=1", password.DefaultParams},
+		{"m=65536,t=3,p=4", password.Params{Memory: 65536, Time: 3, Threads: 4, KeyLen: 32, SaltLen: 16}},
+		{" p=2, t=2 ,m=20000", password.Params{Memory: 20000, Time: 2, Threads: 2, KeyLen: 32, SaltLen: 16}},
+	}
+	for _, c := range good {
+		got, err := password.ParseParams(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("ParseParams(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+		if again, err := password.ParseParams(got.String()); err != nil || again != got {
+			t.Errorf("ParseParams(%q.String()) = %+v, %v", c.in, again, err)
+		}
+	}
+	bad := []string{
+		"", "m=19456,t=2", "m=19456,t=2,p=1,m=20000", "m=19456,t=2,p=1,x=3",
+		"m=19455,t=2,p=1", "m=19456,t=1,p=1", "m=19456,t=2,p=0", // below SPEC's minimum
+		"m=2097152,t=2,p=1", "m=19456,t=101,p=1", "m=19456,t=2,p=65", // above the bounds
+		"m=19456,t=2,p=300", "m=-1,t=2,p=1", "m=1e6,t=2,p=1", "m=19456;t=2;p=1",
+	}
+	for _, in := range bad {
+		if p, err := password.ParseParams(in); err == nil {
+			t.Errorf("ParseParams(%q) = %+v, want an error", in, p)
+		}
+	}
+}
+
+func TestWeaker(t *testing.T) {
+	authelia := password.Params{Memory: 65536, Time: 3, Threads: 4, KeyLen: 32, SaltLen: 16}
+	hash := func(p password.Params) string {
+		t.Helper()
+		phc, err := password.Hash("a long enough password", p, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return phc
+	}
+	def, strong := hash(password.DefaultParams), hash(authelia)
+	moreTime := password.DefaultParams
+	moreTime.Time = 3
+	oneLane := authelia
+	oneLane.Threads = 1
+	cases := []struct {
+		name string
+		p    password.Params
+		phc  string
+		want bool
+	}{
+		{"same cost", password.DefaultParams, def, false},
+		{"more memory asked", authelia, def, true},
+		{"more passes asked", moreTime, def, true},
+		{"stronger than asked", password.DefaultParams, strong, false},
+		{"fewer lanes asked, same cost", oneLane, strong, false},
+		{"more lanes asked, same cost", authelia, hash(oneLane), false},
+		{"malformed", authelia, "$argon2id$v=19$m=1,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", false},
+	}
+	for _, c := range cases {
+		if got := c.p.Weaker(c.phc); got != c.want {
+			t.Errorf("%s: Weaker = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
