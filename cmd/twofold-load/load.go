@@ -1,6 +1,8 @@
 package main
 
 import (
+	"golang.org/x/crypto/argon2"
+
 	"context"
 	"crypto/rand"
 	"errors"
@@ -34,6 +36,7 @@ func runLoad(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	db.hashing = c.hashing
 	if err := db.requireMFA(ctx, stderr); err != nil {
 		return err
 	}
@@ -92,6 +95,9 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 		var extra []string
 		if c.mode == "forward" {
 			extra = forwardTrusted
+		}
+		if c.hashing != password.DefaultParams { // a binary from before --argon2 runs the default
+			extra = append(extra, "--argon2", c.hashing.String())
 		}
 		srv, err := startServer(ctx, c.serverBinary, data, extra...)
 		if err != nil {
@@ -327,8 +333,19 @@ func (r *runner) fullSignIn(ctx context.Context, a *loadAccount, ws *workerStats
 	ws.whole.addOK(time.Since(start))
 }
 
-// floorResult is the argon2id floor: hashes at the default cost, one goroutine per core.
+// floorHash is one hash of the floor: x/crypto's argon2id under p, with a fresh salt.
+func floorHash(p password.Params) error {
+	salt := make([]byte, p.SaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return err
+	}
+	argon2.IDKey([]byte(loadPassword), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	return nil
+}
+
+// floorResult is the argon2id floor: hashes at one cost, one goroutine per core.
 type floorResult struct {
+	params     password.Params
 	goroutines int
 	hashes     int
 	elapsed    time.Duration
@@ -336,9 +353,10 @@ type floorResult struct {
 	cpu        *cpuShare // where the CPU time went while hashing
 }
 
-// measureFloor hashes with password.DefaultParams on n goroutines for d (after one warm-up hash
-// each) and answers how many hashes were done.
-func measureFloor(ctx context.Context, n int, d time.Duration) (floorResult, error) {
+// measureFloor hashes under p on n goroutines for d (after one warm-up hash each) and answers
+// how many hashes were done. The hash is golang.org/x/crypto/argon2's IDKey, the reference that
+// SPEC §6's floor means, each with its own fresh memory, not the server's own argon2id.
+func measureFloor(ctx context.Context, p password.Params, n int, d time.Duration) (floorResult, error) {
 	var wg sync.WaitGroup
 	lat := make([][]time.Duration, n)
 	errc := make(chan error, n)
@@ -348,7 +366,7 @@ func measureFloor(ctx context.Context, n int, d time.Duration) (floorResult, err
 	var start time.Time
 	for i := range n {
 		wg.Go(func() {
-			_, err := password.Hash(loadPassword, password.DefaultParams, rand.Reader) // warm-up
+			err := floorHash(p) // warm-up
 			ready.Done()
 			if err != nil {
 				errc <- err
@@ -358,7 +376,7 @@ func measureFloor(ctx context.Context, n int, d time.Duration) (floorResult, err
 			deadline := start.Add(d)
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				t := time.Now()
-				if _, err := password.Hash(loadPassword, password.DefaultParams, rand.Reader); err != nil {
+				if err := floorHash(p); err != nil {
 					errc <- err
 					return
 				}
@@ -371,7 +389,7 @@ func measureFloor(ctx context.Context, n int, d time.Duration) (floorResult, err
 	start = time.Now()
 	close(begin)
 	wg.Wait()
-	r := floorResult{goroutines: n, elapsed: time.Since(start)}
+	r := floorResult{params: p, goroutines: n, elapsed: time.Since(start)}
 	if after, err := sampleCPU(0); err == nil && cpuErr == nil {
 		share := after.shareSince(before, false)
 		r.cpu = &share

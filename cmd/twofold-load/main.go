@@ -34,7 +34,11 @@
 //	        --trusted-proxies 127.0.0.1/32 (a running one needs it too). The data folder must
 //	        hold no bypass rule; accessDefaultPolicy is set to -policy (default two_factor).
 //	seed    only make sure -accounts accounts exist, and say how long that took
-//	floor   no server: argon2id hashes a second at the default cost, one goroutine per core
+//	floor   no server: argon2id hashes a second, one goroutine per core, with the reference
+//	        implementation (golang.org/x/crypto/argon2, fresh memory per hash)
+//
+// -argon2 m=KIB,t=N,p=N sets the argon2id cost of everything (default m=19456,t=2,p=1): the
+// floor's, the seeded accounts' password hash, and serve --argon2 of a server the tool starts.
 //
 // The server is either started by the tool (-server-binary PATH: it runs PATH serve --addr
 // 127.0.0.1:0 --data DIR, on a temporary folder unless -data is given) or already running
@@ -46,6 +50,8 @@
 //	go build -o /tmp/twofold ./cmd/twofold && go build -o /tmp/twofold-load ./cmd/twofold-load
 //	/tmp/twofold-load -mode floor -duration 10s
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode full -duration 20s -floor 80
+//	/tmp/twofold-load -mode floor -argon2 m=65536,t=3,p=4 -duration 10s
+//	/tmp/twofold-load -server-binary /tmp/twofold -mode full -argon2 m=65536,t=3,p=4 -floor 10
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode verify -duration 10s
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode token -duration 10s
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode forward -duration 10s
@@ -68,6 +74,8 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/twofold-auth/twofold/internal/password"
 )
 
 func main() {
@@ -85,18 +93,20 @@ func main() {
 // config is the parsed command line.
 type config struct {
 	mode         string
-	serverBinary string        // start this server binary
-	addr         string        // or use the server at this base URL
-	pid          int           // the server's process, for memory figures
-	data         string        // the server's data folder
-	keep         bool          // keep a temporary data folder
-	accounts     int           // make sure this many load accounts exist (0: as many as the run needs)
-	concurrency  int           // requests at once (0: the mode's default)
-	duration     time.Duration // how long to send
-	count        int           // at most this many sign-ins or grants (0: no limit but -duration)
-	batch        int           // accounts (or pairs of grants) per seeding transaction
-	floor        float64       // the argon2id floor in hashes/s, for the full-mode target
-	policy       string        // forward mode: accessDefaultPolicy for the run
+	serverBinary string          // start this server binary
+	addr         string          // or use the server at this base URL
+	pid          int             // the server's process, for memory figures
+	data         string          // the server's data folder
+	keep         bool            // keep a temporary data folder
+	accounts     int             // make sure this many load accounts exist (0: as many as the run needs)
+	concurrency  int             // requests at once (0: the mode's default)
+	duration     time.Duration   // how long to send
+	count        int             // at most this many sign-ins or grants (0: no limit but -duration)
+	batch        int             // accounts (or pairs of grants) per seeding transaction
+	floor        float64         // the argon2id floor in hashes/s, for the full-mode target
+	policy       string          // forward mode: accessDefaultPolicy for the run
+	argon2       string          // -argon2 as given
+	hashing      password.Params // the argon2id cost: the floor's, the seeded accounts' and serve --argon2
 }
 
 const (
@@ -121,6 +131,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	f.IntVar(&c.count, "count", 0, "at most this many sign-ins, or grants in token mode (default: no limit but -duration)")
 	f.IntVar(&c.batch, "batch", defaultBatch, "accounts, or code and refresh token pairs in token mode, per seeding transaction")
 	f.StringVar(&c.policy, "policy", "two_factor", "forward mode: accessDefaultPolicy for the run, one_factor or two_factor")
+	f.StringVar(&c.argon2, "argon2", password.DefaultParams.String(),
+		"argon2id cost m=KIB,t=N,p=N: of the floor, of the seeded accounts, and serve --argon2 for a server the tool starts")
 	f.Float64Var(&c.floor, "floor", 0, "argon2id floor in hashes/s (from -mode floor), to check the full sign-in target")
 	if err := f.Parse(args); err != nil {
 		return nil, err
@@ -133,6 +145,10 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 
 // check refuses settings that cannot run, and fills in the mode's defaults.
 func (c *config) check() error {
+	var err error
+	if c.hashing, err = password.ParseParams(c.argon2); err != nil {
+		return fmt.Errorf("-argon2: %w", err)
+	}
 	switch c.mode {
 	case "full", "verify", "token", "seed":
 		c.concurrency = orDefault(c.concurrency, 8)
@@ -239,7 +255,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch c.mode {
 	case "floor":
-		r, err := measureFloor(ctx, c.concurrency, c.duration)
+		r, err := measureFloor(ctx, c.hashing, c.concurrency, c.duration)
 		if err != nil {
 			return err
 		}

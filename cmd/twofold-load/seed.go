@@ -43,6 +43,9 @@ type database struct {
 	app  *app.App
 	st   store.Store
 	keys *keys.Keys
+	// hashing is the argon2id cost of the load accounts' password (-argon2), DefaultParams
+	// unless set: the cost the server runs at, so that no sign-in replaces the hash.
+	hashing password.Params
 }
 
 // openDatabase opens the data folder's SQLite database and the server key as `serve` does
@@ -54,7 +57,7 @@ func openDatabase(ctx context.Context, data string) (*database, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &database{app: a, st: a.Store, keys: a.Keys}, nil
+	return &database{app: a, st: a.Store, keys: a.Keys, hashing: password.DefaultParams}, nil
 }
 
 func (db *database) Close() error { return db.app.Close() }
@@ -139,7 +142,7 @@ func (db *database) ensureAccounts(ctx context.Context, want, batch int, log io.
 		return r, nil
 	}
 	start := time.Now()
-	hash, err := password.Hash(loadPassword, password.DefaultParams, rand.Reader) // once, reused
+	hash, err := password.Hash(loadPassword, db.hashing, rand.Reader) // once, reused
 	if err != nil {
 		return r, err
 	}
@@ -264,6 +267,7 @@ func seedOnly(ctx context.Context, c *config, stdout io.Writer) error {
 		return err
 	}
 	defer db.Close()
+	db.hashing = c.hashing
 	if err := db.requireMFA(ctx, stdout); err != nil {
 		return err
 	}
