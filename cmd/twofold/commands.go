@@ -21,8 +21,9 @@ import (
 	"github.com/twofold-auth/twofold/internal/store"
 )
 
-// memoryLimit is the soft heap limit of the server unless GOMEMLIMIT says otherwise: it makes
-// the collector return argon2id's buffers promptly, so a sign-in flood stays within SPEC §6.
+// memoryLimit is the soft heap limit of the server unless GOMEMLIMIT says otherwise, so that a
+// flood's garbage is returned promptly and memory stays within SPEC §6. argon2id's buffers are
+// not in the heap: the hasher keeps one per worker and unmaps them when idle.
 const memoryLimit = 96 << 20
 
 func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
@@ -75,9 +76,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 	if pw != "" {
 		// Printed once, never through the logger.
 		fmt.Fprintf(stderr, "Made the first admin account \"admin\" (%s).\nTemporary password: %s\n", *adminEmail, pw)
-		// Hashing that password took one argon2id buffer (19 MiB); without this an idle new
-		// server keeps it resident for minutes, over the 40 MiB idle target of SPEC §6.
-		debug.FreeOSMemory()
 	}
 	log.Info("twofold listening", "addr", a.Addr(), "base_url", a.BaseURL, "version", version)
 	return a.Serve(ctx)

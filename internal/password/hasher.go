@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/twofold-auth/twofold/internal/argon2id"
 )
 
 // ErrBusy means every worker is busy and the caller could not wait (the queue is full) or
@@ -18,8 +20,14 @@ var ErrBusy = errors.New("password: hashing is saturated")
 // callers get ErrBusy at once, so a flood costs goroutines and memory in proportion to workers.
 const waitersPerWorker = 16
 
+// idleRelease is how long the workers' argon2id buffers are kept after the last hash: a server
+// that signs people in keeps them (no allocation, zeroing or page faults per hash), an idle one
+// gives them back to the operating system (SPEC §6: under 40 MiB idle).
+const idleRelease = 5 * time.Second
+
 // Hasher bounds how many hashes run at once so that a flood cannot exhaust memory (each argon2id
-// call allocates Params.Memory KiB). It is safe for concurrent use.
+// hash needs Params.Memory KiB), and keeps one argon2id buffer per worker between hashes, given
+// back to the operating system after idleRelease without a hash. It is safe for concurrent use.
 type Hasher struct {
 	params  Params
 	rand    io.Reader
@@ -31,6 +39,18 @@ type Hasher struct {
 	admit   chan struct{}
 	slots   chan struct{}
 	waiting atomic.Int64
+
+	// mems holds the workers' memories that no hash is using: a caller holding a slot takes
+	// one (there is always one for each slot) and puts it back before freeing the slot.
+	mems chan *argon2id.Memory
+	// idle guards lastUse and sweeping: lastUse is when a memory was last put back, and
+	// sweeping says a call of sweep is scheduled.
+	idle     sync.Mutex
+	lastUse  time.Time
+	sweeping bool
+	now      func() time.Time
+	// afterFunc schedules sweep (time.AfterFunc; tests run it by hand).
+	afterFunc func(time.Duration, func())
 
 	// Test hooks: newTimer replaces time.NewTimer; onWait runs when a caller starts waiting,
 	// its timer set.
@@ -50,13 +70,20 @@ func NewHasher(p Params, workers int, maxWait time.Duration, rand io.Reader) *Ha
 	// A dummy of zero salt and zero hash costs exactly the work of a real Verify, and a password
 	// matches it with probability 2^-(8*KeyLen); it needs no randomness, so it can be made here.
 	dummy := encode(p, make([]byte, p.SaltLen), make([]byte, p.KeyLen))
+	mems := make(chan *argon2id.Memory, workers)
+	for range workers {
+		mems <- new(argon2id.Memory) // maps nothing until its first hash
+	}
 	return &Hasher{
-		params:  p,
-		rand:    &lockedReader{r: orDefault(rand)},
-		maxWait: maxWait,
-		dummy:   dummy,
-		admit:   make(chan struct{}, workers*(1+waitersPerWorker)),
-		slots:   make(chan struct{}, workers),
+		mems:      mems,
+		now:       time.Now,
+		afterFunc: func(d time.Duration, f func()) { time.AfterFunc(d, f) },
+		params:    p,
+		rand:      &lockedReader{r: orDefault(rand)},
+		maxWait:   maxWait,
+		dummy:     dummy,
+		admit:     make(chan struct{}, workers*(1+waitersPerWorker)),
+		slots:     make(chan struct{}, workers),
 		newTimer: func(d time.Duration) (<-chan time.Time, func() bool) {
 			t := time.NewTimer(d)
 			return t.C, t.Stop
@@ -81,7 +108,9 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 		return "", err
 	}
 	defer release()
-	return Hash(pw, h.params, h.rand)
+	m := <-h.mems
+	defer h.putBack(m)
+	return hashIn(m, pw, h.params, h.rand)
 }
 
 // Verify is the package-level Verify under the Hasher's bound. A stored string's own parameters
@@ -96,7 +125,48 @@ func (h *Hasher) Verify(ctx context.Context, pw, phc string) (bool, error) {
 		return false, err
 	}
 	defer release()
-	return Verify(pw, phc)
+	m := <-h.mems
+	defer h.putBack(m)
+	return verifyIn(m, pw, phc)
+}
+
+// putBack returns m to the workers' memories and schedules their release for when the
+// Hasher has been idle for idleRelease.
+func (h *Hasher) putBack(m *argon2id.Memory) {
+	h.mems <- m
+	h.idle.Lock()
+	defer h.idle.Unlock()
+	h.lastUse = h.now()
+	if !h.sweeping {
+		h.sweeping = true
+		h.afterFunc(idleRelease, h.sweep)
+	}
+}
+
+// sweep releases the memories of the workers once no hash has ended for idleRelease, or
+// schedules itself again for when that will be so.
+func (h *Hasher) sweep() {
+	h.idle.Lock()
+	defer h.idle.Unlock()
+	if wait := idleRelease - h.now().Sub(h.lastUse); wait > 0 {
+		h.afterFunc(wait, h.sweep)
+		return
+	}
+	h.sweeping = false
+	// Only the memories no hash is using are in mems; a hash that starts meanwhile waits for
+	// its memory the moment it takes to unmap them.
+	var held []*argon2id.Memory
+	for range cap(h.mems) {
+		select {
+		case m := <-h.mems:
+			m.Release()
+			held = append(held, m)
+		default:
+		}
+	}
+	for _, m := range held {
+		h.mems <- m
+	}
 }
 
 // VerifyDummy spends the same work as a Verify against a hash under the Hasher's params, under

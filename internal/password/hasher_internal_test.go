@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twofold-auth/twofold/internal/argon2id"
 )
 
 var tinyParams = Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
@@ -249,4 +251,112 @@ func (r *countingReader) Read(p []byte) (int, error) {
 		p[i] = r.n
 	}
 	return len(p), nil
+}
+
+// held answers how many bytes the workers' memories that no hash is using hold.
+func (h *Hasher) held(t *testing.T) int {
+	t.Helper()
+	total := 0
+	var ms []*argon2id.Memory
+	for range cap(h.mems) {
+		m := guard(t, h.mems, "a worker's memory")
+		total += m.Size()
+		ms = append(ms, m)
+	}
+	for _, m := range ms {
+		h.mems <- m
+	}
+	return total
+}
+
+// TestHasherKeepsMemoryUntilIdle: the workers' argon2id buffers stay mapped between hashes,
+// and are given back once no hash has ended for idleRelease (SPEC §6, idle memory); a hash
+// after that maps them again and still verifies.
+func TestHasherKeepsMemoryUntilIdle(t *testing.T) {
+	h := NewHasher(tinyParams, 2, time.Second, rand.Reader)
+	now := time.Date(2031, 3, 14, 9, 0, 0, 0, time.UTC)
+	var scheduled []func()
+	var delays []time.Duration
+	h.now = func() time.Time { return now }
+	h.afterFunc = func(d time.Duration, f func()) { delays, scheduled = append(delays, d), append(scheduled, f) }
+	runNext := func() {
+		t.Helper()
+		if len(scheduled) == 0 {
+			t.Fatal("no release scheduled")
+		}
+		f := scheduled[0]
+		scheduled = scheduled[1:]
+		f()
+	}
+	ctx := context.Background()
+	if h.held(t) != 0 {
+		t.Fatal("a new Hasher holds memory before any hash")
+	}
+	phc, err := h.Hash(ctx, "a long enough password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	perHash := int(tinyParams.Memory) * 1024
+	if got := h.held(t); got != perHash {
+		t.Fatalf("after one hash the workers hold %d bytes, want %d", got, perHash)
+	}
+	if len(scheduled) != 1 || delays[0] != idleRelease {
+		t.Fatalf("after one hash: %d releases scheduled (%v), want one after %s", len(scheduled), delays, idleRelease)
+	}
+
+	// Another hash 3 s later: the release due at 5 s finds the Hasher busy 2 s ago and waits 3 s more.
+	now = now.Add(3 * time.Second)
+	if ok, err := h.Verify(ctx, "a long enough password", phc); !ok || err != nil {
+		t.Fatalf("Verify: %v %v", ok, err)
+	}
+	if len(scheduled) != 1 {
+		t.Fatalf("a second hash scheduled another release while one was pending: %d", len(scheduled))
+	}
+	now = now.Add(2 * time.Second)
+	runNext()
+	if got := h.held(t); got == 0 {
+		t.Fatal("memory released 2 s after a hash")
+	}
+	if len(scheduled) != 1 || delays[1] != 3*time.Second {
+		t.Fatalf("the release was not put off by 3 s: %v", delays)
+	}
+	now = now.Add(3 * time.Second)
+	runNext()
+	if got := h.held(t); got != 0 {
+		t.Fatalf("after %s idle the workers still hold %d bytes", idleRelease, got)
+	}
+	if len(scheduled) != 0 {
+		t.Fatal("an idle Hasher keeps scheduling releases")
+	}
+
+	// Hashing again maps memory again, and schedules its release.
+	if ok, err := h.Verify(ctx, "a long enough password", phc); !ok || err != nil {
+		t.Fatalf("Verify after the release: %v %v", ok, err)
+	}
+	if h.held(t) == 0 || len(scheduled) != 1 {
+		t.Fatalf("after a hash following a release: %d bytes held, %d releases scheduled", h.held(t), len(scheduled))
+	}
+}
+
+// TestHasherReleaseSparesMemoryInUse: the idle release gives back only the memories no hash
+// holds; one taken by a hash meanwhile is left to it.
+func TestHasherReleaseSparesMemoryInUse(t *testing.T) {
+	h := NewHasher(tinyParams, 2, time.Second, rand.Reader)
+	var sweep func()
+	h.afterFunc = func(_ time.Duration, f func()) { sweep = f }
+	h.now = func() time.Time { return time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC) }
+	ctx := context.Background()
+	for range 2 {
+		if _, err := h.Hash(ctx, "a long enough password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	busy := <-h.mems // as a hash in progress holds it
+	busy.Key([]byte("pw"), []byte("saltsalt"), 1, 64, 1, 32)
+	h.now = func() time.Time { return time.Date(2031, 1, 1, 0, 1, 0, 0, time.UTC) }
+	sweep()
+	if busy.Size() == 0 {
+		t.Fatal("the release took the memory of a hash in progress")
+	}
+	h.mems <- busy
 }

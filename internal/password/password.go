@@ -1,10 +1,11 @@
 // Package password hashes and checks account passwords.
 //
-// Hashes are argon2id in the PHC string format that the reference implementation writes
+// Hashes are argon2id (Twofold's own, package argon2id, byte-identical to x/crypto's) in the
+// PHC string format that the reference implementation writes
 // ($argon2id$v=19$m=…,t=…,p=…$salt$hash, unpadded standard base64), so a stored hash carries
 // its own parameters and old hashes keep verifying after DefaultParams change. Because each
-// hash allocates Params.Memory KiB, servers hash through a Hasher, which bounds how many run
-// and how many wait.
+// hash needs Params.Memory KiB, servers hash through a Hasher, which bounds how many run and
+// how many wait, and keeps one buffer per worker between hashes (released when idle).
 //
 // The policy (Check) follows the SPEC: 12 to 256 Unicode code points, no composition rules,
 // refused when common or when it contains the username. The common-password list is not copied
@@ -25,7 +26,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/twofold-auth/twofold/internal/argon2id"
 )
 
 // Params are the argon2id cost parameters.
@@ -75,9 +76,17 @@ func (p Params) validate() error {
 	return nil
 }
 
+// version is the argon2 version the PHC strings name (v=19, 0x13).
+const version = 0x13
+
 // Hash hashes pw with argon2id under p and a fresh salt read from rand (crypto/rand.Reader
 // when nil), and answers the PHC string.
 func Hash(pw string, p Params, rand io.Reader) (string, error) {
+	return hashIn(nil, pw, p, rand)
+}
+
+// hashIn is Hash computed in m (fresh memory when m is nil).
+func hashIn(m *argon2id.Memory, pw string, p Params, rand io.Reader) (string, error) {
 	if err := p.validate(); err != nil {
 		return "", fmt.Errorf("password: bad parameters: %w", err)
 	}
@@ -85,13 +94,12 @@ func Hash(pw string, p Params, rand io.Reader) (string, error) {
 	if _, err := io.ReadFull(orDefault(rand), salt); err != nil {
 		return "", fmt.Errorf("password: reading salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
-	return encode(p, salt, key), nil
+	return encode(p, salt, idKey(m, pw, salt, p)), nil
 }
 
 // encode writes the PHC string exactly as the reference implementation does.
 func encode(p Params, salt, key []byte) string {
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", version,
 		p.Memory, p.Time, p.Threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
@@ -100,12 +108,24 @@ func encode(p Params, salt, key []byte) string {
 // ErrMalformedHash) only when phc cannot be parsed or asks for parameters out of bounds; a
 // wrong password is (false, nil).
 func Verify(pw, phc string) (bool, error) {
+	return verifyIn(nil, pw, phc)
+}
+
+// verifyIn is Verify computed in m (fresh memory when m is nil).
+func verifyIn(m *argon2id.Memory, pw, phc string) (bool, error) {
 	p, salt, want, err := decode(phc)
 	if err != nil {
 		return false, err
 	}
-	got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
-	return subtle.ConstantTimeCompare(got, want) == 1, nil
+	return subtle.ConstantTimeCompare(idKey(m, pw, salt, p), want) == 1, nil
+}
+
+// idKey is argon2id of pw and salt under p, in m's memory (fresh memory when m is nil).
+func idKey(m *argon2id.Memory, pw string, salt []byte, p Params) []byte {
+	if m == nil {
+		return argon2id.Key([]byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	}
+	return m.Key([]byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 }
 
 // decode parses and bounds-checks a PHC string before any expensive work.
@@ -123,8 +143,8 @@ func decode(phc string) (Params, []byte, []byte, error) {
 	if parts[1] != "argon2id" {
 		return bad("algorithm %q is not argon2id", parts[1])
 	}
-	if parts[2] != "v="+strconv.Itoa(argon2.Version) {
-		return bad("version field %q is not v=%d", parts[2], argon2.Version)
+	if parts[2] != "v="+strconv.Itoa(version) {
+		return bad("version field %q is not v=%d", parts[2], version)
 	}
 	var p Params
 	fields := strings.Split(parts[3], ",")
