@@ -31,7 +31,7 @@ func runLoad(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer cleanup() // last: after the server stopped and the database closed
-	db, err := openDatabase(ctx, data)
+	db, err := openDatabase(ctx, data, c.db)
 	if err != nil {
 		return err
 	}
@@ -95,6 +95,9 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 		var extra []string
 		if c.mode == "forward" {
 			extra = forwardTrusted
+		}
+		if c.db != "" {
+			extra = append(extra, "--db", c.db)
 		}
 		if c.hashing != password.DefaultParams { // a binary from before --argon2 runs the default
 			extra = append(extra, "--argon2", c.hashing.String())

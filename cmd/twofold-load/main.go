@@ -37,6 +37,9 @@
 //	floor   no server: argon2id hashes a second, one goroutine per core, with the reference
 //	        implementation (golang.org/x/crypto/argon2, fresh memory per hash)
 //
+// -db postgres://... seeds and runs against a PostgreSQL database instead (serve --db; the
+// environment's TWOFOLD_SECRET_KEY is the server key of both).
+//
 // -argon2 m=KIB,t=N,p=N sets the argon2id cost of everything (default m=19456,t=2,p=1): the
 // floor's, the seeded accounts' password hash, and serve --argon2 of a server the tool starts.
 //
@@ -105,6 +108,7 @@ type config struct {
 	batch        int             // accounts (or pairs of grants) per seeding transaction
 	floor        float64         // the argon2id floor in hashes/s, for the full-mode target
 	policy       string          // forward mode: accessDefaultPolicy for the run
+	db           string          // the server's database URL (serve --db), "" for SQLite in the data folder
 	argon2       string          // -argon2 as given
 	hashing      password.Params // the argon2id cost: the floor's, the seeded accounts' and serve --argon2
 }
@@ -131,6 +135,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	f.IntVar(&c.count, "count", 0, "at most this many sign-ins, or grants in token mode (default: no limit but -duration)")
 	f.IntVar(&c.batch, "batch", defaultBatch, "accounts, or code and refresh token pairs in token mode, per seeding transaction")
 	f.StringVar(&c.policy, "policy", "two_factor", "forward mode: accessDefaultPolicy for the run, one_factor or two_factor")
+	f.StringVar(&c.db, "db", "", "the server's database, as serve --db (postgres://...; default SQLite in the data folder); TWOFOLD_SECRET_KEY must be set for PostgreSQL")
 	f.StringVar(&c.argon2, "argon2", password.DefaultParams.String(),
 		"argon2id cost m=KIB,t=N,p=N: of the floor, of the seeded accounts, and serve --argon2 for a server the tool starts")
 	f.Float64Var(&c.floor, "floor", 0, "argon2id floor in hashes/s (from -mode floor), to check the full sign-in target")

@@ -48,11 +48,11 @@ type database struct {
 	hashing password.Params
 }
 
-// openDatabase opens the data folder's SQLite database and the server key as `serve` does
-// (through internal/app): TWOFOLD_SECRET_KEY, or DATA/secret.key (made when missing), checked
-// against the database.
-func openDatabase(ctx context.Context, data string) (*database, error) {
-	a, err := app.Open(ctx, app.Config{Data: data, SecretKey: os.Getenv("TWOFOLD_SECRET_KEY"),
+// openDatabase opens the data folder's SQLite database (or, with dbURL, the database it names,
+// as serve's --db) and the server key as `serve` does (through internal/app):
+// TWOFOLD_SECRET_KEY, or DATA/secret.key (made when missing), checked against the database.
+func openDatabase(ctx context.Context, data, dbURL string) (*database, error) {
+	a, err := app.Open(ctx, app.Config{Data: data, DB: dbURL, SecretKey: os.Getenv("TWOFOLD_SECRET_KEY"),
 		MailFrom: "Twofold <twofold@localhost>", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, err
@@ -262,7 +262,7 @@ func newToken() (token string, hash []byte, err error) {
 
 // seedOnly is -mode seed: make sure -accounts accounts exist and say how long it took.
 func seedOnly(ctx context.Context, c *config, stdout io.Writer) error {
-	db, err := openDatabase(ctx, c.data)
+	db, err := openDatabase(ctx, c.data, c.db)
 	if err != nil {
 		return err
 	}

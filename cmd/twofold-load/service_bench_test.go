@@ -18,7 +18,7 @@ import (
 func BenchmarkServiceVerify(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	db, err := openDatabase(ctx, dir)
+	db, err := openDatabase(ctx, dir, "")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func benchVerifyCommit(b *testing.B, sync string, stmts int, prepared bool, perT
 	dir := b.TempDir()
 	// The schema and eight enrolled accounts with a sign-in each, made by the project's own code.
 	const n = 8
-	db, err := openDatabase(ctx, dir)
+	db, err := openDatabase(ctx, dir, "")
 	if err != nil {
 		b.Fatal(err)
 	}

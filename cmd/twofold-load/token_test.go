@@ -29,7 +29,7 @@ type tokenHarness struct {
 func newTokenHarness(tb testing.TB) *tokenHarness {
 	tb.Setenv("TWOFOLD_SECRET_KEY", "") // the key comes from DATA/secret.key
 	ctx := context.Background()
-	db, err := openDatabase(ctx, tb.TempDir())
+	db, err := openDatabase(ctx, tb.TempDir(), "")
 	if err != nil {
 		tb.Fatal(err)
 	}
