@@ -69,7 +69,8 @@ func (m *Memory) key(password, salt, secret, ad []byte, time, memory uint32, thr
 		blocks = 2 * syncPoints * lanes
 	}
 	f := filler{
-		b:       m.blocks(int(blocks)),
+		b:       m.blocks(blockCount(blocks)),
+		scratch: m.scratchBlocks(int(lanes)),
 		passes:  time,
 		lanes:   lanes,
 		total:   blocks,
@@ -82,6 +83,16 @@ func (m *Memory) key(password, salt, secret, ad []byte, time, memory uint32, thr
 	f.tag(out)
 	m.keepAlive()
 	return out
+}
+
+// blockCount converts a number of blocks to an int, or panics when an int
+// cannot hold it or its size in bytes (on 32-bit platforms), as x/crypto
+// panics when it cannot allocate them.
+func blockCount(n uint32) int {
+	if uint64(n) > uint64(maxBlocks) {
+		panic("argon2id: memory too large for this platform")
+	}
+	return int(n)
 }
 
 // initialHash is H0 of RFC 9106 §3.2: H^64 of the parameters and inputs. Its
@@ -139,7 +150,14 @@ type filler struct {
 	total   uint32  // m', the number of blocks
 	laneLen uint32  // q = m' / p
 	segLen  uint32  // q / syncPoints
+
+	// scratch holds the input block, an intermediate block and the address
+	// block of the data-independent addressing, for each lane.
+	scratch []block
 }
+
+// zeroBlock is the all-zero block, the first input of G for address blocks.
+var zeroBlock block
 
 // firstBlocks computes blocks 0 and 1 of every lane from H0 (RFC 9106 §3.2 steps 3 and 4).
 func (f *filler) firstBlocks(h0 *[blake2b.Size]byte) {
@@ -168,16 +186,22 @@ func (f *filler) fill() {
 		for slice := uint32(0); slice < syncPoints; slice++ {
 			if f.lanes == 1 {
 				f.segment(pass, 0, slice)
-				continue
+			} else {
+				f.parallelSlice(pass, slice)
 			}
-			var wg sync.WaitGroup
-			for lane := uint32(1); lane < f.lanes; lane++ {
-				wg.Go(func() { f.segment(pass, lane, slice) })
-			}
-			f.segment(pass, 0, slice)
-			wg.Wait()
 		}
 	}
+}
+
+// parallelSlice fills the segments of one slice of every lane, each in a
+// goroutine of its own but that of lane 0, which is filled by the caller's.
+func (f *filler) parallelSlice(pass, slice uint32) {
+	var wg sync.WaitGroup
+	for lane := uint32(1); lane < f.lanes; lane++ {
+		wg.Go(func() { f.segment(pass, lane, slice) })
+	}
+	f.segment(pass, 0, slice)
+	wg.Wait()
 }
 
 // segment computes the blocks of one segment: the given slice of the given lane
@@ -186,8 +210,11 @@ func (f *filler) segment(pass, lane, slice uint32) {
 	// argon2id: data-independent addressing in the first half of the first
 	// pass, data-dependent addressing in all the rest.
 	independent := pass == 0 && slice < syncPoints/2
-	var zero, input, tmp, addresses block
+	var input, tmp, addresses *block
 	if independent {
+		s := f.scratch[3*lane : 3*lane+3]
+		input, tmp, addresses = &s[0], &s[1], &s[2]
+		*input = block{}
 		input[0] = uint64(pass)
 		input[1] = uint64(lane)
 		input[2] = uint64(slice)
@@ -217,8 +244,8 @@ func (f *filler) segment(pass, lane, slice uint32) {
 			if i == first || i%addressesPerBlock == 0 {
 				// Address block number i/128+1: G(0, G(0, input)).
 				input[6] = uint64(i/addressesPerBlock + 1)
-				processBlock(&tmp, &zero, &input, false)
-				processBlock(&addresses, &zero, &tmp, false)
+				processBlock(tmp, &zeroBlock, input, false)
+				processBlock(addresses, &zeroBlock, tmp, false)
 			}
 			rnd = addresses[i%addressesPerBlock]
 		} else {

@@ -11,7 +11,22 @@ package argon2id
 // unreachable.
 type Memory struct {
 	m *mapping // nil when the Memory holds nothing
+
+	// scratch is three blocks per lane on the Go heap for the addresses of
+	// the data-independent addressing, kept for the next hash too.
+	scratch []block
 }
+
+// scratchBlocks answers 3*lanes scratch blocks.
+func (m *Memory) scratchBlocks(lanes int) []block {
+	if len(m.scratch) < 3*lanes {
+		m.scratch = make([]block, 3*lanes)
+	}
+	return m.scratch[:3*lanes]
+}
+
+// maxBlocks is the most blocks whose size in bytes an int can hold.
+const maxBlocks = int(^uint(0)>>1) / (len(block{}) * 8)
 
 // blocks answers the first n blocks of the memory, mapping a larger area first
 // when the one held has fewer than n. A larger area is kept when fewer blocks
@@ -20,7 +35,12 @@ func (m *Memory) blocks(n int) []block {
 	if m.m != nil && len(m.m.blocks) >= n {
 		return m.m.blocks[:n]
 	}
-	m.Release()
+	if n > maxBlocks {
+		panic("argon2id: memory too large for this platform")
+	}
+	if m.m != nil {
+		m.m.free()
+	}
 	m.m = newMapping(n)
 	return m.m.blocks
 }
@@ -31,6 +51,7 @@ func (m *Memory) Release() {
 		m.m.free()
 		m.m = nil
 	}
+	m.scratch = nil
 }
 
 // Size answers how many bytes the Memory holds now.
