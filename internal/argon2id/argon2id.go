@@ -37,8 +37,7 @@ const (
 
 // Key is argon2id (RFC 9106), byte-identical to golang.org/x/crypto/argon2.IDKey.
 func Key(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
-	var m Memory
-	defer m.Release()
+	m := Memory{heap: true}
 	return m.Key(password, salt, time, memory, threads, keyLen)
 }
 

@@ -12,6 +12,11 @@ package argon2id
 type Memory struct {
 	m *mapping // nil when the Memory holds nothing
 
+	// heap makes the blocks a Go slice on every platform: for a Memory of one
+	// hash only, the garbage collector's reuse of freed memory is cheaper
+	// than a mapping of its own that the kernel must fault in and zero.
+	heap bool
+
 	// scratch is three blocks per lane on the Go heap for the addresses of
 	// the data-independent addressing, kept for the next hash too.
 	scratch []block
@@ -41,7 +46,11 @@ func (m *Memory) blocks(n int) []block {
 	if m.m != nil {
 		m.m.free()
 	}
-	m.m = newMapping(n)
+	if m.heap {
+		m.m = &mapping{blocks: make([]block, n)}
+	} else {
+		m.m = newMapping(n)
+	}
 	return m.m.blocks
 }
 
