@@ -39,6 +39,9 @@ func (db *DB) startCheckpoints() {
 			case <-db.ck.stop:
 				return
 			case <-t.C:
+				if db.c.failed() != nil {
+					return // see commit.go: no page of unknown state goes into the file
+				}
 				db.checkpoint(context.Background())
 			}
 		}

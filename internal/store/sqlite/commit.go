@@ -6,22 +6,67 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/twofold-auth/twofold/internal/store/sqlstore"
 )
 
-// Group commit.
+// Group commit, pipelined.
 //
-// A commit with synchronous=FULL waits for the disk (about a millisecond here), and SQLite has
-// one writer. One transaction per request would cap a server at one request per sync. Instead a
-// single goroutine runs the transactions: it takes every transaction waiting when it becomes
-// free, runs each inside its own SAVEPOINT of one BEGIN IMMEDIATE transaction, and commits them
-// with one sync. Each caller's fn is still all or nothing (an error or a panic rolls back to its
-// savepoint only) and still committed before Update returns; fns run one after the other, so
-// each sees what the earlier ones wrote, exactly as if they had committed one by one. A caller's
-// cancellation stops its fn between statements, never during one (see stmtCache), so it cannot
-// roll back the others' work.
+// A durable commit waits for the disk (about a millisecond here), and SQLite has one writer. One
+// transaction per request would cap a server at one request per sync. Instead a single
+// goroutine, the committer, runs the transactions: it takes every transaction waiting when it
+// becomes free, runs each inside its own SAVEPOINT of one BEGIN IMMEDIATE transaction, and
+// commits them together. Each caller's fn is still all or nothing (an error or a panic rolls
+// back to its savepoint only); fns run one after the other, so each sees what the earlier ones
+// wrote, exactly as if they had committed one by one. A caller's cancellation stops its fn
+// between statements, never during one (see stmtCache), so it cannot roll back the others'
+// work.
+//
+// The sync is not part of the commit. With synchronous=FULL SQLite syncs the WAL inside COMMIT,
+// holding the write lock, so the next batch could not run until the disk answered. The writer
+// connection commits with synchronous=NORMAL instead (the WAL frames are written, not synced;
+// NORMAL still syncs the WAL header on a restart and the WAL before and the database file after
+// a checkpoint), and a second goroutine, the syncer, fdatasyncs the -wal file through a file
+// descriptor of its own, opened when the store opens, before it answers the batch. Meanwhile the
+// committer runs the next batch. Syncs are one at a time; one sync answers every batch
+// committed before it started, so under load a sync covers several batches.
+//
+// What holds:
+//
+//   - No caller is answered before a sync that started after its batch's COMMIT returned. A
+//     batch whose transaction wrote nothing waits all the same when an earlier batch's sync is
+//     still due (its fns may have read that batch's rows), and is answered at once otherwise.
+//     WAL frames are checksummed in a chain, so after a power loss SQLite keeps a prefix of the
+//     commits: what is lost is a run of the last commits, none of them answered.
+//   - Every other connection (the readers, migrations, the command line, other processes)
+//     keeps synchronous=FULL, and so do SQLite's checkpoints: a checkpoint syncs the WAL before
+//     it copies pages into the database file, so no page reaches the database file ahead of its
+//     frame in the WAL.
+//   - A failed sync leaves the WAL's state unknown (the kernel may have dropped the pages it
+//     could not write and would report the next sync clean): the batches it was to cover are
+//     answered the error, and from then on every write of this DB is refused with it, before
+//     any statement runs; reads go on (they may see those writes, answered as failed).
+//     Background checkpoints stop too, so that no page of unknown state is copied into the
+//     database file. Only a restart, which recovers from what is on disk, writes again. The
+//     failure is logged.
+//   - SQLite removes the WAL file only when the last connection to the file closes (it must
+//     get the database file's EXCLUSIVE lock, which every open connection's SHARED lock
+//     prevents); otherwise it reuses the file in place, writing from its start again after a
+//     checkpoint, on the same inode (it truncates it only for journal_size_limit, not set, or
+//     a TRUNCATE checkpoint, in place too). Should the WAL's name come to point at another file
+//     (removed from outside, or recreated after every connection of this process closed), the
+//     syncer syncs the old descriptor once more and opens the new file, where the writer's
+//     commits go from then on (walFile.sync).
+//   - Readers may see a batch between its COMMIT and its sync, and then answer as they would
+//     a millisecond later. Only a power loss in that millisecond makes a difference: the write
+//     is undone though a reader acted on it. Such a write came from a request entitled to it,
+//     whose caller was never told it succeeded (SPEC §5 asks no more), and the reader learns
+//     nothing that caller had not been given (a new session's token is only in its caller's
+//     answer). Keeping batches from view would need the write lock held through the sync, the
+//     very wait this pipeline removes.
+//   - Close drains: every request taken gets its answer after its sync.
 
 // maxBatch bounds how many transactions share one commit.
 const maxBatch = 64
@@ -45,33 +90,81 @@ type committer struct {
 	db   *sql.DB
 	conn *sql.Conn
 	w    *stmtCache
+
+	// wal is the -wal file, synced by the syncer; syncWAL is its sync (tests replace it
+	// before the first write).
+	wal     *walFile
+	syncWAL func() error
+
+	mu        sync.Mutex
+	committed uint64        // COMMITs made by the writer
+	synced    uint64        // of which the last sync that succeeded covers this many
+	pending   []*commitReq  // committed, waiting for a sync
+	spare     []*commitReq  // the syncer's last list, for reuse (the syncer's own)
+	broken    error         // set by a failed sync: every later write answers it
+	wake      chan struct{} // capacity 1: pending has something new
+	drain     chan struct{} // closed when the committer has stopped
+	syncerWG  sync.WaitGroup
 }
 
 var errClosed = errors.New("sqlite: closed")
 
-func (db *DB) startCommitter(ctx context.Context) error {
-	db.c = &committer{reqs: make(chan *commitReq), quit: make(chan struct{}), db: db.w}
-	if _, err := db.c.writer(ctx); err != nil {
+// errSyncFailed is wrapped by every write's error after a failed sync of the WAL.
+var errSyncFailed = errors.New("sqlite: syncing the WAL to disk failed; this database refuses writes until the server restarts")
+
+func (db *DB) startCommitter(ctx context.Context, path string) error {
+	c := &committer{
+		reqs:  make(chan *commitReq),
+		quit:  make(chan struct{}),
+		db:    db.w,
+		wake:  make(chan struct{}, 1),
+		drain: make(chan struct{}),
+	}
+	db.c = c
+	if _, err := c.writer(ctx); err != nil {
 		return err
 	}
-	db.c.wg.Add(1)
+	// The writer has read the file in WAL mode, so its WAL file exists. The descriptor is
+	// opened now, before any write of ours: a write-back error is reported to every
+	// descriptor open when it happens.
+	wal, err := openWAL(path + "-wal")
+	if err != nil {
+		c.w.close()
+		c.conn.Close()
+		return err
+	}
+	c.wal, c.syncWAL = wal, wal.sync
+	c.wg.Add(1)
 	go db.commitLoop()
+	c.syncerWG.Add(1)
+	go c.syncLoop()
 	return nil
 }
 
 func (db *DB) stopCommitter() {
-	db.c.once.Do(func() {
-		close(db.c.quit)
-		db.c.wg.Wait()
-		if db.c.w != nil {
-			db.c.w.close()
-			db.c.conn.Close()
+	c := db.c
+	c.once.Do(func() {
+		close(c.quit)
+		c.wg.Wait()
+		close(c.drain)
+		c.syncerWG.Wait()
+		if c.w != nil {
+			c.w.close()
+			c.conn.Close()
 		}
+		c.wal.close()
 	})
 }
 
+// failed answers the error every write answers after a failed sync, or nil.
+func (c *committer) failed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.broken
+}
+
 // inTx runs fn with queries bound to a write transaction, shared with the other transactions
-// waiting at the same moment, and answers once that transaction is committed.
+// waiting at the same moment, and answers once that transaction is committed and synced.
 func (db *DB) inTx(ctx context.Context, fn func(q sqlstore.Queries) error) error {
 	r := &commitReq{ctx: ctx, fn: fn, done: make(chan struct{})}
 	select {
@@ -81,7 +174,7 @@ func (db *DB) inTx(ctx context.Context, fn func(q sqlstore.Queries) error) error
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	<-r.done // once taken, a request always finishes: fn may be running
+	<-r.done // once taken, a request always finishes: fn may be running, or its sync
 	if r.pval != nil {
 		panic(r.pval)
 	}
@@ -89,37 +182,116 @@ func (db *DB) inTx(ctx context.Context, fn func(q sqlstore.Queries) error) error
 }
 
 func (db *DB) commitLoop() {
-	defer db.c.wg.Done()
+	c := db.c
+	defer c.wg.Done()
+	batch := make([]*commitReq, 0, maxBatch)
 	for {
 		var first *commitReq
 		select {
-		case first = <-db.c.reqs:
-		case <-db.c.quit:
+		case first = <-c.reqs:
+		case <-c.quit:
 			return
 		}
-		batch := []*commitReq{first}
+		batch = append(batch[:0], first)
 	more:
 		for len(batch) < maxBatch {
 			select {
-			case r := <-db.c.reqs:
+			case r := <-c.reqs:
 				batch = append(batch, r)
 			default:
 				break more
 			}
 		}
-		db.runBatch(batch)
-		for _, r := range batch {
-			close(r.done)
+		if err := c.failed(); err != nil {
+			fail(batch, err) // no statement runs after a failed sync
+		} else {
+			db.runBatch(batch)
+		}
+		c.handOver(batch)
+		clear(batch) // the answered requests are the callers' again
+	}
+}
+
+// runBatch runs the batch's fns and commits them; every request gets its own outcome, and none
+// is answered. Most batches are one transaction; one that is lost under a fn (below) ends
+// there, and the fns after it run in a new one.
+func (db *DB) runBatch(batch []*commitReq) {
+	for len(batch) > 0 {
+		batch = db.runTx(batch)
+	}
+}
+
+// handOver passes a run batch to the syncer, or answers it at once when no commit of this
+// writer is waiting for a sync (the batch wrote nothing, and what it read is on disk) or when
+// a sync has failed.
+func (c *committer) handOver(batch []*commitReq) {
+	c.mu.Lock()
+	if c.broken == nil && c.committed != c.synced {
+		c.pending = append(c.pending, batch...)
+		c.mu.Unlock()
+		select {
+		case c.wake <- struct{}{}:
+		default: // the syncer is due to look already
+		}
+		return
+	}
+	err := c.broken
+	c.mu.Unlock()
+	answer(batch, err)
+}
+
+// syncLoop syncs the WAL for the batches handed over and answers them, until the committer has
+// stopped and every batch is answered.
+func (c *committer) syncLoop() {
+	defer c.syncerWG.Done()
+	for {
+		select {
+		case <-c.wake:
+			c.syncPending()
+		case <-c.drain:
+			c.syncPending() // the committer has stopped: this is the last batch
+			return
 		}
 	}
 }
 
-// runBatch runs the batch's fns and commits them; every request gets its own outcome. Most
-// batches are one transaction; one that is lost under a fn (below) ends there, and the fns after
-// it run in a new one.
-func (db *DB) runBatch(batch []*commitReq) {
-	for len(batch) > 0 {
-		batch = db.runTx(batch)
+// syncPending syncs the WAL once for every commit made so far and answers the batches waiting.
+func (c *committer) syncPending() {
+	c.mu.Lock()
+	batch, target, err := c.pending, c.committed, c.broken
+	c.pending = c.spare[:0]
+	c.mu.Unlock()
+	defer func() { c.spare = batch[:0] }()
+	if len(batch) == 0 {
+		return
+	}
+	if err == nil {
+		// Every request of batch was handed over after its COMMIT returned, so this sync,
+		// started now, covers its frames.
+		err = c.syncWAL()
+	}
+	c.mu.Lock()
+	if err != nil && c.broken == nil {
+		c.broken = fmt.Errorf("%w: %w", errSyncFailed, err)
+		slog.Error("sqlite: syncing the WAL failed; every later write of this database is refused until a restart",
+			"file", c.wal.path, "err", err)
+	}
+	if c.broken == nil {
+		c.synced = target
+	}
+	err = c.broken
+	c.mu.Unlock()
+	answer(batch, err)
+	clear(batch) // the answered requests are the callers' again
+}
+
+// answer gives every request of batch its outcome: its own, or err when it has none.
+func answer(batch []*commitReq, err error) {
+	if err != nil {
+		fail(batch, err)
+	}
+	for _, r := range batch {
+		close(r.done)
 	}
 }
 
@@ -187,7 +359,11 @@ func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
 			err = errors.Join(err, rerr)
 		}
 		fail(batch, err)
+		return nil
 	}
+	db.c.mu.Lock()
+	db.c.committed++
+	db.c.mu.Unlock()
 	return nil
 }
 
@@ -217,6 +393,11 @@ func (c *committer) writer(ctx context.Context) (*stmtCache, error) {
 	if c.w == nil {
 		conn, err := c.db.Conn(ctx)
 		if err != nil {
+			return nil, fmt.Errorf("sqlite: writer: %w", err)
+		}
+		// This connection's commits are synced by the syncer instead (see above).
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
+			conn.Close()
 			return nil, fmt.Errorf("sqlite: writer: %w", err)
 		}
 		c.conn, c.w = conn, newStmtCache(conn, true)

@@ -1,12 +1,15 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -299,5 +302,331 @@ func TestLostTransaction(t *testing.T) {
 		if kept[a] != want {
 			t.Errorf("event %q kept = %v, want %v", a, kept[a], want)
 		}
+	}
+}
+
+// syncRecorder replaces a DB's sync of the WAL. Each sync reads, as it starts, the actions of
+// the events any reader sees (what was committed before it), then syncs for real unless told
+// to fail; before is called first, so that a test can hold a sync.
+type syncRecorder struct {
+	db     *DB
+	before func(n int) error // n counts the syncs from 1; an error fails the sync
+	mu     sync.Mutex
+	syncs  []map[string]bool // per finished sync, the actions committed before it started
+	real   func() error
+}
+
+func recordSyncs(t *testing.T, db *DB, before func(n int) error) *syncRecorder {
+	t.Helper()
+	s := &syncRecorder{db: db, before: before, real: db.c.syncWAL}
+	db.c.syncWAL = s.sync // before any write, so the syncer sees it (see syncWAL)
+	return s
+}
+
+func (s *syncRecorder) sync() error {
+	s.mu.Lock()
+	n := len(s.syncs) + 1
+	s.mu.Unlock()
+	seen, err := visibleActions(s.db)
+	if err != nil {
+		return err
+	}
+	if s.before != nil {
+		if err := s.before(n); err != nil {
+			return err
+		}
+	}
+	if err := s.real(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.syncs = append(s.syncs, seen)
+	s.mu.Unlock()
+	return nil
+}
+
+// covered tells whether a sync that has finished had started after action was committed.
+func (s *syncRecorder) covered(action string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, seen := range s.syncs {
+		if seen[action] {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *syncRecorder) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.syncs)
+}
+
+// visibleActions reads, on a reader connection, the actions of the committed events.
+func visibleActions(db *DB) (map[string]bool, error) {
+	rows, err := db.r.Query(`SELECT action FROM events`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, err
+		}
+		seen[a] = true
+	}
+	return seen, rows.Err()
+}
+
+// within waits for ch, failing the test when it does not come in a minute: a bound on a wait
+// that the code under test guarantees, never a measure of its speed.
+func within(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(time.Minute):
+		t.Fatalf("%s did not happen", what)
+	}
+}
+
+// TestAnsweredAfterItsSync runs many writers at once and checks that each was answered only
+// after a sync had run that started once its commit was visible: the sync covers it.
+func TestAnsweredAfterItsSync(t *testing.T) {
+	ctx := context.Background()
+	db, path := openFile(t)
+	rec := recordSyncs(t, db, nil)
+	const workers, each = 8, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				action := fmt.Sprint(w, "-", i)
+				err := db.inTx(ctx, addEvent(ctx, action))
+				if err == nil && !rec.covered(action) {
+					err = fmt.Errorf("%s was answered before a sync that covers its commit", action)
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// One sync answers several commits under load, never the reverse.
+	if n := rec.count(); n == 0 || n > workers*each {
+		t.Errorf("%d syncs for %d commits", n, workers*each)
+	}
+	t.Logf("%d syncs for %d commits", rec.count(), workers*each)
+	kept := eventActions(t, db, path)
+	if len(kept) != workers*each {
+		t.Errorf("%d events kept, want %d", len(kept), workers*each)
+	}
+}
+
+// TestNextBatchRunsDuringSync holds the first batch's sync: the next transaction runs and
+// commits meanwhile, and neither caller is answered until the syncs that cover them are done.
+func TestNextBatchRunsDuringSync(t *testing.T) {
+	ctx := context.Background()
+	db, path := openFile(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	rec := recordSyncs(t, db, func(n int) error {
+		if n == 1 {
+			close(entered)
+			<-release
+		}
+		return nil
+	})
+	resA, resB := make(chan error, 1), make(chan error, 1)
+	go func() { resA <- db.AddEvent(ctx, &store.Event{At: time.Unix(1, 0), Action: "a"}) }()
+	within(t, entered, "the first sync")
+	ranB := make(chan struct{})
+	go func() {
+		resB <- db.Update(ctx, func(q store.Queries) error {
+			if err := q.AddEvent(ctx, &store.Event{At: time.Unix(2, 0), Action: "b"}); err != nil {
+				return err
+			}
+			close(ranB)
+			return nil
+		})
+	}()
+	within(t, ranB, "the second transaction's fn, while the first sync is held,")
+	select {
+	case err := <-resA:
+		close(release)
+		t.Fatalf("the first write was answered (%v) while its sync was held", err)
+	case err := <-resB:
+		close(release)
+		t.Fatalf("the second write was answered (%v) before any sync after its commit", err)
+	default:
+	}
+	close(release)
+	if err := <-resA; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-resB; err != nil {
+		t.Fatal(err)
+	}
+	if !rec.covered("a") || !rec.covered("b") {
+		t.Errorf("answered without a covering sync: a %v, b %v", rec.covered("a"), rec.covered("b"))
+	}
+	kept := eventActions(t, db, path)
+	if !kept["a"] || !kept["b"] {
+		t.Errorf("events kept %v, want a and b", kept)
+	}
+}
+
+// TestSyncFailureFailsClosed fails the first sync while a second batch commits behind it:
+// both batches' callers are answered the failure, every later write is refused without its fn
+// running, and reads go on.
+func TestSyncFailureFailsClosed(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openFile(t)
+	defer db.Close()
+	if err := db.SetOption(ctx, "before", "1"); err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	defer slog.SetDefault(old)
+	diskErr := errors.New("EIO from the disk")
+	entered, release := make(chan struct{}), make(chan struct{})
+	syncs := 0
+	db.c.syncWAL = func() error {
+		if syncs++; syncs == 1 {
+			close(entered)
+			<-release
+		}
+		return diskErr
+	}
+	resA, resB := make(chan error, 1), make(chan error, 1)
+	go func() { resA <- db.SetOption(ctx, "a", "1") }()
+	within(t, entered, "the sync")
+	ranB := make(chan struct{})
+	go func() {
+		resB <- db.Update(ctx, func(q store.Queries) error {
+			defer close(ranB)
+			return q.SetOption(ctx, "b", "1")
+		})
+	}()
+	within(t, ranB, "the second transaction")
+	close(release)
+	for name, ch := range map[string]chan error{"a": resA, "b": resB} {
+		if err := <-ch; !errors.Is(err, errSyncFailed) || !errors.Is(err, diskErr) {
+			t.Errorf("write %s answered %v, want the sync's failure", name, err)
+		}
+	}
+	ran := false
+	err := db.Update(ctx, func(q store.Queries) error { ran = true; return nil })
+	if !errors.Is(err, errSyncFailed) || ran {
+		t.Errorf("Update after the failed sync answered %v (fn ran: %v), want the failure without running fn", err, ran)
+	}
+	if err := db.AddEvent(ctx, &store.Event{At: time.Unix(1, 0), Action: "later"}); !errors.Is(err, errSyncFailed) {
+		t.Errorf("a write after the failed sync answered %v, want the failure", err)
+	}
+	opts, err := db.Options(ctx)
+	if err != nil || opts["before"] != "1" {
+		t.Errorf("a read after the failed sync answered %v, %v; want the options", opts, err)
+	}
+	if syncs != 1 {
+		t.Errorf("%d syncs, want 1: nothing is synced after a failure", syncs)
+	}
+	if !strings.Contains(logged.String(), "syncing the WAL failed") || !strings.Contains(logged.String(), diskErr.Error()) {
+		t.Errorf("the failure was not logged: %q", logged.String())
+	}
+}
+
+// TestCloseDrains closes the store while a batch's sync is held and another batch, committed
+// behind it, waits for its own: Close waits, and both callers are answered after their syncs,
+// their writes kept.
+func TestCloseDrains(t *testing.T) {
+	ctx := context.Background()
+	db, path := openFile(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	rec := recordSyncs(t, db, func(n int) error {
+		if n == 1 {
+			close(entered)
+			<-release
+		}
+		return nil
+	})
+	resA, resB := make(chan error, 1), make(chan error, 1)
+	go func() { resA <- db.AddEvent(ctx, &store.Event{At: time.Unix(1, 0), Action: "a"}) }()
+	within(t, entered, "the sync")
+	ranB := make(chan struct{})
+	go func() {
+		resB <- db.Update(ctx, func(q store.Queries) error {
+			defer close(ranB)
+			return q.AddEvent(ctx, &store.Event{At: time.Unix(2, 0), Action: "b"})
+		})
+	}()
+	within(t, ranB, "the second transaction")
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	select {
+	case err := <-resA:
+		t.Fatalf("the write was answered (%v) while its sync was held", err)
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a taken write waited for its sync", err)
+	default:
+	}
+	// The committer has stopped: what it handed over is drained by the syncer alone.
+	within(t, db.c.drain, "the committer's stop")
+	close(release)
+	answered := make(chan struct{})
+	go func() {
+		for _, ch := range []chan error{closed, resA, resB} {
+			if err := <-ch; err != nil {
+				t.Errorf("Close or a write taken before it answered %v", err)
+			}
+		}
+		close(answered)
+	}()
+	within(t, answered, "the answers to Close and to both writes")
+	for _, a := range []string{"a", "b"} {
+		if !rec.covered(a) {
+			t.Errorf("write %s was answered without a covering sync", a)
+		}
+	}
+	if err := db.SetOption(ctx, "k", "v"); !errors.Is(err, errClosed) {
+		t.Errorf("a write after Close answered %v, want errClosed", err)
+	}
+	db2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	if seen, err := visibleActions(db2); err != nil || !seen["a"] || !seen["b"] {
+		t.Errorf("after reopening: %v, %v; want both writes kept", seen, err)
+	}
+}
+
+// TestWriterSyncsItself checks the connections' settings: the readers (and every connection
+// but the writer) sync their own commits; the writer leaves them to the syncer.
+func TestWriterSyncsItself(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openFile(t)
+	defer db.Close()
+	var reader, writer int
+	if err := db.r.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&reader); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(ctx, func(q store.Queries) error {
+		return q.(sqlstore.Queries).Executor().QueryRow(ctx, `PRAGMA synchronous`).Scan(&writer)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if reader != 2 || writer != 1 {
+		t.Errorf("synchronous: readers %d, writer %d; want 2 (FULL) and 1 (NORMAL)", reader, writer)
 	}
 }

@@ -25,9 +25,11 @@
 //
 // # Durability
 //
-// The journal is a WAL with synchronous=FULL: every commit is synced to disk before it is
-// answered, so after a crash or kill -9 nothing that was answered is lost (a used code stays
-// used, a recorded TOTP step stays recorded). foreign_keys is on for every connection.
+// The journal is a WAL, and every commit is synced to disk before it is answered, so after a
+// crash, a kill -9 or a power loss nothing that was answered is lost (a used code stays used, a
+// recorded TOTP step stays recorded). Every connection runs with synchronous=FULL but the
+// committer's writer, whose commits are synced by a goroutine of their own while the next
+// batch runs (commit.go). foreign_keys is on for every connection.
 //
 // Times are INTEGER unix nanoseconds (0 for the zero time, read back as the zero time.Time;
 // other times come back in UTC), booleans INTEGER 0/1 and byte strings BLOB.
@@ -118,7 +120,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 
 	db := &DB{w: w, r: r, rc: newStmtCache(r, false)}
-	if err := db.startCommitter(ctx); err != nil {
+	if err := db.startCommitter(ctx, path); err != nil {
 		r.Close()
 		w.Close()
 		return nil, err
@@ -190,7 +192,9 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Close() error {
 	db.stopCheckpoints()
 	db.stopCommitter()
-	db.checkpoint(context.Background())
+	if db.c.failed() == nil {
+		db.checkpoint(context.Background())
+	}
 	db.rc.close()
 	return errors.Join(db.r.Close(), db.w.Close())
 }
