@@ -7,36 +7,53 @@
 // 16i..16i+15), then to each of the 8 columns (column i is words 2i, 2i+1,
 // 2i+16, 2i+17, ..., 2i+112, 2i+113), and returns Z xor R.
 //
-// P works on 16 words v0..v15 seen as a 4x4 matrix. Each P here keeps the
-// matrix in four YMM registers, one matrix row of four words each:
+// P works on 16 words v0..v15 seen as a 4x4 matrix; a round is GB on its
+// four columns (v0, v4, v8, v12), ..., (v3, v7, v11, v15), then on its four
+// diagonals (v0, v5, v10, v15), (v1, v6, v11, v12), (v2, v7, v8, v13),
+// (v3, v4, v9, v14). GB is written once for four lanes of 64 bits, so each
+// step needs the words of four GB lined up lane by lane in four registers.
+//
+// Rows. A row is 16 consecutive words, loaded as four registers
 //
 //	A = v0  v1  v2  v3
 //	B = v4  v5  v6  v7
 //	C = v8  v9  v10 v11
 //	D = v12 v13 v14 v15
 //
-// so the four GB of the column step are one GB on A, B, C, D lane by lane.
-// For the diagonal step B, C and D are rotated left by one, two and three
-// lanes (VPERMQ), which lines up v5, v10, v15 under v0, and so on; they are
-// rotated back afterwards. Two P run interleaved to hide latencies.
+// so the column step is GB on A, B, C, D. For the diagonal step B, C and D
+// are rotated left by one, two and three lanes (VPERMQ), which puts v5,
+// v10, v15 under v0 and so on; they are rotated back afterwards. Up to three
+// rows run side by side, their instructions interleaved.
 //
-// For the rows of a block the four registers of a P are plain 32-byte loads.
-// For column i they are pairs of 16-byte loads: A is words 2i, 2i+1 (low
-// lane pair) and 2i+16, 2i+17 (high lane pair), B the same 32 words further,
-// and so on.
+// Columns. Two columns, c and c+1 (c even), are done together in eight
+// registers: register k holds words 16k+2c .. 16k+2c+3 of the block, that
+// is words v2k, v2k+1 of column c in its low half and of column c+1 in its
+// high half, a single 32-byte load. In each half
+//
+//	x0 = v0 v1    x2 = v4 v5    x4 = v8 v9     x6 = v12 v13
+//	x1 = v2 v3    x3 = v6 v7    x5 = v10 v11   x7 = v14 v15
+//
+// so the column step is GB on (x0, x2, x4, x6) and on (x1, x3, x5, x7). The
+// diagonal step is GB on (x0, v5 v6, x5, v15 v12) and on (x1, v7 v4, x4,
+// v13 v14), where the mixed pairs come from VPALIGNR, which works within
+// each half; four more VPALIGNR put them back.
 package main
 
 import (
+	"fmt"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
 )
 
-// matrix is the 4x4 word matrix of one P, one register per matrix row.
-type matrix struct{ a, b, c, d Register }
+// masks holds the VPSHUFB masks for the byte-wise rotations, in registers or
+// in memory.
+type masks struct{ rot24, rot16 Op }
 
-// masks holds the VPSHUFB masks for the byte-wise rotations.
-type masks struct{ rot24, rot16 Register }
+// rowGroups lists how many rows the row pass works on side by side, in
+// order (at most three fit in the 16 YMM registers).
+var rowGroups = []int{2, 3, 3}
 
 func main() {
 	ConstraintExpr("amd64,!purego")
@@ -50,89 +67,107 @@ func main() {
 		"out = G(in1, in2), or out ^= G(in1, in2) when xor is set. out may be the",
 		"same block as in1 or in2.",
 	)
+	compress(rot24, rot16)
+
+	Generate()
+}
+
+var ys = []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}
+
+// compress writes the body of G.
+func compress(rot24, rot16 Mem) {
 	out := Mem{Base: Load(Param("out"), GP64())}
 	in1 := Mem{Base: Load(Param("in1"), GP64())}
 	in2 := Mem{Base: Load(Param("in2"), GP64())}
+	xor := Load(Param("xor"), GP8())
 
-	// r holds R = X xor Y (or, for the xor form, R xor the old out), q the
-	// block after the row pass.
+	// r holds R = X xor Y, q the block after the row pass.
 	r := AllocLocal(2048)
 	q := r.Offset(1024)
 
-	m := masks{rot24: Y14, rot16: Y15}
-	VMOVDQU(rot24, m.rot24)
-	VMOVDQU(rot16, m.rot16)
-
+	// The row pass reads all of in1 and in2 and the column pass writes out,
+	// so out may be in1 or in2.
 	Comment("Rows: R = in1 xor in2 is kept for the end; P of each row goes to q.")
-	for row := 0; row < 8; row += 2 {
-		ms := matrices()
-		for k, mx := range ms {
-			for i, v := range mx.regs() {
-				off := 128*(row+k) + 32*i
+	m := masks{rot24: rot24, rot16: rot16}
+	row := 0
+	for _, n := range rowGroups {
+		// Matrix j of the group is row row+j, in ys[4j..4j+3]; its scratch
+		// register is ys[4n+j].
+		var a, b, c, d, t []Register
+		for j := range n {
+			a = append(a, ys[4*j])
+			b = append(b, ys[4*j+1])
+			c = append(c, ys[4*j+2])
+			d = append(d, ys[4*j+3])
+			t = append(t, ys[4*n+j])
+		}
+		for j := range n {
+			for i, v := range []Register{a[j], b[j], c[j], d[j]} {
+				off := 128*(row+j) + 32*i
 				VMOVDQU(in1.Offset(off), v)
 				VPXOR(in2.Offset(off), v, v)
 				VMOVDQU(v, r.Offset(off))
 			}
 		}
-		permute(ms, m)
-		for k, mx := range ms {
-			for i, v := range mx.regs() {
-				VMOVDQU(v, q.Offset(128*(row+k)+32*i))
+		gb(a, b, c, d, t, m)
+		rotateLanes(b, 1)
+		rotateLanes(c, 2)
+		rotateLanes(d, 3)
+		gb(a, b, c, d, t, m)
+		rotateLanes(b, 3)
+		rotateLanes(c, 2)
+		rotateLanes(d, 1)
+		for j := range n {
+			for i, v := range []Register{a[j], b[j], c[j], d[j]} {
+				VMOVDQU(v, q.Offset(128*(row+j)+32*i))
 			}
 		}
+		row += n
 	}
 
-	Comment("With xor, the old out is folded into R before any word of out is written.")
-	xor := Load(Param("xor"), GP8())
-	TESTB(xor, xor)
-	JZ(LabelRef("columns"))
-	for off := 0; off < 1024; off += 64 {
-		t0, t1 := Y0, Y1
-		VMOVDQU(r.Offset(off), t0)
-		VMOVDQU(r.Offset(off+32), t1)
-		VPXOR(out.Offset(off), t0, t0)
-		VPXOR(out.Offset(off+32), t1, t1)
-		VMOVDQU(t0, r.Offset(off))
-		VMOVDQU(t1, r.Offset(off+32))
-	}
-
-	Label("columns")
-	Comment("Columns: P of each column of q, xor R, to out.")
+	Comment("Columns: P of each column of q, xor R (and with xor the old out), to out.")
+	m = masks{rot24: Y14, rot16: Y15}
+	VMOVDQU(rot24, m.rot24)
+	VMOVDQU(rot16, m.rot16)
 	for col := 0; col < 8; col += 2 {
-		ms := matrices()
-		for k, mx := range ms {
-			for i, v := range mx.regs() {
-				off := 16*(col+k) + 256*i
-				VMOVDQU(q.Offset(off), v.(VecPhysical).AsX())
-				VINSERTI128(U8(1), q.Offset(off+128), v, v)
-			}
+		x := []Register{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7}
+		t := []Register{Y8, Y9}
+		for k, v := range x {
+			VMOVDQU(q.Offset(128*k+16*col), v)
 		}
-		permute(ms, m)
-		for k, mx := range ms {
-			for i, v := range mx.regs() {
-				off := 16*(col+k) + 256*i
-				t := Y8
-				VMOVDQU(r.Offset(off), t.AsX())
-				VINSERTI128(U8(1), r.Offset(off+128), t, t)
-				VPXOR(t, v, v)
-				VMOVDQU(v.(VecPhysical).AsX(), out.Offset(off))
-				VEXTRACTI128(U8(1), v, out.Offset(off+128))
-			}
+		gb([]Register{x[0], x[1]}, []Register{x[2], x[3]}, []Register{x[4], x[5]}, []Register{x[6], x[7]}, t, m)
+
+		// Diagonals: b1 = v5 v6, b2 = v7 v4, d1 = v15 v12, d2 = v13 v14.
+		// VPALIGNR $8, lo, hi, dst sets each half of dst to the high word of
+		// lo's half, then the low word of hi's half.
+		b1, b2, d1, d2 := t[0], x[3], t[1], x[7]
+		VPALIGNR(U8(8), x[2], x[3], b1)
+		VPALIGNR(U8(8), x[3], x[2], b2)
+		VPALIGNR(U8(8), x[7], x[6], d1)
+		VPALIGNR(U8(8), x[6], x[7], d2)
+		gb([]Register{x[0], x[1]}, []Register{b1, b2}, []Register{x[5], x[4]}, []Register{d1, d2}, []Register{x[2], x[6]}, m)
+		VPALIGNR(U8(8), b2, b1, x[2]) // v4 v5
+		VPALIGNR(U8(8), b1, b2, x[3]) // v6 v7
+		VPALIGNR(U8(8), d1, d2, x[6]) // v12 v13
+		VPALIGNR(U8(8), d2, d1, x[7]) // v14 v15
+
+		skip := fmt.Sprintf("noxor%d", col)
+		TESTB(xor, xor)
+		JZ(LabelRef(skip))
+		for k, v := range x {
+			VPXOR(out.Offset(128*k+16*col), v, v)
+		}
+		Label(skip)
+		for k, v := range x {
+			off := 128*k + 16*col
+			VPXOR(r.Offset(off), v, v)
+			VMOVDQU(v, out.Offset(off))
 		}
 	}
 
 	VZEROUPPER()
 	RET()
-
-	Generate()
 }
-
-// matrices returns the two matrices that P works on side by side, in Y0-Y7.
-func matrices() []matrix {
-	return []matrix{{Y0, Y1, Y2, Y3}, {Y4, Y5, Y6, Y7}}
-}
-
-func (m matrix) regs() []Register { return []Register{m.a, m.b, m.c, m.d} }
 
 // rotationMask declares a 32-byte VPSHUFB mask that rotates each 64-bit
 // word right by n bytes.
@@ -152,32 +187,8 @@ func rotationMask(name string, n int) Mem {
 	return mem
 }
 
-// permute applies P to each of the matrices, their instructions interleaved.
-func permute(ms []matrix, m masks) {
-	t := []Register{Y8, Y9}[:len(ms)]
-	pick := func(f func(matrix) Register) []Register {
-		rs := make([]Register, len(ms))
-		for i, mx := range ms {
-			rs[i] = f(mx)
-		}
-		return rs
-	}
-	a := pick(func(x matrix) Register { return x.a })
-	b := pick(func(x matrix) Register { return x.b })
-	c := pick(func(x matrix) Register { return x.c })
-	d := pick(func(x matrix) Register { return x.d })
-
-	gb(a, b, c, d, t, m)
-	rotateLanes(b, 1)
-	rotateLanes(c, 2)
-	rotateLanes(d, 3)
-	gb(a, b, c, d, t, m)
-	rotateLanes(b, 3)
-	rotateLanes(c, 2)
-	rotateLanes(d, 1)
-}
-
-// gb is GB of RFC 9106 §3.6 on each lane of a, b, c, d.
+// gb is GB of RFC 9106 §3.6 on each lane of a[i], b[i], c[i], d[i], for
+// all i at once, their instructions interleaved; t[i] is scratch.
 func gb(a, b, c, d, t []Register, m masks) {
 	mix(a, b, t)
 	xorShuffle(d, a, func(x Register) { VPSHUFD(U8(0xb1), x, x) }) // rotate right 32
