@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/twofold-auth/twofold/internal/argon2id"
 	"golang.org/x/crypto/argon2"
 
 	"context"
@@ -336,19 +337,26 @@ func (r *runner) fullSignIn(ctx context.Context, a *loadAccount, ws *workerStats
 	ws.whole.addOK(time.Since(start))
 }
 
-// floorHash is one hash of the floor: x/crypto's argon2id under p, with a fresh salt.
-func floorHash(p password.Params) error {
+// floorHash is one hash of the floor under p, with a fresh salt: x/crypto's argon2id with fresh
+// memory when m is nil, else Twofold's own in m, kept from one hash to the next as the server's
+// hashing workers keep theirs.
+func floorHash(p password.Params, m *argon2id.Memory) error {
 	salt := make([]byte, p.SaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return err
 	}
-	argon2.IDKey([]byte(loadPassword), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	if m == nil {
+		argon2.IDKey([]byte(loadPassword), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	} else {
+		m.Key([]byte(loadPassword), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	}
 	return nil
 }
 
 // floorResult is the argon2id floor: hashes at one cost, one goroutine per core.
 type floorResult struct {
 	params     password.Params
+	own        bool // Twofold's own argon2id, memory kept per goroutine, instead of x/crypto's
 	goroutines int
 	hashes     int
 	elapsed    time.Duration
@@ -357,9 +365,10 @@ type floorResult struct {
 }
 
 // measureFloor hashes under p on n goroutines for d (after one warm-up hash each) and answers
-// how many hashes were done. The hash is golang.org/x/crypto/argon2's IDKey, the reference that
-// SPEC §6's floor means, each with its own fresh memory, not the server's own argon2id.
-func measureFloor(ctx context.Context, p password.Params, n int, d time.Duration) (floorResult, error) {
+// how many hashes were done. The hash is golang.org/x/crypto/argon2's IDKey, the reference, each
+// with its own fresh memory; with own, Twofold's own argon2id with one Memory per goroutine,
+// as the server hashes.
+func measureFloor(ctx context.Context, p password.Params, own bool, n int, d time.Duration) (floorResult, error) {
 	var wg sync.WaitGroup
 	lat := make([][]time.Duration, n)
 	errc := make(chan error, n)
@@ -369,7 +378,12 @@ func measureFloor(ctx context.Context, p password.Params, n int, d time.Duration
 	var start time.Time
 	for i := range n {
 		wg.Go(func() {
-			err := floorHash(p) // warm-up
+			var m *argon2id.Memory
+			if own {
+				m = new(argon2id.Memory)
+				defer m.Release()
+			}
+			err := floorHash(p, m) // warm-up
 			ready.Done()
 			if err != nil {
 				errc <- err
@@ -379,7 +393,7 @@ func measureFloor(ctx context.Context, p password.Params, n int, d time.Duration
 			deadline := start.Add(d)
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				t := time.Now()
-				if err := floorHash(p); err != nil {
+				if err := floorHash(p, m); err != nil {
 					errc <- err
 					return
 				}
@@ -392,7 +406,7 @@ func measureFloor(ctx context.Context, p password.Params, n int, d time.Duration
 	start = time.Now()
 	close(begin)
 	wg.Wait()
-	r := floorResult{params: p, goroutines: n, elapsed: time.Since(start)}
+	r := floorResult{params: p, own: own, goroutines: n, elapsed: time.Since(start)}
 	if after, err := sampleCPU(0); err == nil && cpuErr == nil {
 		share := after.shareSince(before, false)
 		r.cpu = &share

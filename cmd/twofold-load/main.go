@@ -35,7 +35,8 @@
 //	        hold no bypass rule; accessDefaultPolicy is set to -policy (default two_factor).
 //	seed    only make sure -accounts accounts exist, and say how long that took
 //	floor   no server: argon2id hashes a second, one goroutine per core, with the reference
-//	        implementation (golang.org/x/crypto/argon2, fresh memory per hash)
+//	        implementation (golang.org/x/crypto/argon2, fresh memory per hash), or with
+//	        -floor-own Twofold's own argon2id with its memory kept, as the server hashes
 //
 // -db postgres://... seeds and runs against a PostgreSQL database instead (serve --db; the
 // environment's TWOFOLD_SECRET_KEY is the server key of both).
@@ -109,6 +110,7 @@ type config struct {
 	floor        float64         // the argon2id floor in hashes/s, for the full-mode target
 	policy       string          // forward mode: accessDefaultPolicy for the run
 	db           string          // the server's database URL (serve --db), "" for SQLite in the data folder
+	floorOwn     bool            // floor mode: Twofold's own argon2id instead of x/crypto's
 	argon2       string          // -argon2 as given
 	hashing      password.Params // the argon2id cost: the floor's, the seeded accounts' and serve --argon2
 }
@@ -136,6 +138,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	f.IntVar(&c.batch, "batch", defaultBatch, "accounts, or code and refresh token pairs in token mode, per seeding transaction")
 	f.StringVar(&c.policy, "policy", "two_factor", "forward mode: accessDefaultPolicy for the run, one_factor or two_factor")
 	f.StringVar(&c.db, "db", "", "the server's database, as serve --db (postgres://...; default SQLite in the data folder); TWOFOLD_SECRET_KEY must be set for PostgreSQL")
+	f.BoolVar(&c.floorOwn, "floor-own", false, "floor mode: hash with Twofold's own argon2id, one kept memory per goroutine, instead of x/crypto's")
 	f.StringVar(&c.argon2, "argon2", password.DefaultParams.String(),
 		"argon2id cost m=KIB,t=N,p=N: of the floor, of the seeded accounts, and serve --argon2 for a server the tool starts")
 	f.Float64Var(&c.floor, "floor", 0, "argon2id floor in hashes/s (from -mode floor), to check the full sign-in target")
@@ -260,7 +263,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch c.mode {
 	case "floor":
-		r, err := measureFloor(ctx, c.hashing, c.concurrency, c.duration)
+		r, err := measureFloor(ctx, c.hashing, c.floorOwn, c.concurrency, c.duration)
 		if err != nil {
 			return err
 		}

@@ -327,8 +327,12 @@ func writeTargets(w io.Writer, r *report) {
 func writeFloor(w io.Writer, r floorResult) {
 	s := summarize(r.latencies)
 	rate := r.rate()
-	fmt.Fprintf(w, "argon2id floor (x/crypto's IDKey at %s, %d goroutines): %d hashes in %.1fs = %.1f hashes/s\n",
-		r.params, r.goroutines, r.hashes, r.elapsed.Seconds(), rate)
+	impl := "x/crypto's IDKey"
+	if r.own {
+		impl = "Twofold's argon2id, memory kept"
+	}
+	fmt.Fprintf(w, "argon2id floor (%s at %s, %d goroutines): %d hashes in %.1fs = %.1f hashes/s\n",
+		impl, r.params, r.goroutines, r.hashes, r.elapsed.Seconds(), rate)
 	fmt.Fprintf(w, "one hash: p50 %s, p99 %s, max %s\n", ms(s.p50), ms(s.p99), ms(s.max))
 	if r.cpu != nil {
 		fmt.Fprintf(w, "CPU while hashing: %s\n", r.cpu)
