@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/twofold-auth/twofold/internal/store"
 	"github.com/twofold-auth/twofold/internal/store/sqlstore"
 )
 
@@ -72,12 +73,18 @@ import (
 const maxBatch = 64
 
 type commitReq struct {
-	ctx  context.Context
+	ctx context.Context
+	// fn, or sfn (Update's, given the same queries as a store.Queries), is the transaction.
 	fn   func(q sqlstore.Queries) error
+	sfn  func(q store.Queries) error
 	err  error
-	pval any // the value fn panicked with
-	done chan struct{}
+	pval any           // the value fn panicked with
+	done chan struct{} // capacity 1: receives once, when the request is answered
 }
+
+// commitReqs keeps answered requests for the next ones: a write allocates neither its request
+// nor its channel.
+var commitReqs = sync.Pool{New: func() any { return &commitReq{done: make(chan struct{}, 1)} }}
 
 type committer struct {
 	reqs chan *commitReq // unbuffered: a request is either taken by the loop or refused on close
@@ -166,19 +173,35 @@ func (c *committer) failed() error {
 // inTx runs fn with queries bound to a write transaction, shared with the other transactions
 // waiting at the same moment, and answers once that transaction is committed and synced.
 func (db *DB) inTx(ctx context.Context, fn func(q sqlstore.Queries) error) error {
-	r := &commitReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	return db.submit(ctx, fn, nil)
+}
+
+// submit runs fn or sfn as inTx does.
+func (db *DB) submit(ctx context.Context, fn func(q sqlstore.Queries) error, sfn func(q store.Queries) error) error {
+	r := commitReqs.Get().(*commitReq)
+	r.ctx, r.fn, r.sfn = ctx, fn, sfn
 	select {
 	case db.c.reqs <- r:
 	case <-db.c.quit:
+		r.recycle()
 		return errClosed
 	case <-ctx.Done():
+		r.recycle()
 		return ctx.Err()
 	}
 	<-r.done // once taken, a request always finishes: fn may be running, or its sync
-	if r.pval != nil {
-		panic(r.pval)
+	err, pval := r.err, r.pval
+	r.recycle() // answered: neither the committer nor the syncer holds it any more
+	if pval != nil {
+		panic(pval)
 	}
-	return r.err
+	return err
+}
+
+// recycle clears an answered (or never taken) request and keeps it for the next write.
+func (r *commitReq) recycle() {
+	r.ctx, r.fn, r.sfn, r.err, r.pval = nil, nil, nil, nil, nil
+	commitReqs.Put(r)
 }
 
 func (db *DB) commitLoop() {
@@ -291,7 +314,7 @@ func answer(batch []*commitReq, err error) {
 		fail(batch, err)
 	}
 	for _, r := range batch {
-		close(r.done)
+		r.done <- struct{}{} // r is its caller's again from here
 	}
 }
 
@@ -314,6 +337,7 @@ func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
 		return nil
 	}
 	q := sqlstore.New(flavor, w, nil)
+	var sq store.Queries = q // for Update's fns, made once
 	savepoints := len(batch) > 1
 	ok := 0
 	for i, r := range batch {
@@ -327,7 +351,11 @@ func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
 				return db.lost(batch, i)
 			}
 		}
-		r.pval, r.err = run(r.fn, q)
+		if r.sfn != nil {
+			r.pval, r.err = run(r.sfn, sq)
+		} else {
+			r.pval, r.err = run(r.fn, q)
+		}
 		succeeded := r.err == nil && r.pval == nil
 		if savepoints {
 			var err error
@@ -424,7 +452,7 @@ func (c *committer) rollback(ctx context.Context) error {
 }
 
 // run calls fn, turning a panic into a value for the caller to panic with again.
-func run(fn func(q sqlstore.Queries) error, q sqlstore.Queries) (pval any, err error) {
+func run[Q any](fn func(q Q) error, q Q) (pval any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			pval = v

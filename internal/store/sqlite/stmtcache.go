@@ -31,7 +31,7 @@ type stmtCache struct {
 	stmts           map[string]*sql.Stmt
 }
 
-var _ sqlstore.Executor = (*stmtCache)(nil)
+var _ sqlstore.IDExecutor = (*stmtCache)(nil)
 
 func newStmtCache(p preparer, uninterruptible bool) *stmtCache {
 	return &stmtCache{p: p, uninterruptible: uninterruptible, stmts: make(map[string]*sql.Stmt)}
@@ -43,7 +43,7 @@ func (c *stmtCache) stmt(ctx context.Context, query string) (context.Context, *s
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		ctx = context.WithoutCancel(ctx)
+		ctx = context.Background() // neither its cancellation nor its deadline: see above
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -73,6 +73,19 @@ func (c *stmtCache) Exec(ctx context.Context, query string, args ...any) (int64,
 		return 0, err
 	}
 	return rowsAffected(s.ExecContext(ctx, args...))
+}
+
+// ExecID runs an INSERT and answers the rowid of the row it made (sqlstore.IDExecutor).
+func (c *stmtCache) ExecID(ctx context.Context, query string, args ...any) (int64, error) {
+	ctx, s, err := c.stmt(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
 }
 
 func (c *stmtCache) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Scanner {

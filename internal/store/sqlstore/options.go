@@ -40,6 +40,15 @@ const (
 
 // AddEvent appends an audit event and sets its id.
 func (q Queries) AddEvent(ctx context.Context, e *store.Event) error {
+	if x, ok := q.x.(IDExecutor); ok {
+		id, err := x.ExecID(ctx, q.f.sql(`INSERT INTO events (at, actor, account, action, detail)
+			VALUES (?, ?, ?, ?, ?)`),
+			Nanos(e.At), e.Actor, e.User, e.Action, e.Detail)
+		if err == nil {
+			e.ID = id
+		}
+		return q.err("add event", err)
+	}
 	err := q.queryRow(ctx, `INSERT INTO events (at, actor, account, action, detail)
 		VALUES (?, ?, ?, ?, ?) RETURNING id`,
 		Nanos(e.At), e.Actor, e.User, e.Action, e.Detail).Scan(&e.ID)

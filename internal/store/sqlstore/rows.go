@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/store"
@@ -34,8 +36,41 @@ func ListText(l []string) string {
 	if len(l) == 0 {
 		return ""
 	}
-	b, _ := json.Marshal(l) // a []string always encodes
-	return string(b)
+	// The usual list (an amr, scopes) is of plain printable ASCII, which JSON writes as it is:
+	// written here in one allocation, the same text json.Marshal makes.
+	n := 1 + len(l)*3 // [ ] , and the quotes
+	for _, e := range l {
+		if !plainJSON(e) {
+			b, _ := json.Marshal(l) // a []string always encodes
+			return string(b)
+		}
+		n += len(e)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteByte('[')
+	for i, e := range l {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(e)
+		b.WriteByte('"')
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// plainJSON tells whether json.Marshal writes s between quotes as it is: printable ASCII but
+// the characters it escapes (the quote and backslash, and < > & as HTML-safe JSON does).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // List reads a stored list back; ” (and an empty array) is nil, as the store's values hold an
@@ -43,6 +78,9 @@ func ListText(l []string) string {
 func List(s string) ([]string, error) {
 	if s == "" {
 		return nil, nil
+	}
+	if l, ok := plainList(s); ok {
+		return l, nil
 	}
 	var l []string
 	if err := json.Unmarshal([]byte(s), &l); err != nil {
@@ -52,6 +90,38 @@ func List(s string) ([]string, error) {
 		return nil, nil
 	}
 	return l, nil
+}
+
+// plainList reads a list as ListText writes one of plain strings (["a","b"], printable ASCII,
+// no escapes, no spaces between), its strings sharing s's memory; ok is false for any other
+// text, which json.Unmarshal then reads.
+func plainList(s string) (l []string, ok bool) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '\\' {
+			return nil, false
+		}
+	}
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return nil, false
+	}
+	inner := s[1 : len(s)-1]
+	if inner == "" {
+		return nil, true
+	}
+	if len(inner) < 2 || inner[0] != '"' || inner[len(inner)-1] != '"' {
+		return nil, false
+	}
+	inner = inner[1 : len(inner)-1]
+	// Without a backslash every quote ends or starts a string, so the strings are what lies
+	// between "," separators, and none may hold a quote.
+	l = make([]string, 0, strings.Count(inner, `","`)+1)
+	for e := range strings.SplitSeq(inner, `","`) {
+		if strings.IndexByte(e, '"') >= 0 {
+			return nil, false
+		}
+		l = append(l, e)
+	}
+	return l, true
 }
 
 // GroupsText is how an account's groups are stored: ListText of the names sorted, each once.
@@ -81,67 +151,90 @@ const userSelect = UserColumns + `,
 	EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.user_id = users.id AND NOT w.disabled)`
 
 // userWithKey reads a row of userSelect.
-func userWithKey(s Scanner) (*store.User, error) {
-	var key bool
-	u, err := scanUser(s, &key)
-	if err != nil {
-		return nil, err
-	}
-	u.SecurityKey = key
-	return u, nil
-}
+func userWithKey(s Scanner) (*store.User, error) { return scanUser(s, true) }
 
 // User reads a row of UserColumns.
-func User(s Scanner) (*store.User, error) { return scanUser(s) }
+func User(s Scanner) (*store.User, error) { return scanUser(s, false) }
 
-// scanUser reads a row of UserColumns followed by extra.
-func scanUser(s Scanner, extra ...any) (*store.User, error) {
-	var (
-		u                                 store.User
-		passwordExpires, lockedUntil, cat int64
-		groups                            string
-	)
-	dest := append([]any{&u.ID, &u.Username, &u.Email, &u.Name, &u.Kind, &u.Source, &u.Role, &u.Disabled,
-		&u.PasswordHash, &u.PasswordTemporary, &passwordExpires,
+// userScan is what scanning an account's row needs besides the store.User itself: the columns
+// stored in another form, and the destinations. It is kept for the next scan (userScans), so
+// that reading an account allocates the store.User and what the driver hands back only.
+type userScan struct {
+	passwordExpires, lockedUntil, createdAt int64
+	groups                                  string
+	key                                     bool
+	dest                                    [23]any
+}
+
+var userScans = sync.Pool{New: func() any { return new(userScan) }}
+
+// scanUser reads a row of UserColumns, followed by the security-key column when withKey.
+func scanUser(s Scanner, withKey bool) (*store.User, error) {
+	u := new(store.User)
+	sc := userScans.Get().(*userScan)
+	defer func() {
+		*sc = userScan{}
+		userScans.Put(sc)
+	}()
+	sc.dest = [23]any{&u.ID, &u.Username, &u.Email, &u.Name, &u.Kind, &u.Source, &u.Role, &u.Disabled,
+		&u.PasswordHash, &u.PasswordTemporary, &sc.passwordExpires,
 		&u.TOTPKey, &u.TOTPKeyVersion, &u.TOTPLastStep, &u.BackupSalt,
-		&u.MFAFailures, &lockedUntil, &u.MFALockedForever, &u.Subject, &u.EmailVerified, &groups, &cat}, extra...)
-	err := s.Scan(dest...)
-	if err != nil {
+		&u.MFAFailures, &sc.lockedUntil, &u.MFALockedForever, &u.Subject, &u.EmailVerified, &sc.groups, &sc.createdAt,
+		&sc.key}
+	dest := sc.dest[:22]
+	if withKey {
+		dest = sc.dest[:23]
+	}
+	if err := s.Scan(dest...); err != nil {
 		return nil, err
 	}
-	if u.Groups, err = List(groups); err != nil {
+	var err error
+	if u.Groups, err = List(sc.groups); err != nil {
 		return nil, err
 	}
-	u.PasswordExpiresAt = Time(passwordExpires)
-	u.MFALockedUntil = Time(lockedUntil)
-	u.CreatedAt = Time(cat)
+	u.PasswordExpiresAt = Time(sc.passwordExpires)
+	u.MFALockedUntil = Time(sc.lockedUntil)
+	u.CreatedAt = Time(sc.createdAt)
 	u.TOTPKey = NilIfEmpty(u.TOTPKey)
 	u.BackupSalt = NilIfEmpty(u.BackupSalt)
-	return &u, nil
+	u.SecurityKey = withKey && sc.key
+	return u, nil
 }
 
 // SessionColumns are the columns Session reads, in order.
 const SessionColumns = `id_hash, user_id, done, mfa_passed, mfa_skipped, pending_key,
 	reauthenticated, sid, amr, mfa_required, return_to, created_at, last_seen_at, device_remembered`
 
+// sessionScan is what scanning a session's row needs besides the store.Session, kept for the
+// next scan as userScan is.
+type sessionScan struct {
+	amr                 string
+	createdAt, lastSeen int64
+	dest                [14]any
+}
+
+var sessionScans = sync.Pool{New: func() any { return new(sessionScan) }}
+
 // Session reads a row of SessionColumns.
 func Session(row Scanner) (*store.Session, error) {
-	var (
-		s             store.Session
-		amr           string
-		cat, lastSeen int64
-	)
-	err := row.Scan(&s.IDHash, &s.UserID, &s.Done, &s.MFAPassed, &s.MFASkipped, &s.PendingKey,
-		&s.Reauthenticated, &s.SID, &amr, &s.MFARequired, &s.ReturnTo, &cat, &lastSeen, &s.DeviceRemembered)
-	if err != nil {
+	s := new(store.Session)
+	sc := sessionScans.Get().(*sessionScan)
+	defer func() {
+		*sc = sessionScan{}
+		sessionScans.Put(sc)
+	}()
+	sc.dest = [14]any{&s.IDHash, &s.UserID, &s.Done, &s.MFAPassed, &s.MFASkipped, &s.PendingKey,
+		&s.Reauthenticated, &s.SID, &sc.amr, &s.MFARequired, &s.ReturnTo, &sc.createdAt, &sc.lastSeen, &s.DeviceRemembered}
+	if err := row.Scan(sc.dest[:]...); err != nil {
 		return nil, err
 	}
 	s.PendingKey = NilIfEmpty(s.PendingKey)
-	s.CreatedAt, s.LastSeenAt = Time(cat), Time(lastSeen)
-	if s.AMR, err = List(amr); err != nil {
+	s.CreatedAt, s.LastSeenAt = Time(sc.createdAt), Time(sc.lastSeen)
+	var err error
+	if s.AMR, err = List(sc.amr); err != nil {
 		return nil, err
 	}
-	return &s, nil
+	return s, nil
 }
 
 // Record reads a row of table t as copy-db exports it: the table's columns in their order.

@@ -32,6 +32,13 @@ type Executor interface {
 	QueryEach(ctx context.Context, each func(Scanner) error, query string, args ...any) error
 }
 
+// IDExecutor is an Executor that also answers the id of the row an INSERT made without a
+// RETURNING clause (SQLite's last rowid): a statement, cheaper than a query. The queries that
+// add a row use it where the Executor has it.
+type IDExecutor interface {
+	ExecID(ctx context.Context, query string, args ...any) (int64, error)
+}
+
 // Rows is a query's result in either driver, as Each reads it.
 type Rows interface {
 	Scanner
