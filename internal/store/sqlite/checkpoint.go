@@ -15,6 +15,14 @@ import (
 // connection instead; PASSIVE never waits for readers or the writer, so commits go on while it
 // runs. wal_autocheckpoint stays on the writer at a high value, only as a bound should the
 // goroutine fall behind.
+//
+// Measured with the pipelined commit (commit.go) on a verify-only load of about 2,500
+// requests a second on two cores, checkpointing every 50 ms, 100 ms, 250 ms or 2 s gave the
+// same p99 within the runs' noise, and no checkpoint at all a worse one (a longer WAL to
+// search). What does show in the p99 is the WAL never starting over while the writer is busy
+// (a checkpoint running beside it can never catch up with it, and SQLite starts the WAL over
+// only when every frame is copied back), so the writer's own wal_autocheckpoint, about once a
+// second at this load, copies in its COMMIT what arrived since the last tick (15-20 ms).
 
 const (
 	checkpointEvery = 250 * time.Millisecond
