@@ -52,6 +52,9 @@ import (
 var version = "dev"
 
 func main() {
+	// What logs through slog's default (the store's failed sync, the provider library) logs as
+	// the rest does: JSON on standard error.
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
