@@ -76,6 +76,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, log *slog.Logge
 	if pw != "" {
 		// Printed once, never through the logger.
 		fmt.Fprintf(stderr, "Made the first admin account \"admin\" (%s).\nTemporary password: %s\n", *adminEmail, pw)
+		// Hashing that password mapped one worker's argon2id memory (19 MiB at the default
+		// cost): give it back now rather than after the hasher's idle delay.
+		a.Hasher.Release()
 	}
 	log.Info("twofold listening", "addr", a.Addr(), "base_url", a.BaseURL, "version", version)
 	return a.Serve(ctx)

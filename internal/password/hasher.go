@@ -153,6 +153,14 @@ func (h *Hasher) sweep() {
 		return
 	}
 	h.sweeping = false
+	h.Release()
+}
+
+// Release gives back to the operating system the memory of every worker that is not hashing
+// now, as an idle Hasher does on its own after idleRelease; a later hash maps it again. A
+// server calls it after a hash at start (the first admin's password), so that it idles small
+// from the start.
+func (h *Hasher) Release() {
 	// Only the memories no hash is using are in mems; a hash that starts meanwhile waits for
 	// its memory the moment it takes to unmap them.
 	var held []*argon2id.Memory

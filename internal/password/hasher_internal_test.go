@@ -360,3 +360,25 @@ func TestHasherReleaseSparesMemoryInUse(t *testing.T) {
 	}
 	h.mems <- busy
 }
+
+// TestHasherReleaseNow: Release gives the workers' memory back at once, without waiting for
+// the idle delay, and the next hash still works.
+func TestHasherReleaseNow(t *testing.T) {
+	h := NewHasher(tinyParams, 2, time.Second, rand.Reader)
+	h.afterFunc = func(time.Duration, func()) {}
+	ctx := context.Background()
+	phc, err := h.Hash(ctx, "a long enough password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.held(t) == 0 {
+		t.Fatal("no memory held after a hash")
+	}
+	h.Release()
+	if got := h.held(t); got != 0 {
+		t.Fatalf("after Release the workers hold %d bytes", got)
+	}
+	if ok, err := h.Verify(ctx, "a long enough password", phc); !ok || err != nil {
+		t.Fatalf("Verify after Release: %v %v", ok, err)
+	}
+}
