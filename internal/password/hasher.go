@@ -58,14 +58,21 @@ type Hasher struct {
 	onWait   func()
 }
 
+// defaultWorkers is one hash at a time per p.Threads cores (at least one): a hash of several
+// lanes computes them on as many goroutines, so more workers than that would only hold more
+// memory, not hash faster.
+func defaultWorkers(p Params) int {
+	return max(1, runtime.NumCPU()/max(1, int(p.Threads)))
+}
+
 // NewHasher returns a Hasher that hashes new passwords under p, runs at most workers hashes at
-// once (runtime.NumCPU() when workers <= 0) and lets a caller wait at most maxWait for a free
+// once (one per p.Threads cores when workers <= 0) and lets a caller wait at most maxWait for a free
 // worker (with maxWait <= 0, a caller that finds every worker busy gets ErrBusy at once). Salts
 // come from rand (crypto/rand.Reader when nil), which the Hasher serialises, so it need not be
 // safe for concurrent use.
 func NewHasher(p Params, workers int, maxWait time.Duration, rand io.Reader) *Hasher {
 	if workers <= 0 {
-		workers = runtime.NumCPU()
+		workers = defaultWorkers(p)
 	}
 	// A dummy of zero salt and zero hash costs exactly the work of a real Verify, and a password
 	// matches it with probability 2^-(8*KeyLen); it needs no randomness, so it can be made here.

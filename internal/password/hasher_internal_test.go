@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -380,5 +381,25 @@ func TestHasherReleaseNow(t *testing.T) {
 	}
 	if ok, err := h.Verify(ctx, "a long enough password", phc); !ok || err != nil {
 		t.Fatalf("Verify after Release: %v %v", ok, err)
+	}
+}
+
+// TestDefaultWorkers: by default one hash runs per p.Threads cores, at least one, so that a
+// cost of several lanes does not map a buffer per core for no gain.
+func TestDefaultWorkers(t *testing.T) {
+	cpus := runtime.NumCPU()
+	for _, c := range []struct {
+		threads uint8
+		want    int
+	}{{1, cpus}, {2, max(1, cpus/2)}, {4, max(1, cpus/4)}, {64, max(1, cpus/64)}} {
+		p := DefaultParams
+		p.Threads = c.threads
+		h := NewHasher(p, 0, time.Second, rand.Reader)
+		if got := cap(h.slots); got != c.want {
+			t.Errorf("p=%d on %d CPUs: %d workers, want %d", c.threads, cpus, got, c.want)
+		}
+		if got := cap(h.mems); got != c.want {
+			t.Errorf("p=%d: %d memories for %d workers", c.threads, got, c.want)
+		}
 	}
 }
