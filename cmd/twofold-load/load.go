@@ -166,6 +166,11 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 		watch = watchMemory(pid, 50*time.Millisecond)
 	}
 
+	// Everything is seeded: the tool's own connections (and its store's background checkpoint)
+	// must not share the database file with the server while it is measured.
+	if err := db.Close(); err != nil {
+		return err
+	}
 	before, cpuErr := sampleCPU(pid)
 	var res loadResult
 	switch {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/account"
@@ -46,6 +47,9 @@ type database struct {
 	// hashing is the argon2id cost of the load accounts' password (-argon2), DefaultParams
 	// unless set: the cost the server runs at, so that no sign-in replaces the hash.
 	hashing password.Params
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // openDatabase opens the data folder's SQLite database (or, with dbURL, the database it names,
@@ -60,7 +64,11 @@ func openDatabase(ctx context.Context, data, dbURL string) (*database, error) {
 	return &database{app: a, st: a.Store, keys: a.Keys, hashing: password.DefaultParams}, nil
 }
 
-func (db *database) Close() error { return db.app.Close() }
+// Close closes the database once; later calls do nothing.
+func (db *database) Close() error {
+	db.closeOnce.Do(func() { db.closeErr = db.app.Close() })
+	return db.closeErr
+}
 
 // requireMFA makes internal accounts need MFA (the default), saying so when it had to change
 // the stored value.
