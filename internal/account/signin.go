@@ -552,22 +552,13 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 	return s.VerifyDevice(ctx, token, code, backup, DeviceRequest{})
 }
 
-// VerifyDevice is Verify that also remembers the browser when dev asks for it (SPEC §10):
-// the step then carries the device cookie.
-func (s *Service) VerifyDevice(ctx context.Context, token, code, backup string, dev DeviceRequest) (Step, error) {
-	p, err := parseProof(code, backup)
-	if err != nil {
-		return Step{}, err
-	}
-	si, err := s.load(ctx, token, StepVerify)
-	if err != nil {
-		return Step{}, err
-	}
-	if p.method() == MethodBackupCode && !si.opts.BackupCodesEnabled() {
-		return Step{}, errBackupCodesOff
-	}
+// verifySignIn is the "Verification Required" step with p, whatever its method (a code, a
+// backup code, a security key): checkSecondFactor checks it, and a success moves the sign-in
+// on, remembers the browser when dev asks for it, and runs after, when set, in the same
+// transaction.
+func (s *Service) verifySignIn(ctx context.Context, si *signin, p proof, dev DeviceRequest, after func(q store.Queries, u *store.User, step *Step) error) (Step, error) {
 	var step Step
-	err = s.checkSecondFactor(ctx, factorCheck{userID: si.user.ID, sess: si.sess, proof: p,
+	err := s.checkSecondFactor(ctx, factorCheck{userID: si.user.ID, sess: si.sess, proof: p,
 		ready: func(u *store.User) error {
 			if !hasSecondFactor(u, si.opts) { // reset by an admin since this sign-in began
 				return conflictStep(nextStep(u, si.sess, si.opts))
@@ -583,11 +574,34 @@ func (s *Service) VerifyDevice(ctx context.Context, token, code, backup string, 
 			if err := s.rememberDevice(ctx, q, u, si.opts, dev, &step); err != nil {
 				return err
 			}
-			if p.method() == MethodBackupCode {
-				return s.backupCodeUsed(ctx, q, u, si.opts, &step)
+			if after != nil {
+				return after(q, u, &step)
 			}
 			return nil
 		}})
+	return step, err
+}
+
+// VerifyDevice is Verify that also remembers the browser when dev asks for it (SPEC §10):
+// the step then carries the device cookie.
+func (s *Service) VerifyDevice(ctx context.Context, token, code, backup string, dev DeviceRequest) (Step, error) {
+	p, err := parseProof(code, backup)
+	if err != nil {
+		return Step{}, err
+	}
+	si, err := s.load(ctx, token, StepVerify)
+	if err != nil {
+		return Step{}, err
+	}
+	if p.method() == MethodBackupCode && !si.opts.BackupCodesEnabled() {
+		return Step{}, errBackupCodesOff
+	}
+	step, err := s.verifySignIn(ctx, si, p, dev, func(q store.Queries, u *store.User, step *Step) error {
+		if p.method() == MethodBackupCode {
+			return s.backupCodeUsed(ctx, q, u, si.opts, step)
+		}
+		return nil
+	})
 	if err != nil {
 		return Step{}, err
 	}

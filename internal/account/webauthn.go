@@ -260,22 +260,7 @@ func (s *Service) FinishKeySignInDevice(ctx context.Context, token string, crede
 		return Step{}, err
 	}
 	p := &keyAssertion{parsed: parsed, idHash: si.sess.IDHash, kind: ceremonyLogin}
-	var step Step
-	err = s.checkSecondFactor(ctx, factorCheck{userID: si.user.ID, sess: si.sess, proof: p,
-		ready: func(u *store.User) error {
-			if !hasSecondFactor(u, si.opts) { // reset by an admin since this sign-in began
-				return conflictStep(nextStep(u, si.sess, si.opts))
-			}
-			return nil
-		},
-		passed: func(q store.Queries, u *store.User) error {
-			si.sess.MFAPassed = true
-			var err error
-			if step, err = s.advanceWith(ctx, q, si.sess, u, si.opts, MethodSecurityKey, string(MethodSecurityKey)); err != nil {
-				return err
-			}
-			return s.rememberDevice(ctx, q, u, si.opts, dev, &step)
-		}})
+	step, err := s.verifySignIn(ctx, si, p, dev, nil)
 	s.clonedKey(ctx, si.user, p.cloned)
 	if err != nil {
 		return Step{}, err
