@@ -54,16 +54,7 @@ func (q Queries) RememberedDevice(ctx context.Context, tokenHash []byte) (*store
 
 // RememberedDevices lists the account's devices, oldest first.
 func (q Queries) RememberedDevices(ctx context.Context, userID int64) ([]*store.RememberedDevice, error) {
-	var ds []*store.RememberedDevice
-	err := q.each(ctx, func(row Scanner) error {
-		d, err := rememberedDevice(row)
-		ds = append(ds, d)
-		return err
-	}, `SELECT `+RememberedDeviceColumns+` FROM remembered_devices WHERE user_id = ? ORDER BY created_at, id`, userID)
-	if err != nil {
-		return nil, q.err("remembered devices", err)
-	}
-	return ds, nil
+	return list(ctx, q, "remembered devices", rememberedDevice, `SELECT `+RememberedDeviceColumns+` FROM remembered_devices WHERE user_id = ? ORDER BY created_at, id`, userID)
 }
 
 // TouchRememberedDevice writes when the device was last used.

@@ -39,17 +39,8 @@ func (q Queries) AddLogoutNotice(ctx context.Context, n *store.LogoutNotice) err
 
 // DueLogoutNotices answers up to limit notices due at now, the earliest due first.
 func (q Queries) DueLogoutNotices(ctx context.Context, now time.Time, limit int) ([]*store.LogoutNotice, error) {
-	var ns []*store.LogoutNotice
-	err := q.each(ctx, func(row Scanner) error {
-		n, err := logoutNotice(row)
-		ns = append(ns, n)
-		return err
-	}, `SELECT `+LogoutNoticeColumns+` FROM logout_notices WHERE next_at <= ? ORDER BY next_at, id LIMIT ?`,
+	return list(ctx, q, "due logout notices", logoutNotice, `SELECT `+LogoutNoticeColumns+` FROM logout_notices WHERE next_at <= ? ORDER BY next_at, id LIMIT ?`,
 		Nanos(now), limit)
-	if err != nil {
-		return nil, q.err("due logout notices", err)
-	}
-	return ns, nil
 }
 
 // ClaimLogoutNotice is one conditional write: of claims racing on one notice, the first moves

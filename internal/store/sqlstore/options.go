@@ -75,16 +75,7 @@ func (q Queries) Events(ctx context.Context, f store.EventFilter) ([]*store.Even
 	}
 	query += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
-	var es []*store.Event
-	err := q.each(ctx, func(row Scanner) error {
-		e, err := event(row)
-		es = append(es, e)
-		return err
-	}, query, args...)
-	if err != nil {
-		return nil, q.err("events", err)
-	}
-	return es, nil
+	return list(ctx, q, "events", event, query, args...)
 }
 
 // event reads a row of id, at, actor, account, action, detail.

@@ -69,16 +69,7 @@ func (q Queries) Client(ctx context.Context, id string) (*store.Client, error) {
 
 // Clients lists every client, newest first.
 func (q Queries) Clients(ctx context.Context) ([]*store.Client, error) {
-	var cs []*store.Client
-	err := q.each(ctx, func(row Scanner) error {
-		c, err := client(row)
-		cs = append(cs, c)
-		return err
-	}, `SELECT `+ClientColumns+` FROM clients ORDER BY created_at DESC, id DESC`)
-	if err != nil {
-		return nil, q.err("clients", err)
-	}
-	return cs, nil
+	return list(ctx, q, "clients", client, `SELECT `+ClientColumns+` FROM clients ORDER BY created_at DESC, id DESC`)
 }
 
 // UpdateClient writes every field of c except ID and CreatedAt.
@@ -375,16 +366,7 @@ func (q Queries) DeleteConsent(ctx context.Context, userID int64, clientID strin
 
 // Consents lists the person's consents, newest first.
 func (q Queries) Consents(ctx context.Context, userID int64) ([]*store.Consent, error) {
-	var cs []*store.Consent
-	err := q.each(ctx, func(row Scanner) error {
-		c, err := consent(row)
-		cs = append(cs, c)
-		return err
-	}, `SELECT `+ConsentColumns+` FROM consents WHERE user_id = ? ORDER BY created_at DESC, client_id`, userID)
-	if err != nil {
-		return nil, q.err("consents", err)
-	}
-	return cs, nil
+	return list(ctx, q, "consents", consent, `SELECT `+ConsentColumns+` FROM consents WHERE user_id = ? ORDER BY created_at DESC, client_id`, userID)
 }
 
 // ---- signing keys
@@ -410,16 +392,7 @@ func signingKeyValues(k *store.SigningKey) []any {
 
 // SigningKeys lists every signing key, newest first.
 func (q Queries) SigningKeys(ctx context.Context) ([]*store.SigningKey, error) {
-	var ks []*store.SigningKey
-	err := q.each(ctx, func(row Scanner) error {
-		k, err := signingKey(row)
-		ks = append(ks, k)
-		return err
-	}, `SELECT `+SigningKeyColumns+` FROM signing_keys ORDER BY created_at DESC, id DESC`)
-	if err != nil {
-		return nil, q.err("signing keys", err)
-	}
-	return ks, nil
+	return list(ctx, q, "signing keys", signingKey, `SELECT `+SigningKeyColumns+` FROM signing_keys ORDER BY created_at DESC, id DESC`)
 }
 
 // CreateSigningKey inserts k; ErrConflict when the id is taken.

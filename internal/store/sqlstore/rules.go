@@ -18,16 +18,7 @@ const accessRulesVersion = "access_rules_version"
 
 // AccessRules answers every rule, in position order.
 func (q Queries) AccessRules(ctx context.Context) ([]*store.AccessRule, error) {
-	var rs []*store.AccessRule
-	err := q.each(ctx, func(row Scanner) error {
-		r, err := accessRule(row)
-		rs = append(rs, r)
-		return err
-	}, `SELECT `+AccessRuleColumns+` FROM access_rules ORDER BY position`)
-	if err != nil {
-		return nil, q.err("access rules", err)
-	}
-	return rs, nil
+	return list(ctx, q, "access rules", accessRule, `SELECT `+AccessRuleColumns+` FROM access_rules ORDER BY position`)
 }
 
 // AccessRulesVersion answers the count of changes kept in meta, 0 before the first.

@@ -150,6 +150,20 @@ func (q Queries) each(ctx context.Context, fn func(Scanner) error, query string,
 	return q.x.QueryEach(ctx, fn, q.f.sql(query), args...)
 }
 
+// list answers every row of query, each read by scan; what names the query in an error.
+func list[T any](ctx context.Context, q Queries, what string, scan func(Scanner) (T, error), query string, args ...any) ([]T, error) {
+	var out []T
+	err := q.each(ctx, func(row Scanner) error {
+		v, err := scan(row)
+		out = append(out, v)
+		return err
+	}, query, args...)
+	if err != nil {
+		return nil, q.err(what, err)
+	}
+	return out, nil
+}
+
 func (q Queries) err(op string, err error) error { return q.f.MapErr(op, err) }
 
 // blob stores an empty byte slice as NULL.

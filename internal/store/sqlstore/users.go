@@ -66,16 +66,7 @@ func (q Queries) UserByName(ctx context.Context, username string) (*store.User, 
 
 // Users lists every account, newest first.
 func (q Queries) Users(ctx context.Context) ([]*store.User, error) {
-	var us []*store.User
-	err := q.each(ctx, func(row Scanner) error {
-		u, err := userWithKey(row)
-		us = append(us, u)
-		return err
-	}, `SELECT `+userSelect+` FROM users ORDER BY created_at DESC, id DESC`)
-	if err != nil {
-		return nil, q.err("users", err)
-	}
-	return us, nil
+	return list(ctx, q, "users", userWithKey, `SELECT `+userSelect+` FROM users ORDER BY created_at DESC, id DESC`)
 }
 
 // CountUsers counts accounts with the role ("" for all).

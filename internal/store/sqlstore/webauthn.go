@@ -59,16 +59,7 @@ func (q Queries) AddWebAuthnCredential(ctx context.Context, c *store.WebAuthnCre
 
 // WebAuthnCredentials lists the account's keys, oldest first.
 func (q Queries) WebAuthnCredentials(ctx context.Context, userID int64) ([]*store.WebAuthnCredential, error) {
-	var cs []*store.WebAuthnCredential
-	err := q.each(ctx, func(row Scanner) error {
-		c, err := webAuthnCredential(row)
-		cs = append(cs, c)
-		return err
-	}, `SELECT `+WebAuthnColumns+` FROM webauthn_credentials WHERE user_id = ? ORDER BY created_at, id`, userID)
-	if err != nil {
-		return nil, q.err("webauthn credentials", err)
-	}
-	return cs, nil
+	return list(ctx, q, "webauthn credentials", webAuthnCredential, `SELECT `+WebAuthnColumns+` FROM webauthn_credentials WHERE user_id = ? ORDER BY created_at, id`, userID)
 }
 
 // UpdateWebAuthnCredential writes what a use of the key changes.
