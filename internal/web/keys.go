@@ -98,25 +98,9 @@ func (h *Handler) verifyKey(w http.ResponseWriter, r *http.Request) error {
 	var st account.Step
 	if err == nil {
 		// The box "Remember this device" sits in the code's form; the script copies it here.
-		st, err = h.keys.FinishSignIn(r.Context(), h.token(r), c, account.DeviceRequest{
-			Remember: r.PostForm.Get("remember_device") != "", UserAgent: r.UserAgent()})
+		st, err = h.keys.FinishSignIn(r.Context(), h.token(r), c, deviceRequest(r))
 	}
-	if errs.Code(err) == errs.Locked {
-		h.locked(w, r, err)
-		return nil
-	}
-	if err != nil {
-		d, derr := h.verifySignInData(r)
-		if derr != nil {
-			return derr
-		}
-		h.renderForm(w, r, "verify", &view{Title: "Verification Required", InSignIn: true, Form: newForm(nil).fail(err, ""),
-			Data: d, Keys: d.SecurityKey.Offered}, err)
-		return nil
-	}
-	h.setCookie(w, st.Token)
-	h.setDeviceCookie(w, st)
-	return h.moveOn(w, r, st)
+	return h.verified(w, r, st, err, "")
 }
 
 // enrollKey finishes enrolment with a security key instead of the QR code; the backup codes

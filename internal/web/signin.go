@@ -346,9 +346,19 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	remember := r.PostForm.Get("remember_device") != ""
-	st, err := h.svc.VerifyDevice(r.Context(), h.token(r), r.PostForm.Get("code"), "",
-		account.DeviceRequest{Remember: remember, UserAgent: r.UserAgent()})
+	st, err := h.svc.VerifyDevice(r.Context(), h.token(r), r.PostForm.Get("code"), "", deviceRequest(r))
+	return h.verified(w, r, st, err, "code")
+}
+
+// deviceRequest is the "Remember this device" box of a "Verification Required" form.
+func deviceRequest(r *http.Request) account.DeviceRequest {
+	return account.DeviceRequest{Remember: r.PostForm.Get("remember_device") != "", UserAgent: r.UserAgent()}
+}
+
+// verified answers a "Verification Required" submission, a code or a security key's answer:
+// the locked page, the page again with err (on field when it is about the input), or the next
+// step with the session and device cookies.
+func (h *Handler) verified(w http.ResponseWriter, r *http.Request, st account.Step, err error, field string) error {
 	if errs.Code(err) == errs.Locked {
 		h.locked(w, r, err)
 		return nil
@@ -358,9 +368,9 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request) error {
 		if derr != nil {
 			return derr
 		}
-		d.Remember = remember
+		d.Remember = r.PostForm.Get("remember_device") != ""
 		h.renderForm(w, r, "verify", &view{Title: "Verification Required", InSignIn: true,
-			Form: codeError(err, "code"), Keys: d.SecurityKey.Offered, Data: d}, err)
+			Form: codeError(err, field), Keys: d.SecurityKey.Offered, Data: d}, err)
 		return nil
 	}
 	h.setCookie(w, st.Token)
