@@ -25,6 +25,7 @@ import (
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/app"
 	"github.com/twofold-auth/twofold/internal/app/apptest"
+	"github.com/twofold-auth/twofold/internal/browsertest"
 	"github.com/twofold-auth/twofold/internal/clock"
 	"github.com/twofold-auth/twofold/internal/store"
 )
@@ -67,26 +68,7 @@ func keyBrowser(t *testing.T) context.Context {
 	chromium := need(t, "chromium", "chromium-browser")
 	need(t, "oathtool")
 	need(t, "zbarimg")
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.WindowSize(1000, 800),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("chromium does not start: %v", err)
-	}
-	return bctx
+	return browsertest.Start(t, chromium)
 }
 
 // authenticator is a virtual authenticator of a tab: a security key that the browser finds
@@ -99,11 +81,11 @@ type authenticator struct {
 // plugIn enables the tab's WebAuthn domain (once is enough; again is harmless) and adds a
 // virtual authenticator.
 func (b *tab) plugIn() *authenticator {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
+	b.T.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, browsertest.Wait)
 	defer cancel()
 	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
-		b.t.Fatalf("WebAuthn.enable: %v", err)
+		b.T.Fatalf("WebAuthn.enable: %v", err)
 	}
 	res, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
 		Options: &webauthn.VirtualAuthenticatorOptions{
@@ -115,31 +97,31 @@ func (b *tab) plugIn() *authenticator {
 			AutomaticPresenceSimulation: true,
 		}})
 	if err != nil {
-		b.t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
+		b.T.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
 	}
 	return &authenticator{b: b, id: res.AuthenticatorID}
 }
 
 // unplug removes the authenticator: the key is lost.
 func (k *authenticator) unplug() {
-	k.b.t.Helper()
-	ctx, cancel := context.WithTimeout(k.b.ctx, browserWait)
+	k.b.T.Helper()
+	ctx, cancel := context.WithTimeout(k.b.Ctx, browsertest.Wait)
 	defer cancel()
 	if _, err := chromedp.Call(ctx, webauthn.RemoveVirtualAuthenticator,
 		webauthn.RemoveVirtualAuthenticatorParams{AuthenticatorID: k.id}); err != nil {
-		k.b.t.Fatalf("WebAuthn.removeVirtualAuthenticator: %v", err)
+		k.b.T.Fatalf("WebAuthn.removeVirtualAuthenticator: %v", err)
 	}
 }
 
 // credentials answers the credentials the authenticator holds, with their private keys and
 // signature counters.
 func (k *authenticator) credentials() []*webauthn.Credential {
-	k.b.t.Helper()
-	ctx, cancel := context.WithTimeout(k.b.ctx, browserWait)
+	k.b.T.Helper()
+	ctx, cancel := context.WithTimeout(k.b.Ctx, browsertest.Wait)
 	defer cancel()
 	res, err := chromedp.Call(ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: k.id})
 	if err != nil {
-		k.b.t.Fatalf("WebAuthn.getCredentials: %v", err)
+		k.b.T.Fatalf("WebAuthn.getCredentials: %v", err)
 	}
 	return res.Credentials
 }
@@ -167,37 +149,37 @@ var addCredential = cdp.Command[addCredentialParams, cdp.Empty]{Method: webauthn
 
 // add puts a copy of the credential c into the authenticator, with its counter as it was.
 func (k *authenticator) add(c *webauthn.Credential) {
-	k.b.t.Helper()
-	ctx, cancel := context.WithTimeout(k.b.ctx, browserWait)
+	k.b.T.Helper()
+	ctx, cancel := context.WithTimeout(k.b.Ctx, browsertest.Wait)
 	defer cancel()
 	params := addCredentialParams{AuthenticatorID: k.id}
 	params.Credential = keyCredential{CredentialID: c.CredentialID, IsResidentCredential: c.IsResidentCredential,
 		RpID: c.RpID, PrivateKey: c.PrivateKey, UserHandle: c.UserHandle, SignCount: c.SignCount,
 		BackupEligibility: c.BackupEligibility, BackupState: c.BackupState}
 	if _, err := chromedp.Call(ctx, addCredential, params); err != nil {
-		k.b.t.Fatalf("WebAuthn.addCredential: %v", err)
+		k.b.T.Fatalf("WebAuthn.addCredential: %v", err)
 	}
 }
 
 // scripts turns the pages' JavaScript on or off, as a person may in their browser.
 func (b *tab) scripts(on bool) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
+	b.T.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, browsertest.Wait)
 	defer cancel()
 	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled,
 		emulation.SetScriptExecutionDisabledParams{Value: !on}); err != nil {
-		b.t.Fatalf("Emulation.setScriptExecutionDisabled: %v", err)
+		b.T.Fatalf("Emulation.setScriptExecutionDisabled: %v", err)
 	}
 }
 
 // pressKey presses a security key's button and waits for the page the browser goes to, which
 // webauthn.js asks for once the authenticator answered. It answers the page's status.
 func (b *tab) pressKey(sel string) int64 {
-	b.t.Helper()
+	b.T.Helper()
 	if !b.visible(sel) {
-		b.t.Fatalf("%s is hidden (webauthn.js did not run, or the browser cannot use a key here): %s", sel, b.text("main"))
+		b.T.Fatalf("%s is hidden (webauthn.js did not run, or the browser cannot use a key here): %s", sel, b.Text("main"))
 	}
-	return b.press(sel)
+	return b.Press(sel)
 }
 
 // mailed answers whether an email to addr whose subject holds subject is in the outbox.
@@ -240,35 +222,35 @@ func TestBrowserSecurityKeys(t *testing.T) {
 	if err := os.MkdirAll(screens, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b := &tab{t: t, ctx: bctx, app: a, screens: screens}
+	b := &tab{Tab: browsertest.Tab{T: t, Ctx: bctx}, app: a, screens: screens}
 	var secret string
 	var key *authenticator
 	var copied *webauthn.Credential
 
 	t.Run("a key added from the Security tab", func(t *testing.T) {
-		b.t = t
+		b.T = t
 		temp := a.addUser("kim", false)
 		b.signIn("kim", temp)
 		b.expectPath("/signin/enroll")
-		if !b.visible("#use-key") || b.visible("#key-needs-js") || b.text("#use-key") != "Use a security key instead" {
-			t.Errorf("enrolment does not offer a key: %s", b.text("main"))
+		if !b.visible("#use-key") || b.visible("#key-needs-js") || b.Text("#use-key") != "Use a security key instead" {
+			t.Errorf("enrolment does not offer a key: %s", b.Text("main"))
 		}
 		secret, _ = b.enrol("kim", false)
 		b.done()
 		b.newPassword()
 		b.open("/profile/security")
 		key = b.plugIn()
-		if b.text("#add-key") != "Add a security key" {
-			t.Fatalf("no \"Add a security key\": %s", b.text("main"))
+		if b.Text("#add-key") != "Add a security key" {
+			t.Fatalf("no \"Add a security key\": %s", b.Text("main"))
 		}
-		b.typeIn("#key_name", "Blue key")
-		b.typeIn("#key_password", chosenPassword)
+		b.TypeIn("#key_name", "Blue key")
+		b.TypeIn("#key_password", chosenPassword)
 		if status := b.pressKey("#add-key"); status != http.StatusOK {
-			t.Fatalf("adding the key answered %d: %s", status, b.text("main"))
+			t.Fatalf("adding the key answered %d: %s", status, b.Text("main"))
 		}
 		b.expectPath("/profile/security?m=key-added")
 		b.shot("40-security-keys")
-		if row := b.text("#key-list tbody tr"); !strings.Contains(row, "Blue key") || !strings.Contains(row, "Never") {
+		if row := b.Text("#key-list tbody tr"); !strings.Contains(row, "Blue key") || !strings.Contains(row, "Never") {
 			t.Errorf("the list of keys: %q", row)
 		}
 		if !a.mailed("kim@example.org", "Security key added") {
@@ -280,7 +262,7 @@ func TestBrowserSecurityKeys(t *testing.T) {
 	})
 
 	t.Run("signing in with the key", func(t *testing.T) {
-		b.t = t
+		b.T = t
 		for i := range 2 {
 			a.clock.Advance(time.Minute)
 			b.signOut()
@@ -288,11 +270,11 @@ func TestBrowserSecurityKeys(t *testing.T) {
 			b.expectPath("/signin/verify")
 			if i == 0 {
 				b.shot("41-verify-with-key")
-				if !eval[bool](b, `!!(document.getElementById("use-key").compareDocumentPosition(document.getElementById("code")) & Node.DOCUMENT_POSITION_FOLLOWING)`) {
+				if !browsertest.Eval[bool](&b.Tab, `!!(document.getElementById("use-key").compareDocumentPosition(document.getElementById("code")) & Node.DOCUMENT_POSITION_FOLLOWING)`) {
 					t.Errorf("\"Use your security key\" is not above the code field")
 				}
-				if b.text("#use-key") != "Use your security key" || b.visible("#key-needs-js") || !b.visible("#use-backup") {
-					t.Errorf("Verification Required: %s", b.text("main"))
+				if b.Text("#use-key") != "Use your security key" || b.visible("#key-needs-js") || !b.visible("#use-backup") {
+					t.Errorf("Verification Required: %s", b.Text("main"))
 				}
 				// The key as it is now: a copy of it keeps this counter while the key goes on.
 				copied = key.credentials()[0]
@@ -306,7 +288,7 @@ func TestBrowserSecurityKeys(t *testing.T) {
 		b.signOut()
 		b.signIn("kim", chosenPassword)
 		b.expectPath("/signin/verify")
-		b.do(chromedp.Click(chromedp.CSS("#remember-device")))
+		b.Do(chromedp.Click(chromedp.CSS("#remember-device")))
 		b.pressKey("#use-key")
 		b.expectPath("/profile?m=signedin")
 		a.clock.Advance(time.Minute)
@@ -315,42 +297,42 @@ func TestBrowserSecurityKeys(t *testing.T) {
 		b.expectPath("/profile?m=signedin")
 		a.setOption("mfaRememberDevice", "0") // the cookie is no longer honoured
 		b.open("/profile/security")
-		if row := b.text("#key-list tbody tr"); strings.Contains(row, "Never") {
+		if row := b.Text("#key-list tbody tr"); strings.Contains(row, "Never") {
 			t.Errorf("the key's last use is not shown: %q", row)
 		}
 	})
 
 	t.Run("without JavaScript: the code", func(t *testing.T) {
-		b.t = t
+		b.T = t
 		b.scripts(false)
 		defer b.scripts(true)
 		a.clock.Advance(time.Minute)
 		b.signOut()
 		b.signIn("kim", chosenPassword)
 		b.expectPath("/signin/verify")
-		if b.visible("#use-key") || !b.visible("#key-needs-js") || !strings.Contains(b.text("#key-needs-js"), "needs JavaScript") {
-			t.Errorf("without JavaScript: %s", b.text("main"))
+		if b.visible("#use-key") || !b.visible("#key-needs-js") || !strings.Contains(b.Text("#key-needs-js"), "needs JavaScript") {
+			t.Errorf("without JavaScript: %s", b.Text("main"))
 		}
 		b.shot("44-verify-without-javascript")
-		b.typeIn("#code", b.code(secret))
-		b.press(`form[action="/signin/verify"] button`)
+		b.TypeIn("#code", b.code(secret))
+		b.Press(`form[action="/signin/verify"] button`)
 		b.expectPath("/profile?m=signedin")
 	})
 
 	t.Run("the key lost: the authenticator app", func(t *testing.T) {
-		b.t = t
+		b.T = t
 		key.unplug()
 		a.clock.Advance(time.Minute)
 		b.signOut()
 		b.signIn("kim", chosenPassword)
 		b.expectPath("/signin/verify")
-		b.typeIn("#code", b.code(secret))
-		b.press(`form[action="/signin/verify"] button`)
+		b.TypeIn("#code", b.code(secret))
+		b.Press(`form[action="/signin/verify"] button`)
 		b.expectPath("/profile?m=signedin")
 	})
 
 	t.Run("a copy of the key with an older counter", func(t *testing.T) {
-		b.t = t
+		b.T = t
 		clone := b.plugIn()
 		defer clone.unplug()
 		clone.add(copied)
@@ -362,8 +344,8 @@ func TestBrowserSecurityKeys(t *testing.T) {
 			t.Errorf("the copy answered %d", status)
 		}
 		b.shot("42-cloned-key")
-		if !strings.Contains(b.text("#form-alert"), "refused") {
-			t.Errorf("the refusal: %s", b.text("main"))
+		if !strings.Contains(b.Text("#form-alert"), "refused") {
+			t.Errorf("the refusal: %s", b.Text("main"))
 		}
 		if !a.mailed("kim@example.org", "possible cloned key") {
 			t.Errorf("no mail about a possible cloned key")
@@ -373,24 +355,24 @@ func TestBrowserSecurityKeys(t *testing.T) {
 		if b.visible("#use-key") {
 			t.Errorf("a disabled key is still offered")
 		}
-		b.typeIn("#code", b.code(secret))
-		b.press(`form[action="/signin/verify"] button`)
+		b.TypeIn("#code", b.code(secret))
+		b.Press(`form[action="/signin/verify"] button`)
 		b.expectPath("/profile?m=signedin")
 		b.open("/profile/security")
-		if row := b.text("#key-list tbody tr"); !strings.Contains(row, "Disabled") {
+		if row := b.Text("#key-list tbody tr"); !strings.Contains(row, "Disabled") {
 			t.Errorf("the key is not listed as disabled: %q", row)
 		}
 	})
 
 	t.Run("the key removed with a code", func(t *testing.T) {
-		b.t = t
+		b.T = t
 		a.clock.Advance(time.Minute)
 		b.open("/profile/security")
-		b.typeIn("#key_code", b.code(secret))
-		b.press("#remove-key")
+		b.TypeIn("#key_code", b.code(secret))
+		b.Press("#remove-key")
 		b.expectPath("/profile/security?m=key-rm")
-		if b.text("#key-list") != "" {
-			t.Errorf("the key is still listed: %s", b.text("#key-list"))
+		if b.Text("#key-list") != "" {
+			t.Errorf("the key is still listed: %s", b.Text("#key-list"))
 		}
 		if !a.mailed("kim@example.org", "Security key removed") {
 			t.Errorf("no mail about the removed key")
@@ -398,7 +380,7 @@ func TestBrowserSecurityKeys(t *testing.T) {
 	})
 
 	t.Run("enrolment with a key instead of the QR code", func(t *testing.T) {
-		b.t = t
+		b.T = t
 		b.signOut()
 		k := b.plugIn()
 		defer k.unplug()
@@ -407,10 +389,10 @@ func TestBrowserSecurityKeys(t *testing.T) {
 		b.expectPath("/signin/enroll")
 		b.shot("43-enroll-with-key")
 		if status := b.pressKey("#use-key"); status != http.StatusOK {
-			t.Fatalf("enrolment with a key answered %d: %s", status, b.text("main"))
+			t.Fatalf("enrolment with a key answered %d: %s", status, b.Text("main"))
 		}
-		if codes := b.texts("#codes code"); len(codes) != 5 {
-			t.Fatalf("%d backup codes shown: %s", len(codes), b.text("main"))
+		if codes := b.Texts("#codes code"); len(codes) != 5 {
+			t.Fatalf("%d backup codes shown: %s", len(codes), b.Text("main"))
 		}
 		b.done()
 		b.newPassword()
@@ -430,13 +412,13 @@ func TestBrowserSecurityKeys(t *testing.T) {
 		if status := b.pressKey("#use-key"); status != http.StatusUnauthorized {
 			t.Errorf("a key used from %s answered %d", other, status)
 		}
-		if !strings.Contains(b.text("#form-alert"), "refused") {
-			t.Errorf("the refusal at another origin: %s", b.text("main"))
+		if !strings.Contains(b.Text("#form-alert"), "refused") {
+			t.Errorf("the refusal at another origin: %s", b.Text("main"))
 		}
 	})
 
 	t.Run("a key as the first second factor, from the Security tab", func(t *testing.T) {
-		b.t = t
+		b.T = t
 		b.base = ""
 		b.signOut()
 		// An external account: MFA is optional for it, so it may skip enrolment.
@@ -446,18 +428,18 @@ func TestBrowserSecurityKeys(t *testing.T) {
 		}
 		b.signIn("max", a.tempPassword("max@example.org"))
 		b.expectPath("/signin/enroll")
-		b.press("#skip")
+		b.Press("#skip")
 		b.newPassword()
 		b.open("/profile/security")
 		k := b.plugIn()
 		defer k.unplug()
-		b.typeIn("#key_name", "Passkey")
-		b.typeIn("#key_password", chosenPassword)
+		b.TypeIn("#key_name", "Passkey")
+		b.TypeIn("#key_password", chosenPassword)
 		if status := b.pressKey("#add-key"); status != http.StatusOK {
-			t.Fatalf("adding the key answered %d: %s", status, b.text("main"))
+			t.Fatalf("adding the key answered %d: %s", status, b.Text("main"))
 		}
-		if codes := b.texts("#codes code"); len(codes) != 5 {
-			t.Fatalf("%d backup codes shown after the first key: %s", len(codes), b.text("main"))
+		if codes := b.Texts("#codes code"); len(codes) != 5 {
+			t.Fatalf("%d backup codes shown after the first key: %s", len(codes), b.Text("main"))
 		}
 		b.done()
 		b.expectPath("/profile/security?m=key-added")
@@ -470,29 +452,29 @@ func TestBrowserSecurityKeys(t *testing.T) {
 		// The key is max's only second factor: it regenerates the backup codes, and removes
 		// itself.
 		b.open("/profile/security")
-		b.do(chromedp.Click(chromedp.CSS("#regenerate-open")))
-		if !b.visible("#regenerate") || b.text("#regenerate-key") != "Use your security key" {
-			t.Fatalf("the Regenerate dialog offers no key: %s", b.text("#regenerate"))
+		b.Do(chromedp.Click(chromedp.CSS("#regenerate-open")))
+		if !b.visible("#regenerate") || b.Text("#regenerate-key") != "Use your security key" {
+			t.Fatalf("the Regenerate dialog offers no key: %s", b.Text("#regenerate"))
 		}
 		if status := b.pressKey("#regenerate-key"); status != http.StatusOK {
-			t.Fatalf("regenerating with the key answered %d: %s", status, b.text("main"))
+			t.Fatalf("regenerating with the key answered %d: %s", status, b.Text("main"))
 		}
-		if codes := b.texts("#codes code"); len(codes) != 5 {
-			t.Fatalf("%d backup codes shown after regenerating with the key: %s", len(codes), b.text("main"))
+		if codes := b.Texts("#codes code"); len(codes) != 5 {
+			t.Fatalf("%d backup codes shown after regenerating with the key: %s", len(codes), b.Text("main"))
 		}
 		b.done()
 		b.expectPath("/profile/security")
 		if status := b.pressKey("#remove-key-with-key"); status != http.StatusOK {
-			t.Fatalf("removing the key with itself answered %d: %s", status, b.text("main"))
+			t.Fatalf("removing the key with itself answered %d: %s", status, b.Text("main"))
 		}
 		b.expectPath("/profile/security?m=key-rm")
-		if b.text("#key-list") != "" {
-			t.Errorf("the key is still listed: %s", b.text("#key-list"))
+		if b.Text("#key-list") != "" {
+			t.Errorf("the key is still listed: %s", b.Text("#key-list"))
 		}
 	})
 
 	t.Run("mfaWebAuthn no", func(t *testing.T) {
-		b.t = t
+		b.T = t
 		b.base = ""
 		a.setOption("mfaWebAuthn", "no")
 		// lee's only second factor is a key: the sign-in enrols an app now.
@@ -500,13 +482,13 @@ func TestBrowserSecurityKeys(t *testing.T) {
 		b.signIn("lee", chosenPassword)
 		b.expectPath("/signin/enroll")
 		if b.visible("#use-key") || b.visible("#key-needs-js") {
-			t.Errorf("a key is offered while keys are turned off: %s", b.text("main"))
+			t.Errorf("a key is offered while keys are turned off: %s", b.Text("main"))
 		}
 		a.clock.Advance(time.Minute)
 		b.signOut()
 		b.signIn("kim", chosenPassword)
-		b.typeIn("#code", b.code(secret))
-		b.press(`form[action="/signin/verify"] button`)
+		b.TypeIn("#code", b.code(secret))
+		b.Press(`form[action="/signin/verify"] button`)
 		b.open("/profile/security")
 		if b.visible("#keys") || b.visible("#add-key") {
 			t.Errorf("the Security tab shows keys while they are turned off")
