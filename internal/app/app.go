@@ -66,7 +66,7 @@ type Config struct {
 	// Random is the service's and the new server key's source of randomness (crypto/rand).
 	Random io.Reader
 	// Hashing is argon2id's cost (password.DefaultParams); HashWorkers bounds the hashes run
-	// at once (one per core); HashWait is how long a caller may wait for a worker (2 seconds;
+	// at once (one per p.Threads cores); HashWait is how long a caller may wait for a worker (2 seconds;
 	// negative: not at all); Salts is where salts come from (crypto/rand).
 	Hashing     password.Params
 	HashWorkers int

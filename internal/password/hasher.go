@@ -124,7 +124,8 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 // apply, so hashes made under older params keep verifying.
 func (h *Hasher) Verify(ctx context.Context, pw, phc string) (bool, error) {
 	// Parse first: a malformed string should not take a worker, nor wait for one.
-	if _, _, _, err := decode(phc); err != nil {
+	p, salt, want, err := decode(phc)
+	if err != nil {
 		return false, err
 	}
 	release, err := h.acquire(ctx)
@@ -134,7 +135,7 @@ func (h *Hasher) Verify(ctx context.Context, pw, phc string) (bool, error) {
 	defer release()
 	m := <-h.mems
 	defer h.putBack(m)
-	return verifyIn(m, pw, phc)
+	return matches(m, pw, p, salt, want), nil
 }
 
 // putBack returns m to the workers' memories and schedules their release for when the

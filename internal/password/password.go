@@ -108,16 +108,17 @@ func encode(p Params, salt, key []byte) string {
 // ErrMalformedHash) only when phc cannot be parsed or asks for parameters out of bounds; a
 // wrong password is (false, nil).
 func Verify(pw, phc string) (bool, error) {
-	return verifyIn(nil, pw, phc)
-}
-
-// verifyIn is Verify computed in m (fresh memory when m is nil).
-func verifyIn(m *argon2id.Memory, pw, phc string) (bool, error) {
 	p, salt, want, err := decode(phc)
 	if err != nil {
 		return false, err
 	}
-	return subtle.ConstantTimeCompare(idKey(m, pw, salt, p), want) == 1, nil
+	return matches(nil, pw, p, salt, want), nil
+}
+
+// matches reports, in constant time, whether pw hashed under p and salt in m (fresh memory
+// when m is nil) is want.
+func matches(m *argon2id.Memory, pw string, p Params, salt, want []byte) bool {
+	return subtle.ConstantTimeCompare(idKey(m, pw, salt, p), want) == 1
 }
 
 // idKey is argon2id of pw and salt under p, in m's memory (fresh memory when m is nil).
