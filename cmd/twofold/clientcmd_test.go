@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"testing"
@@ -72,8 +73,8 @@ func TestCLIClients(t *testing.T) {
 		"--redirect-uri", "http://127.0.0.1:3000/cb", "--post-logout-redirect-uri", "https://grafana.example.com/",
 		"--backchannel-logout-uri", "https://grafana.example.com/logout", "--require-mfa", "--groups", "ops,dev", "--json")
 	id, secret := str(added, "client_id"), str(added, "client_secret")
-	if len(id) != 22 || len(secret) != 43 {
-		t.Fatalf("client add --json: client_id %q, client_secret %q; want 16 and 32 bytes of base64url", id, secret)
+	if raw, err := hex.DecodeString(id); err != nil || len(raw) != 16 || id != strings.ToLower(id) || len(secret) != 43 {
+		t.Fatalf("client add --json: client_id %q, client_secret %q; want 16 bytes of lowercase hex and 32 of base64url", id, secret)
 	}
 	if !bytes.Equal(storedSecretHash(t, data, id), sha(secret)) {
 		t.Errorf("the stored hash is not the SHA-256 of the printed secret")

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -31,7 +32,9 @@ const (
 	maxURIs       = 20
 	maxGroups     = 64
 	// clientIDBytes and clientSecretBytes are the random bytes of an id and of a secret
-	// (256 bits, SPEC §7), both written base64url without padding.
+	// (256 bits, SPEC §7). The id is written in lowercase hex, so that it never begins with
+	// "-" and reads as a value, not a flag, on a command line (client show ID); the secret
+	// is base64url without padding.
 	clientIDBytes     = 16
 	clientSecretBytes = 32
 )
@@ -262,10 +265,11 @@ func (p *Provider) AddClient(ctx context.Context, a account.Actor, spec ClientSp
 	if err != nil {
 		return nil, "", err
 	}
-	id, err := randomString(p.rand, clientIDBytes)
+	b, err := randomBytes(p.rand, clientIDBytes)
 	if err != nil {
 		return nil, "", err
 	}
+	id := hex.EncodeToString(b)
 	c := &store.Client{ID: id, Name: spec.Name, Public: spec.Public, RedirectURIs: spec.RedirectURIs,
 		PostLogoutRedirectURIs: spec.PostLogoutRedirectURIs, BackchannelLogoutURI: spec.BackchannelLogoutURI,
 		RequireMFA: spec.RequireMFA, SkipConsent: spec.SkipConsent, Groups: spec.Groups, CreatedAt: p.now()}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -162,6 +163,20 @@ func TestAddClientAdmits(t *testing.T) {
 	}
 }
 
+// TestClientIDNeverAFlag: a client id never begins with "-", whatever the random bytes, so
+// that "twofold client show ID" reads it as the id and not as an unknown flag. Bytes 0xfb
+// would begin with "-" in base64url.
+func TestClientIDNeverAFlag(t *testing.T) {
+	a := apptest.Open(t, app.Config{BaseURL: "http://127.0.0.1:8080", Random: bytes.NewReader(bytes.Repeat([]byte{0xfb}, 1<<16))})
+	v, _, err := a.Provider.AddClient(context.Background(), clAdmin, clSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.ClientID != strings.Repeat("fb", 16) {
+		t.Errorf("client_id %q, want the 16 random bytes in lowercase hex", v.ClientID)
+	}
+}
+
 // TestAddClient: a confidential client gets a random id and a 256-bit secret, shown once and
 // stored only as its SHA-256; a public one gets none. The view is the one JSON shape, with
 // lists that are never null and no hash. Only administrators may register, and every
@@ -176,9 +191,9 @@ func TestAddClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := base64.RawURLEncoding.DecodeString(v.ClientID)
-	if err != nil || len(id) != 16 {
-		t.Errorf("client_id %q is not 16 bytes of base64url: %v", v.ClientID, err)
+	id, err := hex.DecodeString(v.ClientID)
+	if err != nil || len(id) != 16 || v.ClientID != strings.ToLower(v.ClientID) {
+		t.Errorf("client_id %q is not 16 bytes of lowercase hex: %v", v.ClientID, err)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(secret)
 	if err != nil || len(raw) != 32 {

@@ -56,10 +56,19 @@ func digest(s string) []byte {
 	return h[:]
 }
 
-func randomString(r io.Reader, n int) (string, error) {
+func randomBytes(r io.Reader, n int) ([]byte, error) {
 	b := make([]byte, n)
 	if _, err := io.ReadFull(r, b); err != nil {
-		return "", fmt.Errorf("provider: random: %w", err)
+		return nil, fmt.Errorf("provider: random: %w", err)
+	}
+	return b, nil
+}
+
+// randomString is n random bytes in base64url without padding.
+func randomString(r io.Reader, n int) (string, error) {
+	b, err := randomBytes(r, n)
+	if err != nil {
+		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
