@@ -30,7 +30,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -166,33 +165,16 @@ func tail(out []byte, n int) string {
 
 // process is a program a test runs beside Twofold, with what it printed.
 type process struct {
+	*apptest.Process
 	name string
-	cmd  *exec.Cmd
-	out  *apptest.Logs
-	done chan struct{}
 }
 
 // startProcess runs bin with args until the test ends (SIGTERM, then SIGKILL after hang).
 func startProcess(t *testing.T, name, bin string, args ...string) *process {
 	t.Helper()
-	p := &process{name: name, cmd: exec.Command(bin, args...), out: &apptest.Logs{}, done: make(chan struct{})}
-	p.cmd.Env = apptest.ProcessEnv()
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(hang):
-			t.Errorf("%s did not stop within %s of SIGTERM", name, hang)
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
+	cmd := exec.Command(bin, args...)
+	cmd.Env = apptest.ProcessEnv()
+	return &process{Process: apptest.StartProcess(t, hang, name, cmd), name: name}
 }
 
 // waitHTTP waits until url answers 200, or fails t when the process ends or hang passes.
@@ -208,12 +190,12 @@ func (p *process) waitHTTP(t *testing.T, url string) {
 			}
 		}
 		select {
-		case <-p.done:
-			t.Fatalf("%s ended before %s answered:\n%s", p.name, url, p.out.String())
+		case <-p.Done():
+			t.Fatalf("%s ended before %s answered:\n%s", p.name, url, p.Printed())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer %s within %s (last: %v):\n%s", p.name, url, hang, err, p.out.String())
+			t.Fatalf("%s did not answer %s within %s (last: %v):\n%s", p.name, url, hang, err, p.Printed())
 		}
 	}
 }

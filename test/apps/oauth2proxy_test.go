@@ -85,7 +85,6 @@ func TestOAuth2Proxy(t *testing.T) {
 
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("oauth2-proxy printed:\n%s", proxy.out.String())
 			t.Logf("Twofold logged:\n%s", strings.Join(tf.Lines(), "\n"))
 		}
 	})

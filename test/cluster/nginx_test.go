@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twofold-auth/twofold/internal/app/apptest"
 	"github.com/twofold-auth/twofold/internal/options"
 )
 
@@ -105,37 +106,17 @@ http {
 	if out, err := exec.Command(bin, "-t", "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log")).CombinedOutput(); err != nil {
 		t.Fatalf("nginx -t: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"),
-		"-g", "daemon off; master_process off;")
-	out, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		out.Close()
-	})
+	p := apptest.StartProcess(t, hang, "nginx", exec.Command(bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"),
+		"-g", "daemon off; master_process off;"))
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
 		select {
-		case <-done:
+		case <-p.Done():
 			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
 			if strings.Contains(string(log), "Address already in use") {
 				return "", errPortTaken
 			}
-			t.Fatalf("nginx ended:\n%s", log)
+			t.Fatalf("nginx ended:\n%s%s", p.Printed(), log)
 		default:
 		}
 		// Only nginx's own answer counts: whatever took the port may answer /healthz too.

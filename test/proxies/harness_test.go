@@ -340,36 +340,12 @@ func (p *proxy) url(host, path string) string {
 // startProcess runs cmd until the test ends and waits until port answers HTTP.
 func startProcess(t *testing.T, name string, cmd *exec.Cmd, dir string, port int) {
 	t.Helper()
-	out, err := os.Create(filepath.Join(dir, name+".out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		out.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, name+".out"))
-			t.Logf("%s printed:\n%s", name, b)
-		}
-	})
+	p := apptest.StartProcess(t, hang, name, cmd)
 	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
 		select {
-		case <-done:
-			b, _ := os.ReadFile(filepath.Join(dir, name+".out"))
+		case <-p.Done():
 			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("%s ended:\n%s%s", name, b, log)
+			t.Fatalf("%s ended:\n%s%s", name, p.Printed(), log)
 		default:
 		}
 		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {

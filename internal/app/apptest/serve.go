@@ -14,13 +14,81 @@ import (
 	"time"
 )
 
+// Process is a program a test runs (Twofold, a proxy, an application) until the test ends.
+type Process struct {
+	Cmd  *exec.Cmd
+	name string
+	// out keeps what the program printed when the caller gave it nowhere else to print.
+	out  *Logs
+	done chan struct{}
+}
+
+// StartProcess starts cmd; the end of the test stops it (Stop). When cmd has neither Stdout
+// nor Stderr, both go to Printed, which the test's log shows should the test fail.
+func StartProcess(t testing.TB, hang time.Duration, name string, cmd *exec.Cmd) *Process {
+	t.Helper()
+	p := &Process{Cmd: cmd, name: name, done: make(chan struct{})}
+	if cmd.Stdout == nil && cmd.Stderr == nil {
+		p.out = &Logs{}
+		cmd.Stdout, cmd.Stderr = p.out, p.out
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.Stop(t, hang)
+		if t.Failed() && p.out != nil {
+			t.Logf("%s printed:\n%s", name, p.out)
+		}
+	})
+	return p
+}
+
+// Done is closed once the process has ended.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Printed answers what the process printed so far, when StartProcess keeps it.
+func (p *Process) Printed() string {
+	if p.out == nil {
+		return ""
+	}
+	return p.out.String()
+}
+
+// Kill sends SIGKILL, as a crash would, without waiting, so that it can cut a load at an exact
+// point; it is safe from any goroutine.
+func (p *Process) Kill() error {
+	if err := p.Cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	return nil
+}
+
+// Stop ends the process with SIGTERM (a clean shutdown), or SIGKILL when it has not ended within
+// hang; it does nothing when the process has ended.
+func (p *Process) Stop(t testing.TB, hang time.Duration) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(hang):
+		t.Errorf("%s did not stop within %s of SIGTERM", p.name, hang)
+		p.Cmd.Process.Kill()
+		<-p.done
+	}
+}
+
 // Serving is a `twofold serve` process that a test started with StartServe.
 type Serving struct {
-	Cmd *exec.Cmd
+	*Process
 	// Addr is HOST:PORT, from the process's "twofold listening" log line.
 	Addr string
 	log  *processLog
-	done chan struct{}
 }
 
 // StartServe runs binary with args (serve and its flags) in env, keeps what it logs line by
@@ -29,17 +97,13 @@ func StartServe(t testing.TB, hang time.Duration, binary string, env []string, a
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = env
-	s := &Serving{Cmd: cmd, log: &processLog{listening: make(chan string, 1)}, done: make(chan struct{})}
+	s := &Serving{log: &processLog{listening: make(chan string, 1)}}
 	cmd.Stdout = io.Discard
 	cmd.Stderr = s.log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	go func() { cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() { s.Stop(t, hang) })
+	s.Process = StartProcess(t, hang, "server", cmd)
 	select {
 	case s.Addr = <-s.log.listening:
-	case <-s.done:
+	case <-s.Done():
 		t.Fatalf("server exited before listening:\n%s", strings.Join(s.Lines(), "\n"))
 	case <-time.After(hang):
 		t.Fatalf("server did not log \"twofold listening\" within %s:\n%s", hang, strings.Join(s.Lines(), "\n"))
@@ -47,38 +111,8 @@ func StartServe(t testing.TB, hang time.Duration, binary string, env []string, a
 	return s
 }
 
-// Done is closed once the process has ended.
-func (s *Serving) Done() <-chan struct{} { return s.done }
-
 // Lines answers what the process logged so far, a line each.
 func (s *Serving) Lines() []string { return s.log.Lines() }
-
-// Kill sends SIGKILL, as a crash would, without waiting, so that it can cut a load at an exact
-// point; it is safe from any goroutine.
-func (s *Serving) Kill() error {
-	if err := s.Cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	return nil
-}
-
-// Stop ends the process with SIGTERM (a clean shutdown), or SIGKILL when it has not ended within
-// hang; it does nothing when the process has ended.
-func (s *Serving) Stop(t testing.TB, hang time.Duration) {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	s.Cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(hang):
-		t.Errorf("server did not stop within %s of SIGTERM", hang)
-		s.Cmd.Process.Kill()
-		<-s.done
-	}
-}
 
 // processLog collects a process's standard error line by line and notices the listening line.
 type processLog struct {
