@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twofold-auth/twofold/internal/app/apptest"
 )
 
 // userPassword is the password every account chooses at its first sign-in.
@@ -292,7 +294,7 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the end-to-end walk is long; CI runs it without -short")
 	}
-	tool := oathtool{needTool(t, "oathtool", "oathtool")}
+	tool := oathtool{apptest.Need(t, "oathtool")}
 	data := t.TempDir()
 	srv := startServer(t, data)
 	firstLog := srv.Serving

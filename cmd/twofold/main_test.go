@@ -398,20 +398,6 @@ func temporaryPassword(t *testing.T, data, addr string) string {
 	return pw
 }
 
-// needTool answers the path of a program the tests use; missing, it skips the test on a
-// developer's machine and fails it in CI.
-func needTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not found (install the Debian package %s): %v", name, pkg, err)
-		}
-		t.Skipf("%s not found (install the Debian package %s)", name, pkg)
-	}
-	return path
-}
-
 // oathtool computes TOTP codes with the real oathtool (OATH Toolkit).
 type oathtool struct{ path string }
 
@@ -631,7 +617,7 @@ func checkLog(t *testing.T, lines []string, plain func(line string) bool) {
 // step, so that no test depends on how quickly a busy machine gets the code to the server.
 func TestAuthenticatorCodesLastAWholeStep(t *testing.T) {
 	t.Parallel()
-	tool := oathtool{needTool(t, "oathtool", "oathtool")}
+	tool := oathtool{apptest.Need(t, "oathtool")}
 	const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 	base := int64(59_000_000) * period // the start of a step
 	for _, into := range []time.Duration{0, time.Second, 3 * time.Second, 4 * time.Second, 15 * time.Second,

@@ -65,9 +65,9 @@ func newKeyApp(t *testing.T) (a *testApp, other string) {
 // so the tests use one tab at a time.
 func keyBrowser(t *testing.T) context.Context {
 	t.Helper()
-	chromium := need(t, "chromium", "chromium-browser")
-	need(t, "oathtool")
-	need(t, "zbarimg")
+	chromium := apptest.Need(t, "chromium", "chromium-browser")
+	apptest.Need(t, "oathtool")
+	apptest.Need(t, "zbarimg")
 	return browsertest.Start(t, chromium)
 }
 

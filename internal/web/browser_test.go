@@ -34,26 +34,12 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/app/apptest"
 	"github.com/twofold-auth/twofold/internal/browsertest"
 
 	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/password"
 )
-
-// need answers the path of a program the test talks to, skipping (or, in CI, failing) without it.
-func need(t *testing.T, names ...string) string {
-	t.Helper()
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is required in CI (Debian: apt-get install -y chromium oathtool zbar-tools)", names[0])
-	}
-	t.Skipf("%s is not installed", names[0])
-	return ""
-}
 
 // docScreens are the screenshots committed under docs/screens/ and shown in the README.
 var docScreens = map[string]bool{
@@ -342,9 +328,9 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser test is long; CI runs it")
 	}
-	chromium := need(t, "chromium", "chromium-browser")
-	need(t, "oathtool")
-	need(t, "zbarimg")
+	chromium := apptest.Need(t, "chromium", "chromium-browser")
+	apptest.Need(t, "oathtool")
+	apptest.Need(t, "zbarimg")
 	start := time.Now()
 
 	screens := os.Getenv("TWOFOLD_SCREENS")

@@ -60,33 +60,6 @@ func long(t *testing.T) {
 	}
 }
 
-// need answers the path of a program the test talks to, skipping (or, in CI, failing) without it.
-func need(t *testing.T, names ...string) string {
-	t.Helper()
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is required in CI (Debian: apt-get install -y chromium oathtool)", names[0])
-	}
-	t.Skipf("%s is not installed", names[0])
-	return ""
-}
-
-// freePort answers a port of 127.0.0.1 that nothing listens on now. An application's address
-// must be known before it starts, to be registered in Twofold as its redirect URI.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // randomText answers n random bytes, base64url without padding.
 func randomText(t *testing.T, n int) string {
 	t.Helper()
@@ -213,7 +186,7 @@ type twofold struct {
 // --base-url (a loopback issuer may be http), SQLite and the outbox in a new data folder.
 func startTwofold(t *testing.T) *twofold {
 	t.Helper()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(apptest.FreePort(t)))
 	tf := &twofold{url: "http://" + addr, data: t.TempDir()}
 	tf.Serving = apptest.StartServe(t, hang, binary, apptest.ProcessEnv(),
 		"serve", "--addr", addr, "--base-url", tf.url, "--data", tf.data)

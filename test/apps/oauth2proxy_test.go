@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/twofold-auth/twofold/internal/app/apptest"
 	"github.com/twofold-auth/twofold/internal/browsertest"
 )
 
@@ -33,8 +34,8 @@ const chosenPassword = "violet tangerine orbit 1987"
 // the session and the consent.
 func TestOAuth2Proxy(t *testing.T) {
 	long(t)
-	chromium := need(t, "chromium", "chromium-browser")
-	need(t, "oathtool")
+	chromium := apptest.Need(t, "chromium", "chromium-browser")
+	apptest.Need(t, "oathtool")
 	proxyBin := goInstall(t, oauth2ProxyModule, oauth2ProxyVersion, "oauth2-proxy")
 	start := time.Now()
 
@@ -52,7 +53,7 @@ func TestOAuth2Proxy(t *testing.T) {
 	up := httptest.NewServer(wiki)
 	t.Cleanup(up.Close)
 
-	proxyAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	proxyAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(apptest.FreePort(t)))
 	proxyURL := "http://" + proxyAddr
 	clientID, clientSecret := tf.addClient(t, "Wonderland Wiki", proxyURL+"/oauth2/callback")
 	cookieSecret := randomText(t, 32) // 32 bytes, base64url: an AES-256 key

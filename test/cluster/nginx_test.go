@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -18,34 +17,6 @@ import (
 	"github.com/twofold-auth/twofold/internal/app/apptest"
 	"github.com/twofold-auth/twofold/internal/options"
 )
-
-// nginxBinary finds Debian's nginx (in /usr/sbin, which is not always on PATH). Without it the
-// test skips, or fails under CI, which installs it.
-func nginxBinary(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("nginx"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
-		return "/usr/sbin/nginx"
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("nginx is not installed: CI must run the load-balancer test (.ci/run installs it)")
-	}
-	t.Skip("nginx is not installed (Debian: apt-get install nginx)")
-	return ""
-}
-
-// freePort answers a loopback port that nothing listens on (nginx cannot listen on port 0).
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 var upstreamLine = regexp.MustCompile(`(?m)^(\s*server )127\.0\.0\.1:808[123]( .*;)$`)
 
@@ -73,7 +44,7 @@ func siteConfig(t *testing.T, port int, upstreams []string) string {
 	return strings.Replace(conf, "    listen 80;\n", fmt.Sprintf("    listen 127.0.0.1:%d;\n", port), 1)
 }
 
-// errPortTaken is startNginx's answer when another process took the port that freePort found
+// errPortTaken is startNginx's answer when another process took the port that apptest.FreePort found
 // free (other tests start servers at the same time): the caller tries another port.
 var errPortTaken = errors.New("the port was taken before nginx listened on it")
 
@@ -81,33 +52,8 @@ var errPortTaken = errors.New("the port was taken before nginx listened on it")
 // writes inside the test's temporary folder, and waits until it answers.
 func startNginx(t *testing.T, site string, port int) (string, error) {
 	t.Helper()
-	bin := nginxBinary(t)
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "twofold.conf"), []byte(site), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	main := fmt.Sprintf(`pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 512; }
-http {
-    access_log %[1]s/access.log;
-    client_body_temp_path %[1]s/client_body;
-    proxy_temp_path %[1]s/proxy;
-    fastcgi_temp_path %[1]s/fastcgi;
-    uwsgi_temp_path %[1]s/uwsgi;
-    scgi_temp_path %[1]s/scgi;
-    include %[1]s/twofold.conf;
-}
-`, dir)
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(main), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(bin, "-t", "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log")).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
-	}
-	p := apptest.StartProcess(t, hang, "nginx", exec.Command(bin, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log"),
-		"-g", "daemon off; master_process off;"))
+	p := apptest.StartNginx(t, hang, apptest.Need(t, "nginx"), dir, site)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
 		select {
@@ -133,11 +79,11 @@ http {
 	}
 }
 
-// TestNginxPortTaken checks startNginx on a port that another server took after freePort
-// found it free, as a server of a test running at the same time may: it answers errPortTaken
-// for the caller to try another port, even though that server answers /healthz as Twofold does.
+// TestNginxPortTaken checks startNginx on a port that another server took after
+// apptest.FreePort found it free, as a server of a test running at the same time may: it
+// answers errPortTaken for the caller to try another port, even though that server answers /healthz as Twofold does.
 func TestNginxPortTaken(t *testing.T) {
-	nginxBinary(t)
+	apptest.Need(t, "nginx")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -178,13 +124,13 @@ func requestsServed(t *testing.T, base, route string) int {
 // sign-in and a returning sign-in go through it, nginx spreads requests over every instance,
 // and the instances see the client's address, not nginx's, for the per-address limit.
 func TestNginx(t *testing.T) {
-	nginxBinary(t) // skip before starting anything when there is no nginx
+	apptest.Need(t, "nginx") // skip before starting anything when there is no nginx
 	c := newCluster(t, 3, "--trusted-proxies", "127.0.0.1")
 	c.mustCLI(t, "options", "set", "failedSignInsPerAddress", "2") // used at the end
 	optionSet := time.Now()
 	var lb string
 	for try := 1; ; try++ {
-		port := freePort(t)
+		port := apptest.FreePort(t)
 		var err error
 		if lb, err = startNginx(t, siteConfig(t, port, c.bases()), port); err == nil {
 			break

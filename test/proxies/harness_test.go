@@ -46,41 +46,14 @@ const hang = 2 * time.Minute
 // domain is the cookie domain; every host of the tests is below it.
 const domain = "example.test"
 
-// need answers the path of a program the test talks to, skipping (or, in CI, failing) without it.
+// need answers the path of a program the test talks to (apptest.Need); -short skips the tests
+// that start proxies and a browser.
 func need(t *testing.T, names ...string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts proxies and a browser")
 	}
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-		if p := filepath.Join("/usr/sbin", n); fileExists(p) {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is required in CI (.ci/run installs it)", names[0])
-	}
-	t.Skipf("%s is not installed", names[0])
-	return ""
-}
-
-func fileExists(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
-}
-
-// freePort answers a port of 127.0.0.1 that nothing listens on now (proxies cannot take 0).
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return apptest.Need(t, names...)
 }
 
 // ---- Twofold
@@ -337,23 +310,22 @@ func (p *proxy) url(host, path string) string {
 	return fmt.Sprintf("http://%s.%s:%d%s", host, domain, p.port, path)
 }
 
-// startProcess runs cmd until the test ends and waits until port answers HTTP.
-func startProcess(t *testing.T, name string, cmd *exec.Cmd, dir string, port int) {
+// listening waits until the proxy's process accepts connections on its port.
+func (p *proxy) listening(t *testing.T, proc *apptest.Process) {
 	t.Helper()
-	p := apptest.StartProcess(t, hang, name, cmd)
 	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
 		select {
-		case <-p.Done():
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("%s ended:\n%s%s", name, p.Printed(), log)
+		case <-proc.Done():
+			log, _ := os.ReadFile(filepath.Join(p.dir, "error.log"))
+			t.Fatalf("%s ended:\n%s%s", p.name, proc.Printed(), log)
 		default:
 		}
-		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p.port), time.Second); err == nil {
 			c.Close()
 			return
 		}
 		if time.Since(start) > hang {
-			t.Fatalf("%s does not listen on %d", name, port)
+			t.Fatalf("%s does not listen on %d", p.name, p.port)
 		}
 	}
 }
@@ -372,34 +344,8 @@ func nginxConfig(t *testing.T, port int, upstream, twofold string) string {
 func startNginx(t *testing.T, upstream, twofold string) *proxy {
 	t.Helper()
 	bin := need(t, "nginx")
-	p := &proxy{name: "nginx", port: freePort(t), dir: t.TempDir(), redirectsAll: true}
-	site := nginxConfig(t, p.port, upstream, twofold)
-	if err := os.WriteFile(filepath.Join(p.dir, "site.conf"), []byte(site), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	main := fmt.Sprintf(`pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log %[1]s/access.log;
-    client_body_temp_path %[1]s/client_body;
-    proxy_temp_path %[1]s/proxy;
-    fastcgi_temp_path %[1]s/fastcgi;
-    uwsgi_temp_path %[1]s/uwsgi;
-    scgi_temp_path %[1]s/scgi;
-    include %[1]s/site.conf;
-}
-`, p.dir)
-	conf := filepath.Join(p.dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(main), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	errLog := filepath.Join(p.dir, "error.log")
-	if out, err := exec.Command(bin, "-t", "-p", p.dir, "-c", conf, "-e", errLog).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
-	}
-	startProcess(t, "nginx", exec.Command(bin, "-p", p.dir, "-c", conf, "-e", errLog, "-g", "daemon off; master_process off;"),
-		p.dir, p.port)
+	p := &proxy{name: "nginx", port: apptest.FreePort(t), dir: t.TempDir(), redirectsAll: true}
+	p.listening(t, apptest.StartNginx(t, hang, bin, p.dir, nginxConfig(t, p.port, upstream, twofold)))
 	return p
 }
 
@@ -417,7 +363,7 @@ func caddyConfig(t *testing.T, port int, upstream, twofold string) string {
 func startCaddy(t *testing.T, upstream, twofold string) *proxy {
 	t.Helper()
 	bin := need(t, "caddy")
-	p := &proxy{name: "caddy", port: freePort(t), dir: t.TempDir()}
+	p := &proxy{name: "caddy", port: apptest.FreePort(t), dir: t.TempDir()}
 	conf := filepath.Join(p.dir, "Caddyfile")
 	if err := os.WriteFile(conf, []byte(caddyConfig(t, p.port, upstream, twofold)), 0o600); err != nil {
 		t.Fatal(err)
@@ -430,7 +376,7 @@ func startCaddy(t *testing.T, upstream, twofold string) *proxy {
 	}
 	cmd := exec.Command(bin, "run", "--config", conf, "--adapter", "caddyfile")
 	cmd.Env = env
-	startProcess(t, "caddy", cmd, p.dir, p.port)
+	p.listening(t, apptest.StartProcess(t, hang, "caddy", cmd))
 	return p
 }
 
