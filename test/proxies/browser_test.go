@@ -19,9 +19,13 @@ func startBrowser(t *testing.T, chromium string) context.Context {
 	)
 }
 
-// tab is the browser's tab.
-type tab struct{ *browsertest.Tab }
-
-func newTab(t *testing.T, ctx context.Context) *tab {
-	return &tab{&browsertest.Tab{T: t, Ctx: ctx}}
+// signIn opens target, which the proxy sends to Twofold's sign-in page, and signs p in there
+// with the password; what Twofold asks next is the caller's.
+func (tf *twofold) signIn(b *browsertest.Tab, target string, p *person) {
+	b.T.Helper()
+	b.Open(target)
+	b.ExpectAt(tf.base, "/signin")
+	b.TypeIn("#username", p.name)
+	b.TypeIn("#password", p.password)
+	b.Press(`form[action="/signin"] button`)
 }

@@ -111,15 +111,11 @@ func exercise(t *testing.T, start func(t *testing.T, upstream, twofold string) *
 		}
 	})
 
-	b := newTab(t, startBrowser(t, chromium))
+	b := &browsertest.Tab{T: t, Ctx: startBrowser(t, chromium)}
 
 	t.Run("browser: sign in with password and code, back at the application with the headers", func(t *testing.T) {
 		b.T = t
-		b.Open(px.url("app", "/notes?id=3"))
-		b.ExpectAt(tf.base, "/signin")
-		b.TypeIn("#username", alice.name)
-		b.TypeIn("#password", alice.password)
-		b.Press(`form[action="/signin"] button`)
+		tf.signIn(b, px.url("app", "/notes?id=3"), alice)
 		b.ExpectAt(tf.base, "/signin/verify")
 		b.TypeIn("#code", tf.code(t, alice.secret))
 		b.Press(`main form button[type="submit"]`)
@@ -165,11 +161,7 @@ func exercise(t *testing.T, start func(t *testing.T, upstream, twofold string) *
 
 	t.Run("browser: two_factor takes an account that skipped enrolment through enrolment", func(t *testing.T) {
 		b.T = t
-		b.Open(px.url("app", "/erin"))
-		b.ExpectAt(tf.base, "/signin")
-		b.TypeIn("#username", erin.name)
-		b.TypeIn("#password", erin.password)
-		b.Press(`form[action="/signin"] button`)
+		tf.signIn(b, px.url("app", "/erin"), erin)
 		b.ExpectAt(tf.base, "/signin/enroll")
 		b.Press("#skip")
 		b.Settle()
@@ -180,7 +172,7 @@ func exercise(t *testing.T, start func(t *testing.T, upstream, twofold string) *
 		// two_factor: enrolment, with no "Skip for now".
 		b.Open(px.url("mfa", "/secret?a=1"))
 		b.ExpectAt(tf.base, "/signin/enroll")
-		if browsertest.Eval[bool](b.Tab, `!!document.getElementById("skip")`) {
+		if browsertest.Eval[bool](b, `!!document.getElementById("skip")`) {
 			t.Errorf("enrolment for a two_factor rule offers Skip for now")
 		}
 		b.Do(chromedp.Click(chromedp.CSS("#manual summary")))
@@ -191,7 +183,7 @@ func exercise(t *testing.T, start func(t *testing.T, upstream, twofold string) *
 		if codes := b.Texts("#codes code"); len(codes) == 0 {
 			t.Fatalf("no backup codes after enrolment: %s", b.Text("main"))
 		}
-		if browsertest.Eval[bool](b.Tab, `!document.getElementById("saved").checked`) {
+		if browsertest.Eval[bool](b, `!document.getElementById("saved").checked`) {
 			b.Do(chromedp.Click(chromedp.CSS("#saved")))
 		}
 		b.Press("#done")
@@ -209,11 +201,7 @@ func exercise(t *testing.T, start func(t *testing.T, upstream, twofold string) *
 		if _, err := tf.Service.SetOption(ctx, account.CLI, options.ExternalMFA, options.PolicyOff); err != nil {
 			t.Fatal(err)
 		}
-		b.Open(px.url("app", "/gina"))
-		b.ExpectAt(tf.base, "/signin")
-		b.TypeIn("#username", gina.name)
-		b.TypeIn("#password", gina.password)
-		b.Press(`form[action="/signin"] button`)
+		tf.signIn(b, px.url("app", "/gina"), gina)
 		b.Settle()
 		b.ExpectAt(px.url("app", ""), "/gina")
 		b.Open(px.url("mfa", "/gina"))
