@@ -1,6 +1,7 @@
 // Package browsertest drives Debian's chromium for the tests that walk a person's way through
-// Twofold and the applications in front of it (test/apps, test/proxies): start the browser,
-// then act and look through one tab, each action bounded by Wait. It is imported by tests only.
+// Twofold's pages and the applications in front of it (internal/web, test/apps, test/proxies):
+// start the browser, then act and look through one tab, each action bounded by Wait. It is
+// imported by tests only.
 package browsertest
 
 import (
