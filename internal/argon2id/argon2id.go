@@ -84,6 +84,9 @@ func (m *Memory) key(password, salt, secret, ad []byte, time, memory uint32, thr
 	return out
 }
 
+// maxBlocks is the most blocks whose size in bytes an int can hold.
+const maxBlocks = int(^uint(0)>>1) / (len(block{}) * 8)
+
 // blockCount converts a number of blocks to an int, or panics when an int
 // cannot hold it or its size in bytes (on 32-bit platforms), as x/crypto
 // panics when it cannot allocate them.

@@ -30,18 +30,12 @@ func (m *Memory) scratchBlocks(lanes int) []block {
 	return m.scratch[:3*lanes]
 }
 
-// maxBlocks is the most blocks whose size in bytes an int can hold.
-const maxBlocks = int(^uint(0)>>1) / (len(block{}) * 8)
-
 // blocks answers the first n blocks of the memory, mapping a larger area first
 // when the one held has fewer than n. A larger area is kept when fewer blocks
 // are asked for. The blocks keep whatever an earlier hash left in them.
 func (m *Memory) blocks(n int) []block {
 	if m.m != nil && len(m.m.blocks) >= n {
 		return m.m.blocks[:n]
-	}
-	if n > maxBlocks {
-		panic("argon2id: memory too large for this platform")
 	}
 	if m.m != nil {
 		m.m.free()
