@@ -346,9 +346,17 @@ func TestSecurityKeyPages(t *testing.T) {
 		if carried == nil || !v.has("remember-device") {
 			t.Errorf("the key's form does not carry \"Remember this device\":\n%s", v.body)
 		}
-		c.post("/signin/verify/key", url.Values{"credential": {`{"id":"z"}`}, "remember_device": {"1"}}).expect(401, "")
+		p = c.post("/signin/verify/key", url.Values{"credential": {`{"id":"z"}`}, "remember_device": {"1"}}).expect(401, "")
 		if !keys.device.Remember || keys.device.UserAgent == "" {
 			t.Errorf("the key's finish was not asked to remember the device: %+v", keys.device)
+		}
+		// The page again, after a refused key or a wrong code, keeps the box as it was ticked.
+		if box := p.byID("remember-device"); box == nil || !box.hasAttr("checked") {
+			t.Errorf("a refused key unticks \"Remember this device\":\n%s", p.body)
+		}
+		p = c.post("/signin/verify", url.Values{"code": {a.wrongCode(secret)}, "remember_device": {"1"}}).expect(401, "")
+		if box := p.byID("remember-device"); box == nil || !box.hasAttr("checked") {
+			t.Errorf("a wrong code unticks \"Remember this device\":\n%s", p.body)
 		}
 		a.setOption("mfaRememberDevice", "0")
 		keys.refuse = errs.E(errs.Locked, "Your second factor is locked.")
