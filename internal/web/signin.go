@@ -368,7 +368,7 @@ func (h *Handler) verified(w http.ResponseWriter, r *http.Request, st account.St
 		if derr != nil {
 			return derr
 		}
-		d.Remember = r.PostForm.Get("remember_device") != ""
+		d.Remember = deviceRequest(r).Remember
 		h.renderForm(w, r, "verify", &view{Title: "Verification Required", InSignIn: true,
 			Form: codeError(err, field), Keys: d.SecurityKey.Offered, Data: d}, err)
 		return nil
