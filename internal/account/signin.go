@@ -166,17 +166,17 @@ func (s *Service) verifyPassword(ctx context.Context, u *store.User, pw string) 
 	if pw == "" || utf8.RuneCountInString(pw) > password.MaxLength {
 		return false, nil
 	}
-	var ok bool
+	var ok, replace bool
 	var err error
 	if u == nil || u.PasswordHash == "" {
 		err = s.hasher.VerifyDummy(ctx, pw)
 	} else {
-		ok, err = s.hasher.Verify(ctx, pw, u.PasswordHash)
+		ok, replace, err = s.hasher.Verify(ctx, pw, u.PasswordHash)
 	}
 	if errors.Is(err, password.ErrBusy) {
 		return false, busy()
 	}
-	if ok && err == nil && s.hasher.Params().Weaker(u.PasswordHash) {
+	if replace {
 		s.upgradeHash(ctx, u, pw)
 	}
 	return ok, err

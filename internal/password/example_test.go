@@ -43,12 +43,12 @@ func ExampleHasher() {
 	if err != nil {
 		panic(err)
 	}
-	ok, err := h.Verify(ctx, "correct horse battery staple", phc)
-	fmt.Println(ok, err)
+	ok, replace, err := h.Verify(ctx, "correct horse battery staple", phc)
+	fmt.Println(ok, replace, err)
 	// An unknown account costs the same time as a known one.
 	fmt.Println(h.VerifyDummy(ctx, "correct horse battery staple"))
 	// Output:
-	// true <nil>
+	// true false <nil>
 	// <nil>
 }
 

@@ -121,21 +121,24 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 }
 
 // Verify is the package-level Verify under the Hasher's bound. A stored string's own parameters
-// apply, so hashes made under older params keep verifying.
-func (h *Hasher) Verify(ctx context.Context, pw, phc string) (bool, error) {
+// apply, so hashes made under older params keep verifying. replace reports that pw is right and
+// phc was made at a lower cost than the Hasher's params (Params.Weaker): the caller should store
+// a new hash of pw (SPEC §5).
+func (h *Hasher) Verify(ctx context.Context, pw, phc string) (ok, replace bool, err error) {
 	// Parse first: a malformed string should not take a worker, nor wait for one.
 	p, salt, want, err := decode(phc)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	release, err := h.acquire(ctx)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	defer release()
 	m := <-h.mems
 	defer h.putBack(m)
-	return matches(m, pw, p, salt, want), nil
+	ok = matches(m, pw, p, salt, want)
+	return ok, ok && p.Weaker(h.params), nil
 }
 
 // putBack returns m to the workers' memories and schedules their release for when the
@@ -189,7 +192,7 @@ func (h *Hasher) Release() {
 // the same bound, and discards the answer. Sign-in calls it when the account does not exist, so
 // that the answer takes about as long as for an account that does.
 func (h *Hasher) VerifyDummy(ctx context.Context, pw string) error {
-	_, err := h.Verify(ctx, pw, h.dummy)
+	_, _, err := h.Verify(ctx, pw, h.dummy)
 	return err
 }
 

@@ -65,13 +65,13 @@ func TestHasherRoundTrip(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ok, err := h.Verify(ctx, c.pw, phc)
-			if err != nil || ok != c.want {
-				t.Errorf("Verify = %v, %v; want %v", ok, err, c.want)
+			ok, replace, err := h.Verify(ctx, c.pw, phc)
+			if err != nil || ok != c.want || replace {
+				t.Errorf("Verify = %v, %v, %v; want %v, false", ok, replace, err, c.want)
 			}
 		})
 	}
-	if _, err := h.Verify(ctx, "x", "$argon2id$garbage"); !errors.Is(err, ErrMalformedHash) {
+	if _, _, err := h.Verify(ctx, "x", "$argon2id$garbage"); !errors.Is(err, ErrMalformedHash) {
 		t.Errorf("Verify(malformed) error = %v", err)
 	}
 	if err := h.VerifyDummy(ctx, "a long enough password"); err != nil {
@@ -82,6 +82,43 @@ func TestHasherRoundTrip(t *testing.T) {
 	}
 	if h.InFlight() != 0 || h.Waiting() != 0 || len(h.admit) != 0 {
 		t.Errorf("after the calls: InFlight %d, Waiting %d, admitted %d; want 0", h.InFlight(), h.Waiting(), len(h.admit))
+	}
+}
+
+// TestHasherVerifyReplace: Verify asks for a stored hash to be replaced only when the password
+// is right and the hash was made at a lower cost than the Hasher's (SPEC §5).
+func TestHasherVerifyReplace(t *testing.T) {
+	const pw = "a long enough password"
+	raised := tinyParams
+	raised.Memory, raised.Time = 128, 2
+	stronger := raised
+	stronger.Time = 3
+	h := NewHasher(raised, 1, time.Second, rand.Reader)
+	ctx := context.Background()
+	hash := func(p Params) string {
+		t.Helper()
+		phc, err := Hash(pw, p, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return phc
+	}
+	weak := hash(tinyParams)
+	cases := []struct {
+		name        string
+		pw, phc     string
+		ok, replace bool
+	}{
+		{"weaker, right password", pw, weak, true, true},
+		{"weaker, wrong password", pw + "!", weak, false, false},
+		{"the Hasher's cost", pw, hash(raised), true, false},
+		{"stronger", pw, hash(stronger), true, false},
+	}
+	for _, c := range cases {
+		ok, replace, err := h.Verify(ctx, c.pw, c.phc)
+		if err != nil || ok != c.ok || replace != c.replace {
+			t.Errorf("%s: Verify = %v, %v, %v; want %v, %v", c.name, ok, replace, err, c.ok, c.replace)
+		}
 	}
 }
 
@@ -128,7 +165,7 @@ func TestHasherQueueBound(t *testing.T) {
 	// The queue is full: one more caller of each kind is refused at once, without waiting.
 	refused := make(chan error, 3)
 	go func() { _, err := h.Hash(context.Background(), "one too many"); refused <- err }()
-	go func() { _, err := h.Verify(context.Background(), "one too many", h.dummy); refused <- err }()
+	go func() { _, _, err := h.Verify(context.Background(), "one too many", h.dummy); refused <- err }()
 	go func() { refused <- h.VerifyDummy(context.Background(), "one too many") }()
 	for range 3 {
 		if err := guard(t, refused, "refused caller"); !errors.Is(err, ErrBusy) {
@@ -217,7 +254,7 @@ func TestHasherContext(t *testing.T) {
 		defer free()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { _, err := h.Verify(ctx, "some password", h.dummy); done <- err }()
+		go func() { _, _, err := h.Verify(ctx, "some password", h.dummy); done <- err }()
 		guard(t, waits, "waiter")
 		cancel()
 		if err := guard(t, done, "cancelled caller"); !errors.Is(err, context.Canceled) {
@@ -307,7 +344,7 @@ func TestHasherKeepsMemoryUntilIdle(t *testing.T) {
 
 	// Another hash 3 s later: the release due at 5 s finds the Hasher busy 2 s ago and waits 3 s more.
 	now = now.Add(3 * time.Second)
-	if ok, err := h.Verify(ctx, "a long enough password", phc); !ok || err != nil {
+	if ok, _, err := h.Verify(ctx, "a long enough password", phc); !ok || err != nil {
 		t.Fatalf("Verify: %v %v", ok, err)
 	}
 	if len(scheduled) != 1 {
@@ -331,7 +368,7 @@ func TestHasherKeepsMemoryUntilIdle(t *testing.T) {
 	}
 
 	// Hashing again maps memory again, and schedules its release.
-	if ok, err := h.Verify(ctx, "a long enough password", phc); !ok || err != nil {
+	if ok, _, err := h.Verify(ctx, "a long enough password", phc); !ok || err != nil {
 		t.Fatalf("Verify after the release: %v %v", ok, err)
 	}
 	if h.held(t) == 0 || len(scheduled) != 1 {
@@ -379,7 +416,7 @@ func TestHasherReleaseNow(t *testing.T) {
 	if got := h.held(t); got != 0 {
 		t.Fatalf("after Release the workers hold %d bytes", got)
 	}
-	if ok, err := h.Verify(ctx, "a long enough password", phc); !ok || err != nil {
+	if ok, _, err := h.Verify(ctx, "a long enough password", phc); !ok || err != nil {
 		t.Fatalf("Verify after Release: %v %v", ok, err)
 	}
 }

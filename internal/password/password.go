@@ -241,14 +241,10 @@ func (p Params) String() string {
 	return fmt.Sprintf("m=%d,t=%d,p=%d", p.Memory, p.Time, p.Threads)
 }
 
-// Weaker reports whether the PHC string phc was made at a lower cost than p, so that the
+// Weaker reports whether a hash made under p costs less than one under q, so that the
 // account's next correct password should replace it (SPEC §5). The cost is the memory, the
 // passes and the lengths of salt and hash; the lanes only split the same work, so a hash with
-// fewer lanes is not weaker. A string that cannot be parsed is not weaker: Verify refuses it.
-func (p Params) Weaker(phc string) bool {
-	s, _, _, err := decode(phc)
-	if err != nil {
-		return false
-	}
-	return s.Memory < p.Memory || s.Time < p.Time || s.SaltLen < p.SaltLen || s.KeyLen < p.KeyLen
+// fewer lanes is not weaker.
+func (p Params) Weaker(q Params) bool {
+	return p.Memory < q.Memory || p.Time < q.Time || p.SaltLen < q.SaltLen || p.KeyLen < q.KeyLen
 }

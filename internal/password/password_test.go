@@ -231,36 +231,29 @@ func TestParseParams(t *testing.T) {
 }
 
 func TestWeaker(t *testing.T) {
+	def := password.DefaultParams
 	authelia := password.Params{Memory: 65536, Time: 3, Threads: 4, KeyLen: 32, SaltLen: 16}
-	hash := func(p password.Params) string {
-		t.Helper()
-		phc, err := password.Hash("a long enough password", p, rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return phc
+	with := func(p password.Params, change func(*password.Params)) password.Params {
+		change(&p)
+		return p
 	}
-	def, strong := hash(password.DefaultParams), hash(authelia)
-	moreTime := password.DefaultParams
-	moreTime.Time = 3
-	oneLane := authelia
-	oneLane.Threads = 1
+	oneLane := with(authelia, func(p *password.Params) { p.Threads = 1 })
 	cases := []struct {
-		name string
-		p    password.Params
-		phc  string
-		want bool
+		name          string
+		stored, asked password.Params
+		want          bool
 	}{
-		{"same cost", password.DefaultParams, def, false},
-		{"more memory asked", authelia, def, true},
-		{"more passes asked", moreTime, def, true},
-		{"stronger than asked", password.DefaultParams, strong, false},
-		{"fewer lanes asked, same cost", oneLane, strong, false},
-		{"more lanes asked, same cost", authelia, hash(oneLane), false},
-		{"malformed", authelia, "$argon2id$v=19$m=1,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", false},
+		{"same cost", def, def, false},
+		{"more memory asked", def, authelia, true},
+		{"more passes asked", def, with(def, func(p *password.Params) { p.Time = 3 }), true},
+		{"a longer salt asked", with(def, func(p *password.Params) { p.SaltLen = 8 }), def, true},
+		{"a longer hash asked", with(def, func(p *password.Params) { p.KeyLen = 16 }), def, true},
+		{"stronger than asked", authelia, def, false},
+		{"fewer lanes asked, same cost", authelia, oneLane, false},
+		{"more lanes asked, same cost", oneLane, authelia, false},
 	}
 	for _, c := range cases {
-		if got := c.p.Weaker(c.phc); got != c.want {
+		if got := c.stored.Weaker(c.asked); got != c.want {
 			t.Errorf("%s: Weaker = %v, want %v", c.name, got, c.want)
 		}
 	}
