@@ -136,22 +136,17 @@ func tail(out []byte, n int) string {
 
 // ---- processes
 
-// process is a program a test runs beside Twofold, with what it printed.
-type process struct {
-	*apptest.Process
-	name string
-}
-
-// startProcess runs bin with args until the test ends (SIGTERM, then SIGKILL after hang).
-func startProcess(t *testing.T, name, bin string, args ...string) *process {
+// startProcess runs bin with args beside Twofold until the test ends (SIGTERM, then SIGKILL
+// after hang); should the test fail, its log shows what the program printed.
+func startProcess(t *testing.T, name, bin string, args ...string) *apptest.Process {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = apptest.ProcessEnv()
-	return &process{Process: apptest.StartProcess(t, hang, name, cmd), name: name}
+	return apptest.StartProcess(t, hang, name, cmd)
 }
 
-// waitHTTP waits until url answers 200, or fails t when the process ends or hang passes.
-func (p *process) waitHTTP(t *testing.T, url string) {
+// waitHTTP waits until url answers 200, or fails t when the process p ends or hang passes.
+func waitHTTP(t *testing.T, p *apptest.Process, url string) {
 	t.Helper()
 	client := &http.Client{Timeout: 5 * time.Second}
 	for deadline := time.Now().Add(hang); ; {
@@ -164,11 +159,11 @@ func (p *process) waitHTTP(t *testing.T, url string) {
 		}
 		select {
 		case <-p.Done():
-			t.Fatalf("%s ended before %s answered:\n%s", p.name, url, p.Printed())
+			t.Fatalf("%s ended before %s answered", p.Name, url)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not answer %s within %s (last: %v):\n%s", p.name, url, hang, err, p.Printed())
+			t.Fatalf("%s did not answer %s within %s (last: %v)", p.Name, url, hang, err)
 		}
 	}
 }

@@ -81,7 +81,7 @@ func TestOAuth2Proxy(t *testing.T) {
 	)
 	// The proxy reads Twofold's discovery document as it starts: a wrong issuer, a discovery
 	// it cannot use, would end it here.
-	proxy.waitHTTP(t, proxyURL+"/ping")
+	waitHTTP(t, proxy, proxyURL+"/ping")
 	t.Logf("Twofold, oauth2-proxy and the upstream answer after %s", time.Since(start).Round(time.Millisecond))
 
 	t.Cleanup(func() {

@@ -62,7 +62,7 @@ func startNginx(t *testing.T, site string, port int) (string, error) {
 			if strings.Contains(string(log), "Address already in use") {
 				return "", errPortTaken
 			}
-			t.Fatalf("nginx ended:\n%s%s", p.Printed(), log)
+			t.Fatalf("nginx ended:\n%s", log)
 		default:
 		}
 		// Only nginx's own answer counts: whatever took the port may answer /healthz too.

@@ -317,7 +317,7 @@ func (p *proxy) listening(t *testing.T, proc *apptest.Process) {
 		select {
 		case <-proc.Done():
 			log, _ := os.ReadFile(filepath.Join(p.dir, "error.log"))
-			t.Fatalf("%s ended:\n%s%s", p.name, proc.Printed(), log)
+			t.Fatalf("%s ended:\n%s", p.name, log)
 		default:
 		}
 		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p.port), time.Second); err == nil {

@@ -16,18 +16,20 @@ import (
 
 // Process is a program a test runs (Twofold, a proxy, an application) until the test ends.
 type Process struct {
-	Cmd  *exec.Cmd
-	name string
+	Cmd *exec.Cmd
+	// Name names the program in the test's messages.
+	Name string
 	// out keeps what the program printed when the caller gave it nowhere else to print.
 	out  *Logs
 	done chan struct{}
 }
 
 // StartProcess starts cmd; the end of the test stops it (Stop). When cmd has neither Stdout
-// nor Stderr, both go to Printed, which the test's log shows should the test fail.
+// nor Stderr, what the program prints is kept, and the test's log shows it should the test
+// fail.
 func StartProcess(t testing.TB, hang time.Duration, name string, cmd *exec.Cmd) *Process {
 	t.Helper()
-	p := &Process{Cmd: cmd, name: name, done: make(chan struct{})}
+	p := &Process{Cmd: cmd, Name: name, done: make(chan struct{})}
 	if cmd.Stdout == nil && cmd.Stderr == nil {
 		p.out = &Logs{}
 		cmd.Stdout, cmd.Stderr = p.out, p.out
@@ -47,14 +49,6 @@ func StartProcess(t testing.TB, hang time.Duration, name string, cmd *exec.Cmd) 
 
 // Done is closed once the process has ended.
 func (p *Process) Done() <-chan struct{} { return p.done }
-
-// Printed answers what the process printed so far, when StartProcess keeps it.
-func (p *Process) Printed() string {
-	if p.out == nil {
-		return ""
-	}
-	return p.out.String()
-}
 
 // Kill sends SIGKILL, as a crash would, without waiting, so that it can cut a load at an exact
 // point; it is safe from any goroutine.
@@ -77,7 +71,7 @@ func (p *Process) Stop(t testing.TB, hang time.Duration) {
 	select {
 	case <-p.done:
 	case <-time.After(hang):
-		t.Errorf("%s did not stop within %s of SIGTERM", p.name, hang)
+		t.Errorf("%s did not stop within %s of SIGTERM", p.Name, hang)
 		p.Cmd.Process.Kill()
 		<-p.done
 	}
