@@ -67,18 +67,22 @@ func boolInt(b bool) int {
 }
 
 // noteClockDrift runs, inside the transaction of a failed check, after the failure has been
-// counted and written: it keeps where a wrong TOTP code matched (or forgets an earlier
-// offset), and when the account's previous failed check matched within one step of this one,
-// audits mfa.clock_drift and answers the refusal with the hint. A lock's answer stays as it
-// is. Other proofs change nothing.
+// counted and written: it keeps where a wrong TOTP code matched, or forgets an earlier offset
+// (a code that matches nothing, another proof), and when the account's previous failed check
+// matched within one step of this one, audits mfa.clock_drift and answers the refusal with
+// the hint. A lock's answer stays as it is. Every failed check writes or forgets the offset,
+// so that the one kept is always the previous failure's, also after an unlock or a reset
+// started the count again.
 func (s *Service) noteClockDrift(ctx context.Context, q store.Queries, u *store.User, p proof, now time.Time, refusal error) (error, error) {
-	f, ok := p.(driftFinder)
-	if !ok {
-		return refusal, nil
-	}
-	steps, found, err := f.drift(s, u, now)
-	if err != nil {
-		return nil, err
+	var (
+		steps int64
+		found bool
+	)
+	if f, ok := p.(driftFinder); ok {
+		var err error
+		if steps, found, err = f.drift(s, u, now); err != nil {
+			return nil, err
+		}
 	}
 	if !found {
 		return refusal, q.DeleteCodeDrift(ctx, u.ID)

@@ -136,6 +136,15 @@ func TestClockDriftNoHint(t *testing.T) {
 			}
 			return h.driftedCode(u, tok, 6) // the first failure since the unlock
 		}},
+		{"drifted, unlock, wrong backup code, drifted", func(h *harness, u *testUser, tok string) *errs.Error {
+			h.driftedCode(u, tok, 6)
+			if _, err := h.svc.Unlock(h.ctx, account.CLI, u.Name); err != nil {
+				h.t.Fatalf("Unlock: %v", err)
+			}
+			_, err := h.svc.Verify(h.ctx, tok, "", "AAAA-AAAA-AAAA-AAAA")
+			wantCode(h.t, err, errs.InvalidCode)
+			return h.driftedCode(u, tok, 6) // the second failure since the unlock, after a backup code
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
