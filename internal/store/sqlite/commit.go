@@ -50,8 +50,9 @@ import (
 //     answered the error, and from then on every write of this DB is refused with it, before
 //     any statement runs; reads go on (they may see those writes, answered as failed).
 //     Background checkpoints stop too, so that no page of unknown state is copied into the
-//     database file. Only a restart, which recovers from what is on disk, writes again. The
-//     failure is logged.
+//     database file, and Close leaves the connections open (SQLite's last connection to close
+//     would checkpoint). Only a restart, which recovers from what is on disk, writes again.
+//     The failure is logged.
 //   - SQLite removes the WAL file only when the last connection to the file closes (it must
 //     get the database file's EXCLUSIVE lock, which every open connection's SHARED lock
 //     prevents); otherwise it reuses the file in place, writing from its start again after a

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -487,11 +488,10 @@ func TestNextBatchRunsDuringSync(t *testing.T) {
 
 // TestSyncFailureFailsClosed fails the first sync while a second batch commits behind it:
 // both batches' callers are answered the failure, every later write is refused without its fn
-// running, and reads go on.
+// running, reads go on, and nothing reaches the database file.
 func TestSyncFailureFailsClosed(t *testing.T) {
 	ctx := context.Background()
-	db, _ := openFile(t)
-	defer db.Close()
+	db, path := openFile(t)
 	if err := db.SetOption(ctx, "before", "1"); err != nil {
 		t.Fatal(err)
 	}
@@ -543,6 +543,25 @@ func TestSyncFailureFailsClosed(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), "syncing the WAL failed") || !strings.Contains(logged.String(), diskErr.Error()) {
 		t.Errorf("the failure was not logged: %q", logged.String())
+	}
+	// No page of unknown state reaches the database file: the background checkpoints stop on
+	// their own, and Close neither checkpoints nor lets SQLite do it as its last connection
+	// closes.
+	file, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := make(chan struct{})
+	go func() { db.ck.wg.Wait(); close(stopped) }()
+	within(t, stopped, "the background checkpoints' stop")
+	if err := db.Close(); !errors.Is(err, errSyncFailed) {
+		t.Errorf("Close after the failed sync answered %v, want the failure", err)
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, file) {
+		t.Errorf("the database file changed after the failed sync (%v)", err)
+	}
+	if _, err := os.Stat(path + "-wal"); err != nil {
+		t.Errorf("the WAL is gone after Close: %v", err)
 	}
 }
 

@@ -188,13 +188,17 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools.
+// Close closes both pools. After a failed sync of the WAL (commit.go) it stops the store's
+// goroutines but leaves the connections open until the process exits, and answers the
+// failure: SQLite's last connection to close checkpoints the WAL into the database file, which
+// would copy the pages of unknown state there.
 func (db *DB) Close() error {
 	db.stopCheckpoints()
 	db.stopCommitter()
-	if db.c.failed() == nil {
-		db.checkpoint(context.Background())
+	if err := db.c.failed(); err != nil {
+		return fmt.Errorf("sqlite: close: left open: %w", err)
 	}
+	db.checkpoint(context.Background())
 	db.rc.close()
 	return errors.Join(db.r.Close(), db.w.Close())
 }
