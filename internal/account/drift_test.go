@@ -77,7 +77,7 @@ func TestClockDriftHint(t *testing.T) {
 }
 
 // A drift of one step either way is the same drift (the phone's clock sits near a step's
-// boundary); the hint names the latest.
+// boundary); the hint names the latest. More than one step either way is another offset.
 func TestClockDriftWithinOneStep(t *testing.T) {
 	h := newHarness(t)
 	u := h.enrolledUser("dora")
@@ -86,9 +86,25 @@ func TestClockDriftWithinOneStep(t *testing.T) {
 	if e := h.driftedCode(u, tok, 7); !strings.Contains(e.Message, "about 4 minutes fast") {
 		t.Fatalf("offsets 6 then 7: %q, want the hint", e.Message)
 	}
-	h.driftedCode(u, tok, 4) // two steps from the last one: not the same offset
+	if e := h.driftedCode(u, tok, 4); hinted(e) {
+		t.Fatalf("offsets 7 then 4: %q, want no hint", e.Message)
+	}
 	if e := h.driftedCode(u, tok, 10); hinted(e) {
 		t.Fatalf("offsets 4 then 10: %q, want no hint", e.Message)
+	}
+	// A success starts over (the fifth failure would lock); one step back is the same drift.
+	if _, err := h.svc.Verify(h.ctx, tok, h.codeAt(u.Key, 0), ""); err != nil {
+		t.Fatalf("right code: %v", err)
+	}
+	h.clock.Advance(30 * time.Second)
+	tok = h.mustSignIn(u, account.StepVerify)
+	h.driftedCode(u, tok, -9)
+	if e := h.driftedCode(u, tok, -10); !strings.Contains(e.Message, "about 5 minutes slow") {
+		t.Fatalf("offsets -9 then -10: %q, want the hint", e.Message)
+	}
+	h.driftedCode(u, tok, 9)
+	if e := h.driftedCode(u, tok, 8); !strings.Contains(e.Message, "about 4 minutes fast") {
+		t.Fatalf("offsets 9 then 8: %q, want the hint", e.Message)
 	}
 }
 
