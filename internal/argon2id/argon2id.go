@@ -26,10 +26,12 @@ import (
 	"golang.org/x/crypto/blake2b"
 )
 
+// Version is the argon2 version number v that Key implements (0x13, written v=19 in PHC strings).
+const Version = 0x13
+
 const (
-	version    = 0x13 // argon2 version number v
-	typeID     = 2    // argon2 type y: argon2id
-	syncPoints = 4    // slices per pass
+	typeID     = 2 // argon2 type y: argon2id
+	syncPoints = 4 // slices per pass
 	// addressesPerBlock is the number of reference positions that one address
 	// block of the data-independent addressing provides.
 	addressesPerBlock = 128
@@ -101,7 +103,7 @@ func blockCount(n uint32) int {
 // input buffer holds the password and is zeroed before it is returned.
 func initialHash(password, salt, secret, ad []byte, time, memory, threads, keyLen uint32) [blake2b.Size]byte {
 	buf := make([]byte, 0, 10*4+len(password)+len(salt)+len(secret)+len(ad))
-	for _, v := range [...]uint32{threads, keyLen, memory, time, version, typeID} {
+	for _, v := range [...]uint32{threads, keyLen, memory, time, Version, typeID} {
 		buf = binary.LittleEndian.AppendUint32(buf, v)
 	}
 	for _, s := range [...][]byte{password, salt, secret, ad} {

@@ -76,9 +76,6 @@ func (p Params) validate() error {
 	return nil
 }
 
-// version is the argon2 version the PHC strings name (v=19, 0x13).
-const version = 0x13
-
 // Hash hashes pw with argon2id under p and a fresh salt read from rand (crypto/rand.Reader
 // when nil), and answers the PHC string.
 func Hash(pw string, p Params, rand io.Reader) (string, error) {
@@ -99,7 +96,7 @@ func hashIn(m *argon2id.Memory, pw string, p Params, rand io.Reader) (string, er
 
 // encode writes the PHC string exactly as the reference implementation does.
 func encode(p Params, salt, key []byte) string {
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", version,
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2id.Version,
 		p.Memory, p.Time, p.Threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
@@ -144,8 +141,8 @@ func decode(phc string) (Params, []byte, []byte, error) {
 	if parts[1] != "argon2id" {
 		return bad("algorithm %q is not argon2id", parts[1])
 	}
-	if parts[2] != "v="+strconv.Itoa(version) {
-		return bad("version field %q is not v=%d", parts[2], version)
+	if parts[2] != "v="+strconv.Itoa(argon2id.Version) {
+		return bad("version field %q is not v=%d", parts[2], argon2id.Version)
 	}
 	var p Params
 	fields := strings.Split(parts[3], ",")
