@@ -4,9 +4,10 @@ package account
 // steps up to driftSteps away from the server's clock, none of which is ever accepted. The
 // account keeps where its last wrong code matched; when two consecutive wrong codes match
 // the same offset (within one step), the refusal says that the device's clock seems off and
-// how to fix it, and the audit records the drift. A guesser's code matches one of those steps
-// about once in 24,000 tries, and a second one at the same offset right after it about once
-// in 300,000 more, far beyond what the lock allows.
+// how to fix it, and the audit records the drift. A guesser's code matches one of those 38
+// steps (the accepted window's three left out) about once in 26,000 tries, and a second one
+// at the same offset right after it about once in 330,000 more, far beyond what the lock
+// allows.
 
 import (
 	"context"
