@@ -46,6 +46,19 @@ func Start(t *testing.T, chromium string, extra ...chromedp.ExecAllocatorOption)
 	return ctx
 }
 
+// Isolated opens another tab of the browser that ctx belongs to, in a browser context of its own
+// (its own cookies, as another person's browser), and answers a context bound to it until
+// the test ends.
+func Isolated(t *testing.T, ctx context.Context) context.Context {
+	t.Helper()
+	tctx, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(tctx); err != nil { // opens the tab, bound to tctx (not to a timeout)
+		t.Fatalf("chromium does not open a tab: %v", err)
+	}
+	return tctx
+}
+
 // Tab is the browser's tab; T is the (sub)test that drives it now.
 type Tab struct {
 	T   *testing.T

@@ -517,12 +517,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	// The admin works in another browser context (its own cookies), at desktop size.
-	actx, cancelAdmin := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
-	defer cancelAdmin()
-	if err := chromedp.Do(actx); err != nil { // opens the tab, bound to actx (not to a timeout)
-		t.Fatal(err)
-	}
-	admin := &tab{Tab: browsertest.Tab{T: t, Ctx: actx}, app: a, screens: screens}
+	admin := &tab{Tab: browsertest.Tab{T: t, Ctx: browsertest.Isolated(t, bctx)}, app: a, screens: screens}
 	admin.Do(chromedp.EmulateViewport(800, 700))
 
 	t.Run("admin changes internalMFA through the confirmation", func(t *testing.T) {
@@ -656,12 +651,7 @@ func TestBrowser(t *testing.T) {
 	})
 	// hana uses the server by a host name over plain http, as --base-url http://twofold.test
 	// would: her forms must go through, and her second factor locks after wrong codes.
-	hctx, cancelHana := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
-	defer cancelHana()
-	if err := chromedp.Do(hctx); err != nil {
-		t.Fatal(err)
-	}
-	hana := &tab{Tab: browsertest.Tab{T: t, Ctx: hctx}, app: a, screens: screens,
+	hana := &tab{Tab: browsertest.Tab{T: t, Ctx: browsertest.Isolated(t, bctx)}, app: a, screens: screens,
 		base: strings.Replace(a.url, "127.0.0.1", "twofold.test", 1)}
 	var hanaSecret string
 
@@ -704,12 +694,7 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 	// rosa ticks "Remember this device" (SPEC §10) and signs in again with only the password.
-	rctx, cancelRosa := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
-	defer cancelRosa()
-	if err := chromedp.Do(rctx); err != nil {
-		t.Fatal(err)
-	}
-	rosa := &tab{Tab: browsertest.Tab{T: t, Ctx: rctx}, app: a, screens: screens}
+	rosa := &tab{Tab: browsertest.Tab{T: t, Ctx: browsertest.Isolated(t, bctx)}, app: a, screens: screens}
 	t.Run("remember this device, then forget it", func(t *testing.T) {
 		rosa.T = t
 		a.setOption(options.MFARememberDevice, "7d")
