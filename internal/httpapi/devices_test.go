@@ -86,16 +86,11 @@ func TestRememberedDeviceAPI(t *testing.T) {
 func TestRememberedDeviceKeyFinish(t *testing.T) {
 	h := newHarness(t)
 	h.setOption("mfaRememberDevice", "1d")
-	pw := h.createUser(account.NewUser{Username: "kim"})
-	c := h.client()
-	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": pw}), "mfa_enroll")
-	k := newSoftKey(t, h.url0())
-	opts := publicKey(t, c.post("/api/v1/signin/mfa/enroll/webauthn/begin", nil).ok(t, 200))
-	checkStep(t, c.postRaw("/api/v1/signin/mfa/enroll/webauthn/finish", k.create(opts)), "change_password")
-	checkStep(t, c.post("/api/v1/signin/password", map[string]string{"new_password": newPassword}), "done")
+	kim, k, _ := keyOnly(t, h, "kim")
+	c := kim.c
 
-	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": newPassword}), "mfa_verify")
-	opts = publicKey(t, c.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200))
+	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": kim.pw}), "mfa_verify")
+	opts := publicKey(t, c.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200))
 	var cred map[string]any
 	if err := json.Unmarshal(k.get(opts), &cred); err != nil {
 		t.Fatal(err)
@@ -107,5 +102,5 @@ func TestRememberedDeviceKeyFinish(t *testing.T) {
 	if dc := deviceCookie(a); dc == nil || dc.MaxAge != 24*3600 {
 		t.Fatalf("device cookie = %+v", dc)
 	}
-	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": newPassword}), "done")
+	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": kim.pw}), "done")
 }
