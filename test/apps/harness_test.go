@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"go/build"
 	"html"
 	"net"
 	"net/http"
@@ -100,7 +99,7 @@ func goInstall(t *testing.T, module, version, name string) string {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool(), "install", module+"@"+version)
+	cmd := exec.CommandContext(ctx, apptest.GoTool(), "install", module+"@"+version)
 	// Outside Twofold's module, so that its go.mod neither chooses nor records anything.
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(apptest.ProcessEnv(), "GOBIN="+gobin, "GOWORK=off", "GOFLAGS=-buildvcs=false")
@@ -118,14 +117,6 @@ func goInstall(t *testing.T, module, version, name string) string {
 	}
 	t.Logf("built %s %s in %s, cached at %s", module, version, time.Since(start).Round(time.Second), bin)
 	return bin
-}
-
-// goTool answers the go command that runs the test.
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(build.Default.GOROOT, "bin", "go")
 }
 
 // tail answers the last n lines of out.

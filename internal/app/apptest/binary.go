@@ -19,19 +19,23 @@ func BuildBinary(flags ...string) (binary string, remove func(), err error) {
 		return "", nil, fmt.Errorf("temp dir: %w", err)
 	}
 	remove = func() { os.RemoveAll(dir) }
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(build.Default.GOROOT, "bin", "go")
-	}
 	binary = filepath.Join(dir, "twofold")
 	args := append(append([]string{"build"}, flags...), "-o", binary, "github.com/twofold-auth/twofold/cmd/twofold")
-	build := exec.Command(goTool, args...)
+	build := exec.Command(GoTool(), args...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		remove()
 		return "", nil, fmt.Errorf("building twofold: %w", err)
 	}
 	return binary, remove, nil
+}
+
+// GoTool answers the go command that runs the test: the one on PATH, else its GOROOT's.
+func GoTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(build.Default.GOROOT, "bin", "go")
 }
 
 // ProcessEnv is the environment of the processes a test starts: the test's own without any
