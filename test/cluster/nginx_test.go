@@ -44,8 +44,9 @@ func siteConfig(t *testing.T, port int, upstreams []string) string {
 	return strings.Replace(conf, "    listen 80;\n", fmt.Sprintf("    listen 127.0.0.1:%d;\n", port), 1)
 }
 
-// errPortTaken is startNginx's answer when another process took the port that apptest.FreePort found
-// free (other tests start servers at the same time): the caller tries another port.
+// errPortTaken is startNginx's answer when another process took the port that
+// apptest.FreePort found free (other tests start servers at the same time): the caller tries
+// another port.
 var errPortTaken = errors.New("the port was taken before nginx listened on it")
 
 // startNginx runs nginx in the foreground on the site configuration, with every file it
@@ -81,7 +82,8 @@ func startNginx(t *testing.T, site string, port int) (string, error) {
 
 // TestNginxPortTaken checks startNginx on a port that another server took after
 // apptest.FreePort found it free, as a server of a test running at the same time may: it
-// answers errPortTaken for the caller to try another port, even though that server answers /healthz as Twofold does.
+// answers errPortTaken for the caller to try another port, even though that server answers
+// /healthz as Twofold does.
 func TestNginxPortTaken(t *testing.T) {
 	apptest.Need(t, "nginx")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
