@@ -311,8 +311,9 @@ func TestLostTransaction(t *testing.T) {
 // to fail; before is called first, so that a test can hold a sync.
 type syncRecorder struct {
 	db     *DB
-	before func(n int) error // n counts the syncs from 1; an error fails the sync
+	before func(n int) error // n counts the syncs begun, from 1; an error fails the sync
 	mu     sync.Mutex
+	begun  int
 	syncs  []map[string]bool // per finished sync, the actions committed before it started
 	real   func() error
 }
@@ -326,7 +327,8 @@ func recordSyncs(t *testing.T, db *DB, before func(n int) error) *syncRecorder {
 
 func (s *syncRecorder) sync() error {
 	s.mu.Lock()
-	n := len(s.syncs) + 1
+	s.begun++
+	n := s.begun
 	s.mu.Unlock()
 	seen, err := visibleActions(s.db)
 	if err != nil {
@@ -393,6 +395,35 @@ func within(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
+// commitBehindHeldSync writes event "a" and holds the sync that covers it, db's first from
+// here, until release is closed; every sync answers failWith (nil: it syncs). While that sync
+// is held a second write, of event "b", runs its fn. It answers the recorder of db's syncs and
+// the two writes' answers, to come.
+func commitBehindHeldSync(t *testing.T, db *DB, failWith error) (rec *syncRecorder, release chan struct{}, resA, resB chan error) {
+	t.Helper()
+	ctx := context.Background()
+	entered, release := make(chan struct{}), make(chan struct{})
+	rec = recordSyncs(t, db, func(n int) error {
+		if n == 1 {
+			close(entered)
+			<-release
+		}
+		return failWith
+	})
+	resA, resB = make(chan error, 1), make(chan error, 1)
+	go func() { resA <- db.AddEvent(ctx, &store.Event{At: time.Unix(1, 0), Action: "a"}) }()
+	within(t, entered, "the first sync")
+	ranB := make(chan struct{})
+	go func() {
+		resB <- db.Update(ctx, func(q store.Queries) error {
+			defer close(ranB)
+			return q.AddEvent(ctx, &store.Event{At: time.Unix(2, 0), Action: "b"})
+		})
+	}()
+	within(t, ranB, "the second transaction's fn, while the first sync is held,")
+	return rec, release, resA, resB
+}
+
 // TestAnsweredAfterItsSync runs many writers at once and checks that each was answered only
 // after a sync had run that started once its commit was visible: the sync covers it.
 func TestAnsweredAfterItsSync(t *testing.T) {
@@ -437,30 +468,8 @@ func TestAnsweredAfterItsSync(t *testing.T) {
 // TestNextBatchRunsDuringSync holds the first batch's sync: the next transaction runs and
 // commits meanwhile, and neither caller is answered until the syncs that cover them are done.
 func TestNextBatchRunsDuringSync(t *testing.T) {
-	ctx := context.Background()
 	db, path := openFile(t)
-	entered, release := make(chan struct{}), make(chan struct{})
-	rec := recordSyncs(t, db, func(n int) error {
-		if n == 1 {
-			close(entered)
-			<-release
-		}
-		return nil
-	})
-	resA, resB := make(chan error, 1), make(chan error, 1)
-	go func() { resA <- db.AddEvent(ctx, &store.Event{At: time.Unix(1, 0), Action: "a"}) }()
-	within(t, entered, "the first sync")
-	ranB := make(chan struct{})
-	go func() {
-		resB <- db.Update(ctx, func(q store.Queries) error {
-			if err := q.AddEvent(ctx, &store.Event{At: time.Unix(2, 0), Action: "b"}); err != nil {
-				return err
-			}
-			close(ranB)
-			return nil
-		})
-	}()
-	within(t, ranB, "the second transaction's fn, while the first sync is held,")
+	rec, release, resA, resB := commitBehindHeldSync(t, db, nil)
 	select {
 	case err := <-resA:
 		close(release)
@@ -500,26 +509,7 @@ func TestSyncFailureFailsClosed(t *testing.T) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
 	defer slog.SetDefault(old)
 	diskErr := errors.New("EIO from the disk")
-	entered, release := make(chan struct{}), make(chan struct{})
-	syncs := 0
-	db.c.syncWAL = func() error {
-		if syncs++; syncs == 1 {
-			close(entered)
-			<-release
-		}
-		return diskErr
-	}
-	resA, resB := make(chan error, 1), make(chan error, 1)
-	go func() { resA <- db.SetOption(ctx, "a", "1") }()
-	within(t, entered, "the sync")
-	ranB := make(chan struct{})
-	go func() {
-		resB <- db.Update(ctx, func(q store.Queries) error {
-			defer close(ranB)
-			return q.SetOption(ctx, "b", "1")
-		})
-	}()
-	within(t, ranB, "the second transaction")
+	rec, release, resA, resB := commitBehindHeldSync(t, db, diskErr)
 	close(release)
 	for name, ch := range map[string]chan error{"a": resA, "b": resB} {
 		if err := <-ch; !errors.Is(err, errSyncFailed) || !errors.Is(err, diskErr) {
@@ -538,9 +528,11 @@ func TestSyncFailureFailsClosed(t *testing.T) {
 	if err != nil || opts["before"] != "1" {
 		t.Errorf("a read after the failed sync answered %v, %v; want the options", opts, err)
 	}
-	if syncs != 1 {
-		t.Errorf("%d syncs, want 1: nothing is synced after a failure", syncs)
+	rec.mu.Lock()
+	if rec.begun != 1 {
+		t.Errorf("%d syncs, want 1: nothing is synced after a failure", rec.begun)
 	}
+	rec.mu.Unlock()
 	if !strings.Contains(logged.String(), "syncing the WAL failed") || !strings.Contains(logged.String(), diskErr.Error()) {
 		t.Errorf("the failure was not logged: %q", logged.String())
 	}
@@ -571,25 +563,7 @@ func TestSyncFailureFailsClosed(t *testing.T) {
 func TestCloseDrains(t *testing.T) {
 	ctx := context.Background()
 	db, path := openFile(t)
-	entered, release := make(chan struct{}), make(chan struct{})
-	rec := recordSyncs(t, db, func(n int) error {
-		if n == 1 {
-			close(entered)
-			<-release
-		}
-		return nil
-	})
-	resA, resB := make(chan error, 1), make(chan error, 1)
-	go func() { resA <- db.AddEvent(ctx, &store.Event{At: time.Unix(1, 0), Action: "a"}) }()
-	within(t, entered, "the sync")
-	ranB := make(chan struct{})
-	go func() {
-		resB <- db.Update(ctx, func(q store.Queries) error {
-			defer close(ranB)
-			return q.AddEvent(ctx, &store.Event{At: time.Unix(2, 0), Action: "b"})
-		})
-	}()
-	within(t, ranB, "the second transaction")
+	rec, release, resA, resB := commitBehindHeldSync(t, db, nil)
 	closed := make(chan error, 1)
 	go func() { closed <- db.Close() }()
 	select {
