@@ -495,6 +495,38 @@ func TestNextBatchRunsDuringSync(t *testing.T) {
 	}
 }
 
+// TestUncommittedBatchWaitsForDueSync holds a write's sync: a transaction after it that
+// commits nothing (its fn fails, and may have read that write) is not answered before that
+// sync either.
+func TestUncommittedBatchWaitsForDueSync(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openFile(t)
+	defer db.Close()
+	_, release, resA, resB := commitBehindHeldSync(t, db, nil)
+	refused := errors.New("refused")
+	ran := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	res := [2]chan error{make(chan error, 1), make(chan error, 1)}
+	for i := range 2 {
+		go func() {
+			res[i] <- db.Update(ctx, func(store.Queries) error { close(ran[i]); return refused })
+		}()
+		within(t, ran[i], "a failing transaction's fn")
+	}
+	// The second one's fn ran in a later batch, so the first one's batch was handed over.
+	select {
+	case err := <-res[0]:
+		close(release)
+		t.Fatalf("a transaction that committed nothing was answered (%v) before the sync due", err)
+	default:
+	}
+	close(release)
+	for _, ch := range []chan error{resA, resB, res[0], res[1]} {
+		if err := <-ch; err != nil && !errors.Is(err, refused) {
+			t.Error(err)
+		}
+	}
+}
+
 // TestSyncFailureFailsClosed fails the first sync while a second batch commits behind it:
 // both batches' callers are answered the failure, every later write is refused without its fn
 // running, reads go on, and nothing reaches the database file.
