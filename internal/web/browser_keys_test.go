@@ -60,17 +60,6 @@ func newKeyApp(t *testing.T) (a *testApp, other string) {
 	return a, other
 }
 
-// keyBrowser starts chromium for the security-key tests and answers its context; the test's
-// end stops it. Each tab made from it has its own cookies only with its own browser context,
-// so the tests use one tab at a time.
-func keyBrowser(t *testing.T) context.Context {
-	t.Helper()
-	chromium := apptest.Need(t, "chromium", "chromium-browser")
-	apptest.Need(t, "oathtool")
-	apptest.Need(t, "zbarimg")
-	return browsertest.Start(t, chromium)
-}
-
 // authenticator is a virtual authenticator of a tab: a security key that the browser finds
 // plugged in, that touches itself and whose user verification succeeds.
 type authenticator struct {
@@ -213,15 +202,9 @@ func TestBrowserSecurityKeys(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser test is long; CI runs it")
 	}
+	bctx := startBrowser(t)
+	screens := screensDir(t)
 	a, other := newKeyApp(t)
-	bctx := keyBrowser(t)
-	screens := os.Getenv("TWOFOLD_SCREENS")
-	if screens == "" {
-		screens = filepath.Join("..", "..", "tmp", "screens")
-	}
-	if err := os.MkdirAll(screens, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	b := &tab{Tab: browsertest.Tab{T: t, Ctx: bctx}, app: a, screens: screens}
 	var secret string
 	var key *authenticator

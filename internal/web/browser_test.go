@@ -47,6 +47,31 @@ var docScreens = map[string]bool{
 	"13-regenerate-dialog": true, "22-options-mfa": true, "23-confirm": true, "27-account": true,
 }
 
+// startBrowser starts chromium, with the extra options, for a browser test and answers its
+// context; the test's end stops it. Without chromium, or the oathtool and zbarimg the tests
+// use beside it, the test skips, or fails in CI.
+func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	chromium := apptest.Need(t, "chromium", "chromium-browser")
+	apptest.Need(t, "oathtool")
+	apptest.Need(t, "zbarimg")
+	return browsertest.Start(t, chromium, extra...)
+}
+
+// screensDir answers the folder of the screenshots, $TWOFOLD_SCREENS or <repo>/tmp/screens,
+// made when missing.
+func screensDir(t *testing.T) string {
+	t.Helper()
+	screens := os.Getenv("TWOFOLD_SCREENS")
+	if screens == "" {
+		screens = filepath.Join("..", "..", "tmp", "screens")
+	}
+	if err := os.MkdirAll(screens, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return screens
+}
+
 // tab is one browser tab with its own cookies.
 type tab struct {
 	browsertest.Tab
@@ -328,24 +353,14 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the browser test is long; CI runs it")
 	}
-	chromium := apptest.Need(t, "chromium", "chromium-browser")
-	apptest.Need(t, "oathtool")
-	apptest.Need(t, "zbarimg")
 	start := time.Now()
-
-	screens := os.Getenv("TWOFOLD_SCREENS")
-	if screens == "" {
-		screens = filepath.Join("..", "..", "tmp", "screens")
-	}
-	if err := os.MkdirAll(screens, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// twofold.test is a host name that is not loopback: over plain http there, a page is not a
+	// secure context, and the browser sends no Sec-Fetch-Site with a form.
+	bctx := startBrowser(t, chromedp.Flag("host-resolver-rules", "MAP twofold.test 127.0.0.1"))
+	screens := screensDir(t)
 	// The server's clock is the test's (see tab.code); hashing has the default cost.
 	a := newApp(t, appConfig{params: password.DefaultParams})
 
-	// twofold.test is a host name that is not loopback: over plain http there, a page is not a
-	// secure context, and the browser sends no Sec-Fetch-Site with a form.
-	bctx := browsertest.Start(t, chromium, chromedp.Flag("host-resolver-rules", "MAP twofold.test 127.0.0.1"))
 	downloads := t.TempDir()
 	if _, err := chromedp.CallBrowser(bctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
 		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
