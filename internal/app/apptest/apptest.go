@@ -1,6 +1,10 @@
 // Package apptest opens Twofold's one wiring (package app) for tests: in a new temporary data
 // folder, with cheap hashing and no log unless told otherwise, and closed when the test ends.
 // Serve also answers HTTP on a free port of 127.0.0.1, as `twofold serve --addr 127.0.0.1:0`.
+//
+// It also runs the programs the process-level tests talk to, each until the test ends: the
+// twofold binary (BuildBinary, StartServe), nginx (StartNginx) and any other (StartProcess),
+// found by Need.
 package apptest
 
 import (
