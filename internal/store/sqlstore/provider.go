@@ -299,24 +299,16 @@ func (q Queries) DeleteExpiredTokens(ctx context.Context, before time.Time) (int
 // TokenClients answers the ids of the clients holding a token of the account that expires
 // after now, sorted.
 func (q Queries) TokenClients(ctx context.Context, userID int64, now time.Time) ([]string, error) {
-	ids, err := q.strings(ctx, `SELECT DISTINCT client_id FROM tokens WHERE user_id = ? AND expires_at > ?
+	return q.strings(ctx, "token clients", `SELECT DISTINCT client_id FROM tokens WHERE user_id = ? AND expires_at > ?
 		ORDER BY client_id`, userID, Nanos(now))
-	return ids, q.err("token clients", err)
 }
 
-// strings answers the one text column of a query's rows.
-func (q Queries) strings(ctx context.Context, query string, args ...any) ([]string, error) {
-	var ss []string
-	err := q.each(ctx, func(row Scanner) error {
-		var s string
-		err := row.Scan(&s)
-		ss = append(ss, s)
-		return err
+// strings answers the one text column of a query's rows; what names the query in an error.
+func (q Queries) strings(ctx context.Context, what, query string, args ...any) ([]string, error) {
+	return list(ctx, q, what, func(row Scanner) (s string, err error) {
+		err = row.Scan(&s)
+		return s, err
 	}, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return ss, nil
 }
 
 // ---- consents
@@ -430,17 +422,16 @@ func (q Queries) AddSessionClient(ctx context.Context, sid, clientID string, use
 
 // SessionClients answers the ids of the clients recorded for sid, sorted.
 func (q Queries) SessionClients(ctx context.Context, sid string) ([]string, error) {
-	ids, err := q.strings(ctx, `SELECT client_id FROM session_clients WHERE sid = ? ORDER BY client_id`, sid)
-	return ids, q.err("session clients", err)
+	return q.strings(ctx, "session clients", `SELECT client_id FROM session_clients WHERE sid = ? ORDER BY client_id`, sid)
 }
 
 // DeleteSessionClients forgets the records of sid and answers the clients of the rows this
 // statement deleted: a row another transaction deleted first is not among them (PostgreSQL
 // waits for that transaction and then finds the row gone; SQLite has one writer).
 func (q Queries) DeleteSessionClients(ctx context.Context, sid string) ([]string, error) {
-	ids, err := q.strings(ctx, `DELETE FROM session_clients WHERE sid = ? RETURNING client_id`, sid)
+	ids, err := q.strings(ctx, "delete session clients", `DELETE FROM session_clients WHERE sid = ? RETURNING client_id`, sid)
 	if err != nil {
-		return nil, q.err("delete session clients", err)
+		return nil, err
 	}
 	slices.Sort(ids)
 	return ids, nil
@@ -451,12 +442,10 @@ func (q Queries) DeleteSessionClients(ctx context.Context, sid string) ([]string
 // answers what this statement deleted, each record to one sweep alone. The subject is read in
 // the statement, without locking the account.
 func (q Queries) DeleteEndedSessionClients(ctx context.Context, limit int) ([]*store.EndedSessionClient, error) {
-	var es []*store.EndedSessionClient
-	err := q.each(ctx, func(row Scanner) error {
+	es, err := list(ctx, q, "delete ended session clients", func(row Scanner) (*store.EndedSessionClient, error) {
 		var e store.EndedSessionClient
 		err := row.Scan(&e.SID, &e.ClientID, &e.UserID, &e.Subject)
-		es = append(es, &e)
-		return err
+		return &e, err
 	}, `DELETE FROM session_clients WHERE (sid, client_id) IN (
 		SELECT sid, client_id FROM session_clients AS sc
 		WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE sessions.sid = sc.sid)
@@ -464,7 +453,7 @@ func (q Queries) DeleteEndedSessionClients(ctx context.Context, limit int) ([]*s
 		RETURNING sid, client_id, user_id,
 			coalesce((SELECT subject FROM users WHERE users.id = session_clients.user_id), '')`, limit)
 	if err != nil {
-		return nil, q.err("delete ended session clients", err)
+		return nil, err
 	}
 	slices.SortFunc(es, func(a, b *store.EndedSessionClient) int {
 		return cmp.Or(strings.Compare(a.SID, b.SID), strings.Compare(a.ClientID, b.ClientID))

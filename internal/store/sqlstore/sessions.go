@@ -63,17 +63,11 @@ func (q Queries) DeleteSession(ctx context.Context, idHash []byte) error {
 
 // SessionSIDs answers the sids of the account's sessions but the one with keepHash.
 func (q Queries) SessionSIDs(ctx context.Context, userID int64, keepHash []byte) ([]string, error) {
-	var (
-		sids []string
-		err  error
-	)
 	if keepHash == nil {
-		sids, err = q.strings(ctx, `SELECT DISTINCT sid FROM sessions WHERE user_id = ? AND sid <> '' ORDER BY sid`, userID)
-	} else {
-		sids, err = q.strings(ctx, `SELECT DISTINCT sid FROM sessions WHERE user_id = ? AND sid <> '' AND id_hash <> ?
-			ORDER BY sid`, userID, keepHash)
+		return q.strings(ctx, "session sids", `SELECT DISTINCT sid FROM sessions WHERE user_id = ? AND sid <> '' ORDER BY sid`, userID)
 	}
-	return sids, q.err("session sids", err)
+	return q.strings(ctx, "session sids", `SELECT DISTINCT sid FROM sessions WHERE user_id = ? AND sid <> '' AND id_hash <> ?
+		ORDER BY sid`, userID, keepHash)
 }
 
 // DeleteUserSessions removes the account's sessions but the one with keepHash.
