@@ -38,20 +38,19 @@ const (
 	maxEventLimit     = 1000
 )
 
-// AddEvent appends an audit event and sets its id.
+// AddEvent appends an audit event and sets its id: where the Executor answers the rowid
+// (IDExecutor), a statement instead of a RETURNING query.
 func (q Queries) AddEvent(ctx context.Context, e *store.Event) error {
+	const insert = `INSERT INTO events (at, actor, account, action, detail) VALUES (?, ?, ?, ?, ?)`
+	args := []any{Nanos(e.At), e.Actor, e.User, e.Action, e.Detail}
 	if x, ok := q.x.(IDExecutor); ok {
-		id, err := x.ExecID(ctx, q.f.sql(`INSERT INTO events (at, actor, account, action, detail)
-			VALUES (?, ?, ?, ?, ?)`),
-			Nanos(e.At), e.Actor, e.User, e.Action, e.Detail)
+		id, err := x.ExecID(ctx, q.f.sql(insert), args...)
 		if err == nil {
 			e.ID = id
 		}
 		return q.err("add event", err)
 	}
-	err := q.queryRow(ctx, `INSERT INTO events (at, actor, account, action, detail)
-		VALUES (?, ?, ?, ?, ?) RETURNING id`,
-		Nanos(e.At), e.Actor, e.User, e.Action, e.Detail).Scan(&e.ID)
+	err := q.queryRow(ctx, insert+` RETURNING id`, args...).Scan(&e.ID)
 	return q.err("add event", err)
 }
 

@@ -33,8 +33,8 @@ type Executor interface {
 }
 
 // IDExecutor is an Executor that also answers the id of the row an INSERT made without a
-// RETURNING clause (SQLite's last rowid): a statement, cheaper than a query. The queries that
-// add a row use it where the Executor has it.
+// RETURNING clause (SQLite's last rowid): a statement, cheaper than a query. AddEvent, the
+// insert of every audited write, uses it where the Executor has it.
 type IDExecutor interface {
 	ExecID(ctx context.Context, query string, args ...any) (int64, error)
 }
