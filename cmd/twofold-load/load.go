@@ -1,9 +1,6 @@
 package main
 
 import (
-	"github.com/twofold-auth/twofold/internal/argon2id"
-	"golang.org/x/crypto/argon2"
-
 	"context"
 	"crypto/rand"
 	"errors"
@@ -14,6 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/crypto/argon2"
+
+	"github.com/twofold-auth/twofold/internal/argon2id"
 	"github.com/twofold-auth/twofold/internal/otp"
 	"github.com/twofold-auth/twofold/internal/password"
 )
