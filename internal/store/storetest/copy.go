@@ -189,7 +189,7 @@ func copyBetween(t *testing.T, open, openTarget func(t *testing.T) store.Store) 
 		t.Fatalf("Count = %v, %v; want %v", got, err, want)
 	}
 	in := export(t, from)
-	last, maxUser, maxEvent, maxNotice := -1, int64(0), int64(0), int64(0)
+	last, maxUser, maxEvent, maxNotice, maxDevice := -1, int64(0), int64(0), int64(0), int64(0)
 	for _, r := range in {
 		var err error
 		if last, err = store.TableOrder(last, r.Table()); err != nil {
@@ -203,6 +203,9 @@ func copyBetween(t *testing.T, open, openTarget func(t *testing.T) store.Store) 
 		}
 		if r.LogoutNotice != nil {
 			maxNotice = max(maxNotice, r.LogoutNotice.ID)
+		}
+		if r.Device != nil {
+			maxDevice = max(maxDevice, r.Device.ID)
 		}
 	}
 
@@ -280,6 +283,10 @@ func copyBetween(t *testing.T, open, openTarget func(t *testing.T) store.Store) 
 	}
 	if n := addNotice(t, dst, logoutNoticeOf("app", "after-copy", alice.ID, t0)); n.ID <= maxNotice {
 		t.Errorf("a notice added after the copy got id %d, not after the copied %d", n.ID, maxNotice)
+	}
+	d := &store.RememberedDevice{UserID: alice.ID, TokenHash: []byte("after-copy"), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := dst.AddRememberedDevice(ctx, d, t0); err != nil || d.ID <= maxDevice {
+		t.Errorf("a device remembered after the copy got id %d (%v), not after the copied %d", d.ID, err, maxDevice)
 	}
 
 	if h := hostsOf(t, dst); !slices.Equal(h, []string{"app.example.com", "admin.example.com"}) {
