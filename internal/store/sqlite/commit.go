@@ -83,10 +83,6 @@ type commitReq struct {
 	done chan struct{} // capacity 1: receives once, when the request is answered
 }
 
-// commitReqs keeps answered requests for the next ones: a write allocates neither its request
-// nor its channel.
-var commitReqs = sync.Pool{New: func() any { return &commitReq{done: make(chan struct{}, 1)} }}
-
 type committer struct {
 	reqs chan *commitReq // unbuffered: a request is either taken by the loop or refused on close
 	quit chan struct{}
@@ -179,30 +175,19 @@ func (db *DB) inTx(ctx context.Context, fn func(q sqlstore.Queries) error) error
 
 // submit runs fn or sfn as inTx does.
 func (db *DB) submit(ctx context.Context, fn func(q sqlstore.Queries) error, sfn func(q store.Queries) error) error {
-	r := commitReqs.Get().(*commitReq)
-	r.ctx, r.fn, r.sfn = ctx, fn, sfn
+	r := &commitReq{ctx: ctx, fn: fn, sfn: sfn, done: make(chan struct{}, 1)}
 	select {
 	case db.c.reqs <- r:
 	case <-db.c.quit:
-		r.recycle()
 		return errClosed
 	case <-ctx.Done():
-		r.recycle()
 		return ctx.Err()
 	}
 	<-r.done // once taken, a request always finishes: fn may be running, or its sync
-	err, pval := r.err, r.pval
-	r.recycle() // answered: neither the committer nor the syncer holds it any more
-	if pval != nil {
-		panic(pval)
+	if r.pval != nil {
+		panic(r.pval)
 	}
-	return err
-}
-
-// recycle clears an answered (or never taken) request and keeps it for the next write.
-func (r *commitReq) recycle() {
-	r.ctx, r.fn, r.sfn, r.err, r.pval = nil, nil, nil, nil, nil
-	commitReqs.Put(r)
+	return r.err
 }
 
 func (db *DB) commitLoop() {
