@@ -37,8 +37,10 @@ import (
 // What holds:
 //
 //   - No caller is answered before a sync that started after its batch's COMMIT returned. A
-//     batch whose transaction wrote nothing waits all the same when an earlier batch's sync is
-//     still due (its fns may have read that batch's rows), and is answered at once otherwise.
+//     batch that committed nothing (its fns or its transaction failed) waits all the same when
+//     an earlier batch's sync is still due (its fns may have read that batch's rows), and is
+//     answered at once otherwise; one that committed without writing waits for a sync as any
+//     other.
 //     WAL frames are checksummed in a chain, so after a power loss SQLite keeps a prefix of the
 //     commits: what is lost is a run of the last commits, none of them answered.
 //   - Every other connection (the readers, migrations, the command line, other processes)
@@ -231,8 +233,8 @@ func (db *DB) runBatch(batch []*commitReq) {
 }
 
 // handOver passes a run batch to the syncer, or answers it at once when no commit of this
-// writer is waiting for a sync (the batch wrote nothing, and what it read is on disk) or when
-// a sync has failed.
+// writer is waiting for a sync (the batch committed nothing, and what it read is on disk) or
+// when a sync has failed.
 func (c *committer) handOver(batch []*commitReq) {
 	c.mu.Lock()
 	if c.broken == nil && c.committed != c.synced {
