@@ -636,9 +636,9 @@ func TestCloseDrains(t *testing.T) {
 	}
 }
 
-// TestWriterSyncsItself checks the connections' settings: the readers (and every connection
-// but the writer) sync their own commits; the writer leaves them to the syncer.
-func TestWriterSyncsItself(t *testing.T) {
+// TestOnlyWriterLeavesSyncToSyncer checks the connections' settings: the readers (and every
+// connection but the writer) sync their own commits; the writer leaves them to the syncer.
+func TestOnlyWriterLeavesSyncToSyncer(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openFile(t)
 	defer db.Close()
