@@ -70,9 +70,18 @@ func deviceSkips(u *store.User, sess *store.Session, o *options.Values) bool {
 	return sess.DeviceRemembered && o.RememberDevice() > 0 && hasSecondFactor(u, o)
 }
 
+// deviceExpiry is when d stops skipping the second factor: its own expiry, or sooner when the
+// option's current length life, counted from when it was remembered, is shorter (the option
+// shortened since, or 0: off).
+func deviceExpiry(d *store.RememberedDevice, life time.Duration) time.Time {
+	if end := d.CreatedAt.Add(life); end.Before(d.ExpiresAt) {
+		return end
+	}
+	return d.ExpiresAt
+}
+
 // rememberedDevice answers the remembered device of the cookie token when it belongs to the
-// account, has not expired (by its own expiry, nor by the option's current length counted
-// from when it was remembered) and the option is on; nil otherwise.
+// account, the option is on and it has not expired (deviceExpiry); nil otherwise.
 func (s *Service) rememberedDevice(ctx context.Context, u *store.User, o *options.Values, token string) (*store.RememberedDevice, error) {
 	life := o.RememberDevice()
 	if life <= 0 || !validToken(token) {
@@ -85,8 +94,7 @@ func (s *Service) rememberedDevice(ctx context.Context, u *store.User, o *option
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	if d.UserID != u.ID || !now.Before(d.ExpiresAt) || !now.Before(d.CreatedAt.Add(life)) {
+	if d.UserID != u.ID || !s.now().Before(deviceExpiry(d, life)) {
 		return nil, nil
 	}
 	return d, nil
@@ -125,18 +133,23 @@ func (s *Service) RememberDeviceDays(ctx context.Context) (int, error) {
 	return o.RememberDeviceDays(), nil
 }
 
-// Devices lists p's remembered devices that have not expired, oldest first.
+// Devices lists p's remembered devices that have not expired (deviceExpiry, the expiry they
+// show), oldest first: those a sign-in would honour now.
 func (s *Service) Devices(ctx context.Context, p *Principal) ([]Device, error) {
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ds, err := s.store.RememberedDevices(ctx, p.user.ID)
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now, life := s.now(), o.RememberDevice()
 	out := make([]Device, 0, len(ds))
 	for _, d := range ds {
-		if now.Before(d.ExpiresAt) {
+		if end := deviceExpiry(d, life); now.Before(end) {
 			out = append(out, Device{ID: strconv.FormatInt(d.ID, 10), Label: d.Label,
-				CreatedAt: d.CreatedAt, LastUsedAt: d.LastUsedAt, ExpiresAt: d.ExpiresAt})
+				CreatedAt: d.CreatedAt, LastUsedAt: d.LastUsedAt, ExpiresAt: end})
 		}
 	}
 	return out, nil

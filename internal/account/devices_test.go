@@ -250,9 +250,22 @@ func TestRememberedDeviceOptionOff(t *testing.T) {
 	h.setOption(options.MFARememberDevice, "30d")
 	u := h.enrolledUser("alice")
 	dev := h.remember(u)
+	p := h.principal(h.session(u))
+	// The devices listed are those a sign-in honours now, until when it honours them.
+	listed := func() []account.Device {
+		t.Helper()
+		ds, err := h.svc.Devices(h.ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ds
+	}
 	h.setOption(options.MFARememberDevice, "0")
 	if next := h.nextOn(u, dev); next != account.StepVerify {
 		t.Fatalf("option 0: next %q, want verify", next)
+	}
+	if ds := listed(); len(ds) != 0 {
+		t.Fatalf("option 0: Devices = %+v, want none", ds)
 	}
 	// Nor is a device remembered while it is off.
 	h.clock.Advance(30 * time.Second)
@@ -263,9 +276,15 @@ func TestRememberedDeviceOptionOff(t *testing.T) {
 	}
 	// A shorter option shortens the devices remembered before.
 	h.setOption(options.MFARememberDevice, "1d")
+	if ds := listed(); len(ds) != 1 || !ds[0].ExpiresAt.Equal(ds[0].CreatedAt.Add(24*time.Hour)) {
+		t.Fatalf("option 1d: Devices = %+v, want the device until a day after it was remembered", ds)
+	}
 	h.clock.Advance(2 * 24 * time.Hour)
 	if next := h.nextOn(u, dev); next != account.StepVerify {
 		t.Fatalf("a device older than the option: next %q, want verify", next)
+	}
+	if ds := listed(); len(ds) != 0 {
+		t.Fatalf("a device older than the option is listed: %+v", ds)
 	}
 }
 
