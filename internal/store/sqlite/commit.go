@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/twofold-auth/twofold/internal/store"
 	"github.com/twofold-auth/twofold/internal/store/sqlstore"
 )
 
@@ -76,10 +75,8 @@ import (
 const maxBatch = 64
 
 type commitReq struct {
-	ctx context.Context
-	// fn, or sfn (Update's, given the same queries as a store.Queries), is the transaction.
+	ctx  context.Context
 	fn   func(q sqlstore.Queries) error
-	sfn  func(q store.Queries) error
 	err  error
 	pval any           // the value fn panicked with
 	done chan struct{} // capacity 1: receives once, when the request is answered
@@ -172,12 +169,7 @@ func (c *committer) failed() error {
 // inTx runs fn with queries bound to a write transaction, shared with the other transactions
 // waiting at the same moment, and answers once that transaction is committed and synced.
 func (db *DB) inTx(ctx context.Context, fn func(q sqlstore.Queries) error) error {
-	return db.submit(ctx, fn, nil)
-}
-
-// submit runs fn or sfn as inTx does.
-func (db *DB) submit(ctx context.Context, fn func(q sqlstore.Queries) error, sfn func(q store.Queries) error) error {
-	r := &commitReq{ctx: ctx, fn: fn, sfn: sfn, done: make(chan struct{}, 1)}
+	r := &commitReq{ctx: ctx, fn: fn, done: make(chan struct{}, 1)}
 	select {
 	case db.c.reqs <- r:
 	case <-db.c.quit:
@@ -325,7 +317,6 @@ func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
 		return nil
 	}
 	q := sqlstore.New(flavor, w, nil)
-	var sq store.Queries = q // for Update's fns, made once
 	savepoints := len(batch) > 1
 	ok := 0
 	for i, r := range batch {
@@ -339,11 +330,7 @@ func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
 				return db.lost(batch, i)
 			}
 		}
-		if r.sfn != nil {
-			r.pval, r.err = run(r.sfn, sq)
-		} else {
-			r.pval, r.err = run(r.fn, q)
-		}
+		r.pval, r.err = run(r.fn, q)
 		succeeded := r.err == nil && r.pval == nil
 		if savepoints {
 			var err error
@@ -440,7 +427,7 @@ func (c *committer) rollback(ctx context.Context) error {
 }
 
 // run calls fn, turning a panic into a value for the caller to panic with again.
-func run[Q any](fn func(q Q) error, q Q) (pval any, err error) {
+func run(fn func(q sqlstore.Queries) error, q sqlstore.Queries) (pval any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			pval = v

@@ -176,7 +176,7 @@ func dsn(path string, params ...string) string {
 // connection fn holds. When ctx ends, fn's next statement is refused with ctx's error; one
 // already running is never cut short, as that would roll back the shared transaction.
 func (db *DB) Update(ctx context.Context, fn func(q store.Queries) error) error {
-	return db.submit(ctx, nil, fn)
+	return db.inTx(ctx, func(q sqlstore.Queries) error { return fn(q) })
 }
 
 // Ping checks that the file can be read.
