@@ -103,7 +103,6 @@ type committer struct {
 	committed uint64        // COMMITs made by the writer
 	synced    uint64        // of which the last sync that succeeded covers this many
 	pending   []*commitReq  // committed, waiting for a sync
-	spare     []*commitReq  // the syncer's last list, for reuse (the syncer's own)
 	broken    error         // set by a failed sync: every later write answers it
 	wake      chan struct{} // capacity 1: pending has something new
 	drain     chan struct{} // closed when the committer has stopped
@@ -262,9 +261,8 @@ func (c *committer) syncLoop() {
 func (c *committer) syncPending() {
 	c.mu.Lock()
 	batch, target, err := c.pending, c.committed, c.broken
-	c.pending = c.spare[:0]
+	c.pending = nil
 	c.mu.Unlock()
-	defer func() { c.spare = batch[:0] }()
 	if len(batch) == 0 {
 		return
 	}
@@ -285,7 +283,6 @@ func (c *committer) syncPending() {
 	err = c.broken
 	c.mu.Unlock()
 	answer(batch, err)
-	clear(batch) // the answered requests are the callers' again
 }
 
 // answer gives every request of batch its outcome: its own, or err when it has none.
