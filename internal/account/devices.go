@@ -104,7 +104,7 @@ func (s *Service) rememberedDevice(ctx context.Context, u *store.User, o *option
 // passed second factor when dev asks for it and the option is on, and sets the step's device
 // cookie and its lifetime.
 func (s *Service) rememberDevice(ctx context.Context, q store.Queries, u *store.User, o *options.Values, dev DeviceRequest, step *Step) error {
-	life := o.RememberDevice()
+	life := rememberLife(u, o)
 	if !dev.Remember || life <= 0 {
 		return nil
 	}
@@ -123,14 +123,29 @@ func (s *Service) rememberDevice(ctx context.Context, q store.Queries, u *store.
 		fmt.Sprintf("device %d (%s) for %d days", d.ID, d.Label, o.RememberDeviceDays()))
 }
 
-// RememberDeviceDays answers how many days "Remember this device" lasts; 0 while the option
-// mfaRememberDevice is off, when Verification Required offers no box.
-func (s *Service) RememberDeviceDays(ctx context.Context) (int, error) {
-	o, err := s.opts.Get(ctx)
+// rememberLife is how long "Remember this device" lasts for a second factor u proves in a
+// sign-in: the option mfaRememberDevice, 0 while it is off. It is 0 too while u's password is
+// temporary: that sign-in goes on to choose a new password, which forgets every device (SPEC
+// §10), the one just remembered with them, so no device is remembered there.
+func rememberLife(u *store.User, o *options.Values) time.Duration {
+	if u.PasswordTemporary {
+		return 0
+	}
+	return o.RememberDevice()
+}
+
+// RememberDeviceDays answers how many days "Remember this device" lasts for the sign-in of
+// token at Verification Required (rememberLife); 0, when the page offers no box, also when
+// the sign-in is not at that step.
+func (s *Service) RememberDeviceDays(ctx context.Context, token string) (int, error) {
+	si, err := s.load(ctx, token, StepVerify)
+	if c := errs.Code(err); c == errs.NotSignedIn || c == errs.Conflict {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}
-	return o.RememberDeviceDays(), nil
+	return int(rememberLife(si.user, si.opts) / (24 * time.Hour)), nil
 }
 
 // Devices lists p's remembered devices that have not expired (deviceExpiry, the expiry they

@@ -307,3 +307,44 @@ func TestRememberedDeviceLabel(t *testing.T) {
 		t.Fatalf("label %q", l)
 	}
 }
+
+// TestRememberedDeviceNotInATemporaryPasswordSignIn: a sign-in with a temporary password goes
+// on to choose a new password, which forgets every device (SPEC §10), so its Verification
+// Required offers no box and a ticked one remembers nothing; the sign-in after the new password
+// offers it again.
+func TestRememberedDeviceNotInATemporaryPasswordSignIn(t *testing.T) {
+	h := newHarness(t)
+	h.setOption(options.MFARememberDevice, "7d")
+	u := h.enrolledUser("tess")
+	if _, err := h.svc.ResetPassword(h.ctx, account.CLI, "tess"); err != nil {
+		t.Fatal(err)
+	}
+	msgs := h.mail.to(u.Email)
+	u.Password = temporaryPasswordIn(t, msgs[len(msgs)-1].Body)
+
+	h.clock.Advance(30 * time.Second)
+	tok := h.mustSignIn(u, account.StepVerify)
+	if days, err := h.svc.RememberDeviceDays(h.ctx, tok); err != nil || days != 0 {
+		t.Fatalf("RememberDeviceDays before a new password = %d, %v; want 0", days, err)
+	}
+	st, err := h.svc.VerifyDevice(h.ctx, tok, h.codeAt(u.Key, 0), "", account.DeviceRequest{Remember: true, UserAgent: testUA})
+	if err != nil || st.Next != account.StepChangePassword || st.DeviceToken != "" {
+		t.Fatalf("VerifyDevice with a temporary password = %+v, %v; want change_password and no device", st, err)
+	}
+	if got := h.events("tess", account.ActionDeviceRemembered); len(got) != 0 {
+		t.Fatalf("a device was remembered: %v", got)
+	}
+	if _, err := h.svc.ChangeTemporaryPassword(h.ctx, st.Token, goodPassword); err != nil {
+		t.Fatal(err)
+	}
+	u.Password = goodPassword
+
+	h.clock.Advance(30 * time.Second)
+	tok = h.mustSignIn(u, account.StepVerify)
+	if days, err := h.svc.RememberDeviceDays(h.ctx, tok); err != nil || days != 7 {
+		t.Fatalf("RememberDeviceDays after the new password = %d, %v; want 7", days, err)
+	}
+	if days, err := h.svc.RememberDeviceDays(h.ctx, "not-a-sign-in"); err != nil || days != 0 {
+		t.Fatalf("RememberDeviceDays of no sign-in = %d, %v; want 0", days, err)
+	}
+}

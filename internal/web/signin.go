@@ -335,7 +335,7 @@ func (h *Handler) verifySignInData(r *http.Request) (verifyData, error) {
 		return d, err
 	}
 	d.BackupLink = enabled
-	if d.RememberDays, err = h.svc.RememberDeviceDays(r.Context()); err != nil {
+	if d.RememberDays, err = h.svc.RememberDeviceDays(r.Context(), h.token(r)); err != nil {
 		return d, err
 	}
 	d.SecurityKey, err = h.keysOffered(r, keySignIn)
