@@ -239,15 +239,9 @@ func parseAssertion(credential []byte) (*protocol.ParsedCredentialAssertionData,
 	return p, nil
 }
 
-// FinishKeySignIn checks the assertion against the sign-in's challenge, as Verify checks a
-// code, and answers the next step.
-func (s *Service) FinishKeySignIn(ctx context.Context, token string, credential []byte) (Step, error) {
-	return s.FinishKeySignInDevice(ctx, token, credential, DeviceRequest{})
-}
-
-// FinishKeySignInDevice is FinishKeySignIn that also remembers the browser when dev asks for
-// it (SPEC §10), as VerifyDevice does.
-func (s *Service) FinishKeySignInDevice(ctx context.Context, token string, credential []byte, dev DeviceRequest) (Step, error) {
+// FinishKeySignIn checks the assertion against the sign-in's challenge, as VerifyDevice checks
+// a code, answers the next step, and remembers the browser when dev asks for it (SPEC §10).
+func (s *Service) FinishKeySignIn(ctx context.Context, token string, credential []byte, dev DeviceRequest) (Step, error) {
 	parsed, err := parseAssertion(credential)
 	if err != nil {
 		return Step{}, err

@@ -42,7 +42,7 @@ func (a *API) keySignInFinish(w http.ResponseWriter, r *http.Request) error {
 		RememberDevice bool `json:"remember_device"`
 	}
 	_ = json.Unmarshal(cred, &dev) // credential checked that it is JSON; the key's check refuses anything else
-	st, err := a.svc.FinishKeySignInDevice(r.Context(), a.token(r), cred,
+	st, err := a.svc.FinishKeySignIn(r.Context(), a.token(r), cred,
 		account.DeviceRequest{Remember: dev.RememberDevice, UserAgent: r.UserAgent()})
 	if err != nil {
 		return err

@@ -271,7 +271,7 @@ func (k serviceKeys) CanRegister(ctx context.Context, p *account.Principal) (boo
 }
 
 func (k serviceKeys) FinishSignIn(ctx context.Context, token string, credential []byte, dev account.DeviceRequest) (account.Step, error) {
-	return k.s.FinishKeySignInDevice(ctx, token, credential, dev)
+	return k.s.FinishKeySignIn(ctx, token, credential, dev)
 }
 
 func (k serviceKeys) FinishEnroll(ctx context.Context, token string, credential []byte) (account.Step, error) {
