@@ -153,6 +153,27 @@ func waitLogouts(t *testing.T, r *logoutReceiver, n int) []logoutToken {
 	return r.got()
 }
 
+// triedOnce waits until the queue holds n notices and the serving instance has tried each
+// once and recorded its failure. From then no delivery is in flight, and none starts before the
+// clock moves: a test may then let the receiver take tokens and move the clock past the lease
+// without a delivery begun under the old answer landing beside the new one.
+func (h *harness) triedOnce(n int) {
+	h.t.Helper()
+	ctx := context.Background()
+	waitFor(h.t, "every notice queued and tried", func() bool {
+		ns, err := h.app.Store.DueLogoutNotices(ctx, h.clock.Now().Add(time.Hour), 100)
+		if err != nil || len(ns) != n {
+			return false
+		}
+		for _, n := range ns {
+			if n.Attempts == 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // settled checks that nothing waits in the queue and that another pass sends nothing more.
 func (h *harness) settled(receivers ...*logoutReceiver) {
 	h.t.Helper()
@@ -462,18 +483,7 @@ func TestBackchannelLogoutDeliverersRace(t *testing.T) {
 	if _, err := others[0].Service.SetDisabled(ctx, account.CLI, "uma", true); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "every notice queued and tried", func() bool {
-		ns, err := h.app.Store.DueLogoutNotices(ctx, h.clock.Now().Add(time.Hour), 100)
-		if err != nil || len(ns) != sessions {
-			return false
-		}
-		for _, n := range ns {
-			if n.Attempts == 0 {
-				return false
-			}
-		}
-		return true
-	})
+	h.triedOnce(sessions)
 	r.answer(0)
 	h.clock.Advance(time.Minute)
 	var wg sync.WaitGroup
@@ -619,6 +629,7 @@ func TestBackchannelLogoutSweepsRace(t *testing.T) {
 	if len(ns) != sessions || len(queued) != sessions {
 		t.Fatalf("%d notices queued for %d sessions (%v), want one each", len(ns), sessions, queued)
 	}
+	h.triedOnce(sessions)
 	r.answer(0)
 	h.clock.Advance(time.Minute)
 	h.app.Provider.Logouts().DeliverDue(ctx)
