@@ -226,6 +226,9 @@ func Open(ctx context.Context, c Config) (_ *App, err error) {
 	}
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if m, ok := st.(interface{ Collectors() []prometheus.Collector }); ok { // SQLite's writer
+		a.Registry.MustRegister(m.Collectors()...)
+	}
 	if err := provider.CheckIssuer(a.BaseURL); err != nil {
 		a.Log.Warn("applications cannot sign in through Twofold", "reason", err)
 	} else if a.Provider, err = provider.New(ctx, provider.Config{Store: st, Accounts: a.Service, Keys: a.Keys,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/twofold-auth/twofold/internal/store/sqlstore"
 )
@@ -80,6 +81,9 @@ type commitReq struct {
 	err  error
 	pval any           // the value fn panicked with
 	done chan struct{} // capacity 1: receives once, when the request is answered
+	// when it was made, when its fn began, and when its transaction's COMMIT returned
+	// (metrics.go)
+	queued, ran, committed time.Time
 }
 
 type committer struct {
@@ -107,6 +111,8 @@ type committer struct {
 	wake      chan struct{} // capacity 1: pending has something new
 	drain     chan struct{} // closed when the committer has stopped
 	syncerWG  sync.WaitGroup
+
+	metrics *metrics
 }
 
 var errClosed = errors.New("sqlite: closed")
@@ -116,11 +122,12 @@ var errSyncFailed = errors.New("sqlite: syncing the WAL to disk failed; this dat
 
 func (db *DB) startCommitter(ctx context.Context, path string) error {
 	c := &committer{
-		reqs:  make(chan *commitReq),
-		quit:  make(chan struct{}),
-		db:    db.w,
-		wake:  make(chan struct{}, 1),
-		drain: make(chan struct{}),
+		reqs:    make(chan *commitReq),
+		quit:    make(chan struct{}),
+		db:      db.w,
+		wake:    make(chan struct{}, 1),
+		drain:   make(chan struct{}),
+		metrics: newMetrics(),
 	}
 	db.c = c
 	if _, err := c.writer(ctx); err != nil {
@@ -168,7 +175,7 @@ func (c *committer) failed() error {
 // inTx runs fn with queries bound to a write transaction, shared with the other transactions
 // waiting at the same moment, and answers once that transaction is committed and synced.
 func (db *DB) inTx(ctx context.Context, fn func(q sqlstore.Queries) error) error {
-	r := &commitReq{ctx: ctx, fn: fn, done: make(chan struct{}, 1)}
+	r := &commitReq{ctx: ctx, fn: fn, done: make(chan struct{}, 1), queued: time.Now()}
 	select {
 	case db.c.reqs <- r:
 	case <-db.c.quit:
@@ -179,6 +186,9 @@ func (db *DB) inTx(ctx context.Context, fn func(q sqlstore.Queries) error) error
 	<-r.done // once taken, a request always finishes: fn may be running, or its sync
 	if r.pval != nil {
 		panic(r.pval)
+	}
+	if r.err == nil {
+		db.c.metrics.observe(r, time.Now())
 	}
 	return r.err
 }
@@ -269,7 +279,9 @@ func (c *committer) syncPending() {
 	if err == nil {
 		// Every request of batch was handed over after its COMMIT returned, so this sync,
 		// started now, covers its frames.
+		start := time.Now()
 		err = c.syncWAL()
+		c.metrics.walSync.Observe(time.Since(start).Seconds())
 	}
 	c.mu.Lock()
 	if err != nil && c.broken == nil {
@@ -327,6 +339,7 @@ func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
 				return db.lost(batch, i)
 			}
 		}
+		r.ran = time.Now()
 		r.pval, r.err = run(r.fn, q)
 		succeeded := r.err == nil && r.pval == nil
 		if savepoints {
@@ -360,6 +373,10 @@ func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
 		}
 		fail(batch, err)
 		return nil
+	}
+	committed := time.Now()
+	for _, r := range batch {
+		r.committed = committed
 	}
 	db.c.mu.Lock()
 	db.c.committed++
