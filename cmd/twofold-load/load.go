@@ -171,6 +171,7 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 	if err := db.Close(); err != nil {
 		return err
 	}
+	metricsBefore, metricsErr := cl.readHistograms(ctx)
 	before, cpuErr := sampleCPU(pid)
 	var res loadResult
 	switch {
@@ -185,6 +186,11 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 	if after, err := sampleCPU(pid); err == nil && cpuErr == nil {
 		share := after.shareSince(before, pid != 0)
 		rep.cpu = &share
+	}
+	if metricsErr == nil {
+		if after, err := cl.readHistograms(ctx); err == nil {
+			rep.serverTimes = after.since(metricsBefore)
+		}
 	}
 
 	if mem != nil {

@@ -63,6 +63,10 @@
 //	/tmp/twofold-load -data /tmp/big -mode seed -accounts 1000000
 //	/tmp/twofold-load -server-binary /tmp/twofold -data /tmp/big -mode verify -accounts 1000000
 //
+// Every run also prints the server's own account of the load, from its /metrics read right
+// before and right after: its time per route and, on SQLite, what its writes waited for (the
+// writer, the batch, the sync of the WAL) and how long the syncs took.
+//
 // Every loop is bounded by -count, -duration and the accounts (or, in token mode, the grants)
 // seeded; the tool stops by itself, and stops the server it started.
 package main

@@ -166,8 +166,9 @@ type report struct {
 	stopped     string
 	steps       []namedStep
 	mem         *memory
-	floor       float64   // argon2id hashes/s given with -floor
-	cpu         *cpuShare // where the CPU time went during the load
+	floor       float64    // argon2id hashes/s given with -floor
+	cpu         *cpuShare  // where the CPU time went during the load
+	serverTimes histograms // what the server's /metrics observed during the load
 	warnings    []string
 }
 
@@ -205,6 +206,7 @@ func writeReport(w io.Writer, r *report) {
 				r.cpu.serverFaults, float64(r.cpu.serverFaults)/float64(len(r.steps[0].s.ok)))
 		}
 	}
+	writeServerTimes(w, r.serverTimes)
 	if r.mem != nil {
 		fmt.Fprintln(w)
 		writeMemory(w, r.mem)

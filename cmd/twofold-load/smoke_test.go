@@ -88,6 +88,13 @@ func TestSmoke(t *testing.T) {
 	if !strings.Contains(out.String(), "20 load accounts in the database; ") {
 		t.Errorf("verify run seeded accounts again:\n%s", out.String())
 	}
+	// The server's own account of the load, from its /metrics.
+	for _, want := range []string{"POST /api/v1/signin/mfa/verify: 10 answered, mean ", "SQLite writes: ",
+		"waiting for the WAL sync        mean ", "WAL syncs: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("verify run report lacks %q:\n%s", want, out.String())
+		}
+	}
 
 	out.Reset()
 	args = []string{"-server-binary", bin, "-data", data, "-mode", "token", "-count", "20",
