@@ -90,7 +90,7 @@ func New(c Config, mux *http.ServeMux) *API {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "twofold_http_requests_total",
 			Help: "HTTP requests by route and status code."}, []string{"route", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "twofold_http_request_duration_seconds",
-			Help: "HTTP request duration by route.", Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}},
+			Help: "HTTP request duration by route.", Buckets: []float64{.00025, .0005, .001, .002, .003, .005, .0075, .01, .025, .05, .1, .25, .5, 1, 2.5}},
 			[]string{"route"}),
 	}
 	if a.log == nil {
