@@ -55,8 +55,8 @@ func (f *faultStore) ReleaseAddressAttempt(ctx context.Context, id int64) error 
 	return faultQueries{f.Store, f}.ReleaseAddressAttempt(ctx, id)
 }
 
-func (f *faultStore) Session(ctx context.Context, id []byte) (*store.Session, error) {
-	return faultQueries{f.Store, f}.Session(ctx, id)
+func (f *faultStore) SessionUser(ctx context.Context, id []byte) (*store.Session, *store.User, error) {
+	return faultQueries{f.Store, f}.SessionUser(ctx, id)
 }
 
 func (f *faultStore) User(ctx context.Context, id int64) (*store.User, error) {
@@ -107,11 +107,11 @@ func (q faultQueries) ReleaseAddressAttempt(ctx context.Context, id int64) error
 	return q.Queries.ReleaseAddressAttempt(ctx, id)
 }
 
-func (q faultQueries) Session(ctx context.Context, id []byte) (*store.Session, error) {
-	if q.f.failing("Session") {
-		return nil, errInjected
+func (q faultQueries) SessionUser(ctx context.Context, id []byte) (*store.Session, *store.User, error) {
+	if q.f.failing("SessionUser") {
+		return nil, nil, errInjected
 	}
-	return q.Queries.Session(ctx, id)
+	return q.Queries.SessionUser(ctx, id)
 }
 
 func (q faultQueries) User(ctx context.Context, id int64) (*store.User, error) {
@@ -182,7 +182,7 @@ func TestFailClosed(t *testing.T) {
 		{"PasswordFailures", func() (string, error) { return signIn(goodPassword) }},
 		{"UserByName", func() (string, error) { return signIn(goodPassword) }},
 		{"SetPasswordFailures", func() (string, error) { return signIn("a wrong password") }},
-		{"Session", func() (string, error) { return verify(h.codeAt(u.Key, 0), "") }},
+		{"SessionUser", func() (string, error) { return verify(h.codeAt(u.Key, 0), "") }},
 		{"User", func() (string, error) { return verify(h.codeAt(u.Key, 0), "") }},
 		{"SetTOTPStep", func() (string, error) { return verify(h.codeAt(u.Key, 0), "") }},
 		{"UseBackupCode", func() (string, error) { return verify("", u.Codes[0]) }},

@@ -164,7 +164,9 @@ func (s *Service) current(ctx context.Context, token string) (*store.Session, *s
 	if !validToken(token) {
 		return nil, nil, errNotSignedIn
 	}
-	sess, err := s.store.Session(ctx, hashToken(token))
+	// One read for both: a session's account is always there (removing an account removes its
+	// sessions), so not found means no such session.
+	sess, u, err := s.store.SessionUser(ctx, hashToken(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, errNotSignedIn
 	}
@@ -179,13 +181,6 @@ func (s *Service) current(ctx context.Context, token string) (*store.Session, *s
 			return nil, nil, err
 		}
 		return nil, nil, errNotSignedIn
-	}
-	u, err := s.store.User(ctx, sess.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, errNotSignedIn
-	}
-	if err != nil {
-		return nil, nil, err
 	}
 	if u.Disabled {
 		return nil, nil, errNotSignedIn

@@ -109,6 +109,10 @@ func (db *DB) Session(ctx context.Context, idHash []byte) (*store.Session, error
 	return db.rq.Session(ctx, idHash)
 }
 
+func (db *DB) SessionUser(ctx context.Context, idHash []byte) (*store.Session, *store.User, error) {
+	return db.rq.SessionUser(ctx, idHash)
+}
+
 func (db *DB) ReplaceSession(ctx context.Context, oldHash []byte, s *store.Session) error {
 	return db.inTx(ctx, func(q sqlstore.Queries) error { return q.ReplaceSession(ctx, oldHash, s) })
 }

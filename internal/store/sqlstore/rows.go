@@ -147,8 +147,10 @@ func NilIfEmpty(b []byte) []byte {
 
 // userSelect is what the account queries read: UserColumns, then whether the account holds a
 // security key not disabled (store.User.SecurityKey), which copy-db does not carry.
-const userSelect = UserColumns + `,
-	EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.user_id = users.id AND NOT w.disabled)`
+const userSelect = UserColumns + `, ` + userKeyColumn
+
+// userKeyColumn is that last column of userSelect, of the row of users read.
+const userKeyColumn = `EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.user_id = users.id AND NOT w.disabled)`
 
 // userWithKey reads a row of userSelect.
 func userWithKey(s Scanner) (*store.User, error) { return scanUser(s, true) }
@@ -172,25 +174,32 @@ var userScans = sync.Pool{New: func() any { return new(userScan) }}
 func scanUser(s Scanner, withKey bool) (*store.User, error) {
 	u := new(store.User)
 	sc := userScans.Get().(*userScan)
-	defer func() {
-		*sc = userScan{}
-		userScans.Put(sc)
-	}()
+	defer sc.put()
+	if err := s.Scan(sc.dests(u, withKey)...); err != nil {
+		return nil, err
+	}
+	return u, sc.finish(u, withKey)
+}
+
+// dests answers where the columns of an account's row go: u's fields, or sc for those stored in
+// another form.
+func (sc *userScan) dests(u *store.User, withKey bool) []any {
 	sc.dest = [23]any{&u.ID, &u.Username, &u.Email, &u.Name, &u.Kind, &u.Source, &u.Role, &u.Disabled,
 		&u.PasswordHash, &u.PasswordTemporary, &sc.passwordExpires,
 		&u.TOTPKey, &u.TOTPKeyVersion, &u.TOTPLastStep, &u.BackupSalt,
 		&u.MFAFailures, &sc.lockedUntil, &u.MFALockedForever, &u.Subject, &u.EmailVerified, &sc.groups, &sc.createdAt,
 		&sc.key}
-	dest := sc.dest[:22]
 	if withKey {
-		dest = sc.dest[:23]
+		return sc.dest[:23]
 	}
-	if err := s.Scan(dest...); err != nil {
-		return nil, err
-	}
+	return sc.dest[:22]
+}
+
+// finish sets u's fields from the columns scanned into sc.
+func (sc *userScan) finish(u *store.User, withKey bool) error {
 	var err error
 	if u.Groups, err = List(sc.groups); err != nil {
-		return nil, err
+		return err
 	}
 	u.PasswordExpiresAt = Time(sc.passwordExpires)
 	u.MFALockedUntil = Time(sc.lockedUntil)
@@ -198,7 +207,12 @@ func scanUser(s Scanner, withKey bool) (*store.User, error) {
 	u.TOTPKey = NilIfEmpty(u.TOTPKey)
 	u.BackupSalt = NilIfEmpty(u.BackupSalt)
 	u.SecurityKey = withKey && sc.key
-	return u, nil
+	return nil
+}
+
+func (sc *userScan) put() {
+	*sc = userScan{}
+	userScans.Put(sc)
 }
 
 // SessionColumns are the columns Session reads, in order.
@@ -219,22 +233,66 @@ var sessionScans = sync.Pool{New: func() any { return new(sessionScan) }}
 func Session(row Scanner) (*store.Session, error) {
 	s := new(store.Session)
 	sc := sessionScans.Get().(*sessionScan)
-	defer func() {
-		*sc = sessionScan{}
-		sessionScans.Put(sc)
-	}()
-	sc.dest = [14]any{&s.IDHash, &s.UserID, &s.Done, &s.MFAPassed, &s.MFASkipped, &s.PendingKey,
-		&s.Reauthenticated, &s.SID, &sc.amr, &s.MFARequired, &s.ReturnTo, &sc.createdAt, &sc.lastSeen, &s.DeviceRemembered}
-	if err := row.Scan(sc.dest[:]...); err != nil {
+	defer sc.put()
+	if err := row.Scan(sc.dests(s)...); err != nil {
 		return nil, err
 	}
+	return s, sc.finish(s)
+}
+
+// dests answers where the columns of a session's row go, as userScan.dests does.
+func (sc *sessionScan) dests(s *store.Session) []any {
+	sc.dest = [14]any{&s.IDHash, &s.UserID, &s.Done, &s.MFAPassed, &s.MFASkipped, &s.PendingKey,
+		&s.Reauthenticated, &s.SID, &sc.amr, &s.MFARequired, &s.ReturnTo, &sc.createdAt, &sc.lastSeen, &s.DeviceRemembered}
+	return sc.dest[:]
+}
+
+// finish sets s's fields from the columns scanned into sc.
+func (sc *sessionScan) finish(s *store.Session) error {
 	s.PendingKey = NilIfEmpty(s.PendingKey)
 	s.CreatedAt, s.LastSeenAt = Time(sc.createdAt), Time(sc.lastSeen)
 	var err error
-	if s.AMR, err = List(sc.amr); err != nil {
-		return nil, err
+	s.AMR, err = List(sc.amr)
+	return err
+}
+
+func (sc *sessionScan) put() {
+	*sc = sessionScan{}
+	sessionScans.Put(sc)
+}
+
+// sessionUser reads a row of sessionUserSelect: a session, then its account as userSelect
+// reads it.
+func sessionUser(row Scanner) (*store.Session, *store.User, error) {
+	s, u := new(store.Session), new(store.User)
+	ss, us := sessionScans.Get().(*sessionScan), userScans.Get().(*userScan)
+	defer ss.put()
+	defer us.put()
+	var dest [14 + 23]any
+	if err := row.Scan(append(append(dest[:0], ss.dests(s)...), us.dests(u, true)...)...); err != nil {
+		return nil, nil, err
 	}
-	return s, nil
+	if err := ss.finish(s); err != nil {
+		return nil, nil, err
+	}
+	if err := us.finish(u, true); err != nil {
+		return nil, nil, err
+	}
+	return s, u, nil
+}
+
+// sessionUserSelect reads a session by its id hash and its account in one query (SessionUser).
+var sessionUserSelect = `SELECT ` + qualified("sessions", SessionColumns) + `, ` + qualified("users", UserColumns) +
+	`, ` + userKeyColumn + ` FROM sessions JOIN users ON users.id = sessions.user_id WHERE sessions.id_hash = ?`
+
+// qualified writes a list of columns as the queries write it with each column's table named, for
+// a join of tables that share column names.
+func qualified(table, list string) string {
+	cs := columns(list)
+	for i, c := range cs {
+		cs[i] = table + "." + c
+	}
+	return strings.Join(cs, ", ")
 }
 
 // Record reads a row of table t as copy-db exports it: the table's columns in their order.

@@ -34,6 +34,16 @@ func (q Queries) Session(ctx context.Context, idHash []byte) (*store.Session, er
 	return s, nil
 }
 
+// SessionUser reads the session and its account in one query, locking neither: a
+// transaction that writes them reads them with Session and User.
+func (q Queries) SessionUser(ctx context.Context, idHash []byte) (*store.Session, *store.User, error) {
+	s, u, err := sessionUser(q.queryRow(ctx, sessionUserSelect, idHash))
+	if err != nil {
+		return nil, nil, q.err("session and account", err)
+	}
+	return s, u, nil
+}
+
 // ReplaceSession is one conditional write: of two requests racing on one sign-in, the second
 // finds oldHash gone.
 func (q Queries) ReplaceSession(ctx context.Context, oldHash []byte, s *store.Session) error {

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AddressFailures", testAddressFailures},
 		{"AddressAttemptRace", testAddressAttemptRace},
 		{"Sessions", testSessions},
+		{"SessionUser", testSessionUser},
 		{"ReplaceSessionRace", testReplaceSessionRace},
 		{"DeleteUserSessions", testDeleteUserSessions},
 		{"DeleteExpiredSessions", testDeleteExpiredSessions},
@@ -1211,6 +1212,60 @@ func testAddressAttemptRace(t *testing.T, s store.Store) {
 }
 
 // ---- sessions
+
+// testSessionUser: SessionUser answers what Session and User answer, for each session its own
+// account (with its security-key flag), on its own and inside Update, and ErrNotFound for an
+// unknown id.
+func testSessionUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	alice, bob := NewUser(t, s, "alice"), NewUser(t, s, "bob")
+	alice.TOTPKey, alice.TOTPKeyVersion, alice.TOTPLastStep = []byte("sealed key"), 2, 1234
+	alice.Groups, alice.MFAFailures, alice.MFALockedUntil = []string{"ops", "staff"}, 3, t0.Add(time.Hour)
+	if err := s.UpdateUser(ctx, alice); err != nil {
+		t.Fatal(err)
+	}
+	// The sessions' times differ from the accounts' (created at t0), so that a column read from
+	// the wrong table shows.
+	sa := &store.Session{IDHash: hash("alice's"), UserID: alice.ID, Done: true, MFAPassed: true, PendingKey: []byte("pk"),
+		SID: "sid-a", AMR: []string{"pwd", "otp", "mfa"}, ReturnTo: "/x", CreatedAt: t0.Add(time.Minute),
+		LastSeenAt: t0.Add(2 * time.Minute), DeviceRemembered: true}
+	sb := &store.Session{IDHash: hash("bob's"), UserID: bob.ID, SID: "sid-b", AMR: []string{"pwd"}, MFARequired: true,
+		CreatedAt: t0.Add(3 * time.Minute), LastSeenAt: t0.Add(4 * time.Minute)}
+	for _, sess := range []*store.Session{sa, sb} {
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AddWebAuthnCredential(ctx, &store.WebAuthnCredential{UserID: bob.ID, CredentialID: []byte("cred"),
+		PublicKey: []byte{1}, Name: "Key", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(q store.Queries, where string) {
+		for _, sess := range []*store.Session{sa, sb} {
+			gotS, gotU, err := q.SessionUser(ctx, sess.IDHash)
+			if err != nil {
+				t.Fatalf("%s: SessionUser(%s): %v", where, sess.SID, err)
+			}
+			if d := diffSession(sess, gotS); d != "" {
+				t.Errorf("%s: SessionUser(%s) session: %s", where, sess.SID, d)
+			}
+			wantU := getUser(t, q, sess.UserID)
+			if d := diffUser(wantU, gotU); d != "" || gotU.SecurityKey != wantU.SecurityKey {
+				t.Errorf("%s: SessionUser(%s) account: %s; SecurityKey %v, want %v", where, sess.SID, d, gotU.SecurityKey, wantU.SecurityKey)
+			}
+		}
+		if _, _, err := q.SessionUser(ctx, hash("unknown")); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: SessionUser(unknown) = %v, want ErrNotFound", where, err)
+		}
+	}
+	check(s, "alone")
+	if err := s.Update(ctx, func(q store.Queries) error { check(q, "inside Update"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !getUser(t, s, bob.ID).SecurityKey || getUser(t, s, alice.ID).SecurityKey {
+		t.Error("the accounts' security-key flags are not what the test set")
+	}
+}
 
 func testSessions(t *testing.T, s store.Store) {
 	ctx := t.Context()
