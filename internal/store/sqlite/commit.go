@@ -280,8 +280,9 @@ func (c *committer) syncPending() {
 		// Every request of batch was handed over after its COMMIT returned, so this sync,
 		// started now, covers its frames.
 		start := time.Now()
-		err = c.syncWAL()
-		c.metrics.walSync.Observe(time.Since(start).Seconds())
+		if err = c.syncWAL(); err == nil {
+			c.metrics.walSync.Observe(time.Since(start).Seconds())
+		}
 	}
 	c.mu.Lock()
 	if err != nil && c.broken == nil {

@@ -13,8 +13,8 @@ import (
 //     "queue", from the call until the committer ran its fn; "run", from then until its batch's
 //     COMMIT returned (its own fn, the fns after it in the batch, and the COMMIT); "sync", from
 //     then until the sync of the WAL that covers it ended and it was answered.
-//   - twofold_sqlite_wal_sync_seconds: each sync of the WAL (fdatasync), however many writes
-//     it covered.
+//   - twofold_sqlite_wal_sync_seconds: each sync of the WAL (fdatasync) that succeeded, however
+//     many writes it covered.
 type metrics struct {
 	queue, run, sync prometheus.Observer
 	walSync          prometheus.Histogram
@@ -31,7 +31,7 @@ func newMetrics() *metrics {
 			"run (its batch running until COMMIT returned) and sync (waiting for the sync of the WAL that makes it durable).",
 		Buckets: metricBuckets}, []string{"stage"})
 	walSync := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "twofold_sqlite_wal_sync_seconds",
-		Help:    "Syncs of the SQLite WAL to disk (fdatasync); one covers every write committed before it began.",
+		Help:    "Syncs of the SQLite WAL to disk (fdatasync) that succeeded; one covers every write committed before it began.",
 		Buckets: metricBuckets})
 	return &metrics{queue: write.WithLabelValues("queue"), run: write.WithLabelValues("run"),
 		sync: write.WithLabelValues("sync"), walSync: walSync, collectors: []prometheus.Collector{write, walSync}}

@@ -1224,6 +1224,10 @@ func testSessionUser(t *testing.T, s store.Store) {
 	if err := s.UpdateUser(ctx, alice); err != nil {
 		t.Fatal(err)
 	}
+	bob.Disabled = true
+	if err := s.UpdateUser(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
 	// The sessions' times differ from the accounts' (created at t0), so that a column read from
 	// the wrong table shows.
 	sa := &store.Session{IDHash: hash("alice's"), UserID: alice.ID, Done: true, MFAPassed: true, PendingKey: []byte("pk"),
@@ -1262,8 +1266,8 @@ func testSessionUser(t *testing.T, s store.Store) {
 	if err := s.Update(ctx, func(q store.Queries) error { check(q, "inside Update"); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if !getUser(t, s, bob.ID).SecurityKey || getUser(t, s, alice.ID).SecurityKey {
-		t.Error("the accounts' security-key flags are not what the test set")
+	if b := getUser(t, s, bob.ID); !b.SecurityKey || !b.Disabled || getUser(t, s, alice.ID).SecurityKey {
+		t.Error("the accounts' security-key flags or bob's disabling are not what the test set")
 	}
 }
 
