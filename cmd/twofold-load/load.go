@@ -118,7 +118,7 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 		if base, err = loopbackURL(c.addr); err != nil {
 			return err
 		}
-		rep.server = fmt.Sprintf("%s, pid %d", base, pid)
+		rep.server, rep.sharedServer = fmt.Sprintf("%s, pid %d", base, pid), true
 		if pid == 0 {
 			rep.server = base + " (no -pid: no memory figures)"
 		}

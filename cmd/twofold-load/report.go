@@ -152,24 +152,25 @@ type memory struct {
 
 // report is everything a load run prints.
 type report struct {
-	mode        string
-	concurrency int
-	server      string
-	seed        seedResult
-	total       int // load accounts in the database
-	picked      int // accounts ready for this run
-	sessionSeed time.Duration
-	grantPairs  int           // token mode: codes (and as many refresh tokens) seeded
-	grantSeed   time.Duration // how long seeding the client and the grants took
-	endpoint    string        // token mode: the token endpoint's path, from discovery
-	elapsed     time.Duration
-	stopped     string
-	steps       []namedStep
-	mem         *memory
-	floor       float64    // argon2id hashes/s given with -floor
-	cpu         *cpuShare  // where the CPU time went during the load
-	serverTimes histograms // what the server's /metrics observed during the load
-	warnings    []string
+	mode         string
+	concurrency  int
+	server       string
+	seed         seedResult
+	total        int // load accounts in the database
+	picked       int // accounts ready for this run
+	sessionSeed  time.Duration
+	grantPairs   int           // token mode: codes (and as many refresh tokens) seeded
+	grantSeed    time.Duration // how long seeding the client and the grants took
+	endpoint     string        // token mode: the token endpoint's path, from discovery
+	elapsed      time.Duration
+	stopped      string
+	steps        []namedStep
+	mem          *memory
+	floor        float64    // argon2id hashes/s given with -floor
+	cpu          *cpuShare  // where the CPU time went during the load
+	serverTimes  histograms // what the server's /metrics observed during the load
+	sharedServer bool       // the server was running already (-addr): others may use it
+	warnings     []string
 }
 
 // writeReport prints a load run: what ran, the latency table, the answers, memory and targets.
@@ -206,7 +207,7 @@ func writeReport(w io.Writer, r *report) {
 				r.cpu.serverFaults, float64(r.cpu.serverFaults)/float64(len(r.steps[0].s.ok)))
 		}
 	}
-	writeServerTimes(w, r.serverTimes)
+	writeServerTimes(w, r.serverTimes, r.sharedServer)
 	if r.mem != nil {
 		fmt.Fprintln(w)
 		writeMemory(w, r.mem)

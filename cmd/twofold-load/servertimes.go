@@ -19,7 +19,8 @@ import (
 // before and right after the load, so that a run says how long the server spent on each answer
 // (twofold_http_request_duration_seconds, by route) and, on SQLite, what a write waited for
 // (twofold_sqlite_write_seconds by stage, twofold_sqlite_wal_sync_seconds). The load is the
-// only traffic of a server the tool started, so the difference is the load's.
+// only traffic of a server the tool started, so the difference is the load's; a running server
+// given with -addr may have other clients, and the report says so.
 
 // histogram is one histogram of /metrics: its count, its sum in seconds, and its cumulative
 // bucket counts by upper bound, ascending.
@@ -150,12 +151,16 @@ func (h histogram) boundText(q float64) string {
 	return "<= " + ms(time.Duration(b*float64(time.Second)))
 }
 
-// writeServerTimes prints the server's account of the load, when its /metrics were read.
-func writeServerTimes(w io.Writer, h histograms) {
+// writeServerTimes prints the server's account of the load, when its /metrics were read;
+// shared says that the server was not started by the tool, so that others' requests count too.
+func writeServerTimes(w io.Writer, h histograms, shared bool) {
 	if len(h) == 0 {
 		return
 	}
 	fmt.Fprintln(w, "\nthe server's own account (its /metrics, over the load; p99 is the upper bound of the bucket that holds it):")
+	if shared {
+		fmt.Fprintln(w, "  (a server the tool did not start: requests of other clients meanwhile count here too)")
+	}
 	var routes []string
 	const route = "twofold_http_request_duration_seconds"
 	for k := range h {
@@ -175,7 +180,10 @@ func writeServerTimes(w io.Writer, h histograms) {
 	if q, ok := h[write+`{stage="queue"}`]; ok {
 		fmt.Fprintf(w, "  SQLite writes: %.0f\n", q.count)
 		for _, s := range stages {
-			st := h[fmt.Sprintf(`%s{stage=%q}`, write, s.label)]
+			st, ok := h[fmt.Sprintf(`%s{stage=%q}`, write, s.label)]
+			if !ok {
+				continue
+			}
 			fmt.Fprintf(w, "    %-31s mean %s, p99 %s\n", s.says, ms(st.mean()), st.boundText(0.99))
 		}
 	}

@@ -71,7 +71,7 @@ func TestServerTimes(t *testing.T) {
 		t.Errorf("syncs since: count %v, p99 %s; want 40 and past the last bucket", s.count, s.boundText(0.99))
 	}
 	var out bytes.Buffer
-	writeServerTimes(&out, d)
+	writeServerTimes(&out, d, false)
 	for _, want := range []string{"POST /api/v1/signin/mfa/verify: 100 answered, mean 3.00 ms in the server, p99 <= 5.00 ms",
 		"WAL syncs: 40, mean 10.00 ms, p99 > 5.00 ms"} {
 		if !strings.Contains(out.String(), want) {
@@ -80,7 +80,7 @@ func TestServerTimes(t *testing.T) {
 	}
 	// Nothing observed during the load: nothing printed.
 	out.Reset()
-	writeServerTimes(&out, after.since(after))
+	writeServerTimes(&out, after.since(after), true)
 	if out.Len() != 0 {
 		t.Errorf("an idle server's account: %q", out.String())
 	}
