@@ -34,8 +34,10 @@ import (
 // SQLITE_BUSY (none with busy_timeout 0 on the writer), so a busy handler of our own would not
 // help: it is SQLite's wait for a WAL read mark. A connection (the writer or a reader) takes a
 // mark's slot for what is a few instructions and is seen holding it 14-18 ms, while the others
-// retry with sleeps growing to milliseconds; why the holder does not run meanwhile is not known
-// (GOMAXPROCS=4 left the stalls as they were).
+// retry with sleeps growing to milliseconds. A runtime trace shows why the holder does not run
+// meanwhile: the driver makes SQLite's sleep a nanosleep system call, a short system call keeps
+// its P, so the waiters hold both Ps until the runtime's monitor takes them back
+// (docs/PERFORMANCE.md, "The second-factor step's p99").
 
 const (
 	checkpointEvery = 250 * time.Millisecond
