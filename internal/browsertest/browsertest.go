@@ -1,7 +1,8 @@
 // Package browsertest drives Debian's chromium for the tests that walk a person's way through
 // Twofold's pages and the applications in front of it (internal/web, test/apps, test/proxies):
-// start the browser, then act and look through one tab, each action bounded by Wait. It is
-// imported by tests only.
+// start the browser, open more tabs with cookies of their own (Isolated) when a test needs
+// several people, then act and look through a tab, each action bounded by Wait. It is imported
+// by tests only.
 package browsertest
 
 import (
@@ -59,7 +60,7 @@ func Isolated(t *testing.T, ctx context.Context) context.Context {
 	return tctx
 }
 
-// Tab is the browser's tab; T is the (sub)test that drives it now.
+// Tab is one tab of the browser, Ctx from Start or Isolated; T is the (sub)test that drives it.
 type Tab struct {
 	T   *testing.T
 	Ctx context.Context
