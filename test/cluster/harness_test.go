@@ -115,7 +115,6 @@ type instance struct {
 	name string
 	data string
 	url  string // http://127.0.0.1:PORT
-	cmd  *exec.Cmd
 }
 
 // start runs `twofold serve` on 127.0.0.1:0 with its own data folder (its outbox) and the
@@ -129,7 +128,7 @@ func startServe(t testing.TB, env []string, data, name string, extra ...string) 
 	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, extra...)
 	in := &instance{Serving: apptest.StartServe(t, hang, binary, env, args...), name: name, data: data}
-	in.url, in.cmd = "http://"+in.Addr, in.Cmd
+	in.url = "http://" + in.Addr
 	return in
 }
 

@@ -121,7 +121,7 @@ func TestKill9(t *testing.T) {
 				// requests are in flight and two thirds of the codes are still to be sent.
 				if accepted++; accepted == len(items)/3 {
 					dead.Store(true)
-					victimIn.cmd.Process.Kill()
+					victimIn.Kill()
 				}
 			case r.status == http.StatusUnauthorized && outcomes[i].lostAnswer:
 				// The dead instance had committed the use before it died: refused, as it must be.
