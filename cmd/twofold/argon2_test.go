@@ -40,7 +40,7 @@ func TestServeArgon2Cost(t *testing.T) {
 		t.Fatalf("the default server hashed at %s", h)
 	}
 
-	srv = &server{Serving: apptest.StartServe(t, hang, binary, processEnv("TWOFOLD_ARGON2=m=20480,t=3,p=1"),
+	srv = &server{Serving: apptest.StartServe(t, hang, binary, apptest.ProcessEnv("TWOFOLD_ARGON2=m=20480,t=3,p=1"),
 		"serve", "--addr", "127.0.0.1:0", "--data", data)}
 	srv.addr, srv.base = srv.Addr, "http://"+srv.Addr
 	defer srv.stop(t)

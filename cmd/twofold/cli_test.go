@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twofold-auth/twofold/internal/app/apptest"
 )
 
 func TestVersionAndUsage(t *testing.T) {
@@ -383,7 +385,7 @@ func TestWrongServerKeyRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "user", "list", "--data", data)
-	cmd.Env = processEnv("TWOFOLD_SECRET_KEY=" + strings.Repeat("5a", 32))
+	cmd.Env = apptest.ProcessEnv("TWOFOLD_SECRET_KEY=" + strings.Repeat("5a", 32))
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "does not match") {
 		t.Fatalf("a wrong key: %v\n%s", err, out)

@@ -40,9 +40,6 @@ func TestMain(m *testing.M) {
 	os.Exit(apptest.RunWithBinary(m, &binary, "-ldflags=-X main.version="+testVersion))
 }
 
-// processEnv is the environment of the processes the tests start (apptest.ProcessEnv).
-func processEnv(extra ...string) []string { return apptest.ProcessEnv(extra...) }
-
 // cliBaseURL is the --base-url of command-line runs (given through TWOFOLD_BASE_URL): links in
 // the mail they send must use it.
 const cliBaseURL = "http://signin.twofold.test"
@@ -62,7 +59,7 @@ func runCLI(t *testing.T, data string, args ...string) cliResult {
 		args = append(args, "--data", data)
 	}
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = processEnv("TWOFOLD_BASE_URL=" + cliBaseURL)
+	cmd.Env = apptest.ProcessEnv("TWOFOLD_BASE_URL=" + cliBaseURL)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -110,7 +107,7 @@ type server struct {
 func startServer(t *testing.T, data string, extra ...string) *server {
 	t.Helper()
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data}, extra...)
-	s := &server{Serving: apptest.StartServe(t, hang, binary, processEnv(), args...)}
+	s := &server{Serving: apptest.StartServe(t, hang, binary, apptest.ProcessEnv(), args...)}
 	s.addr, s.base = s.Addr, "http://"+s.Addr
 	return s
 }
