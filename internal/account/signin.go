@@ -554,9 +554,10 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 
 // verifySignIn is the "Verification Required" step with p, whatever its method (a code, a
 // backup code, a security key): checkSecondFactor checks it, and a success moves the sign-in
-// on, remembers the browser when dev asks for it, and runs after, when set, in the same
-// transaction.
-func (s *Service) verifySignIn(ctx context.Context, si *signin, p proof, dev DeviceRequest, after func(q store.Queries, u *store.User, step *Step) error) (Step, error) {
+// on, remembers the browser when dev asks for it and, for a backup code, does what its use
+// asks (backupCodeUsed), in the same transaction; the mails of a used backup code follow the
+// commit.
+func (s *Service) verifySignIn(ctx context.Context, si *signin, p proof, dev DeviceRequest) (Step, error) {
 	var step Step
 	err := s.checkSecondFactor(ctx, factorCheck{userID: si.user.ID, sess: si.sess, proof: p,
 		ready: func(u *store.User) error {
@@ -574,12 +575,21 @@ func (s *Service) verifySignIn(ctx context.Context, si *signin, p proof, dev Dev
 			if err := s.rememberDevice(ctx, q, u, si.opts, dev, &step); err != nil {
 				return err
 			}
-			if after != nil {
-				return after(q, u, &step)
+			if p.method() == MethodBackupCode {
+				return s.backupCodeUsed(ctx, q, u, si.opts, &step)
 			}
 			return nil
 		}})
-	return step, err
+	if err != nil {
+		return Step{}, err
+	}
+	if step.UsedBackupCode {
+		s.notify(ctx, si.user, noticeBackupUsed)
+		if step.NewBackupCode != "" {
+			s.notify(ctx, si.user, noticeBackupReplaced)
+		}
+	}
+	return step, nil
 }
 
 // VerifyDevice is Verify that also remembers the browser when dev asks for it (SPEC §10):
@@ -596,22 +606,7 @@ func (s *Service) VerifyDevice(ctx context.Context, token, code, backup string, 
 	if p.method() == MethodBackupCode && !si.opts.BackupCodesEnabled() {
 		return Step{}, errBackupCodesOff
 	}
-	step, err := s.verifySignIn(ctx, si, p, dev, func(q store.Queries, u *store.User, step *Step) error {
-		if p.method() == MethodBackupCode {
-			return s.backupCodeUsed(ctx, q, u, si.opts, step)
-		}
-		return nil
-	})
-	if err != nil {
-		return Step{}, err
-	}
-	if step.UsedBackupCode {
-		s.notify(ctx, si.user, noticeBackupUsed)
-		if step.NewBackupCode != "" {
-			s.notify(ctx, si.user, noticeBackupReplaced)
-		}
-	}
-	return step, nil
+	return s.verifySignIn(ctx, si, p, dev)
 }
 
 // ChangeTemporaryPassword is the new-password step of a first sign-in.

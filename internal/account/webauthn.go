@@ -254,7 +254,7 @@ func (s *Service) FinishKeySignIn(ctx context.Context, token string, credential 
 		return Step{}, err
 	}
 	p := &keyAssertion{parsed: parsed, idHash: si.sess.IDHash, kind: ceremonyLogin}
-	step, err := s.verifySignIn(ctx, si, p, dev, nil)
+	step, err := s.verifySignIn(ctx, si, p, dev)
 	s.clonedKey(ctx, si.user, p.cloned)
 	if err != nil {
 		return Step{}, err
