@@ -31,8 +31,8 @@ const (
 	maxURI        = 2048
 	maxURIs       = 20
 	maxGroups     = 64
-	// clientIDBytes and clientSecretBytes are the random bytes of an id and of a secret
-	// (256 bits, SPEC §7). The id is written in lowercase hex, so that it never begins with
+	// clientIDBytes and clientSecretBytes are the random bytes of an id (128 bits) and of a
+	// secret (256 bits, SPEC §7). The id is written in lowercase hex, so that it never begins with
 	// "-" and reads as a value, not a flag, on a command line (client show ID); the secret
 	// is base64url without padding.
 	clientIDBytes     = 16
