@@ -88,7 +88,7 @@ func (b *tab) open(path string) {
 	if base == "" {
 		base = b.app.url
 	}
-	b.Do(chromedp.Navigate(base + path))
+	b.Open(base + path)
 }
 
 func (b *tab) visible(sel string) bool {
@@ -107,8 +107,7 @@ func (b *tab) code(secret string) string {
 // path answers the address of the page shown, without the server.
 func (b *tab) path() string {
 	b.T.Helper()
-	loc := browsertest.Eval[string](&b.Tab, `document.location.pathname + document.location.search`)
-	return loc
+	return browsertest.Eval[string](&b.Tab, `document.location.pathname + document.location.search`)
 }
 
 func (b *tab) expectPath(want string) {
