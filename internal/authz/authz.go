@@ -185,7 +185,7 @@ type Decision struct {
 // rules must have been compiled.
 func Decide(rules []Rule, defaultPolicy string, t Target, who *Who) Decision {
 	var why []string
-	host := strings.ToLower(t.URL.Hostname())
+	host := targetHost(t.URL)
 	pathQuery := normalPath(t.URL.Path)
 	if t.URL.RawQuery != "" {
 		pathQuery += "?" + t.URL.RawQuery
@@ -208,6 +208,18 @@ func Decide(rules []Rule, defaultPolicy string, t Target, who *Who) Decision {
 		return Decision{Outcome: outcome(r.Policy, who), Rule: i, Policy: r.Policy, Why: why}
 	}
 	return Decision{Outcome: outcome(defaultPolicy, who), Rule: -1, Policy: defaultPolicy, Why: why}
+}
+
+// targetHost is u's host as the rules name hosts: lower case and without the port. A fully
+// qualified name's one trailing dot is dropped too: nginx and Traefik route "admin.example.com."
+// to admin.example.com's site, so its rules must apply. "." and a name ending in ".." are left
+// as they are, matching no rule, since no proxy takes them for a site's name.
+func targetHost(u *url.URL) string {
+	host := strings.ToLower(u.Hostname())
+	if name, ok := strings.CutSuffix(host, "."); ok && name != "" && !strings.HasSuffix(name, ".") {
+		return name
+	}
+	return host
 }
 
 // outcome is what a policy answers who.

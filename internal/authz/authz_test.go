@@ -80,6 +80,44 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// TestDecideTrailingDot: a fully qualified host, "admin.example.com.", is the site proxies
+// route it to and meets that host's rules, exact and wildcard alike, so that a default kinder
+// than the rules is not reached by adding a dot. Only one dot is dropped.
+func TestDecideTrailingDot(t *testing.T) {
+	rs := rules(t,
+		Rule{Hosts: []string{"admin.example.com"}, Subjects: []string{"group:ops"}, Policy: TwoFactor},
+		Rule{Hosts: []string{"admin.example.com"}, Policy: Deny},
+		Rule{Hosts: []string{"*.example.com"}, Path: `^/secret`, Policy: Deny},
+	)
+	bob := &Who{Username: "bob", Groups: []string{"sales"}}
+	cases := []struct {
+		name, url string
+		who       *Who
+		outcome   string
+		rule      int
+	}{
+		{"plain host", "https://admin.example.com/", bob, Forbidden, 1},
+		{"trailing dot", "https://admin.example.com./", bob, Forbidden, 1},
+		{"trailing dot, port and upper case", "https://ADMIN.example.com.:8443/x", bob, Forbidden, 1},
+		{"trailing dot, subject rule", "https://admin.example.com./", alice, SecondFactor, 0},
+		{"trailing dot, no session", "https://admin.example.com./", nil, SignIn, 0},
+		{"wildcard, plain host", "https://app.example.com/secret", bob, Forbidden, 2},
+		{"wildcard, trailing dot", "https://app.example.com./secret", bob, Forbidden, 2},
+		{"wildcard, trailing dot, other path", "https://app.example.com./page", bob, Allow, -1},
+		{"two dots are not the host", "https://admin.example.com../", bob, Allow, -1},
+		{"a dot alone is no host", "https://./secret", bob, Allow, -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := Decide(rs, OneFactor, target(t, "GET", c.url), c.who)
+			if d.Outcome != c.outcome || d.Rule != c.rule {
+				t.Fatalf("GET %s: %s by rule %d, want %s by rule %d (why: %s)", c.url, d.Outcome, d.Rule,
+					c.outcome, c.rule, strings.Join(d.Why, "; "))
+			}
+		})
+	}
+}
+
 func TestWhy(t *testing.T) {
 	rs := rules(t,
 		Rule{Hosts: []string{"a.example.com"}, Policy: Bypass},

@@ -261,6 +261,42 @@ func TestForwardAuthSignedIn(t *testing.T) {
 	}
 }
 
+// TestForwardAuthTrailingDot: a host written with the trailing dot of a fully qualified name,
+// which proxies route to the same site, gets the same answer as without it, through both
+// endpoints, when the default (one_factor here) would let a password-only session through.
+func TestForwardAuthTrailingDot(t *testing.T) {
+	rules := fwdRules(t)
+	rules.Default = authz.OneFactor
+	h := newHarness(t, harnessConfig{trusted: loopback, access: rules, baseURL: "http://signin.example.test"})
+	h.setOption("internalMFA", "off")
+	carol := h.signIn("carol", h.createUser(account.NewUser{Username: "carol", Email: "carol@example.test"})).c.cookie()
+
+	const fa, ar = "/api/v1/authz/forward-auth", "/api/v1/authz/auth-request"
+	for _, c := range []struct {
+		host, uri string
+		status    int
+		code      string
+	}{
+		{"app.example.test", "/admin/x", 403, "forbidden"},      // outside the subjects: the deny rule
+		{"deny.example.test", "/", 403, "forbidden"},            // a deny rule
+		{"mfa.example.test", "/", 401, "not_signed_in"},         // two_factor: prove a second factor
+		{"APP.example.test:8443", "/admin/x", 403, "forbidden"}, // with a port and upper case
+	} {
+		for _, path := range []string{fa, ar} {
+			for _, host := range []string{c.host, strings.Replace(c.host, "test", "test.", 1)} {
+				target := "https://" + host + c.uri
+				hd := forwarded("GET", target)
+				if path == ar {
+					hd = original("GET", target)
+				}
+				if a := ask(t, h, path, hd, carol); a.status != c.status || a.code() != c.code {
+					t.Errorf("%s %s, password only: %d %q, want %d %q", path, target, a.status, a.code(), c.status, c.code)
+				}
+			}
+		}
+	}
+}
+
 // TestForwardAuthRefusals checks who may ask and what: a peer outside --trusted-proxies gets
 // 403 whatever it sends, a server without rules denies by default, and a question without its
 // headers, with a relative URL or with junk gets 400 and writes nothing.
