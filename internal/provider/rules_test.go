@@ -322,6 +322,52 @@ func TestStepUp(t *testing.T) {
 	}
 }
 
+// TestRefreshACR: the ID token of a refresh grant says the acr of the session, as the code
+// grant's does: mfa after a TOTP code, pwd after a password alone (SPEC §7).
+func TestRefreshACR(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		totp bool
+		acr  string
+		amr  []string
+	}{
+		{"password alone", false, "pwd", []string{"pwd"}},
+		{"TOTP code", true, "mfa", []string{"pwd", "otp", "mfa"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.addUser("kit", tc.totp)
+			id, secret := h.addClient(store.Client{SkipConsent: true, RequireMFA: tc.totp})
+			cfg, verifier := h.oauth(id, secret, gooidc.ScopeOpenID, gooidc.ScopeOfflineAccess)
+			ctx := context.Background()
+
+			b := h.browser()
+			p := b.signIn(b.authorize(cfg, "s"), "kit")
+			if tc.totp {
+				p = b.post("/signin/verify", url.Values{"code": {h.code()}})
+			}
+			tok, err := cfg.Exchange(ctx, h.atApp(p).Get("code"))
+			if err != nil || tok.RefreshToken == "" {
+				t.Fatalf("exchange: %v, refresh token %q", err, tok.RefreshToken)
+			}
+			refreshed, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+			if err != nil {
+				t.Fatalf("refresh: %v", err)
+			}
+			for grant, tk := range map[string]*oauth2.Token{"code": tok, "refresh": refreshed} {
+				raw, _ := tk.Extra("id_token").(string)
+				idt, err := verifier.Verify(ctx, raw)
+				if err != nil {
+					t.Fatalf("%s grant's ID token: %v", grant, err)
+				}
+				if c := claims(t, idt); c["acr"] != tc.acr || !sameStrings(c["amr"], tc.amr...) {
+					t.Errorf("%s grant: acr %v amr %v, want %s and %v", grant, c["acr"], c["amr"], tc.acr, tc.amr)
+				}
+			}
+		})
+	}
+}
+
 // TestGroupsRestrictClient: a client registered with groups admits only their members; others
 // see "You don't have access to NAME", whose Back returns access_denied.
 func TestGroupsRestrictClient(t *testing.T) {

@@ -450,7 +450,8 @@ func groupsClaim(u *store.User) []string {
 }
 
 // SetUserinfoFromRequest adds the session id to the ID token (only there: userinfo answers the
-// scopes' claims alone).
+// scopes' claims alone), and to a refreshed one its acr, which the library takes from an
+// op.AuthRequest alone.
 func (s storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, r op.IDTokenRequest, _ []string) error {
 	switch req := r.(type) {
 	case *authRequest:
@@ -461,6 +462,7 @@ func (s storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, r 
 		if req.t.SID != "" {
 			ui.AppendClaims("sid", req.t.SID)
 		}
+		ui.AppendClaims("acr", req.GetACR())
 	}
 	return nil
 }
