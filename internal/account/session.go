@@ -222,7 +222,8 @@ func (s *Service) StepUp(ctx context.Context, token, returnTo string) (Step, err
 }
 
 // endSessions ends every session of the account but the one with keep (nil for none),
-// revokes every token applications hold for it (SPEC §7) and forgets its remembered devices
+// revokes every token applications hold for it and voids the codes issued to them but not yet
+// exchanged (SPEC §7: none outlives the account's standing), and forgets its remembered devices
 // (SPEC §10): the account's standing changed (a
 // new password, a reset second factor, disabling, a change of source). The caller wakes the
 // logout deliverer (wakeLogouts) once its transaction has committed.
@@ -238,6 +239,9 @@ func (s *Service) endSessions(ctx context.Context, q store.Queries, userID int64
 		return err
 	}
 	if _, err := q.DeleteTokens(ctx, store.TokenFilter{UserID: userID}); err != nil {
+		return err
+	}
+	if _, err := q.DeleteUnredeemedCodes(ctx, userID, ""); err != nil {
 		return err
 	}
 	_, err = q.DeleteRememberedDevices(ctx, userID) // SPEC §10: the account's devices are forgotten too

@@ -446,8 +446,8 @@ func (p *Provider) Applications(ctx context.Context, token string) ([]AppView, e
 }
 
 // RemoveAccess withdraws the consent the person signed in with token gave the application,
-// and revokes every token the application holds for the person, in one transaction (SPEC §7
-// "Consent"): its next sign-in asks again.
+// and revokes every token the application holds for the person and voids its codes not yet
+// exchanged, in one transaction (SPEC §7 "Consent"): its next sign-in asks again.
 func (p *Provider) RemoveAccess(ctx context.Context, token, clientID string) error {
 	si, err := p.acc.SignedIn(ctx, token)
 	if err != nil {
@@ -467,7 +467,11 @@ func (p *Provider) RemoveAccess(ctx context.Context, token, clientID string) err
 		if err != nil {
 			return err
 		}
-		if none && n == 0 {
+		codes, err := q.DeleteUnredeemedCodes(ctx, si.User.ID, clientID)
+		if err != nil {
+			return err
+		}
+		if none && n == 0 && codes == 0 {
 			return notAllowed
 		}
 		return q.AddEvent(ctx, &store.Event{At: p.now(), Actor: si.User.Username, User: si.User.Username,

@@ -123,6 +123,8 @@ var errCodeReplayed = oidc.ErrInvalidGrant().WithDescription("the code was used 
 
 var errCodeExpired = oidc.ErrInvalidGrant().WithDescription("the code has expired")
 
+var errCodeVoided = oidc.ErrInvalidGrant().WithDescription("the code is no longer valid")
+
 // AuthRequestByCode answers the request of a code that still works. The code is used up when
 // tokens are issued from it (issue), in the transaction that writes them: of every
 // presentation, at any instance, the first to get there alone succeeds. A code presented after
@@ -251,6 +253,11 @@ func (s storage) issue(ctx context.Context, r op.TokenRequest, current string, w
 			// The code is used up here, under the request's lock: a second presentation, here
 			// or at another instance, finds it used and revokes what this one issues.
 			a, err := q.AuthRequest(ctx, ar.a.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				// Voided since it was read: the account's standing changed, or its consent
+				// was withdrawn (DeleteUnredeemedCodes), in the transaction before this one.
+				return errCodeVoided
+			}
 			if err != nil {
 				return err
 			}

@@ -53,6 +53,10 @@ func (db *DB) DeleteAuthRequest(ctx context.Context, id string) error {
 	return db.inTx(ctx, func(q sqlstore.Queries) error { return q.DeleteAuthRequest(ctx, id) })
 }
 
+func (db *DB) DeleteUnredeemedCodes(ctx context.Context, userID int64, clientID string) (int, error) {
+	return write(ctx, db, func(q sqlstore.Queries) (int, error) { return q.DeleteUnredeemedCodes(ctx, userID, clientID) })
+}
+
 func (db *DB) DeleteExpiredAuthRequests(ctx context.Context, before time.Time) (int, error) {
 	return write(ctx, db, func(q sqlstore.Queries) (int, error) { return q.DeleteExpiredAuthRequests(ctx, before) })
 }

@@ -185,6 +185,20 @@ func (q Queries) DeleteAuthRequest(ctx context.Context, id string) error {
 	return q.err("delete auth request", err)
 }
 
+// DeleteUnredeemedCodes removes the account's requests that hold a code not yet exchanged, of
+// one client when clientID is set.
+func (q Queries) DeleteUnredeemedCodes(ctx context.Context, userID int64, clientID string) (int, error) {
+	query := `DELETE FROM auth_requests WHERE user_id = ? AND code_hash IS NOT NULL
+		AND NOT redeemed AND NOT replayed`
+	args := []any{userID}
+	if clientID != "" {
+		query += ` AND client_id = ?`
+		args = append(args, clientID)
+	}
+	n, err := q.exec(ctx, query, args...)
+	return int(n), q.err("delete unredeemed codes", err)
+}
+
 // DeleteExpiredAuthRequests is a sweep every instance runs: rows another transaction holds
 // (a code being redeemed) are skipped, and go at a later sweep.
 func (q Queries) DeleteExpiredAuthRequests(ctx context.Context, before time.Time) (int, error) {

@@ -31,6 +31,7 @@ var providerTests = []struct {
 	{"UseTokenRace", testUseTokenRace},
 	{"TokenLockRace", testTokenLockRace},
 	{"DeleteTokens", testDeleteTokens},
+	{"DeleteUnredeemedCodes", testDeleteUnredeemedCodes},
 	{"TokenClients", testTokenClients},
 	{"ProviderExpirySweeps", testProviderExpirySweeps},
 	{"Consents", testConsents},
@@ -794,6 +795,60 @@ func testDeleteTokens(t *testing.T, s store.Store) {
 		}
 		left(c.left...)
 	}
+}
+
+// testDeleteUnredeemedCodes: only the account's requests holding a code not yet exchanged go
+// (of one client when named); redeemed and replayed ones stay for replay detection, and so do
+// other accounts' and requests without a code.
+func testDeleteUnredeemedCodes(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := NewUser(t, s, "fox")
+	v := NewUser(t, s, "gil")
+	newClient(t, s, "c1", t0)
+	newClient(t, s, "c2", t0)
+	newAuthRequest(t, s, "u-c1", "c1", u.ID)
+	newAuthRequest(t, s, "u-c2", "c2", u.ID)
+	newAuthRequest(t, s, "v-c1", "c1", v.ID)
+	for id, set := range map[string]func(a *store.AuthRequest){
+		"u-redeemed": func(a *store.AuthRequest) { a.Redeemed = true },
+		"u-replayed": func(a *store.AuthRequest) { a.Redeemed, a.Replayed = true, true },
+		"u-no-code":  func(a *store.AuthRequest) { a.CodeHash, a.CodeExpiresAt = nil, time.Time{} },
+	} {
+		a := authRequestOf(id, "c1", u.ID)
+		set(a)
+		if err := s.CreateAuthRequest(ctx, a); err != nil {
+			t.Fatalf("CreateAuthRequest(%q): %v", id, err)
+		}
+	}
+	left := func(want ...string) {
+		t.Helper()
+		var got []string
+		for _, id := range []string{"u-c1", "u-c2", "v-c1", "u-redeemed", "u-replayed", "u-no-code"} {
+			if _, err := s.AuthRequest(ctx, id); err == nil {
+				got = append(got, id)
+			} else if !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("AuthRequest(%q): %v", id, err)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("requests left = %v, want %v", got, want)
+		}
+	}
+	if n, err := s.DeleteUnredeemedCodes(ctx, u.ID, "c2"); err != nil || n != 1 {
+		t.Errorf("DeleteUnredeemedCodes(u, c2) = %d, %v; want 1", n, err)
+	}
+	left("u-c1", "v-c1", "u-redeemed", "u-replayed", "u-no-code")
+	err := s.Update(ctx, func(q store.Queries) error {
+		n, err := q.DeleteUnredeemedCodes(ctx, u.ID, "")
+		if err == nil && n != 1 {
+			err = fmt.Errorf("DeleteUnredeemedCodes(u) inside Update = %d, want 1", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left("v-c1", "u-redeemed", "u-replayed", "u-no-code")
 }
 
 func testTokenClients(t *testing.T, s store.Store) {
