@@ -168,7 +168,7 @@ func proxiedTarget(r *http.Request, kind proxyKind) (string, authz.Target, error
 	case authRequest:
 		raw, method = h.Get("X-Original-URL"), h.Get("X-Original-Method")
 		if raw == "" {
-			return "", authz.Target{}, errs.E(errs.Invalid, "The proxy sent no X-Original-URL header: it must send the address asked for (nginx: proxy_set_header X-Original-URL $scheme://$http_host$request_uri).")
+			return "", authz.Target{}, errs.E(errs.Invalid, "The proxy sent no X-Original-URL header: it must send the address asked for (nginx: proxy_set_header X-Original-URL $scheme://$host:$server_port$request_uri).")
 		}
 	default:
 		proto, host, uri := h.Get("X-Forwarded-Proto"), h.Get("X-Forwarded-Host"), h.Get("X-Forwarded-Uri")
