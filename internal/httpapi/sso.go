@@ -91,8 +91,11 @@ func (h *ssoRoutes) callback(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.a.setCookie(w, st.Token)
 	home := h.c.Home
-	if st.ReturnTo != "" {
+	switch {
+	case strings.HasPrefix(st.ReturnTo, "/"): // a path of Twofold's
 		home = strings.TrimSuffix(h.c.Home, "/") + st.ReturnTo
+	case st.ReturnTo != "": // a whole address under the cookie domain (account.ReturnTarget)
+		home = st.ReturnTo
 	}
 	http.Redirect(w, r, home, http.StatusFound)
 	return nil

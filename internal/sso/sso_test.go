@@ -71,8 +71,13 @@ var people = []idpUser{
 // envOption changes how newEnv starts.
 type envOption int
 
-// providerDown makes the provider unreachable before Twofold starts.
-const providerDown envOption = 1
+const (
+	// providerDown makes the provider unreachable before Twofold starts.
+	providerDown envOption = iota + 1
+	// underCookieDomain serves Twofold as http://signin.example.test:PORT with the cookie
+	// domain example.test, so that a sign-in may return to another host of that domain.
+	underCookieDomain
+)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
@@ -83,6 +88,12 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
+	var baseURL, cookieDomain string
+	if slices.Contains(opts, underCookieDomain) {
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		base = "http://signin.example.test:" + port
+		baseURL, cookieDomain = base, "example.test"
+	}
 	p := newIdP(t, base+"/api/v1/sso/callback", people...)
 	if slices.Contains(opts, providerDown) {
 		p.close()
@@ -91,11 +102,11 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	skew := new(atomic.Int64)
 	logs := &apptest.Logs{}
 	a := apptest.Serve(t, app.Config{Listener: ln, SecretKey: testKeyHex, MailFrom: "Twofold <twofold@example.org>",
-		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		BaseURL: baseURL, CookieDomain: cookieDomain, Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		SSO: app.SSO{Issuer: p.issuer, ClientID: idpClientID, ClientSecret: idpClientSecret,
 			HTTPClient: &http.Client{Transport: rw, Timeout: hang},
 			Now:        func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }}})
-	e := &env{t: t, store: a.Store, svc: a.Service, url: a.URL(), idp: p, client: a.SSO, rewrite: rw,
+	e := &env{t: t, store: a.Store, svc: a.Service, url: base, idp: p, client: a.SSO, rewrite: rw,
 		skew: skew, outbox: a.Outbox, logs: logs}
 	e.newBrowser()
 	e.add(account.NewUser{Username: "alice", Email: "alice@example.org", Source: store.SourceSSO})
@@ -112,11 +123,20 @@ func (e *env) add(n account.NewUser) {
 	}
 }
 
-// newBrowser starts a fresh browser: its own cookie jar, redirects followed by hand.
+// newBrowser starts a fresh browser: its own cookie jar, redirects followed by hand, every
+// host name reached on 127.0.0.1 at the address's port.
 func (e *env) newBrowser() {
 	jar, _ := cookiejar.New(nil)
+	var d net.Dialer
 	e.browser = &http.Client{Jar: jar, Timeout: hang,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			_, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			return d.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+		}}}
 }
 
 func (e *env) get(url, accept string) *http.Response {
@@ -321,6 +341,24 @@ func TestReturnToAndAMR(t *testing.T) {
 		e.startQuery = "?rd=" + url.QueryEscape(rd)
 		if r := e.signIn("Alice"); r.header.Get("Location") != e.url+"/" {
 			t.Errorf("rd %q led to %q", rd, r.header.Get("Location"))
+		}
+	}
+}
+
+// TestReturnToAnotherHost: with a cookie domain, a sign-in started on the way to an
+// application on another host of that domain (forward auth's rd) returns to that whole
+// address, and to Twofold's home for a host outside the domain.
+func TestReturnToAnotherHost(t *testing.T) {
+	e := newEnv(t, underCookieDomain)
+	for rd, want := range map[string]string{
+		"http://app.example.test/notes?page=2": "http://app.example.test/notes?page=2",
+		"/oidc/continue?id=abc":                e.url + "/oidc/continue?id=abc",
+		"http://app.example.org/notes":         e.url + "/",
+	} {
+		e.newBrowser()
+		e.startQuery = "?rd=" + url.QueryEscape(rd)
+		if r := e.signIn("Alice"); r.status != http.StatusFound || r.header.Get("Location") != want {
+			t.Errorf("rd %q: answer %d to %q, want %q", rd, r.status, r.header.Get("Location"), want)
 		}
 	}
 }
