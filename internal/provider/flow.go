@@ -100,11 +100,15 @@ func (p *Provider) Continue(ctx context.Context, id, token string) (*Decision, e
 		return d, nil
 	}
 	if d.NeedMFA && !si.SecondFactor() {
-		if si.User.Source == store.SourceSSO {
-			return nil, errs.E(errs.Forbidden, "%s needs a second factor, and your organisation's identity provider did not report one for this sign-in. Sign in to the identity provider with a second factor, then try again.", c.c.Name)
-		}
+		// prompt=none is answered before an SSO account's refusal, which is a page:
+		// interaction_required, as for a step-up. Not login_required: the person is signed in,
+		// and a new sign-in at Twofold alone would not bring the second factor; only the
+		// person can, at the identity provider.
 		if ar.promptNone() {
 			return fail(oidc.ErrInteractionRequired())
+		}
+		if si.User.Source == store.SourceSSO {
+			return nil, errs.E(errs.Forbidden, "%s needs a second factor, and your organisation's identity provider did not report one for this sign-in. Sign in to the identity provider with a second factor, then try again.", c.c.Name)
 		}
 		d.Next = NextStepUp
 		return d, nil

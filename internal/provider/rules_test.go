@@ -758,6 +758,37 @@ func TestSSOAccountSecondFactor(t *testing.T) {
 	}
 }
 
+// TestSSOAccountPromptNone: with prompt=none, an SSO account whose identity provider reported
+// no second factor goes back to a --require-mfa client as interaction_required, with state and
+// iss, where without it Twofold shows the page saying why (SPEC §7: prompt=none never shows one).
+func TestSSOAccountPromptNone(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	u := h.addUser("rae", false)
+	u.Source, u.PasswordHash = store.SourceSSO, ""
+	if err := h.app.Store.UpdateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	id, secret := h.addClient(store.Client{Name: "Vault", SkipConsent: true, RequireMFA: true})
+	cfg, _ := h.oauth(id, secret)
+	st, err := h.app.Service.SignInSSO(ctx, account.SSOSignInRequest{
+		Identity: account.SSOIdentity{Username: "rae", Claim: "preferred_username", Issuer: "https://idp.example", Subject: "r", AMR: []string{"pwd"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := h.browser()
+	base, _ := url.Parse(h.base)
+	b.client.Jar.SetCookies(base, []*http.Cookie{{Name: "twofold_session", Value: st.Token, Path: "/"}})
+
+	got := h.atApp(b.authorize(cfg, "state-none", oauth2.SetAuthURLParam("prompt", "none")))
+	if got.Get("error") != "interaction_required" || got.Get("state") != "state-none" || got.Get("iss") != h.base || got.Get("code") != "" {
+		t.Fatalf("prompt=none: %v, want interaction_required with state-none and iss %s", got, h.base)
+	}
+	if p := b.authorize(cfg, "s"); p.status != http.StatusForbidden || !strings.Contains(p.body, "did not report one") {
+		t.Fatalf("without prompt=none: %d at %s:\n%s", p.status, p.url, p.body)
+	}
+}
+
 // TestIntrospection: a client learns about its own tokens only (RFC 7662); a revoked or
 // expired one is inactive.
 func TestIntrospection(t *testing.T) {
