@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -204,6 +205,9 @@ func proxiedTarget(r *http.Request, kind proxyKind) (string, authz.Target, error
 }
 
 // validHost accepts a host name or IP literal with an optional port: what a Host header holds.
+// A name's labels are never empty, but for the one trailing dot of a fully qualified name: a
+// proxy may route ".admin.example.com" or "admin..example.com" to a site whose rules such a
+// name would not meet, so the question is refused instead.
 func validHost(h string) bool {
 	if h == "" || len(h) > 260 {
 		return false
@@ -216,5 +220,10 @@ func validHost(h string) bool {
 			return false
 		}
 	}
-	return true
+	if strings.HasPrefix(h, "[") { // an IPv6 literal, which url.Parse checks
+		return true
+	}
+	name, _, _ := strings.Cut(h, ":")
+	name = strings.TrimSuffix(name, ".")
+	return name != "" && !slices.Contains(strings.Split(name, "."), "")
 }
