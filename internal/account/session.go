@@ -85,6 +85,15 @@ func HasSecondFactor(amr []string) bool {
 	return false
 }
 
+// ACR is the authentication context class of a session that proved amr: "mfa" when a second
+// factor was proved in it, else "pwd" (SPEC §7).
+func ACR(amr []string) string {
+	if HasSecondFactor(amr) {
+		return AMRMFA
+	}
+	return AMRPassword
+}
+
 // maxReturnTo bounds a return target.
 const maxReturnTo = 2048
 
@@ -149,15 +158,6 @@ type SignedIn struct {
 
 // SecondFactor reports whether a second factor was proved in the session.
 func (si *SignedIn) SecondFactor() bool { return HasSecondFactor(si.AMR) }
-
-// ACR answers the session's authentication context class: "mfa" when a second factor was
-// proved in it, else "pwd".
-func (si *SignedIn) ACR() string {
-	if si.SecondFactor() {
-		return AMRMFA
-	}
-	return AMRPassword
-}
 
 // SignedIn answers the finished session of token, or 401 not_signed_in.
 func (s *Service) SignedIn(ctx context.Context, token string) (*SignedIn, error) {

@@ -51,16 +51,7 @@ func decodeRequest(a *store.AuthRequest, subject string) (*authRequest, error) {
 
 func (ar *authRequest) GetID() string { return ar.a.ID }
 
-// acr is the ID token's acr for a session that proved amr: "mfa" when a second factor was
-// proved in it, else "pwd" (SPEC §7).
-func acr(amr []string) string {
-	if account.HasSecondFactor(amr) {
-		return account.AMRMFA
-	}
-	return account.AMRPassword
-}
-
-func (ar *authRequest) GetACR() string { return acr(ar.a.AMR) }
+func (ar *authRequest) GetACR() string { return account.ACR(ar.a.AMR) }
 
 func (ar *authRequest) GetAMR() []string       { return ar.a.AMR }
 func (ar *authRequest) GetAudience() []string  { return []string{ar.a.ClientID} }
@@ -102,7 +93,7 @@ var _ op.RefreshTokenRequest = (*refreshRequest)(nil)
 
 // GetACR is the grant's acr, from the amr of the session the grant began in. The library asks
 // only an op.AuthRequest for it; SetUserinfoFromRequest puts it in a refreshed ID token.
-func (rr *refreshRequest) GetACR() string { return acr(rr.t.AMR) }
+func (rr *refreshRequest) GetACR() string { return account.ACR(rr.t.AMR) }
 
 func (rr *refreshRequest) GetAMR() []string            { return rr.t.AMR }
 func (rr *refreshRequest) GetAudience() []string       { return []string{rr.t.ClientID} }
