@@ -173,9 +173,16 @@ func (s *Service) current(ctx context.Context, token string) (*store.Session, *s
 	if err != nil {
 		return nil, nil, err
 	}
+	// A sign-in in progress began at CreatedAt, or at LastSeenAt when a finished session was
+	// sent back for a second factor (StepUp); its steps leave LastSeenAt as it is.
 	now := s.now()
-	expired := !sess.Done && now.Sub(sess.CreatedAt) > SignInLifetime ||
-		sess.Done && (now.Sub(sess.LastSeenAt) > SessionIdle || now.Sub(sess.CreatedAt) > SessionLifetime)
+	began := sess.CreatedAt
+	if sess.LastSeenAt.After(began) {
+		began = sess.LastSeenAt
+	}
+	expired := now.Sub(sess.CreatedAt) > SessionLifetime ||
+		!sess.Done && now.Sub(began) > SignInLifetime ||
+		sess.Done && now.Sub(sess.LastSeenAt) > SessionIdle
 	if expired {
 		if err := s.store.DeleteSession(ctx, sess.IDHash); err != nil {
 			return nil, nil, err

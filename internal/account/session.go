@@ -211,7 +211,10 @@ func (s *Service) StepUp(ctx context.Context, token, returnTo string) (Step, err
 			}
 			return err
 		}
-		sess.MFARequired, sess.ReturnTo = true, s.ReturnTarget(returnTo)
+		// The session is a sign-in again, begun now: its LastSeenAt says so (current), or a
+		// session older than SignInLifetime would expire at once, and with it the person's
+		// sign-in to every application.
+		sess.MFARequired, sess.ReturnTo, sess.LastSeenAt = true, s.ReturnTarget(returnTo), s.now()
 		step, err = s.advance(ctx, q, sess, si.user, si.opts)
 		return err
 	})

@@ -309,10 +309,10 @@ func (s *Service) advanceWith(ctx context.Context, q store.Queries, sess *store.
 		ns.AMR = secondFactorAMR(sess.AMR, m)
 	}
 	next := nextStep(u, &ns, o)
-	ns.IDHash, ns.Done, ns.LastSeenAt = hash, next == StepDone, s.now()
+	ns.IDHash, ns.Done = hash, next == StepDone
 	if ns.Done {
-		ns.MFARequired, ns.ReturnTo = false, ""
-	}
+		ns.MFARequired, ns.ReturnTo, ns.LastSeenAt = false, "", s.now()
+	} // else it keeps when it began: a sign-in expires SignInLifetime after that, however many steps it takes (current)
 	if err := q.ReplaceSession(ctx, old, &ns); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return Step{}, errNotSignedIn

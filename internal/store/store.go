@@ -128,7 +128,9 @@ type Session struct {
 	DeviceRemembered bool
 
 	// CreatedAt is when the password (or the identity provider) was proved: the auth_time.
-	CreatedAt  time.Time
+	CreatedAt time.Time
+	// LastSeenAt is a session's last use; for a sign-in in progress, when it began: its
+	// creation, or the step-up that sent a finished session back for a second factor.
 	LastSeenAt time.Time
 }
 
@@ -441,8 +443,9 @@ type Queries interface {
 	// DeleteUserSessions removes every session and sign-in of the account but the one with
 	// keepHash (nil keeps none).
 	DeleteUserSessions(ctx context.Context, userID int64, keepHash []byte) error
-	// DeleteExpiredSessions removes sign-ins created before signinBefore, sessions last used
-	// before idleBefore and sessions created before createdBefore.
+	// DeleteExpiredSessions removes sign-ins begun before signinBefore (created, and last seen:
+	// a step-up's beginning), sessions last used before idleBefore, and sessions and sign-ins
+	// created before createdBefore.
 	DeleteExpiredSessions(ctx context.Context, signinBefore, idleBefore, createdBefore time.Time) (int, error)
 
 	// Options answers every stored option value by key.

@@ -1443,9 +1443,12 @@ func testDeleteExpiredSessions(t *testing.T, s store.Store) {
 		wantGone  bool
 		whyReason string
 	}{
-		{"signin-old", false, 11 * time.Minute, 1 * time.Minute, true, "sign-in older than 10 min"},
+		{"signin-old", false, 11 * time.Minute, 11 * time.Minute, true, "sign-in older than 10 min"},
 		{"signin-fresh", false, 5 * time.Minute, 5 * time.Minute, false, "fresh sign-in"},
 		{"signin-idle", false, 5 * time.Minute, 40 * time.Minute, false, "the idle rule is for sessions only"},
+		{"stepup-fresh", false, 2 * time.Hour, 5 * time.Minute, false, "a step-up begun 5 min ago"},
+		{"stepup-old", false, 2 * time.Hour, 11 * time.Minute, true, "a step-up begun 11 min ago"},
+		{"stepup-of-old-session", false, 13 * time.Hour, time.Minute, true, "a step-up of a session older than 12 h"},
 		{"session-idle", true, time.Hour, 31 * time.Minute, true, "session idle over 30 min"},
 		{"session-old", true, 13 * time.Hour, time.Minute, true, "session older than 12 h"},
 		{"session-fresh", true, time.Hour, time.Minute, false, "active session"},
@@ -1463,8 +1466,8 @@ func testDeleteExpiredSessions(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("DeleteExpiredSessions: %v", err)
 	}
-	if n != 3 {
-		t.Errorf("DeleteExpiredSessions = %d, want 3", n)
+	if n != 5 {
+		t.Errorf("DeleteExpiredSessions = %d, want 5", n)
 	}
 	for _, c := range cases {
 		_, err := s.Session(ctx, hash(c.name))
