@@ -64,6 +64,25 @@ func TestAddressLimitConcurrent(t *testing.T) {
 	}
 }
 
+// TestAddressLimitIPv6Network: the addresses of one IPv6 /64 share one count, since one host
+// holds them all; another /64 has its own.
+func TestAddressLimitIPv6Network(t *testing.T) {
+	h := newHarness(t)
+	h.setOption(options.FailedSignInsPerAddress, "3")
+	h.user("ada")
+	guess := func(i int, addr string) error {
+		_, err := h.svc.SignIn(h.ctx, account.SignInRequest{
+			Username: "guess" + string(rune('a'+i)), Password: "wrong password", Addr: addr})
+		return err
+	}
+	for i, addr := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:aaaa:bbbb:cccc:dddd"} {
+		wantCode(t, guess(i, addr), errs.InvalidCredentials)
+	}
+	wantCode(t, guess(3, "2001:db8:1:2::4"), errs.RateLimited)
+	wantCode(t, guess(4, "2001:db8:1:3::1"), errs.InvalidCredentials)
+	wantCode(t, guess(5, "192.0.2.7"), errs.InvalidCredentials)
+}
+
 func TestAddressLimitCountsOnlyFailures(t *testing.T) {
 	// Right passwords sent at once with wrong ones are not counted: every failure left behind
 	// is a 401 that was answered, and the address can fail exactly limit times in all.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twofold-auth/twofold/internal/clientaddr"
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/options"
 	"github.com/twofold-auth/twofold/internal/store"
@@ -203,7 +204,7 @@ func (s *Service) reserveAddressAttempt(ctx context.Context, addr string) (relea
 		return func(bool) error { return nil }, nil
 	}
 	now := s.now()
-	id, ok, err := s.store.ReserveAddressAttempt(ctx, addr, now, now.Add(-addressWindow), limit)
+	id, ok, err := s.store.ReserveAddressAttempt(ctx, clientaddr.LimitKey(addr), now, now.Add(-addressWindow), limit)
 	if err != nil {
 		return nil, err
 	}

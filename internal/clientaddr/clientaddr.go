@@ -1,5 +1,6 @@
 // Package clientaddr tells the address of the client behind a request, for the per-address
-// sign-in limit. X-Forwarded-For is believed only when the peer is a trusted proxy.
+// sign-in limit, and the key that limit counts it under. X-Forwarded-For is believed only when
+// the peer is a trusted proxy.
 package clientaddr
 
 import (
@@ -31,6 +32,23 @@ func Of(r *http.Request, trusted []netip.Prefix) string {
 		}
 	}
 	return addr.String()
+}
+
+// LimitKey answers the key under which the sign-in failures of addr (from Of) are counted: an
+// IPv4 address itself, and an IPv6 address's /64 network. One host usually holds a whole /64
+// (its interface identifiers, privacy addresses that change within it), so counting per IPv6
+// address would let a single client spread its guesses over 2^64 addresses. What does not
+// parse is its own key.
+func LimitKey(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil || !a.Unmap().Is6() {
+		return addr
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return addr
+	}
+	return p.String()
 }
 
 // PeerTrusted reports whether the request's peer (not any address it forwards) is a trusted

@@ -35,3 +35,22 @@ func TestOf(t *testing.T) {
 		})
 	}
 }
+
+// TestLimitKey: IPv4 addresses count alone; IPv6 addresses count by their /64, so that one
+// host cannot spread its guesses over the addresses of its network.
+func TestLimitKey(t *testing.T) {
+	for addr, want := range map[string]string{
+		"192.0.2.1":                 "192.0.2.1",
+		"2001:db8:1:2::1":           "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff:ee:dd:c": "2001:db8:1:2::/64",
+		"2001:db8:1:3::1":           "2001:db8:1:3::/64",
+		"fe80::1%eth0":              "fe80::/64",
+		"::ffff:192.0.2.1":          "::ffff:192.0.2.1", // an IPv4 address, as Of answers it unmapped
+		"not an address":            "not an address",
+		"":                          "",
+	} {
+		if got := clientaddr.LimitKey(addr); got != want {
+			t.Errorf("LimitKey(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}
