@@ -161,7 +161,9 @@ func (a *API) signInURL(target string, needMFA bool) string {
 }
 
 // proxiedTarget reads the request the proxy asks about from its headers, answering it as the
-// proxy gave it (for rd) and parsed. Anything missing or malformed is 400 invalid_request.
+// proxy gave it (for rd) and parsed. Anything missing or malformed is 400 invalid_request: the
+// method too, since a rule may name methods and a guess of GET could let another method past a
+// rule meant for it.
 func proxiedTarget(r *http.Request, kind proxyKind) (string, authz.Target, error) {
 	h := r.Header
 	var raw, method string
@@ -171,11 +173,14 @@ func proxiedTarget(r *http.Request, kind proxyKind) (string, authz.Target, error
 		if raw == "" {
 			return "", authz.Target{}, errs.E(errs.Invalid, "The proxy sent no X-Original-URL header: it must send the address asked for (nginx: proxy_set_header X-Original-URL $scheme://$host:$server_port$request_uri).")
 		}
+		if method == "" {
+			return "", authz.Target{}, errs.E(errs.Invalid, "The proxy sent no X-Original-Method header: it must send the method asked for (nginx: proxy_set_header X-Original-Method $request_method).")
+		}
 	default:
 		proto, host, uri := h.Get("X-Forwarded-Proto"), h.Get("X-Forwarded-Host"), h.Get("X-Forwarded-Uri")
 		method = h.Get("X-Forwarded-Method")
 		var missing []string
-		for _, f := range []struct{ name, v string }{{"X-Forwarded-Proto", proto}, {"X-Forwarded-Host", host}, {"X-Forwarded-Uri", uri}} {
+		for _, f := range []struct{ name, v string }{{"X-Forwarded-Method", method}, {"X-Forwarded-Proto", proto}, {"X-Forwarded-Host", host}, {"X-Forwarded-Uri", uri}} {
 			if f.v == "" {
 				missing = append(missing, f.name)
 			}

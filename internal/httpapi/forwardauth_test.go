@@ -323,6 +323,8 @@ func TestForwardAuthRefusals(t *testing.T) {
 		{"no headers", fa, nil},
 		{"no headers nginx", ar, nil},
 		{"no host", fa, map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Uri": "/"}},
+		{"no method", fa, map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "app.example.test", "X-Forwarded-Uri": "/"}},
+		{"no method nginx", ar, map[string]string{"X-Original-URL": "https://app.example.test/"}},
 		{"relative URL", ar, original("GET", "/notes")},
 		{"scheme-relative URL", ar, original("GET", "//app.example.test/")},
 		{"ftp", ar, original("GET", "ftp://app.example.test/")},
