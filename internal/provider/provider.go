@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/cors"
+	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
@@ -299,8 +300,42 @@ func (p *Provider) publicOrigin(ctx context.Context, origin string) bool {
 
 // Authorize is the authorization endpoint: the library validates the request and sends it to
 // ContinuePath, or answers an error about the client or redirect URI itself, which the pages
-// show instead.
-func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) { p.op.ServeHTTP(w, r) }
+// show instead, or sends any other error back to the client, with iss (issuerAuthorizer).
+func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
+	r = r.WithContext(op.ContextWithIssuer(r.Context(), p.issuer))
+	op.Authorize(w, r, issuerAuthorizer{Authorizer: p.op, issuer: p.issuer})
+}
+
+// issuerAuthorizer is the library's provider as its authorization endpoint sees it, with RFC
+// 9207's iss in every error it sends back to the client, as in the code (Respond) and in
+// Twofold's own errors (RespondError): discovery promises iss in every authorization response
+// (SPEC §7). The library's AuthRequestError adds no iss and has no option for it; it encodes
+// the error with the Authorizer's Encoder, and within op.Authorize nothing else is encoded (a
+// request that passes goes to ContinuePath), so that is where iss is added.
+type issuerAuthorizer struct {
+	op.Authorizer
+	issuer string
+}
+
+func (a issuerAuthorizer) Encoder() httphelper.Encoder {
+	return issuerEncoder{Encoder: a.Authorizer.Encoder(), issuer: a.issuer}
+}
+
+// issuerEncoder adds iss to an error response of the authorization endpoint.
+type issuerEncoder struct {
+	httphelper.Encoder
+	issuer string
+}
+
+func (e issuerEncoder) Encode(src any, dst map[string][]string) error {
+	if err := e.Encoder.Encode(src, dst); err != nil {
+		return err
+	}
+	if _, ok := src.(*oidc.Error); ok {
+		dst["iss"] = []string{e.issuer}
+	}
+	return nil
+}
 
 // AuthorizePath and EndSessionPath are the endpoints the pages serve.
 const (

@@ -901,3 +901,40 @@ func TestStandingRevokes(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorResponsesCarryIss: every answer of the authorization endpoint that goes back to the
+// application carries iss once, the issuer (RFC 9207 §2): the library's refusals of a request
+// (no PKCE, an unsupported response_type, no scope, a bad id_token_hint) as well as Twofold's
+// own errors and the code.
+func TestErrorResponsesCarryIss(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("iris", false)
+	id, _ := h.addClient(store.Client{Public: true, SkipConsent: true})
+	cfg, _ := h.oauth(id, "")
+	b := h.browser()
+	pkce := oauth2.S256ChallengeOption(oauth2.GenerateVerifier())
+	noScope := *cfg
+	noScope.Scopes = nil
+
+	check := func(name string, p *page, wantError string) {
+		t.Helper()
+		got := h.atApp(p)
+		if got.Get("error") == "" && p.url.Fragment != "" {
+			got, _ = url.ParseQuery(p.url.Fragment) // an error for a response in the fragment goes there
+		}
+		if got.Get("error") != wantError || got.Get("state") != "s" || len(got["iss"]) != 1 || got.Get("iss") != h.base {
+			t.Errorf("%s: %v, want %s with state s and one iss %s", name, got, wantError, h.base)
+		}
+	}
+	check("public client without PKCE", b.authorize(cfg, "s"), "invalid_request")
+	check("response_type token", b.authorize(cfg, "s", pkce, oauth2.SetAuthURLParam("response_type", "token")), "unauthorized_client")
+	check("response_type id_token", b.authorize(cfg, "s", pkce, oauth2.SetAuthURLParam("response_type", "id_token")), "unauthorized_client")
+	check("no scope", b.authorize(&noScope, "s", pkce), "invalid_request")
+	check("bad id_token_hint", b.authorize(cfg, "s", pkce, oauth2.SetAuthURLParam("id_token_hint", "not.a.token")), "login_required")
+	check("prompt=none without a session", b.authorize(cfg, "s", pkce, oauth2.SetAuthURLParam("prompt", "none")), "login_required")
+
+	p := b.signIn(b.authorize(cfg, "s", pkce), "iris")
+	if got := h.atApp(p); got.Get("code") == "" || len(got["iss"]) != 1 || got.Get("iss") != h.base {
+		t.Errorf("code: %v, want one iss %s", got, h.base)
+	}
+}
