@@ -127,16 +127,8 @@ func (e *env) add(n account.NewUser) {
 // host name reached on 127.0.0.1 at the address's port.
 func (e *env) newBrowser() {
 	jar, _ := cookiejar.New(nil)
-	var d net.Dialer
-	e.browser = &http.Client{Jar: jar, Timeout: hang,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			_, port, err := net.SplitHostPort(addr)
-			if err != nil {
-				return nil, err
-			}
-			return d.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
-		}}}
+	e.browser = &http.Client{Jar: jar, Timeout: hang, Transport: apptest.Loopback(&net.Dialer{}),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 func (e *env) get(url, accept string) *http.Response {

@@ -394,15 +394,8 @@ func client(t *testing.T, local string) *http.Client {
 	if local != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
 	}
-	return &http.Client{Jar: jar, Timeout: hang,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			_, port, err := net.SplitHostPort(addr)
-			if err != nil {
-				return nil, err
-			}
-			return d.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
-		}}}
+	return &http.Client{Jar: jar, Timeout: hang, Transport: apptest.Loopback(d),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // get sends method to url with header (pairs) and the session token ("" for none).

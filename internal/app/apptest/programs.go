@@ -1,8 +1,10 @@
 package apptest
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +48,18 @@ func FreePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Loopback answers a transport that reaches every host on 127.0.0.1, at the port of the
+// address asked for, dialling with d: the host names of tests resolve nowhere else.
+func Loopback(d *net.Dialer) *http.Transport {
+	return &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		return d.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+	}}
 }
 
 // StartNginx runs nginx (bin) in the foreground, one process, with site (server blocks)
