@@ -81,11 +81,7 @@ func (p *Provider) Continue(ctx context.Context, id, token string) (*Decision, e
 	if err != nil {
 		return nil, err
 	}
-	// A session from before this request is too old for prompt=login, and one older than
-	// max_age too; the sign-in it leads to is newer than the request, which ends the loop.
-	maxAge, hasMaxAge := maxAgeOf(ar.r)
-	stale := ar.promptLogin() || hasMaxAge && p.now().Sub(si.AuthTime) > maxAge
-	if stale && si.AuthTime.Before(ar.a.CreatedAt) {
+	if p.stale(ar, si) {
 		if ar.promptNone() {
 			return fail(oidc.ErrLoginRequired())
 		}
@@ -128,6 +124,27 @@ func (p *Provider) Continue(ctx context.Context, id, token string) (*Decision, e
 	}
 	d.Next = NextRespond
 	return d, nil
+}
+
+// stale reports whether the session si is too old for the request ar, which then asks for the
+// password (and second factor) again, as prompt=login does. prompt=login, which the library
+// turns into max_age=0, asks for a sign-in made for this request: one begun after the request
+// meets it, which ends the loop. A max_age above 0 is measured from the sign-in (auth_time)
+// at every step up to the code itself, since Respond asks Continue again (OIDC Core
+// §3.1.2.1): a person who signed in for the request and then stayed longer than max_age on
+// the consent page signs in again before a code goes back, and the consent given is kept, so
+// the code follows that sign-in at once. One who signs in within max_age is not sent round
+// again; a sign-in slower than max_age is asked for again at the sign-in page, never in a
+// redirect loop.
+func (p *Provider) stale(ar *authRequest, si *account.SignedIn) bool {
+	maxAge, hasMaxAge := maxAgeOf(ar.r)
+	switch {
+	case ar.promptLogin() || hasMaxAge && maxAge == 0:
+		return si.AuthTime.Before(ar.a.CreatedAt)
+	case hasMaxAge:
+		return p.now().Sub(si.AuthTime) > maxAge
+	}
+	return false
 }
 
 // pending answers a request still waiting, with its client.

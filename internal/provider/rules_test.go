@@ -938,3 +938,55 @@ func TestErrorResponsesCarryIss(t *testing.T) {
 		t.Errorf("code: %v, want one iss %s", got, h.base)
 	}
 }
+
+// TestMaxAgeAtIssue: max_age is measured when the code is issued, not only when the request
+// arrives: a person who signed in for the request and then waited longer than max_age on the
+// consent page signs in again before a code goes back, and its auth_time is that new sign-in's;
+// one who answers in time gets the code at once, without signing in again.
+func TestMaxAgeAtIssue(t *testing.T) {
+	h := newHarness(t)
+	h.addUser("mona", false)
+	id, secret := h.addClient(store.Client{})
+	cfg, verifier := h.oauth(id, secret)
+	b := h.browser()
+	maxAge := oauth2.SetAuthURLParam("max_age", "60")
+
+	p := b.signIn(b.authorize(cfg, "s", maxAge), "mona")
+	h.clock.Advance(20 * time.Minute)
+	p = b.allow(p)
+	if p.url.Path != "/signin" {
+		t.Fatalf("Allow 20 minutes after signing in, with max_age=60: at %s (%d), want the sign-in page", p.url, p.status)
+	}
+	h.clock.Advance(5 * time.Second)
+	signedIn := h.clock.Now()
+	got := h.atApp(b.signIn(p, "mona"))
+	if got.Get("code") == "" || got.Get("state") != "s" || got.Get("iss") != h.base {
+		t.Fatalf("after signing in again: %v, want a code with state and iss", got)
+	}
+	tok, err := cfg.Exchange(context.Background(), got.Get("code"))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	idt, err := verifier.Verify(context.Background(), tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatalf("ID token: %v", err)
+	}
+	if at, _ := claims(t, idt)["auth_time"].(float64); h.clock.Now().Sub(time.Unix(int64(at), 0)) > time.Minute || time.Unix(int64(at), 0).Before(signedIn.Add(-time.Second)) {
+		t.Errorf("auth_time %v, want the new sign-in's (%v)", time.Unix(int64(at), 0), signedIn)
+	}
+
+	// In time: Allow 30 seconds after signing in, and a session 40 seconds old, give a code at
+	// once.
+	id, secret = h.addClient(store.Client{Name: "Other App"})
+	cfg, _ = h.oauth(id, secret)
+	b = h.browser()
+	p = b.signIn(b.authorize(cfg, "s", maxAge), "mona")
+	h.clock.Advance(30 * time.Second)
+	if got := h.atApp(b.allow(p)); got.Get("code") == "" {
+		t.Fatalf("Allow within max_age: %v, want a code", got)
+	}
+	h.clock.Advance(10 * time.Second)
+	if got := h.atApp(b.authorize(cfg, "s", maxAge)); got.Get("code") == "" {
+		t.Fatalf("a session 40 seconds old, max_age=60: %v, want a code", got)
+	}
+}
