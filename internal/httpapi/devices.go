@@ -63,6 +63,10 @@ func (a *API) forgetDevices(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.svc.ForgetDevices(r.Context(), p); err != nil {
 		return err
 	}
+	// The client's device cookie can skip nothing now: remove it, with the cookie domain's copy
+	// an earlier version left. (On a client shared by two accounts it may be the other's,
+	// which then proves its second factor once more.)
+	a.setDeviceCookie(w, "", 0)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,4 +105,64 @@ func TestRememberedDeviceKeyFinish(t *testing.T) {
 		t.Fatalf("device cookie = %+v", dc)
 	}
 	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": kim.pw}), "done")
+}
+
+// hostJar keeps every cookie as the host's alone: the test server is 127.0.0.1, for which a
+// cookie jar refuses a cookie of the cookie domain.
+type hostJar struct{ http.CookieJar }
+
+func (j hostJar) SetCookies(u *url.URL, cs []*http.Cookie) {
+	for _, c := range cs {
+		c.Domain = ""
+	}
+	j.CookieJar.SetCookies(u, cs)
+}
+
+// TestRememberedDeviceCookieDomain: with --cookie-domain the device cookie is still the
+// host's alone, so applications under the domain never receive it, and the answer that sets
+// it removes the domain's device cookie an earlier version set; Forget all removes both.
+func TestRememberedDeviceCookieDomain(t *testing.T) {
+	h := newHarness(t, harnessConfig{baseURL: "http://signin.example.test", cookieDomain: "example.test"})
+	h.setOption("mfaRememberDevice", "7d")
+	p := &person{c: h.client(), name: "ann", pw: h.createUser(account.NewUser{Username: "ann"})}
+	p.c.hc.Jar = hostJar{p.c.hc.Jar}
+	p.finish(p.c.post("/api/v1/signin", map[string]string{"username": "ann", "password": p.pw}).ok(t, 200).str(t, "next"))
+	c := p.c
+
+	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "ann", "password": p.pw}), "mfa_verify")
+	a := c.post("/api/v1/signin/mfa/verify", map[string]any{"code": h.code(p.key), "remember_device": true})
+	checkStep(t, a, "done")
+	var dev, old *http.Cookie
+	for _, ck := range a.set {
+		switch {
+		case ck.Name != cookie.DeviceName:
+		case ck.Value != "":
+			dev = ck
+		default:
+			old = ck
+		}
+	}
+	if dev == nil || dev.Domain != "" || dev.MaxAge != 7*24*3600 {
+		t.Fatalf("device cookie = %+v", dev)
+	}
+	for _, line := range a.header.Values("Set-Cookie") {
+		if strings.HasPrefix(line, cookie.DeviceName+"="+dev.Value) && strings.Contains(strings.ToLower(line), "domain=") {
+			t.Fatalf("the device cookie names a domain: %s", line)
+		}
+	}
+	if old == nil || old.Domain != "example.test" || old.MaxAge >= 0 {
+		t.Fatalf("the domain's device cookie is not removed: %+v", old)
+	}
+	c.post("/api/v1/signout", nil)
+	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "ann", "password": p.pw}), "done")
+
+	var domains []string
+	for _, ck := range c.call("DELETE", "/api/v1/me/devices", nil).ok(t, 204).set {
+		if ck.Name == cookie.DeviceName && ck.Value == "" && ck.MaxAge < 0 {
+			domains = append(domains, ck.Domain)
+		}
+	}
+	if len(domains) != 2 || domains[0] != "example.test" || domains[1] != "" {
+		t.Fatalf("Forget all removed the device cookies of %q, want example.test's and the host's", domains)
+	}
 }

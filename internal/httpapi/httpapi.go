@@ -329,6 +329,7 @@ func (a *API) setCookie(w http.ResponseWriter, token string) { cookie.Set(w, tok
 // deviceToken answers the remembered-device cookie the request carries (SPEC §10).
 func (a *API) deviceToken(r *http.Request) string { return cookie.DeviceToken(r) }
 
+// setDeviceCookie sets the remembered-device cookie for maxAge; an empty token removes it.
 func (a *API) setDeviceCookie(w http.ResponseWriter, token string, maxAge time.Duration) {
 	cookie.SetDevice(w, token, maxAge, a.cookie)
 }

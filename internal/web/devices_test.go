@@ -1,17 +1,20 @@
 package web_test
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twofold-auth/twofold/internal/cookie"
 	"github.com/twofold-auth/twofold/internal/options"
 )
 
 // TestRememberDevicePages (SPEC §10): Verification Required offers "Remember this device for N
 // days" only while the option is on; ticked, the next sign-in from that browser needs only the
-// password; the Security tab lists the device with "Forget" and "Forget all".
+// password; the Security tab lists the device with "Forget" and "Forget all", which also
+// removes the browser's device cookie.
 func TestRememberDevicePages(t *testing.T) {
 	a := newApp(t, appConfig{})
 	temp := a.addUser("rita", false)
@@ -50,7 +53,11 @@ func TestRememberDevicePages(t *testing.T) {
 	// Remember again, then Forget all.
 	a.clock.Advance(30 * time.Second)
 	c.post("/signin/verify", url.Values{"code": {a.totp(secret)}, "remember_device": {"1"}}).expect(303, "/profile")
-	c.post("/profile/security/devices/forget-all", nil).expect(303, "/profile/security?m=devices-rm")
+	all := c.post("/profile/security/devices/forget-all", nil).expect(303, "/profile/security?m=devices-rm")
+	if set := (&http.Response{Header: all.header}).Cookies(); len(set) != 1 || set[0].Name != cookie.DeviceName ||
+		set[0].Value != "" || set[0].MaxAge >= 0 {
+		t.Fatalf("Forget all does not remove the browser's device cookie: %+v", set)
+	}
 	c.post("/signout", nil)
 	c.post("/signin", url.Values{"username": {"rita"}, "password": {chosenPassword}}).expect(303, "/signin/verify")
 }
