@@ -55,10 +55,10 @@ type Decision struct {
 func ContinueURL(id string) string { return ContinuePath + "?id=" + url.QueryEscape(id) }
 
 // Continue decides what the request id still needs from the person whose session cookie holds
-// token (SPEC §7 "Who signs in, and how", "Consent"). Its order: a session at all (prompt=login
-// and max_age ask for a new one), membership of the client's groups, the second factor the
-// client or acr_values demand, consent. With prompt=none every page becomes an error for the
-// application.
+// token (SPEC §7 "Who signs in, and how", "Consent"). Its order: a session at all (prompt=login,
+// max_age and an id_token_hint naming another account ask for a new one), membership of the
+// client's groups, the second factor the client or acr_values demand, consent. With
+// prompt=none every page becomes an error for the application.
 func (p *Provider) Continue(ctx context.Context, id, token string) (*Decision, error) {
 	ar, c, err := p.pending(ctx, id)
 	if err != nil {
@@ -87,6 +87,20 @@ func (p *Provider) Continue(ctx context.Context, id, token string) (*Decision, e
 		}
 		d.Next, d.Fresh = NextSignIn, true
 		return d, nil
+	}
+	// An id_token_hint naming another account than the session's is never answered with a
+	// code for the session's (OIDC Core §3.1.2.1): with prompt=none the application hears
+	// login_required; otherwise the person signs in again, as prompt=login asks, and can sign
+	// in as the account the hint names. A sign-in made for this request is answered whoever
+	// it is, which ends the loop: the person chose that account, and the ID token names it.
+	if ar.hintsOther(si.User.Subject) {
+		if ar.promptNone() {
+			return fail(oidc.ErrLoginRequired().WithDescription("id_token_hint names another account than the one signed in"))
+		}
+		if si.AuthTime.Before(ar.a.CreatedAt) {
+			d.Next, d.Fresh = NextSignIn, true
+			return d, nil
+		}
 	}
 	if len(c.c.Groups) > 0 && !inAny(si.User.Groups, c.c.Groups) {
 		if ar.promptNone() {

@@ -25,6 +25,8 @@ type request struct {
 	MaxAge              *uint    `json:"max_age,omitempty"`
 	LoginHint           string   `json:"login_hint,omitempty"`
 	ACRValues           []string `json:"acr_values,omitempty"`
+	// HintSubject is the subject of the id_token_hint, which the library verified.
+	HintSubject string `json:"hint_subject,omitempty"`
 }
 
 // authRequest is a stored authorization request as the protocol library sees it.
@@ -76,10 +78,15 @@ func (ar *authRequest) GetState() string    { return ar.r.State }
 func (ar *authRequest) GetSubject() string  { return ar.subject }
 func (ar *authRequest) Done() bool          { return ar.a.Done }
 
-// promptNone, promptLogin and needsMFA read the request's demands (SPEC §7).
+// promptNone, promptLogin, asksMFA and hintsOther read the request's demands (SPEC §7).
 func (ar *authRequest) promptNone() bool  { return slices.Contains(ar.r.Prompt, oidc.PromptNone) }
 func (ar *authRequest) promptLogin() bool { return slices.Contains(ar.r.Prompt, oidc.PromptLogin) }
 func (ar *authRequest) asksMFA() bool     { return slices.Contains(ar.r.ACRValues, account.AMRMFA) }
+
+// hintsOther reports whether the request's id_token_hint names another account than subject.
+func (ar *authRequest) hintsOther(subject string) bool {
+	return ar.r.HintSubject != "" && ar.r.HintSubject != subject
+}
 
 // refreshRequest is a stored refresh token as the protocol library sees it.
 type refreshRequest struct {

@@ -990,3 +990,63 @@ func TestMaxAgeAtIssue(t *testing.T) {
 		t.Fatalf("a session 40 seconds old, max_age=60: %v, want a code", got)
 	}
 }
+
+// TestIDTokenHint: an id_token_hint naming another account than the one signed in is not
+// answered with a code for the signed-in one: with prompt=none the application gets
+// login_required, with state and iss; without it the person is asked to sign in again, and
+// can sign in as the account the hint names.
+func TestIDTokenHint(t *testing.T) {
+	h := newHarness(t)
+	amy := h.addUser("amy", false)
+	bob := h.addUser("bob", false)
+	id, secret := h.addClient(store.Client{SkipConsent: true})
+	cfg, verifier := h.oauth(id, secret)
+	subject := func(code string) string {
+		t.Helper()
+		tok, err := cfg.Exchange(context.Background(), code)
+		if err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		idt, err := verifier.Verify(context.Background(), tok.Extra("id_token").(string))
+		if err != nil {
+			t.Fatalf("ID token: %v", err)
+		}
+		return idt.Subject
+	}
+	tok, err := cfg.Exchange(context.Background(), h.codeFor(h.browser(), cfg, "amy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	amyHint := oauth2.SetAuthURLParam("id_token_hint", tok.Extra("id_token").(string))
+
+	b := h.browser()
+	if sub := subject(h.codeFor(b, cfg, "bob")); sub != bob.Subject {
+		t.Fatalf("bob's sign-in: sub %q", sub)
+	}
+	h.clock.Advance(time.Second)
+	got := h.atApp(b.authorize(cfg, "s", amyHint, oauth2.SetAuthURLParam("prompt", "none")))
+	if got.Get("error") != "login_required" || got.Get("state") != "s" || got.Get("iss") != h.base || got.Get("code") != "" {
+		t.Fatalf("prompt=none, hint for amy, bob signed in: %v, want login_required with state s and iss %s", got, h.base)
+	}
+	p := b.authorize(cfg, "s", amyHint)
+	if p.url.Path != "/signin" {
+		t.Fatalf("hint for amy, bob signed in: at %s (%d), want the sign-in page", p.url, p.status)
+	}
+	if sub := subject(h.atApp(b.signIn(p, "amy")).Get("code")); sub != amy.Subject {
+		t.Fatalf("signed in as amy: sub %q, want amy's %q", sub, amy.Subject)
+	}
+	if sub := subject(h.atApp(b.authorize(cfg, "s", amyHint, oauth2.SetAuthURLParam("prompt", "none"))).Get("code")); sub != amy.Subject {
+		t.Fatalf("prompt=none, hint for amy, amy signed in: sub %q", sub)
+	}
+
+	// A person who, asked again, signs in as bob all the same gets bob's code: no loop.
+	b = h.browser()
+	h.codeFor(b, cfg, "bob")
+	h.clock.Advance(time.Second)
+	if p = b.authorize(cfg, "s", amyHint); p.url.Path != "/signin" {
+		t.Fatalf("hint for amy, bob signed in: at %s, want the sign-in page", p.url)
+	}
+	if sub := subject(h.atApp(b.signIn(p, "bob")).Get("code")); sub != bob.Subject {
+		t.Fatalf("signed in as bob again: sub %q, want bob's", sub)
+	}
+}

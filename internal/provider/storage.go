@@ -74,8 +74,9 @@ func randomString(r io.Reader, n int) (string, error) {
 }
 
 // CreateAuthRequest keeps a request the library validated, after Twofold's own demands: PKCE
-// with S256 for public clients and S256 only for all (SPEC §7), and bounded parameters.
-func (s storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+// with S256 for public clients and S256 only for all (SPEC §7), and bounded parameters. The
+// subject of its id_token_hint, hintSubject, is kept for Continue.
+func (s storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
 	c, err := s.p.st.Client(ctx, r.ClientID)
 	if err != nil {
 		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client")
@@ -94,7 +95,7 @@ func (s storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, _ s
 	}
 	body, err := json.Marshal(request{Scopes: r.Scopes, ResponseMode: string(r.ResponseMode), RedirectURI: r.RedirectURI,
 		State: r.State, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge, CodeChallengeMethod: string(r.CodeChallengeMethod),
-		Prompt: r.Prompt, MaxAge: r.MaxAge, LoginHint: r.LoginHint, ACRValues: r.ACRValues})
+		Prompt: r.Prompt, MaxAge: r.MaxAge, LoginHint: r.LoginHint, ACRValues: r.ACRValues, HintSubject: hintSubject})
 	if err != nil {
 		return nil, err
 	}
