@@ -453,7 +453,7 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, username string) (
 func (s *Service) SetDisabled(ctx context.Context, a Actor, username string, disabled bool) (*UserView, error) {
 	action := map[bool]string{true: "user.disabled", false: "user.enabled"}[disabled]
 	u, err := s.change(ctx, a, username, action, func(q store.Queries, u *store.User) (string, error) {
-		if disabled && u.Username == a.Name {
+		if disabled && a.UserID != 0 && u.ID == a.UserID {
 			return "", errs.E(errs.Conflict, "You cannot disable your own account.")
 		}
 		u.Disabled = disabled

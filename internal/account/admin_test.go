@@ -343,10 +343,19 @@ func TestDisable(t *testing.T) {
 	su.Disabled = false
 	mustNo(t, h.db.UpdateUser(h.ctx, su))
 
-	// An admin cannot disable the account they act as.
-	h.createUser("boss", userSpec{Role: store.RoleAdmin})
-	_, err = h.svc.SetDisabled(h.ctx, account.Actor{Name: "boss", Admin: true}, "boss", true)
+	// An admin cannot disable the account they act as (their principal's actor).
+	boss := h.createUser("boss", userSpec{Role: store.RoleAdmin})
+	tok := h.mustSignIn(boss, account.StepEnroll)
+	st := h.enrollAndVerify(boss, tok)
+	_, err = h.svc.SetDisabled(h.ctx, h.principal(st.Token).Actor(), "boss", true)
 	wantCode(t, err, errs.Conflict)
+
+	// The command line disables any account, one named as it is too: "own account" is a
+	// question of ids, never of names.
+	h.user("cli")
+	if v, err := h.svc.SetDisabled(h.ctx, account.CLI, "cli", true); err != nil || !v.Disabled {
+		t.Fatalf("the command line disabling an account named cli = %+v, %v", v, err)
+	}
 }
 
 func TestResetPassword(t *testing.T) {

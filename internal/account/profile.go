@@ -18,7 +18,7 @@ type Principal struct {
 
 // Actor answers who the principal is for administrative use cases.
 func (p *Principal) Actor() Actor {
-	return Actor{Name: p.user.Username, Admin: p.user.Role == store.RoleAdmin}
+	return Actor{Name: p.user.Username, Admin: p.user.Role == store.RoleAdmin, UserID: p.user.ID}
 }
 
 // Authenticate answers the finished session of token, noting its use.

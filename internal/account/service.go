@@ -118,6 +118,10 @@ func New(c Config) *Service {
 type Actor struct {
 	Name  string
 	Admin bool
+	// UserID is the signed-in account's id, and 0 for the command line and the server itself,
+	// whose names ("cli", "system") an account may also have: "is this the actor's own
+	// account" compares ids, never names.
+	UserID int64
 }
 
 // CLI is the actor of the command line, which works on the database directly.
