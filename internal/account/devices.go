@@ -82,12 +82,12 @@ func deviceExpiry(d *store.RememberedDevice, life time.Duration) time.Time {
 
 // rememberedDevice answers the remembered device of the cookie token when it belongs to the
 // account, the option is on and it has not expired (deviceExpiry); nil otherwise.
-func (s *Service) rememberedDevice(ctx context.Context, u *store.User, o *options.Values, token string) (*store.RememberedDevice, error) {
+func (s *Service) rememberedDevice(ctx context.Context, q store.Queries, u *store.User, o *options.Values, token string) (*store.RememberedDevice, error) {
 	life := o.RememberDevice()
 	if life <= 0 || !validToken(token) {
 		return nil, nil
 	}
-	d, err := s.store.RememberedDevice(ctx, hashToken(token))
+	d, err := q.RememberedDevice(ctx, hashToken(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/app/apptest"
+	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/password"
 	"github.com/twofold-auth/twofold/internal/store"
 )
@@ -82,7 +84,8 @@ func (s *hookedStore) UserByName(ctx context.Context, name string) (*store.User,
 
 // TestUpgradeLeavesAChangedPasswordAlone: a password changed between a sign-in's read of the
 // account and its upgrade of the old hash stays changed: the upgrade replaces only the hash it
-// checked.
+// checked, and the sign-in with the old password is refused, since that password is no longer
+// the account's.
 func TestUpgradeLeavesAChangedPasswordAlone(t *testing.T) {
 	h := newHarness(t, withParams(raised))
 	u := h.user("uwe")
@@ -99,19 +102,24 @@ func TestUpgradeLeavesAChangedPasswordAlone(t *testing.T) {
 		}
 	}}
 	svc := h.serviceOn(st, nil)
-	if _, err := svc.SignIn(h.ctx, account.SignInRequest{Username: u.Name, Password: goodPassword, Addr: "192.0.2.1"}); err != nil {
-		t.Fatalf("SignIn: %v", err)
-	}
+	_, err = svc.SignIn(h.ctx, account.SignInRequest{Username: u.Name, Password: goodPassword, Addr: "192.0.2.1"})
+	wantCode(t, err, errs.InvalidCredentials)
 	if got := h.storeUser(u.Name).PasswordHash; got != changed {
 		t.Fatalf("the password changed meanwhile was overwritten: hash %s", got)
 	}
 }
 
-// failingLockedRead fails every read of an account inside a transaction, as the upgrade
-// makes.
-type failingLockedRead struct{ store.Store }
+// failingLockedRead fails the read of an account inside the first transaction, the upgrade's,
+// which comes before the sign-in's own.
+type failingLockedRead struct {
+	store.Store
+	done atomic.Bool
+}
 
-func (s failingLockedRead) Update(ctx context.Context, fn func(q store.Queries) error) error {
+func (s *failingLockedRead) Update(ctx context.Context, fn func(q store.Queries) error) error {
+	if s.done.Swap(true) {
+		return s.Store.Update(ctx, fn)
+	}
 	return s.Store.Update(ctx, func(q store.Queries) error { return fn(failingUserQueries{q}) })
 }
 
@@ -125,7 +133,7 @@ func TestUpgradeNeverFailsTheSignIn(t *testing.T) {
 	h := newHarness(t, withParams(raised))
 	u := h.user("uma")
 	old := h.withHashAt(u, apptest.CheapHashing)
-	svc := h.serviceOn(failingLockedRead{h.db}, nil)
+	svc := h.serviceOn(&failingLockedRead{Store: h.db}, nil)
 	if _, err := svc.SignIn(h.ctx, account.SignInRequest{Username: u.Name, Password: goodPassword, Addr: "192.0.2.1"}); err != nil {
 		t.Fatalf("SignIn with the upgrade failing: %v", err)
 	}

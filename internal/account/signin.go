@@ -109,48 +109,62 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (Step, error) {
 		return Step{}, err
 	}
 
-	switch {
-	case u.Disabled:
-		return Step{}, errs.E(errs.AccountDisabled, "This account is disabled. Contact your administrator.")
-	case u.PasswordTemporary && !now.Before(u.PasswordExpiresAt):
-		return Step{}, errs.EAt(errs.TemporaryExpired, u.PasswordExpiresAt,
-			"Your temporary password expired on %s. Ask your administrator for a new one.")
-	}
-	if err := secondFactorBarsPassword(u, o, now); err != nil {
-		return Step{}, err
-	}
-
 	token, hash, err := s.newToken()
 	if err != nil {
 		return Step{}, err
 	}
 	returnTo := s.ReturnTarget(r.ReturnTo)
-	sess, err := s.newSession(hash, u, []string{AMRPassword})
-	if err != nil {
-		return Step{}, err
-	}
-	sess.MFARequired = r.RequireMFA
-	device, err := s.rememberedDevice(ctx, u, o, r.DeviceToken)
-	if err != nil {
-		return Step{}, err
-	}
-	sess.DeviceRemembered = device != nil
-	next := nextStep(u, sess, o)
-	sess.Done = next == StepDone
-	if !sess.Done {
-		sess.ReturnTo = returnTo
-	}
+	var next string
 	err = s.store.Update(ctx, func(q store.Queries) error {
+		// The account as it is now, locked: a new password, an MFA reset or disabling either
+		// committed before this transaction, and is seen here, or waits for it and then ends
+		// the session made here. The password was checked against the hash read before
+		// hashing: another hash now means it is no longer the account's password.
+		cur, err := q.User(ctx, u.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return errBadCredentials
+		}
+		if err != nil {
+			return err
+		}
+		if cur.PasswordHash != u.PasswordHash || cur.Source == store.SourceSSO {
+			return errBadCredentials
+		}
+		switch {
+		case cur.Disabled:
+			return errs.E(errs.AccountDisabled, "This account is disabled. Contact your administrator.")
+		case cur.PasswordTemporary && !now.Before(cur.PasswordExpiresAt):
+			return errs.EAt(errs.TemporaryExpired, cur.PasswordExpiresAt,
+				"Your temporary password expired on %s. Ask your administrator for a new one.")
+		}
+		if err := secondFactorBarsPassword(cur, o, now); err != nil {
+			return err
+		}
+		sess, err := s.newSession(hash, cur, []string{AMRPassword})
+		if err != nil {
+			return err
+		}
+		sess.MFARequired = r.RequireMFA
+		device, err := s.rememberedDevice(ctx, q, cur, o, r.DeviceToken)
+		if err != nil {
+			return err
+		}
+		sess.DeviceRemembered = device != nil
+		next = nextStep(cur, sess, o)
+		sess.Done = next == StepDone
+		if !sess.Done {
+			sess.ReturnTo = returnTo
+		}
 		if err := q.CreateSession(ctx, sess); err != nil {
 			return err
 		}
-		if deviceSkips(u, sess, o) && next != StepVerify {
+		if deviceSkips(cur, sess, o) && next != StepVerify {
 			if err := q.TouchRememberedDevice(ctx, device.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
 		}
 		if sess.Done {
-			return s.audit(ctx, q, u.Username, u.Username, "signin", signinDetail(sess, ""))
+			return s.audit(ctx, q, cur.Username, cur.Username, "signin", signinDetail(sess, ""))
 		}
 		return nil
 	})

@@ -1,0 +1,44 @@
+package account_test
+
+import (
+	"testing"
+
+	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/options"
+)
+
+// TestSignInRacingAPasswordChange: a sign-in with the old password that was already being
+// checked when the password changed (by its owner, or an MFA reset that voids it) makes no
+// session: the password it checked is no longer the account's (SPEC §5: a password change ends
+// the account's other sessions; §3: --with-password voids the password). The change commits
+// while the sign-in is between its read of the account and its session.
+func TestSignInRacingAPasswordChange(t *testing.T) {
+	for name, change := range map[string]func(h *harness, u *testUser) error{
+		"the owner's new password": func(h *harness, u *testUser) error {
+			_, err := h.svc.ChangePassword(h.ctx, h.principal(h.mustSignIn(u, account.StepDone)), u.Password, "a whole new passphrase 42", "192.0.2.9")
+			return err
+		},
+		"an MFA reset with the password": func(h *harness, u *testUser) error {
+			_, err := h.svc.ResetMFA(h.ctx, account.CLI, u.Name, true)
+			return err
+		},
+		"an administrator's new temporary password": func(h *harness, u *testUser) error {
+			_, err := h.svc.ResetPassword(h.ctx, account.CLI, u.Name)
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.setOption(options.InternalMFA, options.PolicyOff)
+			u := h.user("vic")
+			st := &hookedStore{Store: h.db, hook: func() {
+				if err := change(h, u); err != nil {
+					t.Error(err)
+				}
+			}}
+			_, err := h.serviceOn(st, nil).SignIn(h.ctx, account.SignInRequest{Username: u.Name, Password: u.Password, Addr: "192.0.2.1"})
+			wantCode(t, err, errs.InvalidCredentials) // and so no session: it would be made in the refused transaction
+		})
+	}
+}
