@@ -453,28 +453,36 @@ func (p *Provider) RemoveAccess(ctx context.Context, token, clientID string) err
 	if err != nil {
 		return err
 	}
+	return p.removeAccess(ctx, si.User, clientID)
+}
+
+// removeAccess is RemoveAccess for the account u.
+func (p *Provider) removeAccess(ctx context.Context, u *store.User, clientID string) error {
 	notAllowed := errs.E(errs.NotFound, "You have not allowed this application, or have removed its access already.")
 	if !looksLikeID(clientID) {
 		return notAllowed
 	}
 	return p.st.Update(ctx, func(q store.Queries) error {
-		err := q.DeleteConsent(ctx, si.User.ID, clientID)
+		if err := lockAccount(ctx, q, u.ID); err != nil { // see lockAccount
+			return err
+		}
+		err := q.DeleteConsent(ctx, u.ID, clientID)
 		none := errors.Is(err, store.ErrNotFound)
 		if err != nil && !none {
 			return err
 		}
-		n, err := q.DeleteTokens(ctx, store.TokenFilter{UserID: si.User.ID, ClientID: clientID})
+		n, err := q.DeleteTokens(ctx, store.TokenFilter{UserID: u.ID, ClientID: clientID})
 		if err != nil {
 			return err
 		}
-		codes, err := q.DeleteUnredeemedCodes(ctx, si.User.ID, clientID)
+		codes, err := q.DeleteUnredeemedCodes(ctx, u.ID, clientID)
 		if err != nil {
 			return err
 		}
 		if none && n == 0 && codes == 0 {
 			return notAllowed
 		}
-		return q.AddEvent(ctx, &store.Event{At: p.now(), Actor: si.User.Username, User: si.User.Username,
+		return q.AddEvent(ctx, &store.Event{At: p.now(), Actor: u.Username, User: u.Username,
 			Action: ActionConsentRemoved, Detail: fmt.Sprintf("client %s; %d tokens revoked", clientID, n)})
 	})
 }

@@ -221,9 +221,33 @@ func (p *Provider) accessToken(ctx context.Context, tokenID, subject string) (*s
 	return t, u, nil
 }
 
+// lockAccount locks the account userID for the rest of the transaction of q. Every grant
+// (issue) and every revocation of an account's tokens takes it first, so that the two take
+// turns: on PostgreSQL a DELETE sees only the rows committed when it starts, and would miss the
+// tokens of a grant committing meanwhile. The account comes first in every transaction that
+// locks it with other rows. An account that is gone took its tokens with it.
+func lockAccount(ctx context.Context, q store.Queries, userID int64) error {
+	if _, err := q.User(ctx, userID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// deleteFamily revokes every token of the grant family, the account userID's.
+func (p *Provider) deleteFamily(ctx context.Context, family string, userID int64) (n int, err error) {
+	err = p.st.Update(ctx, func(q store.Queries) error {
+		if err := lockAccount(ctx, q, userID); err != nil {
+			return err
+		}
+		n, err = q.DeleteTokens(ctx, store.TokenFilter{Family: family})
+		return err
+	})
+	return n, err
+}
+
 // revokeFamily revokes every token of a grant whose refresh token was used twice.
 func (p *Provider) revokeFamily(ctx context.Context, family string, userID int64, clientID string) {
-	n, err := p.st.DeleteTokens(ctx, store.TokenFilter{Family: family})
+	n, err := p.deleteFamily(ctx, family, userID)
 	if err != nil {
 		p.log.ErrorContext(ctx, "revoking a token family", "client", clientID, "err", err)
 		return

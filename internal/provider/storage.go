@@ -139,7 +139,7 @@ func (s storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthReq
 		return nil, err
 	}
 	if a.Redeemed || a.Replayed {
-		return nil, s.p.replayed(ctx, a.ID)
+		return nil, s.p.replayed(ctx, a.ID, a.UserID)
 	}
 	if !s.p.now().Before(a.CodeExpiresAt) {
 		return nil, errCodeExpired
@@ -159,14 +159,17 @@ func (s storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthReq
 	return ar, nil
 }
 
-// replayed marks request id replayed and revokes every token issued from it, and answers the
-// refusal.
-func (p *Provider) replayed(ctx context.Context, id string) error {
+// replayed marks request id, of the account userID, replayed and revokes every token issued
+// from it, and answers the refusal.
+func (p *Provider) replayed(ctx context.Context, id string, userID int64) error {
 	var (
 		a       *store.AuthRequest
 		revoked int
 	)
 	err := p.st.Update(ctx, func(q store.Queries) error {
+		if err := lockAccount(ctx, q, userID); err != nil {
+			return err
+		}
 		var err error
 		if a, err = q.AuthRequest(ctx, id); err != nil {
 			return err
@@ -250,6 +253,9 @@ func (s storage) issue(ctx context.Context, r op.TokenRequest, current string, w
 	}
 	replayed := false
 	err = s.p.st.Update(ctx, func(q store.Queries) error {
+		if err := lockAccount(ctx, q, t.UserID); err != nil {
+			return err
+		}
 		if ar != nil {
 			// The code is used up here, under the request's lock: a second presentation, here
 			// or at another instance, finds it used and revokes what this one issues.
@@ -317,7 +323,7 @@ func (s storage) issue(ctx context.Context, r op.TokenRequest, current string, w
 	}
 	if replayed {
 		if ar != nil {
-			return "", "", time.Time{}, s.p.replayed(ctx, ar.a.ID)
+			return "", "", time.Time{}, s.p.replayed(ctx, ar.a.ID, ar.a.UserID)
 		}
 		s.p.revokeFamily(ctx, t.Family, t.UserID, t.ClientID)
 		return "", "", time.Time{}, errRefreshReplayed
@@ -368,7 +374,7 @@ func (s storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string)
 		return oidc.ErrInvalidClient().WithDescription("the token was not issued to this client")
 	}
 	if t.Kind == store.TokenRefresh {
-		if _, err := s.p.st.DeleteTokens(ctx, store.TokenFilter{Family: t.Family}); err != nil {
+		if _, err := s.p.deleteFamily(ctx, t.Family, t.UserID); err != nil {
 			return oidc.ErrServerError()
 		}
 	} else if err := s.p.st.DeleteToken(ctx, t.IDHash); err != nil {

@@ -1,0 +1,143 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/twofold-auth/twofold/internal/store"
+	"github.com/twofold-auth/twofold/internal/store/postgres"
+	"github.com/twofold-auth/twofold/internal/store/postgres/pgtest"
+)
+
+// TestRevocationWaitsForAGrant: on PostgreSQL, where a DELETE sees only the rows committed when
+// it starts, a revocation that begins while a refresh is rotating the same family still
+// revokes the tokens that rotation writes (SPEC §7: a refresh token used twice revokes its whole
+// family; withdrawing consent revokes the application's tokens). The rotation is held inside
+// its transaction, after writing its new tokens, until the revocation is seen waiting for a
+// lock in PostgreSQL's own view of its sessions; no timing is assumed.
+func TestRevocationWaitsForAGrant(t *testing.T) {
+	for name, revoke := range map[string]func(p *Provider, u *store.User) error{
+		"a refresh token used again": func(p *Provider, u *store.User) error {
+			p.revokeFamily(context.Background(), "fam", u.ID, "app")
+			return nil
+		},
+		"access removed": func(p *Provider, u *store.User) error {
+			return p.removeAccess(context.Background(), u, "app")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			var b [6]byte
+			rand.Read(b[:])
+			app := "twofold_race_" + hex.EncodeToString(b[:])
+			url := pgtest.URL(t) + "&application_name=" + app
+			db, err := postgres.Open(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			watch, err := pgx.Connect(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { watch.Close(context.Background()) })
+
+			now := time.Now()
+			u := &store.User{Username: "rae", Email: "rae@example.com", Kind: "internal", Source: store.SourceLocal,
+				Role: store.RoleUser, CreatedAt: now}
+			if err := db.CreateUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.CreateClient(ctx, &store.Client{ID: "app", Name: "App", RedirectURIs: []string{"https://app.example/cb"}, CreatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			r1 := &store.Token{IDHash: digest("r1"), Kind: store.TokenRefresh, Family: "fam", ClientID: "app", UserID: u.ID,
+				Scopes: []string{"openid", "offline_access"}, AMR: []string{"pwd"}, AuthTime: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now}
+			if err := db.CreateToken(ctx, r1); err != nil {
+				t.Fatal(err)
+			}
+
+			inTx, release := make(chan struct{}), make(chan struct{})
+			held := &holdingStore{Store: db, inTx: inTx, release: release}
+			p := &Provider{st: held, now: time.Now, rand: rand.Reader, log: slog.New(slog.DiscardHandler)}
+			var access, refresh string
+			rotated := make(chan error, 1)
+			go func() {
+				var err error
+				access, refresh, _, err = storage{p}.issue(ctx, &refreshRequest{t: r1, username: u.Username, scopes: r1.Scopes}, "r1", true)
+				rotated <- err
+			}()
+			select {
+			case <-inTx:
+			case err := <-rotated:
+				t.Fatalf("the rotation ended before writing its tokens: %v", err)
+			}
+			revoked := make(chan error, 1)
+			go func() { revoked <- revoke(&Provider{st: db, now: time.Now, log: slog.New(slog.DiscardHandler)}, u) }()
+			waitForLockWait(t, watch, app, revoked)
+			close(release)
+			if err := <-rotated; err != nil {
+				t.Fatalf("rotation: %v", err)
+			}
+			if err := <-revoked; err != nil {
+				t.Fatalf("revocation: %v", err)
+			}
+			for what, tok := range map[string]string{"access token": access, "refresh token": refresh} {
+				if _, err := db.Token(ctx, digest(tok)); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("the rotation's %s survived the revocation: %v", what, err)
+				}
+			}
+		})
+	}
+}
+
+// waitForLockWait waits until a session of the application app waits for a lock, failing the
+// test should done answer first or ten seconds pass.
+func waitForLockWait(t *testing.T, db *pgx.Conn, app string, done <-chan error) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("the revocation did not wait for the rotation: it ended (%v) while the rotation was open", err)
+		default:
+		}
+		var n int
+		if err := db.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+	}
+	t.Fatal("the revocation never waited for a lock")
+}
+
+// holdingStore holds its first transaction open, once it has written a refresh token, until
+// release is closed.
+type holdingStore struct {
+	store.Store
+	inTx    chan struct{}
+	release chan struct{}
+}
+
+func (s *holdingStore) Update(ctx context.Context, fn func(q store.Queries) error) error {
+	return s.Store.Update(ctx, func(q store.Queries) error {
+		if err := fn(q); err != nil {
+			return err
+		}
+		select {
+		case <-s.inTx:
+		default:
+			close(s.inTx)
+			<-s.release
+		}
+		return nil
+	})
+}
