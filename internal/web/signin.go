@@ -45,18 +45,20 @@ func (h *Handler) ssoLink(returnTo string) string {
 // signInPage is the sign-in form. A person signed in already goes on to rd (or the profile),
 // unless prompt=login asks for a new sign-in; login_hint fills the username. A session
 // without a second factor that is sent here with mfa=required (forward auth's two_factor rule,
-// SPEC §8) proves one first: sent back to rd as it is, it would only be sent here again.
+// SPEC §8) proves one first: sent back to rd as it is, it would only be sent here again. The
+// step-up changes the session (it is a sign-in in progress until the second factor), so a
+// navigation another site started (Sec-Fetch-Site: cross-site) gets a page whose Continue
+// posts it instead: a link elsewhere cannot change a session with a GET.
 func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	returnTo := h.svc.ReturnTarget(q.Get("rd"))
 	if si, err := h.svc.SignedIn(r.Context(), h.token(r)); err == nil && q.Get("prompt") != "login" {
 		if q.Get("mfa") == "required" && !si.SecondFactor() {
-			st, err := h.svc.StepUp(r.Context(), h.token(r), returnTo)
-			if err != nil {
-				return err
+			if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+				h.render(w, r, http.StatusOK, "stepup", &view{Title: "A second factor is needed", Data: returnTo})
+				return nil
 			}
-			h.setCookie(w, st.Token)
-			return h.moveOn(w, r, st)
+			return h.stepUp(w, r, returnTo)
 		}
 		switch {
 		case returnTo == "":
@@ -102,6 +104,24 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
 		v := &view{Title: "Sign in", Form: f, Data: signInData{SSOURL: h.ssoLink(returnTo), ReturnTo: returnTo, RequireMFA: requireMFA}}
 		h.renderForm(w, r, "signin", v, err)
 		return nil
+	}
+	h.setCookie(w, st.Token)
+	return h.moveOn(w, r, st)
+}
+
+// stepUpForm is the step-up page's Continue.
+func (h *Handler) stepUpForm(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	return h.stepUp(w, r, h.svc.ReturnTarget(r.PostForm.Get("rd")))
+}
+
+// stepUp sends the session of the request for a second factor, then to returnTo.
+func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request, returnTo string) error {
+	st, err := h.svc.StepUp(r.Context(), h.token(r), returnTo)
+	if err != nil {
+		return err
 	}
 	h.setCookie(w, st.Token)
 	return h.moveOn(w, r, st)
