@@ -39,7 +39,7 @@ func (q Queries) AddRememberedDevice(ctx context.Context, d *store.RememberedDev
 		return q.err("add remembered device", err)
 	}
 	_, err = q.exec(ctx, `DELETE FROM remembered_devices WHERE id IN (
-		SELECT id FROM remembered_devices WHERE expires_at < ? LIMIT ?)`, Nanos(pruneBefore), store.PruneBatch)
+		SELECT id FROM remembered_devices WHERE expires_at < ? LIMIT ?`+q.f.SkipLocked+`)`, Nanos(pruneBefore), store.PruneBatch)
 	return q.err("prune remembered devices", err)
 }
 

@@ -90,7 +90,7 @@ func (q Queries) PutWebAuthnChallenge(ctx context.Context, idHash []byte, c stor
 		return q.err("put webauthn challenge", err)
 	}
 	_, err = q.exec(ctx, `DELETE FROM webauthn_challenges WHERE id_hash IN (
-		SELECT id_hash FROM webauthn_challenges WHERE created_at < ? LIMIT ?)`, Nanos(pruneBefore), store.PruneBatch)
+		SELECT id_hash FROM webauthn_challenges WHERE created_at < ? LIMIT ?`+q.f.SkipLocked+`)`, Nanos(pruneBefore), store.PruneBatch)
 	return q.err("prune webauthn challenges", err)
 }
 
