@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"net/http"
 	"os"
 	"os/exec"
@@ -377,11 +379,30 @@ func TestCLIWhileServing(t *testing.T) {
 }
 
 // TestWrongServerKeyRefused shows that a process whose server key is not the one the database
-// was written with refuses to start (SPEC §5), and leaves the database as it was.
+// was written with refuses to start (SPEC §5), and leaves the database file as it was, pending
+// migration included.
 func TestWrongServerKeyRefused(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	mustCLI(t, data, "user", "add", "kim", "--email", "kim@example.org") // writes with DATA/secret.key
+	// The file as an older Twofold left it, its newest migration still to apply: a refused
+	// start must not apply it (docs/SCALING.md: older instances may still run on it).
+	raw, err := sql.Open("sqlite", filepath.Join(data, "twofold.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TABLE code_drift`, `DELETE FROM schema_migrations WHERE version = 9`} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(filepath.Join(data, "twofold.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "user", "list", "--data", data)
@@ -389,6 +410,9 @@ func TestWrongServerKeyRefused(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "does not match") {
 		t.Fatalf("a wrong key: %v\n%s", err, out)
+	}
+	if after, err := os.ReadFile(filepath.Join(data, "twofold.db")); err != nil || !bytes.Equal(after, before) {
+		t.Fatalf("the database file changed under a wrong key (%v)", err)
 	}
 	if !strings.Contains(mustCLI(t, data, "user", "list"), "kim") {
 		t.Fatal("the right key no longer opens the database")

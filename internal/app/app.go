@@ -39,6 +39,7 @@ import (
 	"github.com/twofold-auth/twofold/internal/store"
 	"github.com/twofold-auth/twofold/internal/store/postgres"
 	"github.com/twofold-auth/twofold/internal/store/sqlite"
+	"github.com/twofold-auth/twofold/internal/store/sqlstore"
 	"github.com/twofold-auth/twofold/internal/web"
 )
 
@@ -193,15 +194,12 @@ func Open(ctx context.Context, c Config) (_ *App, err error) {
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	st, isSQLite, err := OpenStore(ctx, c.Data, c.DB)
+	st, _, err := OpenStore(ctx, c.Data, c.DB, a.keyCheck(c))
 	if err != nil {
 		return nil, err
 	}
 	a.Store = st
-	if a.Keys, err = loadKeys(c, isSQLite, a.Log); err != nil {
-		return nil, err
-	}
-	if err := a.Keys.Bind(ctx, st); err != nil {
+	if err := a.Keys.Bind(ctx, st); err != nil { // records the key in a new database
 		return nil, err
 	}
 	if err := a.openMailer(c); err != nil {
@@ -263,21 +261,21 @@ func (a *App) wakeLogouts() {
 }
 
 // OpenStore opens the database that db names ("" for SQLite in the data folder) and tells
-// whether it is SQLite.
-func OpenStore(ctx context.Context, data, db string) (store.Store, bool, error) {
+// whether it is SQLite. checks run before any migration is applied, and may refuse it.
+func OpenStore(ctx context.Context, data, db string, checks ...sqlstore.Check) (store.Store, bool, error) {
 	switch {
 	case db == "":
-		st, err := sqlite.Open(ctx, filepath.Join(data, "twofold.db"))
+		st, err := sqlite.Open(ctx, filepath.Join(data, "twofold.db"), checks...)
 		return st, true, err
 	case IsSQLiteURL(db):
 		path, err := SQLitePath(db)
 		if err != nil {
 			return nil, false, err
 		}
-		st, err := sqlite.Open(ctx, path)
+		st, err := sqlite.Open(ctx, path, checks...)
 		return st, true, err
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		st, err := postgres.Open(ctx, db)
+		st, err := postgres.Open(ctx, db, checks...)
 		if err != nil {
 			return nil, false, err
 		}
@@ -302,6 +300,29 @@ func SQLitePath(db string) (string, error) {
 		return u.Opaque, nil
 	}
 	return u.Path, nil
+}
+
+// keyCheck is the check OpenStore runs before any migration: it loads the server key into
+// a.Keys and refuses a database written with another key, so that a start refused for its key
+// leaves the schema as it found it, for the instances of an older Twofold that may still run on
+// it (docs/SCALING.md). A new database records the key later, in Bind, once it has a meta table.
+func (a *App) keyCheck(c Config) sqlstore.Check {
+	isSQLite := c.DB == "" || IsSQLiteURL(c.DB) // OpenStore runs checks only for a URL it took
+	return func(ctx context.Context, meta func(context.Context, string) (string, bool, error)) error {
+		stored, recorded, err := meta(ctx, keys.CheckMeta)
+		if err != nil {
+			return err
+		}
+		if a.Keys == nil { // SQLite runs the checks again after a busy answer
+			if a.Keys, err = loadKeys(c, isSQLite, a.Log); err != nil {
+				return err
+			}
+		}
+		if recorded && stored != a.Keys.Check() {
+			return keys.ErrWrongKey
+		}
+		return nil
+	}
 }
 
 func loadKeys(c Config, isSQLite bool, log *slog.Logger) (*keys.Keys, error) {

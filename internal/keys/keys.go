@@ -264,6 +264,10 @@ func orDefault(r io.Reader) io.Reader {
 	return r
 }
 
+// CheckMeta is the name of the database's metadata that holds the Check of the key it was
+// written with.
+const CheckMeta = "key_check"
+
 // MetaStore is where a database records which key it was written with.
 type MetaStore interface {
 	SetMetaOnce(ctx context.Context, key, value string) (string, error)
@@ -276,7 +280,7 @@ var ErrWrongKey = errors.New("the server key does not match the one this databas
 // not the one the database was written with: TOTP keys sealed under another key could not be
 // opened, and every instance must seal with the same one.
 func (k *Keys) Bind(ctx context.Context, m MetaStore) error {
-	stored, err := m.SetMetaOnce(ctx, "key_check", k.Check())
+	stored, err := m.SetMetaOnce(ctx, CheckMeta, k.Check())
 	if err != nil {
 		return err
 	}

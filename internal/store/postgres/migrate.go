@@ -21,11 +21,11 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migrate applies the migrations the schema lacks, holding a session advisory lock (its second
-// key a hash of the schema, so that databases and schemas do not wait for one another) on one
-// connection for the whole run: instances starting at once wait for the first one, then find
-// nothing left to do.
-func migrate(ctx context.Context, pool *pgxpool.Pool) (err error) {
+// migrate runs checks and then applies the migrations the schema lacks, holding a session
+// advisory lock (its second key a hash of the schema, so that databases and schemas do not wait
+// for one another) on one connection for the whole run: instances starting at once wait for the
+// first one, then find nothing left to do, and a check sees no migration half done.
+func migrate(ctx context.Context, pool *pgxpool.Pool, checks []sqlstore.Check) (err error) {
 	ms, err := sqlstore.Migrations(migrationFiles)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -56,6 +56,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) (err error) {
 	}
 	// Simple protocol: a migration is several statements.
 	c := executor{simpleProtocol{conn.Conn()}}
+	// The meta table of the current schema only: another schema of the search_path may have one.
+	if err := flavor.RunChecks(ctx, c,
+		`SELECT (to_regclass(quote_ident(current_schema()) || '.meta') IS NOT NULL)::int`, checks); err != nil {
+		return err
+	}
 	return flavor.Migrate(ctx, c, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		applied_at TIMESTAMPTZ NOT NULL DEFAULT now()

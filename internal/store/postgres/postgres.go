@@ -80,12 +80,13 @@ var (
 
 // Open connects to the database at url (postgres://USER:PASSWORD@HOST:PORT/DB?...) and brings
 // its schema up to date under an advisory lock, so that instances starting at once apply each
-// migration once. It fails when the database was written by a newer Twofold.
+// migration once. It fails when the database was written by a newer Twofold, or when one of
+// checks refuses it, which they do under the lock before any migration is applied.
 //
 // Besides libpq's parameters, url may set pool_max_conns (default DefaultMaxConns) and the
 // pool's other pool_* settings, and any run-time parameter such as search_path, which
 // chooses the schema.
-func Open(ctx context.Context, url string) (*DB, error) {
+func Open(ctx context.Context, url string, checks ...sqlstore.Check) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's message may quote the URL, password included: keep only the kind of mistake.
@@ -109,7 +110,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
 	}
-	if err := migrate(ctx, pool); err != nil {
+	if err := migrate(ctx, pool, checks); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
 	}

@@ -15,13 +15,17 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migrate applies the migrations the database lacks, each in a BEGIN IMMEDIATE transaction
-// (the writer pool's _txlock), which holds the file's write lock: two processes starting at
-// once apply each migration once.
-func migrate(ctx context.Context, w *sql.DB) error {
+// migrate runs checks and then applies the migrations the database lacks, each in a BEGIN
+// IMMEDIATE transaction (the writer pool's _txlock), which holds the file's write lock: two
+// processes starting at once apply each migration once.
+func migrate(ctx context.Context, w *sql.DB, checks []sqlstore.Check) error {
 	ms, err := sqlstore.Migrations(migrationFiles)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := flavor.RunChecks(ctx, unprepared{w},
+		`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'`, checks); err != nil {
+		return err
 	}
 	return flavor.Migrate(ctx, unprepared{w}, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,

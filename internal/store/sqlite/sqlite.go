@@ -70,8 +70,9 @@ type DB struct {
 var _ store.Store = (*DB)(nil)
 
 // Open opens the database file at path, creating it when missing, and brings its schema up to
-// date. It fails when the file was written by a newer Twofold (an unknown schema version).
-func Open(ctx context.Context, path string) (*DB, error) {
+// date. It fails when the file was written by a newer Twofold (an unknown schema version), or
+// when one of checks refuses the file, which they do before any migration is applied.
+func Open(ctx context.Context, path string, checks ...sqlstore.Check) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: open: empty path")
 	}
@@ -95,7 +96,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := prepareFile(ctx, w); err != nil {
+	if err := prepareFile(ctx, w, checks); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -207,17 +208,17 @@ func (db *DB) Close() error {
 // placeholders, and one writer at a time makes row locks needless.
 var flavor = &sqlstore.Flavor{Name: "sqlite", MapErr: mapErr}
 
-// prepareFile opens the writer's connection (turning a new file to WAL mode) and applies the
-// migrations. Processes opening one new file at the same moment (instances, or the server and
+// prepareFile opens the writer's connection (turning a new file to WAL mode), runs checks and
+// applies the migrations. Processes opening one new file at the same moment (instances, or the server and
 // a command, starting together) can meet SQLITE_BUSY there without SQLite waiting its busy
 // timeout (switching the journal mode, reading a WAL index another connection is making), so
 // a busy answer is tried again, for as long as the busy timeout, before it is an error.
-func prepareFile(ctx context.Context, w *sql.DB) error {
+func prepareFile(ctx context.Context, w *sql.DB, checks []sqlstore.Check) error {
 	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
 		err := w.PingContext(ctx)
 		if err == nil {
-			err = migrate(ctx, w)
+			err = migrate(ctx, w, checks)
 		}
 		var se *msqlite.Error
 		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {

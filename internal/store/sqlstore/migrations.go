@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -146,4 +148,40 @@ func (f *Flavor) SchemaVersion(ctx context.Context, x Executor) (int, error) {
 		return 0, nil
 	}
 	return int(*v), nil
+}
+
+// A Check looks at a database that Open has reached but not yet migrated, and answers an error
+// to refuse it: a start refused (a server key that is not the database's) then leaves the
+// schema as it found it, which matters when other instances of an older Twofold still run on
+// it. meta answers a value of the store's metadata, ok false when there is none, as on a new
+// database whose meta table does not exist yet.
+type Check func(ctx context.Context, meta func(ctx context.Context, key string) (value string, ok bool, err error)) error
+
+// RunChecks runs checks in order, reading metadata through x. hasMeta is the backend's query
+// of one integer that is 1 when the meta table exists and 0 when it does not.
+func (f *Flavor) RunChecks(ctx context.Context, x Executor, hasMeta string, checks []Check) error {
+	meta := func(ctx context.Context, key string) (string, bool, error) {
+		var n int
+		if err := x.QueryRow(ctx, hasMeta).Scan(&n); err != nil {
+			return "", false, f.MapErr("meta table", err)
+		}
+		if n == 0 {
+			return "", false, nil
+		}
+		var v string
+		err := x.QueryRow(ctx, f.sql(`SELECT value FROM meta WHERE key = ?`), key).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", false, nil
+		}
+		if err != nil {
+			return "", false, f.MapErr(fmt.Sprintf("meta %q", key), err)
+		}
+		return v, true, nil
+	}
+	for _, check := range checks {
+		if err := check(ctx, meta); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,0 +1,99 @@
+package app_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/twofold-auth/twofold/internal/app"
+	"github.com/twofold-auth/twofold/internal/app/apptest"
+	"github.com/twofold-auth/twofold/internal/keys"
+	"github.com/twofold-auth/twofold/internal/store/postgres/pgtest"
+)
+
+var (
+	keyA = strings.Repeat("a1", 32)
+	keyB = strings.Repeat("b2", 32)
+)
+
+// keyConfig is a command's configuration with the server key key on db ("" for SQLite in
+// data).
+func keyConfig(data, db, key string) app.Config {
+	return app.Config{Data: data, DB: db, SecretKey: key, MailFrom: "Twofold <twofold@localhost>", Hashing: apptest.CheapHashing}
+}
+
+// undoNewestMigration makes the database look as an older Twofold left it: the newest
+// migration (9, the code_drift table) not applied yet.
+func undoNewestMigration(t *testing.T, exec func(statement string) error) {
+	t.Helper()
+	for _, q := range []string{`DROP TABLE code_drift`, `DELETE FROM schema_migrations WHERE version = 9`} {
+		if err := exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// testWrongKeyLeavesSchema: a database written with key A, then waiting for a migration, is
+// refused with key B before that migration is applied; key A then applies it.
+func testWrongKeyLeavesSchema(t *testing.T, data, db string, exec func(string) error, version func() int) {
+	a := apptest.Open(t, keyConfig(data, db, keyA))
+	a.Close()
+	undoNewestMigration(t, exec)
+	if a, err := app.Open(t.Context(), keyConfig(data, db, keyB)); err == nil {
+		a.Close()
+		t.Fatal("key B opened a database written with key A")
+	} else if !errors.Is(err, keys.ErrWrongKey) {
+		t.Fatalf("key B: %v, want %v", err, keys.ErrWrongKey)
+	}
+	if v := version(); v != 8 {
+		t.Fatalf("schema version %d after a start refused for its key, want 8 as it was", v)
+	}
+	apptest.Open(t, keyConfig(data, db, keyA)).Close()
+	if v := version(); v != 9 {
+		t.Fatalf("schema version %d after a start with the right key, want 9", v)
+	}
+}
+
+// TestWrongKeyLeavesSQLiteSchema: on SQLite, a start refused for its key migrates nothing.
+func TestWrongKeyLeavesSQLiteSchema(t *testing.T) {
+	data := t.TempDir()
+	raw, err := sql.Open("sqlite", filepath.Join(data, "twofold.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	testWrongKeyLeavesSchema(t, data, "", func(q string) error {
+		_, err := raw.Exec(q)
+		return err
+	}, func() (v int) {
+		if err := raw.QueryRow(`SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	})
+}
+
+// TestWrongKeyLeavesPostgresSchema: on PostgreSQL, a start refused for its key migrates
+// nothing, so that a canary with a mistyped key cannot break the instances still running.
+func TestWrongKeyLeavesPostgresSchema(t *testing.T) {
+	url := pgtest.URL(t)
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	testWrongKeyLeavesSchema(t, t.TempDir(), url, func(q string) error {
+		_, err := conn.Exec(t.Context(), q)
+		return err
+	}, func() (v int) {
+		if err := conn.QueryRow(t.Context(), `SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	})
+}
