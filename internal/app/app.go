@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -314,7 +315,7 @@ func (a *App) keyCheck(c Config) sqlstore.Check {
 			return err
 		}
 		if a.Keys == nil { // SQLite runs the checks again after a busy answer
-			if a.Keys, err = loadKeys(c, isSQLite, a.Log); err != nil {
+			if a.Keys, err = loadKeys(c, isSQLite, recorded, a.Log); err != nil {
 				return err
 			}
 		}
@@ -325,7 +326,10 @@ func (a *App) keyCheck(c Config) sqlstore.Check {
 	}
 }
 
-func loadKeys(c Config, isSQLite bool, log *slog.Logger) (*keys.Keys, error) {
+// loadKeys answers the server key: TWOFOLD_SECRET_KEY, or with SQLite DATA/secret.key. The
+// file is made only for a database that has recorded no key (recorded false): for one that has,
+// a new key could open none of its TOTP keys, and would stand where the real one is restored.
+func loadKeys(c Config, isSQLite, recorded bool, log *slog.Logger) (*keys.Keys, error) {
 	if c.SecretKey != "" {
 		k, err := keys.Parse(c.SecretKey)
 		if err != nil {
@@ -337,6 +341,13 @@ func loadKeys(c Config, isSQLite bool, log *slog.Logger) (*keys.Keys, error) {
 		return nil, errors.New("TWOFOLD_SECRET_KEY is required with PostgreSQL (64 hex characters, as `openssl rand -hex 32` prints)")
 	}
 	file := filepath.Join(c.Data, "secret.key")
+	if recorded {
+		k, err := keys.LoadFile(file)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("the database was written with a server key, but %s is missing: restore it from a backup (or give the key as TWOFOLD_SECRET_KEY); a new key could not read the TOTP keys", file)
+		}
+		return k, err
+	}
 	k, created, err := keys.LoadOrCreateFile(file, orRand(c.Random))
 	if err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -96,4 +98,33 @@ func TestWrongKeyLeavesPostgresSchema(t *testing.T) {
 		}
 		return v
 	})
+}
+
+// TestMissingKeyFileRefused: a SQLite database that has recorded a server key, found without
+// DATA/secret.key, is refused with the file to restore named, and no new key file is made in
+// its place; the file restored, it opens again.
+func TestMissingKeyFileRefused(t *testing.T) {
+	data := t.TempDir()
+	file := filepath.Join(data, "secret.key")
+	apptest.Open(t, keyConfig(data, "", "")).Close()
+	saved, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := app.Open(t.Context(), keyConfig(data, "", "")); err == nil {
+		a.Close()
+		t.Fatal("opened a database whose key file is missing")
+	} else if !strings.Contains(err.Error(), file+" is missing: restore it") {
+		t.Errorf("missing key file: %v, want the file to restore named", err)
+	}
+	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a key file was made for a database written with another key (%v)", err)
+	}
+	if err := os.WriteFile(file, saved, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	apptest.Open(t, keyConfig(data, "", "")).Close()
 }

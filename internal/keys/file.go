@@ -44,6 +44,10 @@ func LoadOrCreateFile(path string, rand io.Reader) (k *Keys, created bool, err e
 	return k, true, nil
 }
 
+// LoadFile reads the server key from path, refusing, as LoadOrCreateFile does, a file that
+// group or other users may access. A missing file is an error that matches fs.ErrNotExist.
+func LoadFile(path string) (*Keys, error) { return loadSettled(path) }
+
 // loadFile reads and parses a key file, checking its permissions on the open file itself so
 // that a swap between check and read cannot slip a looser file in.
 func loadFile(path string) (*Keys, error) {

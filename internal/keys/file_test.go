@@ -173,3 +173,14 @@ func TestLoadOrCreateFileConcurrent(t *testing.T) {
 		t.Errorf("%d callers created the file, want 1", creators)
 	}
 }
+
+// TestLoadFileMissing: LoadFile answers a missing file as fs.ErrNotExist and makes none.
+func TestLoadFileMissing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secret.key")
+	if _, err := LoadFile(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("LoadFile of a missing file = %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("LoadFile made %s (%v)", path, err)
+	}
+}
