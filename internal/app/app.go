@@ -374,7 +374,7 @@ func (a *App) openMailer(c Config) error {
 	a.Outbox = filepath.Join(c.Data, "outbox")
 	switch {
 	case c.Mail == "" || c.Mail == "outbox":
-		o, err := mail.NewOutbox(a.Outbox, c.MailFrom, a.Clock.Now)
+		o, err := mail.NewOutbox(a.Outbox, c.MailFrom, a.Clock.Now, a.Log)
 		if err != nil {
 			return err
 		}

@@ -23,7 +23,7 @@ var beforeCreate func()
 // LoadOrCreateFile reads the server key from path, or, when there is no file, makes a new key
 // with bytes from rand (crypto/rand.Reader when nil) and writes it there (64 hexadecimal
 // characters and a newline, mode 0600), answering created = true. It refuses a file that group
-// or other users may access. When another process creates the file first, it reads that
+// or other users may access, or that another user owns. When another process creates the file first, it reads that
 // process's key, so that concurrent first starts agree.
 func LoadOrCreateFile(path string, rand io.Reader) (k *Keys, created bool, err error) {
 	k, err = loadSettled(path)
@@ -45,7 +45,7 @@ func LoadOrCreateFile(path string, rand io.Reader) (k *Keys, created bool, err e
 }
 
 // LoadFile reads the server key from path, refusing, as LoadOrCreateFile does, a file that
-// group or other users may access. A missing file is an error that matches fs.ErrNotExist.
+// group or other users may access or that another user owns. A missing file is an error that matches fs.ErrNotExist.
 func LoadFile(path string) (*Keys, error) { return loadSettled(path) }
 
 // loadFile reads and parses a key file, checking its permissions on the open file itself so
@@ -65,6 +65,10 @@ func loadFile(path string) (*Keys, error) {
 	}
 	if perm := info.Mode().Perm(); perm&0o077 != 0 {
 		return nil, fmt.Errorf("keys: %s has mode %04o, which lets other users read or change the server key; run: chmod 600 %s", path, perm, path)
+	}
+	// Mode 0600 keeps the key from everyone but the owner, so the owner must be Twofold's user.
+	if uid, ok := fileOwner(info); ok && uid != os.Getuid() {
+		return nil, fmt.Errorf("keys: %s belongs to user id %d, which can read the server key, not to the user Twofold runs as (%d); run, as that user or root: chown %d %s", path, uid, os.Getuid(), os.Getuid(), path)
 	}
 	text, err := io.ReadAll(io.LimitReader(f, maxFileLen+1))
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"mime"
 	"net/mail"
 	"os"
@@ -38,12 +39,38 @@ type Outbox struct {
 
 var _ Mailer = (*Outbox)(nil)
 
-// NewOutbox makes the outbox folder (mode 0700: messages hold temporary passwords).
-func NewOutbox(dir, from string, now func() time.Time) (*Outbox, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// NewOutbox makes the outbox folder with mode 0700 (messages hold temporary passwords), and
+// makes an existing one that group or other users may enter 0700, logging the change to log
+// (slog's default when nil).
+func NewOutbox(dir, from string, now func() time.Time, log *slog.Logger) (*Outbox, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := privateDir(dir, log); err != nil {
 		return nil, fmt.Errorf("mail: outbox: %w", err)
 	}
 	return &Outbox{Dir: dir, From: from, Now: now}, nil
+}
+
+// privateDir makes dir with mode 0700, or makes an existing one 0700 when group or other users
+// may enter it: MkdirAll leaves an existing folder's mode as it is, and an earlier version or
+// another tool may have made the folder, or files in it, readable by others (SPEC §5). A folder
+// whose mode cannot be changed (another user's) is refused.
+func privateDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("%s has mode %04o, which lets other users read the messages in it, and could not be made private (run: chmod 700 %s): %w", dir, perm, dir, err)
+		}
+		log.Warn("made a mail folder private: it let other users read the messages in it", "folder", dir, "was", fmt.Sprintf("%04o", perm), "now", "0700")
+	}
+	return nil
 }
 
 // Send writes m to a new file: first under a temporary name, synced, then renamed, and the
