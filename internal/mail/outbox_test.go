@@ -58,3 +58,33 @@ func TestOutboxFolderMadePrivate(t *testing.T) {
 		t.Errorf("a new outbox logged a change: %q", logged.String())
 	}
 }
+
+// TestQueueFoldersMadePrivate: the SMTP queue's folders follow the outbox's rule: one an
+// earlier version left open to other users is made 0700 when the queue opens.
+func TestQueueFoldersMadePrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "queue")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mail.NewQueue(mail.QueueConfig{Dir: dir, From: "Twofold <twofold@localhost>", Transport: &mail.SMTP{Host: "127.0.0.1", Port: "1"},
+		Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	folders := []string{dir}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			folders = append(folders, filepath.Join(dir, e.Name()))
+		}
+	}
+	for _, d := range folders {
+		if info, err := os.Stat(d); err != nil || info.Mode().Perm() != 0o700 {
+			t.Errorf("%s is %v (%v), want 0700", d, info.Mode().Perm(), err)
+		}
+	}
+}

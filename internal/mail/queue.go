@@ -137,7 +137,7 @@ func NewQueue(c QueueConfig) (*Queue, error) {
 		c.Logger = slog.Default()
 	}
 	for _, d := range []string{c.Dir, filepath.Join(c.Dir, sendingDir), filepath.Join(c.Dir, stateDir)} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
+		if err := privateDir(d, c.Logger); err != nil { // the outbox's rule: its messages are no one else's
 			return nil, fmt.Errorf("mail: queue: %w", err)
 		}
 	}
