@@ -182,6 +182,9 @@ func Open(ctx context.Context, c Config) (_ *App, err error) {
 	a.BaseURL = c.BaseURL
 	switch {
 	case a.BaseURL != "":
+		if err := CheckBaseURL(a.BaseURL); err != nil {
+			return nil, &SettingsError{err}
+		}
 	case a.ln != nil:
 		a.BaseURL = "http://" + a.ln.Addr().String() // port 0 is known only now
 	default:
