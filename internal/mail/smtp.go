@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/twofold-auth/twofold/internal/loopback"
 )
 
 // TLSMode is how the connection to the SMTP server is protected.
@@ -86,7 +88,7 @@ func ParseSMTPURL(raw string) (*SMTP, error) {
 			return nil, errors.New("mail: smtps:// is TLS; tls=none goes with smtp://")
 		}
 		s.TLS = NoTLS
-		if s.Username != "" && !isLoopback(s.Host) {
+		if s.Username != "" && !loopback.Host(s.Host) {
 			return nil, errors.New("mail: with tls=none the password would cross the network in clear: use STARTTLS, smtps://, or a relay on this host")
 		}
 	default:
@@ -100,14 +102,6 @@ func orString(s, def string) string {
 		return def
 	}
 	return s
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // String describes the server without its password.

@@ -17,6 +17,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/twofold-auth/twofold/internal/loopback"
 	"github.com/twofold-auth/twofold/internal/mail"
 	"github.com/twofold-auth/twofold/internal/store"
 )
@@ -259,7 +260,7 @@ func sendable(uri string) bool {
 	if err != nil || u.Host == "" || u.User != nil {
 		return false
 	}
-	return u.Scheme == "https" || u.Scheme == "http" && loopbackHost(u.Hostname())
+	return u.Scheme == "https" || u.Scheme == "http" && loopback.Host(u.Hostname())
 }
 
 // clipReason is an error as the queue and the audit trail keep it: one line, at most 300

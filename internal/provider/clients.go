@@ -15,6 +15,7 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/errs"
+	"github.com/twofold-auth/twofold/internal/loopback"
 	"github.com/twofold-auth/twofold/internal/store"
 )
 
@@ -201,7 +202,7 @@ func checkURI(field, what, raw string) error {
 		return bad("has no valid port")
 	case u.Scheme == "https":
 		return nil
-	case u.Scheme == "http" && loopbackHost(u.Hostname()):
+	case u.Scheme == "http" && loopback.Host(u.Hostname()):
 		return nil
 	}
 	return bad("must be https (http only for a loopback address or localhost)")

@@ -36,6 +36,7 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/keys"
+	"github.com/twofold-auth/twofold/internal/loopback"
 )
 
 // CookieName is the cookie that carries a sign-in in progress from Start to Finish.
@@ -121,7 +122,7 @@ func New(c Config) (*Client, error) {
 	if err != nil || iss.Host == "" || iss.RawQuery != "" || iss.Fragment != "" {
 		return nil, fmt.Errorf("sso: the issuer %q is not an absolute URL without query", c.Issuer)
 	}
-	if iss.Scheme != "https" && !(iss.Scheme == "http" && isLoopback(iss.Hostname())) {
+	if iss.Scheme != "https" && !(iss.Scheme == "http" && loopback.Host(iss.Hostname())) {
 		return nil, fmt.Errorf("sso: the issuer must be https (plain http only on a loopback address)")
 	}
 	red, err := url.Parse(c.RedirectURL)
@@ -146,14 +147,6 @@ func New(c Config) (*Client, error) {
 		dir += "/"
 	}
 	return &Client{cfg: c, http: hc, cookiePath: dir, secure: red.Scheme == "https"}, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Cookie answers the cookie that carries value from Start to Finish; an empty value answers
