@@ -203,6 +203,9 @@ func Open(ctx context.Context, c Config) (_ *App, err error) {
 		return nil, err
 	}
 	a.Store = st
+	if unverifiedPostgres(c.DB) {
+		a.Log.Warn("the PostgreSQL server's certificate is not checked: give sslmode=verify-full in --db (docs/SCALING.md)")
+	}
 	if err := a.Keys.Bind(ctx, st); err != nil { // records the key in a new database
 		return nil, err
 	}
