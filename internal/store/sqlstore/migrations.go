@@ -2,13 +2,14 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/twofold-auth/twofold/internal/store"
 )
 
 // Migration is one embedded schema change, named NNNN_what.sql.
@@ -168,15 +169,11 @@ func (f *Flavor) RunChecks(ctx context.Context, x Executor, hasMeta string, chec
 		if n == 0 {
 			return "", false, nil
 		}
-		var v string
-		err := x.QueryRow(ctx, f.sql(`SELECT value FROM meta WHERE key = ?`), key).Scan(&v)
-		if errors.Is(err, sql.ErrNoRows) {
+		v, err := Queries{f: f, x: x}.Meta(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
 			return "", false, nil
 		}
-		if err != nil {
-			return "", false, f.MapErr(fmt.Sprintf("meta %q", key), err)
-		}
-		return v, true, nil
+		return v, err == nil, err
 	}
 	for _, check := range checks {
 		if err := check(ctx, meta); err != nil {

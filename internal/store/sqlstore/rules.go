@@ -23,9 +23,8 @@ func (q Queries) AccessRules(ctx context.Context) ([]*store.AccessRule, error) {
 
 // AccessRulesVersion answers the count of changes kept in meta, 0 before the first.
 func (q Queries) AccessRulesVersion(ctx context.Context) (int64, error) {
-	var v string
-	err := q.queryRow(ctx, `SELECT value FROM meta WHERE key = ?`, accessRulesVersion).Scan(&v)
-	if err = q.err("access rules version", err); errors.Is(err, store.ErrNotFound) {
+	v, err := q.Meta(ctx, accessRulesVersion)
+	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil
 	} else if err != nil {
 		return 0, err
