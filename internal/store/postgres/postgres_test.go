@@ -17,6 +17,7 @@ import (
 	"github.com/twofold-auth/twofold/internal/store/postgres"
 	"github.com/twofold-auth/twofold/internal/store/postgres/pgtest"
 	"github.com/twofold-auth/twofold/internal/store/sqlite"
+	"github.com/twofold-auth/twofold/internal/store/sqlstore"
 	"github.com/twofold-auth/twofold/internal/store/storetest"
 )
 
@@ -46,7 +47,10 @@ func TestOpen(t *testing.T) {
 	storetest.RunOpen(t, func(t *testing.T) storetest.Fresh {
 		url := pgtest.URL(t)
 		return storetest.Fresh{
-			Open: func(ctx context.Context) (store.Store, error) { return postgres.Open(ctx, url) },
+			Open: func(ctx context.Context, checks ...sqlstore.Check) (store.Store, error) {
+				return postgres.Open(ctx, url, checks...)
+			},
+			Tables: `SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()`,
 			Exec: func(t *testing.T, statement string) {
 				if _, err := rawConn(t, url).Exec(t.Context(), statement); err != nil {
 					t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/store"
 	"github.com/twofold-auth/twofold/internal/store/sqlite"
+	"github.com/twofold-auth/twofold/internal/store/sqlstore"
 	"github.com/twofold-auth/twofold/internal/store/storetest"
 )
 
@@ -120,7 +121,10 @@ func TestOpen(t *testing.T) {
 			return db
 		}
 		return storetest.Fresh{
-			Open: func(ctx context.Context) (store.Store, error) { return sqlite.Open(ctx, path) },
+			Open: func(ctx context.Context, checks ...sqlstore.Check) (store.Store, error) {
+				return sqlite.Open(ctx, path, checks...)
+			},
+			Tables: `SELECT count(*) FROM sqlite_master WHERE type = 'table'`,
 			Exec: func(t *testing.T, statement string) {
 				if _, err := raw(t).Exec(statement); err != nil {
 					t.Fatal(err)

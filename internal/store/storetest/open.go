@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,16 +10,20 @@ import (
 	"testing"
 
 	"github.com/twofold-auth/twofold/internal/store"
+	"github.com/twofold-auth/twofold/internal/store/sqlstore"
 )
 
 // Fresh is a new, empty database of a backend, for the cases of opening one.
 type Fresh struct {
-	// Open opens a store on the database, applying the migrations it lacks.
-	Open func(ctx context.Context) (store.Store, error)
+	// Open opens a store on the database, running checks and then applying the migrations it
+	// lacks.
+	Open func(ctx context.Context, checks ...sqlstore.Check) (store.Store, error)
 	// Exec runs a statement on the database directly, outside the store.
 	Exec func(t *testing.T, statement string)
 	// Int runs a query of one integer on the database directly.
 	Int func(t *testing.T, query string) int
+	// Tables is the query of Int that counts the database's tables.
+	Tables string
 }
 
 // RunOpen runs the cases of opening a database. fresh answers a new one for each case.
@@ -27,6 +32,56 @@ func RunOpen(t *testing.T, fresh func(t *testing.T) Fresh) {
 	t.Run("NewerSchemaRefused", func(t *testing.T) { testNewerSchemaRefused(t, fresh(t)) })
 	t.Run("MissingVersionApplied", func(t *testing.T) { testMissingVersionApplied(t, fresh(t)) })
 	t.Run("UnknownVersionRefused", func(t *testing.T) { testUnknownVersionRefused(t, fresh(t)) })
+	t.Run("ChecksRunBeforeMigrations", func(t *testing.T) { testChecksRunBeforeMigrations(t, fresh(t)) })
+}
+
+// testChecksRunBeforeMigrations: Open's checks see a new database's metadata as absent (it has
+// no meta table yet) and an existing one's as stored, and a refusal leaves a new database
+// without a table.
+func testChecksRunBeforeMigrations(t *testing.T, db Fresh) {
+	ctx := t.Context()
+	refused := errors.New("refused")
+	var got []string
+	check := func(refuse bool) sqlstore.Check {
+		return func(ctx context.Context, meta func(context.Context, string) (string, bool, error)) error {
+			v, ok, err := meta(ctx, "k")
+			if err != nil {
+				return err
+			}
+			if !ok {
+				v = "absent"
+			}
+			got = append(got, v)
+			if refuse {
+				return refused
+			}
+			return nil
+		}
+	}
+	if s, err := db.Open(ctx, check(true)); !errors.Is(err, refused) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("Open of a new database refused by a check = %v, want the check's error", err)
+	}
+	if n := db.Int(t, db.Tables); n != 0 {
+		t.Fatalf("a new database refused by a check has %d tables, want none", n)
+	}
+	s, err := db.Open(ctx, check(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetMetaOnce(ctx, "k", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = db.Open(ctx, check(false)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if want := []string{"absent", "absent", "v1"}; !slices.Equal(got, want) {
+		t.Errorf("the checks read %q, want %q", got, want)
+	}
 }
 
 // testOpenConcurrently opens a new database from several handles at once, as instances (or the
