@@ -203,6 +203,11 @@ func Open(ctx context.Context, c Config) (_ *App, err error) {
 		return nil, err
 	}
 	a.Store = st
+	if stored, err := st.Options(ctx); err == nil {
+		for _, bad := range options.Invalid(stored) {
+			a.Log.Warn("a stored option is not valid, and reads as its default until it is set again", "reason", bad)
+		}
+	}
 	if unverifiedPostgres(c.DB) {
 		a.Log.Warn("the PostgreSQL server's certificate is not checked: give sslmode=verify-full in --db (docs/SCALING.md)")
 	}

@@ -220,8 +220,24 @@ func issuer(s string) (string, error) {
 // Values is one consistent reading of every option.
 type Values struct{ m map[string]string }
 
+// Invalid answers why each stored value that is not valid (a registry that changed, a database
+// edited by hand) is refused, in the order of the keys: NewValues reads them as the default,
+// and the server says so once, at start.
+func Invalid(stored map[string]string) []string {
+	var bad []string
+	for _, o := range registry {
+		if v, ok := stored[o.Key]; ok {
+			if _, err := Validate(o.Key, v); err != nil {
+				bad = append(bad, err.(*errs.Error).Message)
+			}
+		}
+	}
+	slices.Sort(bad)
+	return bad
+}
+
 // NewValues reads stored values over the defaults; stored values that are no longer valid (a
-// registry that changed) fall back to the default.
+// registry that changed) fall back to the default (see Invalid).
 func NewValues(stored map[string]string) *Values {
 	m := make(map[string]string, len(registry))
 	for _, o := range registry {

@@ -164,3 +164,23 @@ func TestCacheMaxAge(t *testing.T) {
 		t.Fatal("a failed read answered stale values")
 	}
 }
+
+// TestInvalid: stored values that no longer pass their rule are named, with the rule, so
+// that the server can say why it reads them as the default; valid and unknown keys are not.
+func TestInvalid(t *testing.T) {
+	bad := options.Invalid(map[string]string{
+		options.InternalMFA: "bogus", options.MFABackupCodeCount: "999", options.FailedSignInsPerAddress: "-5",
+		options.ExternalMFA: "optional", "retired": "x",
+	})
+	if len(bad) != 3 {
+		t.Fatalf("Invalid = %v, want the three bad values", bad)
+	}
+	for i, key := range []string{options.FailedSignInsPerAddress, options.InternalMFA, options.MFABackupCodeCount} {
+		if !strings.HasPrefix(bad[i], key+" must be") {
+			t.Errorf("Invalid[%d] = %q, want %s's rule", i, bad[i], key)
+		}
+	}
+	if v := options.NewValues(map[string]string{options.InternalMFA: "bogus"}); v.Get(options.InternalMFA) != "required" {
+		t.Errorf("an invalid internalMFA reads as %q, want the default", v.Get(options.InternalMFA))
+	}
+}
