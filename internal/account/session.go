@@ -108,7 +108,10 @@ func (s *Service) ReturnTarget(target string) string {
 		return ""
 	}
 	if strings.HasPrefix(target, "/") {
-		if strings.HasPrefix(target, "//") {
+		// Escapes that decode to "//host" or "/\host" name another site wherever the path is
+		// used decoded (a form's action): refused as the plain forms are.
+		u, err := url.Parse(target)
+		if err != nil || strings.HasPrefix(target, "//") || strings.HasPrefix(u.Path, "//") || strings.HasPrefix(u.Path, "/\\") {
 			return ""
 		}
 		return target
