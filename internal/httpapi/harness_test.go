@@ -268,6 +268,10 @@ func (c *client) send(r request) *answer {
 	if strings.HasPrefix(r.path, "/api/") && !r.noCacheCheck && res.Header.Get("Cache-Control") != "no-store" {
 		c.h.t.Errorf("%s %s: Cache-Control %q, want no-store", r.method, r.path, res.Header.Get("Cache-Control"))
 	}
+	if strings.HasPrefix(r.path, "/api/") && (res.Header.Get("X-Content-Type-Options") != "nosniff" || res.Header.Get("X-Frame-Options") != "DENY") {
+		c.h.t.Errorf("%s %s: X-Content-Type-Options %q, X-Frame-Options %q; want nosniff and DENY", r.method, r.path,
+			res.Header.Get("X-Content-Type-Options"), res.Header.Get("X-Frame-Options"))
+	}
 	return a
 }
 

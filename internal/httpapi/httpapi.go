@@ -192,8 +192,7 @@ func (a *API) wrap(route string, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		// Answers may carry secrets (keys, codes); none may be stored by a cache.
-		sw.Header().Set("Cache-Control", "no-store")
+		answerHeaders(sw.Header())
 		if err := h(sw, r); err != nil {
 			a.renderError(sw, r, err)
 		}
@@ -203,6 +202,15 @@ func (a *API) wrap(route string, h handler) http.Handler {
 		a.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
 		a.duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
+}
+
+// answerHeaders sets what every answer of the API carries. Answers may carry secrets (keys,
+// codes): none may be stored by a cache. They are JSON, never to be read as anything else
+// (they hold text people wrote: names, a browser's user agent), nor shown in a frame.
+func answerHeaders(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
 }
 
 type errorBody struct {
@@ -375,7 +383,7 @@ func (a *API) Protect(next http.Handler, pages Pages) http.Handler {
 			http.Error(w, "cross-origin request refused", http.StatusForbidden)
 			return
 		}
-		w.Header().Set("Cache-Control", "no-store")
+		answerHeaders(w.Header())
 		a.renderError(w, r, errs.E(errs.Forbidden, "Cross-origin requests are refused."))
 	}))
 	api := protect.Handler(next)
