@@ -62,6 +62,9 @@ type switches struct {
 	expiredCodes    bool
 	idTokenLifetime time.Duration // 0: the client's default (1 h)
 	claimsInIDToken bool          // profile and email claims in the ID token, not only UserInfo
+	// usernameInUserInfo keeps preferred_username out of the ID token (with claimsInIDToken:
+	// the email is there, the username only in UserInfo)
+	usernameInUserInfo bool
 }
 
 // idpStorage is the example storage with the switches applied.
@@ -83,6 +86,16 @@ func (s *idpStorage) AuthRequestByCode(ctx context.Context, code string) (op.Aut
 		return nil, oidc.ErrInvalidGrant().WithDescription("the code expired")
 	}
 	return s.Storage.AuthRequestByCode(ctx, code)
+}
+
+func (s *idpStorage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, r op.IDTokenRequest, scopes []string) error {
+	if err := s.Storage.SetUserinfoFromRequest(ctx, ui, r, scopes); err != nil {
+		return err
+	}
+	if s.switches().usernameInUserInfo {
+		ui.PreferredUsername = ""
+	}
+	return nil
 }
 
 func (s *idpStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {

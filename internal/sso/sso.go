@@ -353,11 +353,13 @@ func amrOf(claims map[string]any) []string {
 }
 
 // identify reads the username, email and name from the ID token's claims, and from the
-// UserInfo endpoint when the ID token lacks the username (many providers keep profile claims
-// out of the ID token). UserInfo must be about the same subject (OpenID Connect Core 5.3.2).
+// UserInfo endpoint when the ID token lacks the configured username claim or the email (many
+// providers keep profile claims out of the ID token): the fallback to a verified email as the
+// username comes only once UserInfo has been asked. UserInfo must be about the same subject
+// (OpenID Connect Core 5.3.2).
 func (c *Client) identify(ctx context.Context, p *oidc.Provider, tok *oauth2.Token, idt *oidc.IDToken, claims map[string]any, id *Identity) error {
-	name, claim := c.username(claims)
-	if name == "" && p.UserInfoEndpoint() != "" {
+	_, hasEmail := claims["email"].(string)
+	if (c.configured(claims) == "" || !hasEmail) && p.UserInfoEndpoint() != "" {
 		ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 		if err != nil {
 			if isNetwork(err) {
@@ -377,8 +379,8 @@ func (c *Client) identify(ctx context.Context, p *oidc.Provider, tok *oauth2.Tok
 				claims[k] = v
 			}
 		}
-		name, claim = c.username(claims)
 	}
+	name, claim := c.username(claims)
 	if name == "" {
 		msg := fmt.Sprintf("The identity provider did not send your username (claim %q", c.cfg.UsernameClaim)
 		if c.cfg.UsernameClaim == DefaultUsernameClaim {
@@ -399,16 +401,21 @@ func (c *Client) identify(ctx context.Context, p *oidc.Provider, tok *oauth2.Tok
 // default claim is missing. An email counts only when the provider verified it: an address a
 // user may type freely at the provider must not name an account here.
 func (c *Client) username(claims map[string]any) (value, claim string) {
-	claim = c.cfg.UsernameClaim
-	v, _ := claims[claim].(string)
-	if claim == "email" && !verified(claims) {
+	if v := c.configured(claims); v != "" || c.cfg.UsernameClaim != DefaultUsernameClaim || !verified(claims) {
+		return v, c.cfg.UsernameClaim
+	}
+	v, _ := claims["email"].(string)
+	return strings.TrimSpace(v), "email"
+}
+
+// configured answers the configured username claim's value alone ("" when missing), an email
+// only when verified.
+func (c *Client) configured(claims map[string]any) string {
+	v, _ := claims[c.cfg.UsernameClaim].(string)
+	if c.cfg.UsernameClaim == "email" && !verified(claims) {
 		v = ""
 	}
-	if v == "" && claim == DefaultUsernameClaim && verified(claims) {
-		claim = "email"
-		v, _ = claims["email"].(string)
-	}
-	return strings.TrimSpace(v), claim
+	return strings.TrimSpace(v)
 }
 
 func verified(claims map[string]any) bool {

@@ -363,6 +363,21 @@ func TestClaimsFromTheIDToken(t *testing.T) {
 	}
 }
 
+// TestUsernameFromUserInfoBeforeEmail: an ID token with a verified email but no
+// preferred_username is completed from UserInfo, which holds the username, before the email is
+// taken as the username: the account is the provider's username's (SSO.md).
+func TestUsernameFromUserInfoBeforeEmail(t *testing.T) {
+	e := newEnv(t)
+	e.idp.set(switches{claimsInIDToken: true, usernameInUserInfo: true})
+	r := e.signIn("Alice")
+	if r.status != http.StatusFound || r.session == "" {
+		t.Fatalf("answer %d %s", r.status, r.body)
+	}
+	if got := e.me(r.session)["username"]; got != "alice" {
+		t.Errorf("signed in as %v, want alice (the UserInfo username, not the email)", got)
+	}
+}
+
 func TestVerifiedEmailWhenNoPreferredUsername(t *testing.T) {
 	e := newEnv(t)
 	if r := e.signIn("dan@example.org"); r.status != http.StatusFound || r.session == "" {
