@@ -324,9 +324,8 @@ func (c *Client) Finish(ctx context.Context, cookie string, q url.Values) (*Iden
 	if err := idt.Claims(&claims); err != nil {
 		return nil, invalidToken("unreadable claims", err)
 	}
-	// With several audiences the token must have been issued to us (OpenID Connect Core 3.1.3.7).
-	if azp, ok := claims["azp"].(string); ok && len(idt.Audience) > 1 && azp != c.cfg.ClientID {
-		return nil, invalidToken("wrong audience", fmt.Errorf("azp %q is not our client id", azp))
+	if err := c.checkParty(idt.Subject, idt.Audience, claims); err != nil {
+		return nil, err
 	}
 	if idt.AccessTokenHash != "" {
 		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
@@ -338,6 +337,23 @@ func (c *Client) Finish(ctx context.Context, cookie string, q url.Values) (*Iden
 		return nil, err
 	}
 	return id, nil
+}
+
+// checkParty checks what the library leaves to the client (OpenID Connect Core 2 and
+// 3.1.3.7): the token names its subject, and it was issued to this client: azp, when present,
+// is our client id, and a token for several audiences names us in azp.
+func (c *Client) checkParty(subject string, audience []string, claims map[string]any) error {
+	if subject == "" {
+		return invalidToken("no subject", errors.New("the ID token has no sub"))
+	}
+	azp, hasAzp := claims["azp"].(string)
+	switch {
+	case hasAzp && azp != c.cfg.ClientID:
+		return invalidToken("wrong audience", fmt.Errorf("azp %q is not our client id", azp))
+	case len(audience) > 1 && !hasAzp:
+		return invalidToken("wrong audience", errors.New("an ID token for several audiences without azp"))
+	}
+	return nil
 }
 
 // amrOf reads the amr claim, a list of strings; anything else is no claim.
