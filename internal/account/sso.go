@@ -60,6 +60,9 @@ const (
 func (s *Service) SignInSSO(ctx context.Context, r SSOSignInRequest) (Step, error) {
 	id := r.Identity
 	detail := ssoDetail(id, r.Addr)
+	if err := s.SignOut(ctx, r.Token); err != nil { // a new sign-in replaces what the cookie held, refused or not
+		return Step{}, err
+	}
 	username, err := NormalizeUsername(id.Username)
 	if err != nil {
 		shown := clip(id.Username, 64)
@@ -70,9 +73,6 @@ func (s *Service) SignInSSO(ctx context.Context, r SSOSignInRequest) (Step, erro
 		return Step{}, errs.E(errs.Forbidden,
 			"The identity provider names you %q (claim %s), which is not a valid username here: 1 to 64 letters, digits, '.', '_', '-' and '@'. Ask your administrator.",
 			shown, id.Claim)
-	}
-	if err := s.SignOut(ctx, r.Token); err != nil { // a new sign-in replaces what the cookie held
-		return Step{}, err
 	}
 	o, err := s.opts.Get(ctx)
 	if err != nil {

@@ -460,9 +460,18 @@ func TestNameClaimWithControlCharacters(t *testing.T) {
 	}
 }
 
+// TestInvalidUsernameRefused: a username claim that breaks the username rule is refused, and,
+// as every other refusal of a new sign-in, ends the session the browser held.
 func TestInvalidUsernameRefused(t *testing.T) {
 	e := newEnv(t)
+	held := e.signIn("Alice")
+	if held.session == "" {
+		t.Fatalf("no session for Alice: %d %s", held.status, held.body)
+	}
 	e.refused(e.signIn("fay smith"), http.StatusForbidden, "forbidden", "not a valid username")
+	if _, err := e.svc.SignedIn(context.Background(), held.session); errs.Code(err) != errs.NotSignedIn {
+		t.Errorf("the session the browser held survived a refused sign-in: %v", err)
+	}
 }
 
 func TestDisabledAccount(t *testing.T) {
