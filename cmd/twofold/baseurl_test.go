@@ -25,3 +25,18 @@ func TestBadBaseURLRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestSSORedirectOnAnotherOrigin: the SSO sign-in's cookie is set by the pages' host and must
+// come back with the callback, so an --sso-redirect-url on another origin than --base-url
+// stops serve with the reason (exit 2); one on the same origin starts.
+func TestSSORedirectOnAnotherOrigin(t *testing.T) {
+	t.Parallel()
+	for _, redirect := range []string{"https://other.example.org/api/v1/sso/callback", "http://signin.example.org/api/v1/sso/callback",
+		"https://signin.example.org:8443/api/v1/sso/callback"} {
+		r := runCLI(t, "", "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--base-url", "https://signin.example.org",
+			"--sso-issuer", "https://idp.example.org", "--sso-client-id", "twofold", "--sso-redirect-url", redirect)
+		if r.code != 2 || !strings.Contains(r.stderr, "--sso-redirect-url") {
+			t.Errorf("--sso-redirect-url %s: exit %d, stderr %q; want 2 and the reason", redirect, r.code, r.stderr)
+		}
+	}
+}

@@ -3,7 +3,15 @@ package app
 import (
 	"fmt"
 	"net/url"
+	"strings"
 )
+
+// sameOrigin reports whether the absolute URLs a and b have one scheme, host and port.
+func sameOrigin(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && ua.Scheme == ub.Scheme && strings.EqualFold(ua.Host, ub.Host)
+}
 
 // CheckBaseURL applies the rule for --base-url: the links in mail, the cookies' Secure flag,
 // the provider's issuer and security keys' relying party all come from it (SPEC §4, §5, §7,

@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/twofold-auth/twofold/internal/app"
@@ -20,6 +22,30 @@ func TestCheckBaseURL(t *testing.T) {
 		"https:///path", "mailto:a@example.org"} {
 		if err := app.CheckBaseURL(bad); err == nil {
 			t.Errorf("CheckBaseURL(%q) = nil, want an error", bad)
+		}
+	}
+}
+
+// TestSSORedirectOrigin: an --sso-redirect-url on the pages' origin (the host's case aside) is
+// taken; one on another scheme, host or port is a settings error.
+func TestSSORedirectOrigin(t *testing.T) {
+	for redirect, ok := range map[string]bool{
+		"https://signin.example.org/api/v1/sso/callback":      true,
+		"https://SIGNIN.example.org/api/v1/sso/callback":      true,
+		"https://other.example.org/api/v1/sso/callback":       false,
+		"http://signin.example.org/api/v1/sso/callback":       false,
+		"https://signin.example.org:8443/api/v1/sso/callback": false,
+	} {
+		c := keyConfig(t.TempDir(), "", keyA)
+		c.Addr, c.BaseURL = "127.0.0.1:0", "https://signin.example.org"
+		c.SSO = app.SSO{Issuer: "https://idp.example.org", ClientID: "twofold", RedirectURL: redirect}
+		a, err := app.Open(context.Background(), c)
+		var se *app.SettingsError
+		if ok != (err == nil) || !ok && !errors.As(err, &se) {
+			t.Errorf("--sso-redirect-url %s: %v, want accepted %v (refused as a settings error)", redirect, err, ok)
+		}
+		if err == nil {
+			a.Close()
 		}
 	}
 }

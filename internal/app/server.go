@@ -68,6 +68,10 @@ func (a *App) wireSSO(ctx context.Context, s SSO, mux *http.ServeMux) (string, e
 	redirect := s.RedirectURL
 	if redirect == "" {
 		redirect = base + "/api/v1/sso/callback"
+	} else if !sameOrigin(redirect, base) {
+		// The sign-in's cookie is set by the pages' host when it starts, and must come back
+		// with the callback.
+		return "", &SettingsError{fmt.Errorf("--sso-redirect-url %q is not on the origin of --base-url %s", redirect, base)}
 	}
 	c, err := sso.New(sso.Config{Issuer: s.Issuer, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
 		RedirectURL: redirect, UsernameClaim: s.UsernameClaim, Keys: a.Keys, HTTPClient: s.HTTPClient, Now: s.Now})
