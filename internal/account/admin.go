@@ -369,23 +369,14 @@ func (s *Service) ResetMFA(ctx context.Context, a Actor, username string, withPa
 		if u.Source == store.SourceSSO {
 			return "", errs.E(errs.Conflict, "SSO accounts have no MFA here.")
 		}
-		u.TOTPKey, u.TOTPKeyVersion, u.TOTPLastStep = nil, 0, 0
-		clearSecondFactorFailures(u)
 		detail := "key, security keys, backup codes and sessions removed"
 		if withPassword {
 			u.PasswordHash, u.PasswordTemporary, u.PasswordExpiresAt = hash, true, expires
 			detail += "; new temporary password sent"
 		}
-		if err := q.UpdateUser(ctx, u); err != nil {
+		if err := dropSecondFactors(ctx, q, u); err != nil {
 			return "", err
 		}
-		if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
-			return "", err
-		}
-		if err := q.DeleteWebAuthnCredentials(ctx, u.ID); err != nil {
-			return "", err
-		}
-		u.SecurityKey = false
 		return detail, s.endSessions(ctx, q, u.ID, nil)
 	})
 	if err != nil {
@@ -447,6 +438,25 @@ func (s *Service) ResetPassword(ctx context.Context, a Actor, username string) (
 		return nil, err
 	}
 	return s.viewOf(ctx, u, nil)
+}
+
+// dropSecondFactors removes every second factor of u inside the transaction of q, writing the
+// caller's other changes to u with it: the TOTP key, the backup codes and the security keys,
+// and the failures and lock of the second factor.
+func dropSecondFactors(ctx context.Context, q store.Queries, u *store.User) error {
+	u.TOTPKey, u.TOTPKeyVersion, u.TOTPLastStep = nil, 0, 0
+	clearSecondFactorFailures(u)
+	if err := q.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
+		return err
+	}
+	if err := q.DeleteWebAuthnCredentials(ctx, u.ID); err != nil {
+		return err
+	}
+	u.SecurityKey = false
+	return nil
 }
 
 // SetDisabled disables (ending every session) or enables an account.

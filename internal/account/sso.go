@@ -183,18 +183,13 @@ func (s *Service) LinkSSO(ctx context.Context, a Actor, username string) (*UserV
 		}
 		u.Source = store.SourceSSO
 		u.PasswordHash, u.PasswordTemporary, u.PasswordExpiresAt = "", false, time.Time{}
-		u.TOTPKey, u.TOTPKeyVersion, u.TOTPLastStep = nil, 0, 0
-		clearSecondFactorFailures(u)
-		if err := q.UpdateUser(ctx, u); err != nil {
-			return "", err
-		}
-		if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
+		if err := dropSecondFactors(ctx, q, u); err != nil {
 			return "", err
 		}
 		if err := q.ClearPasswordFailures(ctx, s.nameKey(u.Username)); err != nil {
 			return "", err
 		}
-		return "source sso; password, second factor, backup codes and sessions removed", s.endSessions(ctx, q, u.ID, nil)
+		return "source sso; password, second factor, security keys, backup codes and sessions removed", s.endSessions(ctx, q, u.ID, nil)
 	})
 	if err != nil {
 		return nil, err

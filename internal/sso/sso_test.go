@@ -396,9 +396,21 @@ func TestLocalAccountRefused(t *testing.T) {
 		t.Errorf("audit: %+v", ev)
 	}
 
-	// Once an admin links it, the account signs in through the provider and no longer with its password.
+	// Once an admin links it, the account signs in through the provider and no longer with its
+	// password; its second factors, a security key too, are gone.
+	bob, err := e.store.UserByName(context.Background(), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.AddWebAuthnCredential(context.Background(), &store.WebAuthnCredential{UserID: bob.ID,
+		CredentialID: []byte("bob's key"), PublicKey: []byte("cose"), Name: "YubiKey", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.svc.LinkSSO(context.Background(), account.CLI, "bob"); err != nil {
 		t.Fatal(err)
+	}
+	if keys, err := e.store.WebAuthnCredentials(context.Background(), bob.ID); err != nil || len(keys) != 0 {
+		t.Errorf("security keys after linking: %d, %v; want none", len(keys), err)
 	}
 	e.newBrowser()
 	r := e.signIn("bob")
