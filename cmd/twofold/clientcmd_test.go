@@ -44,7 +44,7 @@ var clientKeys = []string{"client_id", "name", "public", "redirect_uris", "post_
 func storedSecretHash(t *testing.T, data, id string) []byte {
 	t.Helper()
 	ctx := context.Background()
-	st, _, err := app.OpenStore(ctx, data, "")
+	st, err := app.OpenStore(ctx, data, "")
 	if err != nil {
 		t.Fatal(err)
 	}

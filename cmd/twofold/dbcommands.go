@@ -32,7 +32,7 @@ func migrateCommand(ctx context.Context, args []string, stdout io.Writer, _ *slo
 			return fmt.Errorf("data folder: %w", err)
 		}
 	}
-	st, _, err := app.OpenStore(ctx, f.common.data, f.common.db)
+	st, err := app.OpenStore(ctx, f.common.data, f.common.db)
 	if err != nil {
 		return err
 	}
@@ -77,12 +77,12 @@ func copyDBCommand(ctx context.Context, args []string, stdout io.Writer, _ *slog
 			return fmt.Errorf("copy-db: --from: no database at %s: %w", path, err)
 		}
 	}
-	src, _, err := app.OpenStore(ctx, f.common.data, *from)
+	src, err := app.OpenStore(ctx, f.common.data, *from)
 	if err != nil {
 		return fmt.Errorf("copy-db: --from: %w", err)
 	}
 	defer src.Close()
-	dst, _, err := app.OpenStore(ctx, f.common.data, *to)
+	dst, err := app.OpenStore(ctx, f.common.data, *to)
 	if err != nil {
 		return fmt.Errorf("copy-db: --to: %w", err)
 	}

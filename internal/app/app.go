@@ -198,7 +198,7 @@ func Open(ctx context.Context, c Config) (_ *App, err error) {
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	st, _, err := OpenStore(ctx, c.Data, c.DB, a.keyCheck(c))
+	st, err := OpenStore(ctx, c.Data, c.DB, a.keyCheck(c))
 	if err != nil {
 		return nil, err
 	}
@@ -272,30 +272,37 @@ func (a *App) wakeLogouts() {
 	}
 }
 
-// OpenStore opens the database that db names ("" for SQLite in the data folder) and tells
-// whether it is SQLite. checks run before any migration is applied, and may refuse it.
-func OpenStore(ctx context.Context, data, db string, checks ...sqlstore.Check) (store.Store, bool, error) {
+// OpenStore opens the database that db names ("" for SQLite in the data folder). checks run
+// before any migration is applied, and may refuse it.
+func OpenStore(ctx context.Context, data, db string, checks ...sqlstore.Check) (store.Store, error) {
 	switch {
-	case db == "":
-		st, err := sqlite.Open(ctx, filepath.Join(data, "twofold.db"), checks...)
-		return st, true, err
-	case IsSQLiteURL(db):
-		path, err := SQLitePath(db)
-		if err != nil {
-			return nil, false, err
+	case usesSQLite(db):
+		path := filepath.Join(data, "twofold.db")
+		if db != "" {
+			var err error
+			if path, err = SQLitePath(db); err != nil {
+				return nil, err
+			}
 		}
-		st, err := sqlite.Open(ctx, path, checks...)
-		return st, true, err
+		return opened(sqlite.Open(ctx, path, checks...))
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		st, err := postgres.Open(ctx, db, checks...)
-		if err != nil {
-			return nil, false, err
-		}
-		return st, false, nil
+		return opened(postgres.Open(ctx, db, checks...))
 	default:
-		return nil, false, errors.New("--db: give sqlite:PATH or postgres://USER:PASSWORD@HOST:5432/DB")
+		return nil, errors.New("--db: give sqlite:PATH or postgres://USER:PASSWORD@HOST:5432/DB")
 	}
 }
+
+// opened answers a backend's Open as a store.Store: nil, not a nil pointer in the interface,
+// with an error.
+func opened[S store.Store](s S, err error) (store.Store, error) {
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// usesSQLite tells whether the database db names ("" for the data folder's) is SQLite.
+func usesSQLite(db string) bool { return db == "" || IsSQLiteURL(db) }
 
 // IsSQLiteURL tells whether a database URL names a SQLite file.
 func IsSQLiteURL(db string) bool {
@@ -319,7 +326,7 @@ func SQLitePath(db string) (string, error) {
 // leaves the schema as it found it, for the instances of an older Twofold that may still run on
 // it (docs/SCALING.md). A new database records the key later, in Bind, once it has a meta table.
 func (a *App) keyCheck(c Config) sqlstore.Check {
-	isSQLite := c.DB == "" || IsSQLiteURL(c.DB) // OpenStore runs checks only for a URL it took
+	isSQLite := usesSQLite(c.DB)
 	return func(ctx context.Context, meta func(context.Context, string) (string, bool, error)) error {
 		stored, recorded, err := meta(ctx, keys.CheckMeta)
 		if err != nil {
