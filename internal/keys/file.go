@@ -23,8 +23,8 @@ var beforeCreate func()
 // LoadOrCreateFile reads the server key from path, or, when there is no file, makes a new key
 // with bytes from rand (crypto/rand.Reader when nil) and writes it there (64 hexadecimal
 // characters and a newline, mode 0600), answering created = true. It refuses a file that group
-// or other users may access, or that another user owns. When another process creates the file first, it reads that
-// process's key, so that concurrent first starts agree.
+// or other users may access, or that another user owns. When another process creates the file
+// first, it reads that process's key, so that concurrent first starts agree.
 func LoadOrCreateFile(path string, rand io.Reader) (k *Keys, created bool, err error) {
 	k, err = loadSettled(path)
 	if !errors.Is(err, fs.ErrNotExist) {
@@ -45,7 +45,8 @@ func LoadOrCreateFile(path string, rand io.Reader) (k *Keys, created bool, err e
 }
 
 // LoadFile reads the server key from path, refusing, as LoadOrCreateFile does, a file that
-// group or other users may access or that another user owns. A missing file is an error that matches fs.ErrNotExist.
+// group or other users may access or that another user owns. A missing file is an error that
+// matches fs.ErrNotExist.
 func LoadFile(path string) (*Keys, error) { return loadSettled(path) }
 
 // loadFile reads and parses a key file, checking its permissions on the open file itself so
