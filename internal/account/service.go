@@ -177,15 +177,12 @@ func (s *Service) current(ctx context.Context, token string) (*store.Session, *s
 	if err != nil {
 		return nil, nil, err
 	}
-	// A sign-in in progress began at CreatedAt, or at LastSeenAt when a finished session was
-	// sent back for a second factor (StepUp); its steps leave LastSeenAt as it is.
+	// LastSeenAt of a sign-in in progress is when it began (store.Session): its password step,
+	// or the StepUp that sent a finished session back for a second factor; its steps leave it
+	// as it is.
 	now := s.now()
-	began := sess.CreatedAt
-	if sess.LastSeenAt.After(began) {
-		began = sess.LastSeenAt
-	}
 	expired := now.Sub(sess.CreatedAt) > SessionLifetime ||
-		!sess.Done && now.Sub(began) > SignInLifetime ||
+		!sess.Done && now.Sub(sess.LastSeenAt) > SignInLifetime ||
 		sess.Done && now.Sub(sess.LastSeenAt) > SessionIdle
 	if expired {
 		if err := s.store.DeleteSession(ctx, sess.IDHash); err != nil {
