@@ -175,24 +175,23 @@ func scanUser(s Scanner, withKey bool) (*store.User, error) {
 	u := new(store.User)
 	sc := userScans.Get().(*userScan)
 	defer sc.put()
-	if err := s.Scan(sc.dests(u, withKey)...); err != nil {
+	if err := s.Scan(sc.dests(sc.dest[:0], u, withKey)...); err != nil {
 		return nil, err
 	}
 	return u, sc.finish(u, withKey)
 }
 
-// dests answers where the columns of an account's row go: u's fields, or sc for those stored in
-// another form.
-func (sc *userScan) dests(u *store.User, withKey bool) []any {
-	sc.dest = [23]any{&u.ID, &u.Username, &u.Email, &u.Name, &u.Kind, &u.Source, &u.Role, &u.Disabled,
+// dests appends to dst where the columns of an account's row go: u's fields, or sc for those
+// stored in another form.
+func (sc *userScan) dests(dst []any, u *store.User, withKey bool) []any {
+	dst = append(dst, &u.ID, &u.Username, &u.Email, &u.Name, &u.Kind, &u.Source, &u.Role, &u.Disabled,
 		&u.PasswordHash, &u.PasswordTemporary, &sc.passwordExpires,
 		&u.TOTPKey, &u.TOTPKeyVersion, &u.TOTPLastStep, &u.BackupSalt,
-		&u.MFAFailures, &sc.lockedUntil, &u.MFALockedForever, &u.Subject, &u.EmailVerified, &sc.groups, &sc.createdAt,
-		&sc.key}
+		&u.MFAFailures, &sc.lockedUntil, &u.MFALockedForever, &u.Subject, &u.EmailVerified, &sc.groups, &sc.createdAt)
 	if withKey {
-		return sc.dest[:23]
+		dst = append(dst, &sc.key)
 	}
-	return sc.dest[:22]
+	return dst
 }
 
 // finish sets u's fields from the columns scanned into sc.
@@ -234,17 +233,16 @@ func Session(row Scanner) (*store.Session, error) {
 	s := new(store.Session)
 	sc := sessionScans.Get().(*sessionScan)
 	defer sc.put()
-	if err := row.Scan(sc.dests(s)...); err != nil {
+	if err := row.Scan(sc.dests(sc.dest[:0], s)...); err != nil {
 		return nil, err
 	}
 	return s, sc.finish(s)
 }
 
-// dests answers where the columns of a session's row go, as userScan.dests does.
-func (sc *sessionScan) dests(s *store.Session) []any {
-	sc.dest = [14]any{&s.IDHash, &s.UserID, &s.Done, &s.MFAPassed, &s.MFASkipped, &s.PendingKey,
-		&s.Reauthenticated, &s.SID, &sc.amr, &s.MFARequired, &s.ReturnTo, &sc.createdAt, &sc.lastSeen, &s.DeviceRemembered}
-	return sc.dest[:]
+// dests appends to dst where the columns of a session's row go, as userScan.dests does.
+func (sc *sessionScan) dests(dst []any, s *store.Session) []any {
+	return append(dst, &s.IDHash, &s.UserID, &s.Done, &s.MFAPassed, &s.MFASkipped, &s.PendingKey,
+		&s.Reauthenticated, &s.SID, &sc.amr, &s.MFARequired, &s.ReturnTo, &sc.createdAt, &sc.lastSeen, &s.DeviceRemembered)
 }
 
 // finish sets s's fields from the columns scanned into sc.
@@ -261,21 +259,32 @@ func (sc *sessionScan) put() {
 	sessionScans.Put(sc)
 }
 
+// sessionUserScan is what scanning a row of sessionUserSelect needs, kept for the next scan as
+// userScan is: the destinations of both rows in one array.
+type sessionUserScan struct {
+	s    sessionScan
+	u    userScan
+	dest [len(sessionScan{}.dest) + len(userScan{}.dest)]any
+}
+
+var sessionUserScans = sync.Pool{New: func() any { return new(sessionUserScan) }}
+
 // sessionUser reads a row of sessionUserSelect: a session, then its account as userSelect
 // reads it.
 func sessionUser(row Scanner) (*store.Session, *store.User, error) {
 	s, u := new(store.Session), new(store.User)
-	ss, us := sessionScans.Get().(*sessionScan), userScans.Get().(*userScan)
-	defer ss.put()
-	defer us.put()
-	var dest [14 + 23]any
-	if err := row.Scan(append(append(dest[:0], ss.dests(s)...), us.dests(u, true)...)...); err != nil {
+	sc := sessionUserScans.Get().(*sessionUserScan)
+	defer func() {
+		*sc = sessionUserScan{}
+		sessionUserScans.Put(sc)
+	}()
+	if err := row.Scan(sc.u.dests(sc.s.dests(sc.dest[:0], s), u, true)...); err != nil {
 		return nil, nil, err
 	}
-	if err := ss.finish(s); err != nil {
+	if err := sc.s.finish(s); err != nil {
 		return nil, nil, err
 	}
-	if err := us.finish(u, true); err != nil {
+	if err := sc.u.finish(u, true); err != nil {
 		return nil, nil, err
 	}
 	return s, u, nil

@@ -42,3 +42,35 @@ func TestListsAsJSON(t *testing.T) {
 		}
 	}
 }
+
+// columnCount is a Scanner that only counts the destinations it is given.
+type columnCount struct{ n int }
+
+func (c *columnCount) Scan(dest ...any) error {
+	c.n = len(dest)
+	return nil
+}
+
+// TestRowScansAllocate: reading a row gives a destination to each column of its query, and
+// allocates what it answers and nothing for the destinations, which are kept for the next scan;
+// a session read with its account (every request's read) included.
+func TestRowScansAllocate(t *testing.T) {
+	row := new(columnCount)
+	for _, c := range []struct {
+		name          string
+		scan          func()
+		columns, most int
+	}{
+		{"User", func() { User(row) }, len(columns(UserColumns)), 1},
+		{"userWithKey", func() { userWithKey(row) }, len(columns(userSelect)), 1},
+		{"Session", func() { Session(row) }, len(columns(SessionColumns)), 1},
+		{"sessionUser", func() { sessionUser(row) }, len(columns(SessionColumns)) + len(columns(userSelect)), 2},
+	} {
+		if n := testing.AllocsPerRun(100, c.scan); n > float64(c.most) {
+			t.Errorf("%s: %v allocations, want %d", c.name, n, c.most)
+		}
+		if row.n != c.columns {
+			t.Errorf("%s: scanned %d columns, want %d", c.name, row.n, c.columns)
+		}
+	}
+}
