@@ -119,7 +119,8 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (Step, error) {
 		// The account as it is now, locked: a new password, an MFA reset or disabling either
 		// committed before this transaction, and is seen here, or waits for it and then ends
 		// the session made here. The password was checked against the hash read before
-		// hashing: another hash now means it is no longer the account's password.
+		// hashing: another hash now (none, too, once linked to the identity provider) means it
+		// is no longer the account's password.
 		cur, err := q.User(ctx, u.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return errBadCredentials
@@ -127,7 +128,7 @@ func (s *Service) SignIn(ctx context.Context, r SignInRequest) (Step, error) {
 		if err != nil {
 			return err
 		}
-		if cur.PasswordHash != u.PasswordHash || cur.Source == store.SourceSSO {
+		if cur.PasswordHash != u.PasswordHash {
 			return errBadCredentials
 		}
 		switch {

@@ -9,9 +9,10 @@ import (
 )
 
 // TestSignInRacingAPasswordChange: a sign-in with the old password that was already being
-// checked when the password changed (by its owner, or an MFA reset that voids it) makes no
-// session: the password it checked is no longer the account's (SPEC §5: a password change ends
-// the account's other sessions; §3: --with-password voids the password). The change commits
+// checked when the password changed (by its owner, or an MFA reset that voids it) or went (a
+// link to the identity provider) makes no session: the password it checked is no longer the
+// account's (SPEC §5: a password change ends the account's other sessions; §3: --with-password
+// voids the password; §1: an SSO account has no password here). The change commits
 // while the sign-in is between its read of the account and its session.
 func TestSignInRacingAPasswordChange(t *testing.T) {
 	for name, change := range map[string]func(h *harness, u *testUser) error{
@@ -25,6 +26,10 @@ func TestSignInRacingAPasswordChange(t *testing.T) {
 		},
 		"an administrator's new temporary password": func(h *harness, u *testUser) error {
 			_, err := h.svc.ResetPassword(h.ctx, account.CLI, u.Name)
+			return err
+		},
+		"a link to the identity provider": func(h *harness, u *testUser) error {
+			_, err := h.svc.LinkSSO(h.ctx, account.CLI, u.Name)
 			return err
 		},
 	} {
