@@ -273,22 +273,7 @@ func (p *Provider) Respond(ctx context.Context, id, token string) (string, error
 	if err != nil {
 		return "", err
 	}
-	return p.responseURL(ar, codeResponse{Code: payload.Code, State: payload.State, Issuer: p.issuer})
-}
-
-// codeResponse is the authorization response with RFC 9207's iss.
-type codeResponse struct {
-	Code   string `schema:"code"`
-	State  string `schema:"state,omitempty"`
-	Issuer string `schema:"iss"`
-}
-
-// errorResponse is an error sent back to the application, with iss.
-type errorResponse struct {
-	Error       string `schema:"error"`
-	Description string `schema:"error_description,omitempty"`
-	State       string `schema:"state,omitempty"`
-	Issuer      string `schema:"iss"`
+	return p.responseURL(ar, payload)
 }
 
 // RespondError ends request id and answers where to send the browser to give the application
@@ -301,8 +286,9 @@ func (p *Provider) RespondError(ctx context.Context, id string, e *oidc.Error) (
 	if err := p.st.DeleteAuthRequest(ctx, id); err != nil {
 		return "", err
 	}
-	return p.responseURL(ar, errorResponse{Error: string(e.ErrorType), Description: e.Description,
-		State: ar.r.State, Issuer: p.issuer})
+	response := *e // the caller's error keeps its fields
+	response.State = ar.r.State
+	return p.responseURL(ar, &response)
 }
 
 // Deny answers the application access_denied for request id (Deny on the consent page, Back
@@ -312,9 +298,9 @@ func (p *Provider) Deny(ctx context.Context, id string) (string, error) {
 }
 
 // responseURL is the request's redirect URI, which the library matched exactly against the
-// client's when the request arrived, with the response in its query.
+// client's when the request arrived, with the response and iss in its query.
 func (p *Provider) responseURL(ar *authRequest, response any) (string, error) {
-	return op.AuthResponseURL(ar.r.RedirectURI, oidc.ResponseTypeCode, oidc.ResponseModeQuery, response, p.op.Encoder())
+	return op.AuthResponseURL(ar.r.RedirectURI, oidc.ResponseTypeCode, oidc.ResponseModeQuery, response, p.responseEncoder())
 }
 
 // ClientName answers the name of request id's client, for pages.

@@ -318,25 +318,28 @@ func (p *Provider) publicOrigin(ctx context.Context, origin string) bool {
 // show instead, or sends any other error back to the client, with iss (issuerAuthorizer).
 func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(op.ContextWithIssuer(r.Context(), p.issuer))
-	op.Authorize(w, r, issuerAuthorizer{Authorizer: p.op, issuer: p.issuer})
+	op.Authorize(w, r, issuerAuthorizer{Authorizer: p.op, encoder: p.responseEncoder()})
 }
 
-// issuerAuthorizer is the library's provider as its authorization endpoint sees it, with RFC
-// 9207's iss in every error it sends back to the client, as in the code (Respond) and in
-// Twofold's own errors (RespondError): discovery promises iss in every authorization response
-// (SPEC §7). The library's AuthRequestError adds no iss and has no option for it; it encodes
-// the error with the Authorizer's Encoder, and within op.Authorize nothing else is encoded (a
-// request that passes goes to ContinuePath), so that is where iss is added.
+// issuerAuthorizer is the library's provider as its authorization endpoint sees it, whose
+// errors sent back to the client are encoded by responseEncoder, with iss, as the code
+// (Respond) and Twofold's own errors (RespondError) are. The library's AuthRequestError adds
+// no iss and has no option for it; it encodes the error with the Authorizer's Encoder, and
+// within op.Authorize nothing else is encoded (a request that passes goes to ContinuePath).
 type issuerAuthorizer struct {
 	op.Authorizer
-	issuer string
+	encoder httphelper.Encoder
 }
 
-func (a issuerAuthorizer) Encoder() httphelper.Encoder {
-	return issuerEncoder{Encoder: a.Authorizer.Encoder(), issuer: a.issuer}
+func (a issuerAuthorizer) Encoder() httphelper.Encoder { return a.encoder }
+
+// responseEncoder encodes an authorization response, a code or an error, with RFC 9207's iss:
+// discovery promises iss in every one (SPEC §7).
+func (p *Provider) responseEncoder() httphelper.Encoder {
+	return issuerEncoder{Encoder: p.op.Encoder(), issuer: p.issuer}
 }
 
-// issuerEncoder adds iss to an error response of the authorization endpoint.
+// issuerEncoder is the library's encoder, which adds iss.
 type issuerEncoder struct {
 	httphelper.Encoder
 	issuer string
@@ -346,9 +349,7 @@ func (e issuerEncoder) Encode(src any, dst map[string][]string) error {
 	if err := e.Encoder.Encode(src, dst); err != nil {
 		return err
 	}
-	if _, ok := src.(*oidc.Error); ok {
-		dst["iss"] = []string{e.issuer}
-	}
+	dst["iss"] = []string{e.issuer}
 	return nil
 }
 
