@@ -311,8 +311,3 @@ func (p *Provider) ClientName(ctx context.Context, id string) (string, error) {
 	}
 	return c.c.Name, nil
 }
-
-// StepUp sends the session of token through a second factor on its way back to request id.
-func (p *Provider) StepUp(ctx context.Context, id, token string) (account.Step, error) {
-	return p.acc.StepUp(ctx, token, ContinueURL(id))
-}

@@ -130,12 +130,7 @@ func (h *Handler) continueAuthorization(w http.ResponseWriter, r *http.Request) 
 		redirect(w, r, "/signin?"+q.Encode())
 		return nil
 	case provider.NextStepUp:
-		st, err := h.oidc.StepUp(r.Context(), id, token)
-		if err != nil {
-			return err
-		}
-		h.setCookie(w, st.Token)
-		return h.moveOn(w, r, st)
+		return h.stepUp(w, r, provider.ContinueURL(id))
 	case provider.NextConsent, provider.NextNoAccess:
 		p, err := h.principal(r)
 		if err != nil {
