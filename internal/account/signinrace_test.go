@@ -1,11 +1,13 @@
 package account_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/options"
+	"github.com/twofold-auth/twofold/internal/store"
 )
 
 // TestSignInRacingAPasswordChange: a sign-in with the old password that was already being
@@ -45,5 +47,24 @@ func TestSignInRacingAPasswordChange(t *testing.T) {
 			_, err := h.serviceOn(st, nil).SignIn(h.ctx, account.SignInRequest{Username: u.Name, Password: u.Password, Addr: "192.0.2.1"})
 			wantCode(t, err, errs.InvalidCredentials) // and so no session: it would be made in the refused transaction
 		})
+	}
+}
+
+// TestSSOSignInRacingADisable: an SSO sign-in that read the account just before an
+// administrator disabled it makes no session, which would otherwise outlive the disabling and
+// work again once the account is enabled (SPEC §5: disabling an account ends all its sessions).
+func TestSSOSignInRacingADisable(t *testing.T) {
+	h := newHarness(t)
+	u := h.createUser("sid", userSpec{Source: store.SourceSSO})
+	st := &hookedStore{Store: h.db, hook: func() {
+		if _, err := h.svc.SetDisabled(h.ctx, account.CLI, u.Name, true); err != nil {
+			t.Error(err)
+		}
+	}}
+	_, err := h.serviceOn(st, nil).SignInSSO(h.ctx, account.SSOSignInRequest{Identity: account.SSOIdentity{
+		Username: u.Name, Claim: "preferred_username", Issuer: "https://idp.example.org", Subject: "s-sid"}})
+	wantCode(t, err, errs.AccountDisabled)
+	if ev := h.events(u.Name, account.ActionSignInSSORefused); len(ev) != 1 || !strings.HasPrefix(ev[0].Detail, "account disabled; ") {
+		t.Errorf("refusal audited as %+v", ev)
 	}
 }

@@ -103,15 +103,6 @@ func (s *Service) SignInSSO(ctx context.Context, r SSOSignInRequest) (Step, erro
 	case err != nil:
 		return Step{}, err
 	}
-	switch {
-	case u.Source != store.SourceSSO:
-		return Step{}, s.refuseSSO(ctx, username, "local account, not linked; "+detail,
-			errs.E(errs.Forbidden, "The account %q signs in with a password here, not through the identity provider. Sign in with your password, or ask your administrator to link the account to the identity provider.", username))
-	case u.Disabled:
-		return Step{}, s.refuseSSO(ctx, username, "account disabled; "+detail,
-			errs.E(errs.AccountDisabled, "This account is disabled. Contact your administrator."))
-	}
-
 	token, hash, err := s.newToken()
 	if err != nil {
 		return Step{}, err
@@ -121,12 +112,31 @@ func (s *Service) SignInSSO(ctx context.Context, r SSOSignInRequest) (Step, erro
 		return Step{}, err
 	}
 	sess.Done = true
+	var refused string
 	err = s.store.Update(ctx, func(q store.Queries) error {
+		// The account as it is now, locked, as the password step reads it: disabling either
+		// committed before this transaction, and is seen here, or waits for it and then ends
+		// the session made here.
+		cur, err := q.User(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case cur.Source != store.SourceSSO:
+			refused = "local account, not linked"
+			return errs.E(errs.Forbidden, "The account %q signs in with a password here, not through the identity provider. Sign in with your password, or ask your administrator to link the account to the identity provider.", username)
+		case cur.Disabled:
+			refused = "account disabled"
+			return errs.E(errs.AccountDisabled, "This account is disabled. Contact your administrator.")
+		}
 		if err := q.CreateSession(ctx, sess); err != nil {
 			return err
 		}
 		return s.audit(ctx, q, u.Username, u.Username, ActionSignInSSO, detail)
 	})
+	if refused != "" {
+		return Step{}, s.refuseSSO(ctx, username, refused+"; "+detail, err)
+	}
 	if err != nil {
 		return Step{}, err
 	}
