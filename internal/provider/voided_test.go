@@ -54,14 +54,7 @@ func TestStandingVoidsCodes(t *testing.T) {
 				return cfg
 			}
 			code := func(cfg *oauth2.Config) string {
-				p := b.authorize(cfg, "st")
-				if p.url.Path == "/signin" {
-					p = b.signIn(p, "zed")
-				}
-				if strings.Contains(p.body, `value="allow"`) {
-					p = b.allow(p)
-				}
-				c := h.atApp(p).Get("code")
+				c := h.codeFor(b, cfg, "zed")
 				if c == "" {
 					t.Fatalf("no code for %s", cfg.ClientID)
 				}
