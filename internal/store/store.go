@@ -443,9 +443,8 @@ type Queries interface {
 	// DeleteUserSessions removes every session and sign-in of the account but the one with
 	// keepHash (nil keeps none).
 	DeleteUserSessions(ctx context.Context, userID int64, keepHash []byte) error
-	// DeleteExpiredSessions removes sign-ins begun before signinBefore (created, and last seen:
-	// a step-up's beginning), sessions last used before idleBefore, and sessions and sign-ins
-	// created before createdBefore.
+	// DeleteExpiredSessions removes sign-ins begun (LastSeenAt) before signinBefore, sessions
+	// last used before idleBefore, and sessions and sign-ins created before createdBefore.
 	DeleteExpiredSessions(ctx context.Context, signinBefore, idleBefore, createdBefore time.Time) (int, error)
 
 	// Options answers every stored option value by key.

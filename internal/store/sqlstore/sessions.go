@@ -96,9 +96,9 @@ func (q Queries) DeleteUserSessions(ctx context.Context, userID int64, keepHash 
 func (q Queries) DeleteExpiredSessions(ctx context.Context, signinBefore, idleBefore, createdBefore time.Time) (int, error) {
 	n, err := q.exec(ctx, `DELETE FROM sessions WHERE id_hash IN (
 		SELECT id_hash FROM sessions WHERE
-			(NOT done AND created_at < ? AND last_seen_at < ?) OR
+			(NOT done AND last_seen_at < ?) OR
 			(done AND last_seen_at < ?) OR
 			created_at < ?`+q.f.SkipLocked+`)`,
-		Nanos(signinBefore), Nanos(signinBefore), Nanos(idleBefore), Nanos(createdBefore))
+		Nanos(signinBefore), Nanos(idleBefore), Nanos(createdBefore))
 	return int(n), q.err("delete expired sessions", err)
 }

@@ -1445,7 +1445,6 @@ func testDeleteExpiredSessions(t *testing.T, s store.Store) {
 	}{
 		{"signin-old", false, 11 * time.Minute, 11 * time.Minute, true, "sign-in older than 10 min"},
 		{"signin-fresh", false, 5 * time.Minute, 5 * time.Minute, false, "fresh sign-in"},
-		{"signin-idle", false, 5 * time.Minute, 40 * time.Minute, false, "the idle rule is for sessions only"},
 		{"stepup-fresh", false, 2 * time.Hour, 5 * time.Minute, false, "a step-up begun 5 min ago"},
 		{"stepup-old", false, 2 * time.Hour, 11 * time.Minute, true, "a step-up begun 11 min ago"},
 		{"stepup-of-old-session", false, 13 * time.Hour, time.Minute, true, "a step-up of a session older than 12 h"},
