@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/twofold-auth/twofold/internal/store"
 	"github.com/twofold-auth/twofold/internal/store/postgres"
 	"github.com/twofold-auth/twofold/internal/store/postgres/pgtest"
+	"github.com/twofold-auth/twofold/internal/store/sqlite"
 )
 
 // TestRevocationWaitsForAGrant: on PostgreSQL, where a DELETE sees only the rows committed when
@@ -140,4 +143,46 @@ func (s *holdingStore) Update(ctx context.Context, fn func(q store.Queries) erro
 		}
 		return nil
 	})
+}
+
+// TestCodeVoidedAfterRead: a code voided after its exchange read it (the account's standing
+// changed, or its access was withdrawn, DeleteUnredeemedCodes) but before the exchange writes
+// its tokens is refused invalid_grant, and writes none (SPEC §7: none outlives the account's
+// standing).
+func TestCodeVoidedAfterRead(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "twofold.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	now := time.Now()
+	u := &store.User{Username: "vic", Email: "vic@example.com", Kind: "internal", Source: store.SourceLocal,
+		Role: store.RoleUser, CreatedAt: now}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateClient(ctx, &store.Client{ID: "app", Name: "App", RedirectURIs: []string{"https://app.example/cb"}, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(request{Scopes: []string{"openid"}, RedirectURI: "https://app.example/cb"})
+	if err := db.CreateAuthRequest(ctx, &store.AuthRequest{ID: "req", ClientID: "app", Request: body, CreatedAt: now,
+		Done: true, UserID: u.ID, AuthTime: now, AMR: []string{"pwd"}, CodeHash: digest("code"), CodeExpiresAt: now.Add(CodeLifetime)}); err != nil {
+		t.Fatal(err)
+	}
+
+	s := storage{&Provider{st: db, now: time.Now, rand: rand.Reader, log: slog.New(slog.DiscardHandler)}}
+	ar, err := s.AuthRequestByCode(ctx, "code")
+	if err != nil {
+		t.Fatalf("the code before it was voided: %v", err)
+	}
+	if n, err := db.DeleteUnredeemedCodes(ctx, u.ID, ""); err != nil || n != 1 {
+		t.Fatalf("voiding the code: %d, %v", n, err)
+	}
+	if _, _, _, err := s.issue(ctx, ar, "", true); !errors.Is(err, errCodeVoided) {
+		t.Fatalf("exchanging a code voided after it was read: %v, want %v", err, errCodeVoided)
+	}
+	if n, err := db.DeleteTokens(ctx, store.TokenFilter{UserID: u.ID}); err != nil || n != 0 {
+		t.Errorf("%d tokens written from a voided code (%v)", n, err)
+	}
 }
