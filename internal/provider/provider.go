@@ -213,10 +213,14 @@ func (p *Provider) accessToken(ctx context.Context, tokenID, subject string) (*s
 }
 
 // lockAccount locks the account userID for the rest of the transaction of q. Every grant
-// (issue) and every revocation of an account's tokens takes it first, so that the two take
-// turns: on PostgreSQL a DELETE sees only the rows committed when it starts, and would miss the
-// tokens of a grant committing meanwhile. The account comes first in every transaction that
-// locks it with other rows. An account that is gone took its tokens with it.
+// (issue) and every revocation of an account's tokens by a filter (a family, an application's,
+// all of them in account's endSessions) takes it first, so that the two take turns: on
+// PostgreSQL a DELETE sees only the rows committed when it starts, and would miss the tokens of
+// a grant committing meanwhile. Neither a revocation of one token by its id, which a grant
+// never writes again, nor a client's removal, which waits for a grant of the client through
+// the tokens' foreign key and takes them by cascade, needs it. The account comes first in
+// every transaction that locks it with other rows. An account that is gone took its tokens
+// with it.
 func lockAccount(ctx context.Context, q store.Queries, userID int64) error {
 	if _, err := q.User(ctx, userID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
