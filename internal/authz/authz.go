@@ -135,11 +135,19 @@ type Target struct {
 	URL *url.URL
 }
 
-// ParseTarget reads a target from its method and absolute URL, refusing what is not http(s).
+// ParseTarget reads a target from its method and absolute URL, refusing what is not http(s),
+// and a host name with an empty label (".admin.example.com", "admin..example.com", "."): a proxy
+// may route such a name to a site whose rules it would not meet. One trailing dot is no empty
+// label: "admin.example.com." is a fully qualified admin.example.com (targetHost).
 func ParseTarget(method, raw string) (Target, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(raw) > 8192 {
 		return Target{}, errors.New("the target is not an absolute http or https URL")
+	}
+	if host := u.Hostname(); net.ParseIP(host) == nil {
+		if name := strings.TrimSuffix(host, "."); name == "" || slices.Contains(strings.Split(name, "."), "") {
+			return Target{}, fmt.Errorf("the host %q has an empty label", host)
+		}
 	}
 	if method == "" {
 		method = "GET"
@@ -212,14 +220,10 @@ func Decide(rules []Rule, defaultPolicy string, t Target, who *Who) Decision {
 
 // targetHost is u's host as the rules name hosts: lower case and without the port. A fully
 // qualified name's one trailing dot is dropped too: nginx and Traefik route "admin.example.com."
-// to admin.example.com's site, so its rules must apply. "." and a name ending in ".." are left
-// as they are, matching no rule, since no proxy takes them for a site's name.
+// to admin.example.com's site, so its rules must apply (ParseTarget refuses any other empty
+// label).
 func targetHost(u *url.URL) string {
-	host := strings.ToLower(u.Hostname())
-	if name, ok := strings.CutSuffix(host, "."); ok && name != "" && !strings.HasSuffix(name, ".") {
-		return name
-	}
-	return host
+	return strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 }
 
 // outcome is what a policy answers who.
