@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twofold-auth/twofold/internal/cookie"
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/store"
 )
@@ -124,7 +125,7 @@ func (s *Service) ReturnTarget(target string) string {
 		return ""
 	}
 	host := strings.ToLower(u.Hostname())
-	if host != s.cookieDomain && !strings.HasSuffix(host, "."+s.cookieDomain) {
+	if !cookie.Under(host, s.cookieDomain) {
 		return ""
 	}
 	return target
