@@ -155,6 +155,8 @@ func codeRefused(m Method) error {
 }
 
 // factorCheck is one second-factor check: whose, with what proof, and what a success does.
+// Whose is either userID, sess and ready, for a request that has read its session already, or
+// load.
 type factorCheck struct {
 	userID int64
 	// sess is the sign-in or session the proof came with: the failure that locks ends it when
@@ -164,8 +166,24 @@ type factorCheck struct {
 	// ready refuses, before anything is checked or counted, a check that the account's current
 	// state no longer allows (enrolled or reset since the request began).
 	ready func(u *store.User) error
+	// load, when set, reads and locks the account with the sign-in or session the proof came
+	// with, inside the check's transaction, and refuses as ready does.
+	load func(q store.Queries) (*store.User, *store.Session, error)
 	// passed finishes a success in the same transaction.
 	passed func(q store.Queries, u *store.User) error
+}
+
+// read reads and locks the account of c with the sign-in or session its proof came with,
+// refusing a check that the account's current state no longer allows.
+func (c factorCheck) read(ctx context.Context, q store.Queries) (*store.User, *store.Session, error) {
+	if c.load != nil {
+		return c.load(q)
+	}
+	u, err := q.User(ctx, c.userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, c.sess, c.ready(u)
 }
 
 // checkSecondFactor runs c in one transaction that reads and locks the account, refuses while
@@ -178,11 +196,8 @@ func (s *Service) checkSecondFactor(ctx context.Context, c factorCheck) error {
 	var locked *store.User
 	err := s.store.Update(ctx, func(q store.Queries) error {
 		refusal, locked = nil, nil
-		u, err := q.User(ctx, c.userID)
+		u, sess, err := c.read(ctx, q)
 		if err != nil {
-			return err
-		}
-		if err := c.ready(u); err != nil {
 			return err
 		}
 		now := s.now()
@@ -196,7 +211,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, c factorCheck) error {
 		}
 		if !ok {
 			var lockedNow bool
-			if refusal, lockedNow, err = s.secondFactorFailed(ctx, q, u, c.sess, c.proof.method()); lockedNow {
+			if refusal, lockedNow, err = s.secondFactorFailed(ctx, q, u, sess, c.proof.method()); lockedNow {
 				locked = u
 			}
 			if err != nil {

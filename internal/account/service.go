@@ -168,9 +168,25 @@ func (s *Service) current(ctx context.Context, token string) (*store.Session, *s
 	if !validToken(token) {
 		return nil, nil, errNotSignedIn
 	}
+	hash := hashToken(token)
+	sess, u, err := s.liveSession(ctx, s.store, hash)
+	if err != nil {
+		return nil, nil, s.endExpired(ctx, hash, err)
+	}
+	return sess, u, nil
+}
+
+// errExpired is liveSession's answer for a sign-in or session past its time: endExpired removes
+// it, and the caller is answered errNotSignedIn.
+var errExpired = errors.New("sign-in or session expired")
+
+// liveSession reads the sign-in or session of hash and its account with q (the store, or a
+// transaction, where it locks the account), refusing one that has expired (errExpired) or whose
+// account is disabled.
+func (s *Service) liveSession(ctx context.Context, q store.Queries, hash []byte) (*store.Session, *store.User, error) {
 	// One read for both: a session's account is always there (removing an account removes its
 	// sessions), so not found means no such session.
-	sess, u, err := s.store.SessionUser(ctx, hashToken(token))
+	sess, u, err := q.SessionUser(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, errNotSignedIn
 	}
@@ -185,15 +201,24 @@ func (s *Service) current(ctx context.Context, token string) (*store.Session, *s
 		!sess.Done && now.Sub(sess.LastSeenAt) > SignInLifetime ||
 		sess.Done && now.Sub(sess.LastSeenAt) > SessionIdle
 	if expired {
-		if err := s.store.DeleteSession(ctx, sess.IDHash); err != nil {
-			return nil, nil, err
-		}
-		return nil, nil, errNotSignedIn
+		return nil, nil, errExpired
 	}
 	if u.Disabled {
 		return nil, nil, errNotSignedIn
 	}
 	return sess, u, nil
+}
+
+// endExpired answers err, after removing the sign-in or session of hash when err says it
+// expired, as errNotSignedIn.
+func (s *Service) endExpired(ctx context.Context, hash []byte, err error) error {
+	if !errors.Is(err, errExpired) {
+		return err
+	}
+	if err := s.store.DeleteSession(ctx, hash); err != nil {
+		return err
+	}
+	return errNotSignedIn
 }
 
 // audit records an event; inside a transaction when q is one.

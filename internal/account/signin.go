@@ -567,44 +567,53 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 	return s.VerifyDevice(ctx, token, code, backup, DeviceRequest{})
 }
 
-// verifySignIn is the "Verification Required" step with p, whatever its method (a code, a
-// backup code, a security key): checkSecondFactor checks it, and a success moves the sign-in
-// on, remembers the browser when dev asks for it and, for a backup code, does what its use
-// asks (backupCodeUsed), in the same transaction; the mails of a used backup code follow the
-// commit.
-func (s *Service) verifySignIn(ctx context.Context, si *signin, p proof, dev DeviceRequest) (Step, error) {
+// verifySignIn is the "Verification Required" step of the sign-in whose id hash is hash, with
+// p, whatever its method (a code, a backup code, a security key). The sign-in and its account
+// are read inside the transaction that checks p, so the step costs no read before it and acts
+// on the sign-in as it is then: one that has expired, is not at this step, or was moved on by
+// another request is refused before anything is checked or counted. checkSecondFactor checks p,
+// and a success moves the sign-in on, remembers the browser when dev asks for it and, for a
+// backup code, does what its use asks (backupCodeUsed), in the same transaction; the mails of a
+// used backup code follow the commit. The account is answered when the sign-in was found.
+func (s *Service) verifySignIn(ctx context.Context, hash []byte, o *options.Values, p proof, dev DeviceRequest) (Step, *store.User, error) {
 	var step Step
-	err := s.checkSecondFactor(ctx, factorCheck{userID: si.user.ID, sess: si.sess, proof: p,
-		ready: func(u *store.User) error {
-			if !hasSecondFactor(u, si.opts) { // reset by an admin since this sign-in began
-				return conflictStep(nextStep(u, si.sess, si.opts))
+	var sess *store.Session
+	var user *store.User
+	err := s.checkSecondFactor(ctx, factorCheck{proof: p,
+		load: func(q store.Queries) (*store.User, *store.Session, error) {
+			var err error
+			if sess, user, err = s.liveSession(ctx, q, hash); err != nil {
+				return nil, nil, err
 			}
-			return nil
+			if next := nextStep(user, sess, o); next != StepVerify {
+				return nil, nil, conflictStep(next)
+			}
+			return user, sess, nil
 		},
 		passed: func(q store.Queries, u *store.User) error {
-			si.sess.MFAPassed = true
+			sess.MFAPassed = true
 			var err error
-			if step, err = s.advanceWith(ctx, q, si.sess, u, si.opts, p.method(), string(p.method())); err != nil {
+			if step, err = s.advanceWith(ctx, q, sess, u, o, p.method(), string(p.method())); err != nil {
 				return err
 			}
-			if err := s.rememberDevice(ctx, q, u, si.opts, dev, &step); err != nil {
+			if err := s.rememberDevice(ctx, q, u, o, dev, &step); err != nil {
 				return err
 			}
 			if p.method() == MethodBackupCode {
-				return s.backupCodeUsed(ctx, q, u, si.opts, &step)
+				return s.backupCodeUsed(ctx, q, u, o, &step)
 			}
 			return nil
 		}})
 	if err != nil {
-		return Step{}, err
+		return Step{}, user, s.endExpired(ctx, hash, err)
 	}
 	if step.UsedBackupCode {
-		s.notify(ctx, si.user, noticeBackupUsed)
+		s.notify(ctx, user, noticeBackupUsed)
 		if step.NewBackupCode != "" {
-			s.notify(ctx, si.user, noticeBackupReplaced)
+			s.notify(ctx, user, noticeBackupReplaced)
 		}
 	}
-	return step, nil
+	return step, user, nil
 }
 
 // VerifyDevice is Verify that also remembers the browser when dev asks for it (SPEC §10):
@@ -614,14 +623,18 @@ func (s *Service) VerifyDevice(ctx context.Context, token, code, backup string, 
 	if err != nil {
 		return Step{}, err
 	}
-	si, err := s.load(ctx, token, StepVerify)
+	if !validToken(token) {
+		return Step{}, errNotSignedIn
+	}
+	o, err := s.opts.Get(ctx)
 	if err != nil {
 		return Step{}, err
 	}
-	if p.method() == MethodBackupCode && !si.opts.BackupCodesEnabled() {
+	if p.method() == MethodBackupCode && !o.BackupCodesEnabled() {
 		return Step{}, errBackupCodesOff
 	}
-	return s.verifySignIn(ctx, si, p, dev)
+	step, _, err := s.verifySignIn(ctx, hashToken(token), o, p, dev)
+	return step, err
 }
 
 // ChangeTemporaryPassword is the new-password step of a first sign-in.

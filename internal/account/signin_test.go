@@ -3,6 +3,8 @@ package account_test
 // SPEC §3, steps 1 (password), 2 (policy) and the step machine; §5 sessions.
 
 import (
+	"crypto/sha256"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -623,9 +625,22 @@ func TestSessionIDs(t *testing.T) {
 		if !h.alive(tok) {
 			t.Fatal("expired at exactly 10 minutes")
 		}
+		before, err := h.db.User(h.ctx, u.ID)
+		mustNo(t, err)
 		h.clock.Advance(time.Second)
-		_, err := h.svc.Verify(h.ctx, tok, h.codeAt(u.Key, 0), "")
+		_, err = h.svc.Verify(h.ctx, tok, h.codeAt(u.Key, 0), "")
 		wantCode(t, err, errs.NotSignedIn)
+		// The expired sign-in is removed, and the code was neither checked nor counted.
+		sum := sha256.Sum256([]byte(tok))
+		if _, err := h.db.Session(h.ctx, sum[:]); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the expired sign-in is still stored: %v", err)
+		}
+		after, err := h.db.User(h.ctx, u.ID)
+		mustNo(t, err)
+		if after.MFAFailures != before.MFAFailures || after.TOTPLastStep != before.TOTPLastStep {
+			t.Fatalf("the refused code changed the account: failures %d to %d, last step %d to %d",
+				before.MFAFailures, after.MFAFailures, before.TOTPLastStep, after.TOTPLastStep)
+		}
 	})
 
 	t.Run("sessions expire after 30 minutes idle", func(t *testing.T) {

@@ -246,16 +246,20 @@ func (s *Service) FinishKeySignIn(ctx context.Context, token string, credential 
 	if err != nil {
 		return Step{}, err
 	}
-	si, err := s.load(ctx, token, StepVerify)
+	if !validToken(token) {
+		return Step{}, errNotSignedIn
+	}
+	o, err := s.opts.Get(ctx)
 	if err != nil {
 		return Step{}, err
 	}
-	if err := s.keysAllowed(si.opts); err != nil {
+	if err := s.keysAllowed(o); err != nil {
 		return Step{}, err
 	}
-	p := &keyAssertion{parsed: parsed, idHash: si.sess.IDHash, kind: ceremonyLogin}
-	step, err := s.verifySignIn(ctx, si, p, dev)
-	s.clonedKey(ctx, si.user, p.cloned)
+	hash := hashToken(token)
+	p := &keyAssertion{parsed: parsed, idHash: hash, kind: ceremonyLogin}
+	step, u, err := s.verifySignIn(ctx, hash, o, p, dev)
+	s.clonedKey(ctx, u, p.cloned) // a cloned key was checked: u is its account
 	if err != nil {
 		return Step{}, err
 	}

@@ -425,8 +425,9 @@ type Queries interface {
 	// commit, so that two requests of one sign-in that read and then write it take turns.
 	Session(ctx context.Context, idHash []byte) (*Session, error)
 	// SessionUser returns the session with the id hash and its account, read together, as
-	// Session and User would answer them (ErrNotFound when either is missing). It locks neither:
-	// a transaction that writes them reads them with Session and User.
+	// Session and User would answer them (ErrNotFound when either is missing). Inside Update it
+	// locks the account until commit, as User does, and not the session: a transaction that
+	// writes the session writes it conditionally (ReplaceSession) or reads it with Session.
 	SessionUser(ctx context.Context, idHash []byte) (*Session, *User, error)
 	// ReplaceSession writes s in place of the session with oldHash (s.IDHash may differ: the id
 	// changes at every step). ErrNotFound when oldHash is gone, so that of two requests racing

@@ -34,10 +34,10 @@ func (q Queries) Session(ctx context.Context, idHash []byte) (*store.Session, er
 	return s, nil
 }
 
-// SessionUser reads the session and its account in one query, locking neither: a
-// transaction that writes them reads them with Session and User.
+// SessionUser reads the session and its account in one query; inside a transaction it locks
+// the account, as User does, and not the session.
 func (q Queries) SessionUser(ctx context.Context, idHash []byte) (*store.Session, *store.User, error) {
-	s, u, err := sessionUser(q.queryRow(ctx, sessionUserSelect, idHash))
+	s, u, err := sessionUser(q.queryRow(ctx, sessionUserSelect+q.forUpdateOf("users"), idHash))
 	if err != nil {
 		return nil, nil, q.err("session and account", err)
 	}

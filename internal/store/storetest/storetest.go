@@ -871,10 +871,30 @@ var errLocked = errors.New("storetest: locked")
 
 // testUpdateLockoutRace is "50 parallel wrong codes never evaluate more guesses than the
 // lockout allows" at store level: each guess counts a failure (and locks at 5) before it is
-// evaluated, in one Update.
+// evaluated, in one Update. The account is read with User, and with SessionUser as the
+// "Verification Required" step reads it: both lock it.
 func testUpdateLockoutRace(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	u := NewUser(t, s, "pat")
+	pat := NewUser(t, s, "pat")
+	sess := &store.Session{IDHash: hash("pat's sign-in"), UserID: pat.ID, CreatedAt: t0, LastSeenAt: t0}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	quinn := NewUser(t, s, "quinn")
+	t.Run("User", func(t *testing.T) {
+		lockoutRace(t, s, quinn.ID, func(q store.Queries) (*store.User, error) { return q.User(ctx, quinn.ID) })
+	})
+	t.Run("SessionUser", func(t *testing.T) {
+		lockoutRace(t, s, pat.ID, func(q store.Queries) (*store.User, error) {
+			_, u, err := q.SessionUser(ctx, sess.IDHash)
+			return u, err
+		})
+	})
+}
+
+// lockoutRace is testUpdateLockoutRace on the account id, read inside Update with read.
+func lockoutRace(t *testing.T, s store.Store, id int64, read func(q store.Queries) (*store.User, error)) {
+	ctx := t.Context()
 	const n, limit = 50, 5
 	now := time.Now()
 	var mu sync.Mutex
@@ -882,7 +902,7 @@ func testUpdateLockoutRace(t *testing.T, s store.Store) {
 	var errs []error
 	race(n, func(int) {
 		err := s.Update(ctx, func(q store.Queries) error {
-			u, err := q.User(ctx, u.ID)
+			u, err := read(q)
 			if err != nil {
 				return err
 			}
@@ -912,7 +932,7 @@ func testUpdateLockoutRace(t *testing.T, s store.Store) {
 	if evaluated != limit || refused != n-limit {
 		t.Errorf("%d racing guesses: %d evaluated, %d refused; want %d and %d", n, evaluated, refused, limit, n-limit)
 	}
-	got := getUser(t, s, u.ID)
+	got := getUser(t, s, id)
 	if got.MFAFailures != limit || !now.Before(got.MFALockedUntil) {
 		t.Errorf("after the race: MFAFailures %d, locked %v; want %d and locked", got.MFAFailures, now.Before(got.MFALockedUntil), limit)
 	}
