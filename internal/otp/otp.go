@@ -89,11 +89,19 @@ func HOTP(key []byte, counter uint64, digits int, alg Algorithm) string {
 	if digits < MinDigits || digits > MaxDigits {
 		panic("otp: unsupported number of digits " + strconv.Itoa(digits))
 	}
-	mac := hmac.New(alg.newHash(), key)
+	var buf [MaxDigits]byte
+	return string(hotp(hmac.New(alg.newHash(), key), counter, digits, &buf))
+}
+
+// hotp is HOTP with mac, an HMAC keyed with the key, which it resets first (so one mac serves
+// several counters): it writes the code into buf and answers it, allocating nothing.
+func hotp(mac hash.Hash, counter uint64, digits int, buf *[MaxDigits]byte) []byte {
+	mac.Reset()
 	var msg [8]byte
 	binary.BigEndian.PutUint64(msg[:], counter)
 	mac.Write(msg[:])
-	sum := mac.Sum(make([]byte, 0, sha512.Size))
+	var sumBuf [sha512.Size]byte
+	sum := mac.Sum(sumBuf[:0])
 
 	// Dynamic truncation (RFC 4226 §5.3): the low nibble of the last byte picks 4 bytes.
 	off := sum[len(sum)-1] & 0x0f
@@ -101,12 +109,11 @@ func HOTP(key []byte, counter uint64, digits int, alg Algorithm) string {
 	code := uint64(bin) % pow10[digits]
 
 	// Fill from the right so the leading zeros come for free.
-	var buf [MaxDigits]byte
 	for i := digits - 1; i >= 0; i-- {
 		buf[i] = byte('0' + code%10)
 		code /= 10
 	}
-	return string(buf[:digits])
+	return buf[:digits]
 }
 
 // StepAt answers the TOTP time step of t: floor(Unix seconds / period), with T0 = 1970.
@@ -156,11 +163,13 @@ func Verify(key []byte, code string, t time.Time, p Params, skew int, after int6
 
 	given := []byte(code)
 	cur := StepAt(t, p.Period)
+	mac := hmac.New(p.Algorithm.newHash(), key)
+	var buf [MaxDigits]byte
 	var found int
 	var matched int64
 	for i := -skew; i <= skew; i++ {
 		s := cur + int64(i)
-		eq := subtle.ConstantTimeCompare(given, []byte(HOTP(key, uint64(s), p.Digits, p.Algorithm)))
+		eq := subtle.ConstantTimeCompare(given, hotp(mac, uint64(s), p.Digits, &buf))
 		// Eligibility depends only on public values (t, skew, after), but is still folded in
 		// with bit operations so that the secret-dependent eq is never branched on.
 		hit := eq & boolInt(s > after) & boolInt(s >= 0)
