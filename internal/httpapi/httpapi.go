@@ -263,54 +263,42 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 // no unknown fields, nothing after the object. A request with no body decodes as {} when
 // allowEmpty.
 func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) error {
-	body := http.MaxBytesReader(w, r.Body, MaxBody)
-	var first [1]byte
-	n, err := io.ReadFull(body, first[:])
-	if n == 0 {
-		var tooBig *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooBig):
-			return errs.E(errs.TooLarge, "The request body is larger than 64 KiB.")
-		case allowEmpty:
-			return nil
-		default:
-			return errs.E(errs.Invalid, "The request needs a JSON body.")
-		}
+	// The body is read whole first (it is at most MaxBody), so that anything but one object
+	// (null, a list, a string) is refused rather than decoded as {}, and so is anything after
+	// it.
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return errs.E(errs.TooLarge, "The request body is larger than 64 KiB.")
+	case len(raw) == 0 && allowEmpty:
+		return nil
+	case len(raw) == 0:
+		return errs.E(errs.Invalid, "The request needs a JSON body.")
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return errs.E(errs.Invalid, "Send the body as Content-Type: application/json.")
 	}
-	// The body is read whole first (it is at most MaxBody), so that anything but one object
-	// (null, a list, a string) is refused rather than decoded as {}.
-	dec := json.NewDecoder(io.MultiReader(strings.NewReader(string(first[:])), body))
-	var raw json.RawMessage
-	err = dec.Decode(&raw)
-	if err == nil && dec.More() {
-		err = errors.New("data after the JSON object")
+	if err == nil {
+		if obj := bytes.TrimLeft(raw, jsonSpace); len(obj) == 0 || obj[0] != '{' {
+			err = errors.New("not a JSON object")
+		}
 	}
 	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err = dec.Decode(v); err == nil && len(bytes.TrimLeft(raw[dec.InputOffset():], jsonSpace)) > 0 {
 			err = errors.New("data after the JSON object")
 		}
 	}
-	if err == nil && (len(raw) == 0 || raw[0] != '{') {
-		err = errors.New("not a JSON object")
-	}
-	if err == nil {
-		obj := json.NewDecoder(bytes.NewReader(raw))
-		obj.DisallowUnknownFields()
-		err = obj.Decode(v)
-	}
-	var tooBig *http.MaxBytesError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &tooBig):
-		return errs.E(errs.TooLarge, "The request body is larger than 64 KiB.")
-	default:
+	if err != nil {
 		return errs.E(errs.Invalid, "The request body is not valid: %s.", jsonProblem(err))
 	}
+	return nil
 }
+
+// jsonSpace is the white space JSON allows between values (RFC 8259 §2).
+const jsonSpace = " \t\r\n"
 
 // jsonProblem says what is wrong with a body without echoing its content.
 func jsonProblem(err error) string {
