@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -60,5 +61,37 @@ func TestServeArgon2Cost(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, "--argon2") {
 			t.Errorf("serve --argon2 %s: exit %d, stderr %q; want 2 and the reason", bad, r.code, r.stderr)
 		}
+	}
+}
+
+// TestServeRuntimeSettings: serve sets Go's soft memory limit (96 MiB) and GOGC (400) unless
+// the environment sets them, as its /metrics report.
+func TestServeRuntimeSettings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env                 []string
+		wantGOGC, wantLimit string
+	}{
+		{nil, "400", "1.00663296e+08"},
+		{[]string{"GOGC=150", "GOMEMLIMIT=200MiB"}, "150", "2.097152e+08"},
+	} {
+		srv := &server{Serving: apptest.StartServe(t, hang, binary, apptest.ProcessEnv(tc.env...),
+			"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir())}
+		srv.addr, srv.base = srv.Addr, "http://"+srv.Addr
+		resp, err := http.Get(srv.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range map[string]string{"go_gc_gogc_percent": tc.wantGOGC, "go_gc_gomemlimit_bytes": tc.wantLimit} {
+			if !strings.Contains(string(body), "\n"+name+" "+want+"\n") {
+				t.Errorf("environment %q: /metrics has no %s %s", tc.env, name, want)
+			}
+		}
+		srv.stop(t)
 	}
 }

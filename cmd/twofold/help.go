@@ -198,6 +198,8 @@ environment:
         else read from DATA/secret.key, which the first start makes
   GOMEMLIMIT
         the server's soft memory limit (default 96MiB)
+  GOGC
+        the server's garbage collection target percentage (default 400)
 
 docs/CONFIGURATION.md lists every setting.
 `

@@ -39,11 +39,11 @@ func GoTool() string {
 }
 
 // ProcessEnv is the environment of the processes a test starts: the test's own without any
-// TWOFOLD_ setting or GOMEMLIMIT that could point them elsewhere, plus extra.
+// TWOFOLD_ setting, GOMEMLIMIT or GOGC that could point them elsewhere, plus extra.
 func ProcessEnv(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TWOFOLD_") && !strings.HasPrefix(kv, "GOMEMLIMIT=") {
+		if !strings.HasPrefix(kv, "TWOFOLD_") && !strings.HasPrefix(kv, "GOMEMLIMIT=") && !strings.HasPrefix(kv, "GOGC=") {
 			env = append(env, kv)
 		}
 	}
