@@ -84,7 +84,7 @@ func TestRevocationWaitsForAGrant(t *testing.T) {
 			}
 			revoked := make(chan error, 1)
 			go func() { revoked <- revoke(&Provider{st: db, now: time.Now, log: slog.New(slog.DiscardHandler)}, u) }()
-			waitForLockWait(t, watch, app, revoked)
+			pgtest.WaitForLock(t, watch, app, revoked)
 			close(release)
 			if err := <-rotated; err != nil {
 				t.Fatalf("rotation: %v", err)
@@ -99,27 +99,6 @@ func TestRevocationWaitsForAGrant(t *testing.T) {
 			}
 		})
 	}
-}
-
-// waitForLockWait waits until a session of the application app waits for a lock, failing the
-// test should done answer first or ten seconds pass.
-func waitForLockWait(t *testing.T, db *pgx.Conn, app string, done <-chan error) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		select {
-		case err := <-done:
-			t.Fatalf("the revocation did not wait for the rotation: it ended (%v) while the rotation was open", err)
-		default:
-		}
-		var n int
-		if err := db.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			return
-		}
-	}
-	t.Fatal("the revocation never waited for a lock")
 }
 
 // holdingStore holds its first transaction open, once it has written a refresh token, until

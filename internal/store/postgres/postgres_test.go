@@ -272,6 +272,61 @@ func TestUpdateLocksSession(t *testing.T) {
 	}
 }
 
+// TestSessionUserAfterTheAccountsLock: SessionUser inside Update, waiting for the account's
+// lock held by a transaction that replaces the session, answers what that transaction committed
+// (the old session gone), not the session as it was when the read began. This is the second
+// of two requests that race on one sign-in: it must find the sign-in moved on.
+func TestSessionUserAfterTheAccountsLock(t *testing.T) {
+	ctx := t.Context()
+	app := "twofold_sessionuser_" + fmt.Sprint(time.Now().UnixNano())
+	url := pgtest.URL(t) + "&application_name=" + app
+	db := open(t, url)
+	watch := rawConn(t, url)
+	u := storetest.NewUser(t, db, "erin")
+	old := []byte("sign-in before its step 0123456")
+	now := time.Now()
+	if err := db.CreateSession(ctx, &store.Session{IDHash: old, UserID: u.ID, CreatedAt: now, LastSeenAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	inTx, release := make(chan struct{}), make(chan struct{})
+	moved := make(chan error, 1)
+	go func() {
+		moved <- db.Update(ctx, func(q store.Queries) error {
+			s, _, err := q.SessionUser(ctx, old)
+			if err != nil {
+				return err
+			}
+			s.IDHash = []byte("sign-in after its step 012345678")
+			if err := q.ReplaceSession(ctx, old, s); err != nil {
+				return err
+			}
+			close(inTx)
+			<-release
+			return nil
+		})
+	}()
+	select {
+	case <-inTx:
+	case err := <-moved:
+		t.Fatalf("the first request ended before moving the sign-in on: %v", err)
+	}
+	read := make(chan error, 1)
+	go func() {
+		read <- db.Update(ctx, func(q store.Queries) error {
+			_, _, err := q.SessionUser(ctx, old)
+			return err
+		})
+	}()
+	pgtest.WaitForLock(t, watch, app, read)
+	close(release)
+	if err := <-moved; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-read; !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SessionUser after the lock = %v, want ErrNotFound: the sign-in was moved on", err)
+	}
+}
+
 // TestKill9 ends an instance's connection while it is inside a transaction holding an
 // account's row lock: PostgreSQL rolls the transaction back at once, nothing of it is kept,
 // and the other instance gets the row without waiting for a timeout.

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -34,10 +36,21 @@ func (q Queries) Session(ctx context.Context, idHash []byte) (*store.Session, er
 	return s, nil
 }
 
-// SessionUser reads the session and its account in one query; inside a transaction it locks
-// the account, as User does, and not the session.
+// SessionUser reads the session and its account in one query. Inside a transaction it locks
+// the account, as User does, and not the session. Where rows are locked (PostgreSQL) the lock
+// is taken by a statement of its own, before the read: a statement that waits for a lock
+// answers the other rows as they were when it began, so the one read in a locking join could
+// answer a session that the transaction holding the account had replaced; the read after the
+// lock sees what that transaction committed.
 func (q Queries) SessionUser(ctx context.Context, idHash []byte) (*store.Session, *store.User, error) {
-	s, u, err := sessionUser(q.queryRow(ctx, sessionUserSelect+q.forUpdateOf("users"), idHash))
+	if lock := q.forUpdate(); lock != "" {
+		var one int
+		err := q.queryRow(ctx, `SELECT 1 FROM users WHERE id = (SELECT user_id FROM sessions WHERE id_hash = ?)`+lock, idHash).Scan(&one)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, nil, q.err("lock the session's account", err)
+		}
+	}
+	s, u, err := sessionUser(q.queryRow(ctx, sessionUserSelect, idHash))
 	if err != nil {
 		return nil, nil, q.err("session and account", err)
 	}

@@ -137,14 +137,6 @@ func (q Queries) forUpdate() string {
 	return ""
 }
 
-// forUpdateOf is forUpdate for a join that locks the rows of table alone.
-func (q Queries) forUpdateOf(table string) string {
-	if l := q.forUpdate(); l != "" {
-		return l + " OF " + table
-	}
-	return ""
-}
-
 // exec, queryRow and each run a statement written with ? placeholders.
 func (q Queries) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	return q.x.Exec(ctx, q.f.sql(query), args...)

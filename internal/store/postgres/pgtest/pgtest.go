@@ -70,3 +70,25 @@ func URL(t testing.TB) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
+
+// WaitForLock waits until a connection whose application_name is app waits for a lock, as
+// PostgreSQL's own view of its sessions shows, polling through watch. It fails t should done
+// answer first (what was to wait ended without waiting) or ten seconds pass.
+func WaitForLock(t testing.TB, watch *pgx.Conn, app string, done <-chan error) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("it did not wait for the lock: it ended (%v) while the lock was held", err)
+		default:
+		}
+		var n int
+		if err := watch.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+	}
+	t.Fatal("it never waited for a lock")
+}
