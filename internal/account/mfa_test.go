@@ -723,6 +723,11 @@ func TestBackupCodes(t *testing.T) {
 		wantCode(t, err, errs.Forbidden)
 		_, err = h.svc.Verify(h.ctx, tok, "", "2222-2222-2222-2222")
 		wantCode(t, err, errs.Forbidden)
+		// Whether there is such a sign-in, at this step, is answered first.
+		_, err = h.svc.Verify(h.ctx, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "", u.Codes[0])
+		wantCode(t, err, errs.NotSignedIn)
+		_, err = h.svc.Verify(h.ctx, sess, "", u.Codes[0])
+		wantCode(t, err, errs.Conflict)
 		if n := h.storeUser("dee").MFAFailures; n != 0 {
 			t.Fatalf("counted while disabled: %d", n)
 		}

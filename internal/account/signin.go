@@ -569,12 +569,14 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 
 // verifySignIn is the "Verification Required" step of the sign-in whose id hash is hash, with
 // p, whatever its method (a code, a backup code, a security key). The sign-in and its account
-// are read inside the transaction that checks p, so the step costs no read before it and acts
-// on the sign-in as it is then: one that has expired, is not at this step, or was moved on by
-// another request is refused before anything is checked or counted. checkSecondFactor checks p,
-// and a success moves the sign-in on, remembers the browser when dev asks for it and, for a
-// backup code, does what its use asks (backupCodeUsed), in the same transaction; the mails of a
-// used backup code follow the commit. The account is answered when the sign-in was found.
+// are read inside the transaction that checks p, after the account's lock, so the step costs
+// no read before it and acts on the sign-in as it is then: one that has expired, was moved on
+// by another request or is not at this step, or a method the options turn off, is refused in
+// that order, before anything is checked or counted. checkSecondFactor checks p, and a success
+// moves the sign-in on, remembers the browser when dev asks for it and, for a backup code, does
+// what its use asks (backupCodeUsed), in the same transaction; the mails of a used backup code
+// follow the commit. The account is answered once the sign-in was read and found live, for the
+// caller's notices.
 func (s *Service) verifySignIn(ctx context.Context, hash []byte, o *options.Values, p proof, dev DeviceRequest) (Step, *store.User, error) {
 	var step Step
 	var sess *store.Session
@@ -587,6 +589,9 @@ func (s *Service) verifySignIn(ctx context.Context, hash []byte, o *options.Valu
 			}
 			if next := nextStep(user, sess, o); next != StepVerify {
 				return nil, nil, conflictStep(next)
+			}
+			if err := s.methodAllowed(p.method(), o); err != nil {
+				return nil, nil, err
 			}
 			return user, sess, nil
 		},
@@ -630,11 +635,21 @@ func (s *Service) VerifyDevice(ctx context.Context, token, code, backup string, 
 	if err != nil {
 		return Step{}, err
 	}
-	if p.method() == MethodBackupCode && !o.BackupCodesEnabled() {
-		return Step{}, errBackupCodesOff
-	}
 	step, _, err := s.verifySignIn(ctx, hashToken(token), o, p, dev)
 	return step, err
+}
+
+// methodAllowed refuses a second factor of method m that the options turn off.
+func (s *Service) methodAllowed(m Method, o *options.Values) error {
+	switch m {
+	case MethodBackupCode:
+		if !o.BackupCodesEnabled() {
+			return errBackupCodesOff
+		}
+	case MethodSecurityKey:
+		return s.keysAllowed(o)
+	}
+	return nil
 }
 
 // ChangeTemporaryPassword is the new-password step of a first sign-in.

@@ -253,9 +253,6 @@ func (s *Service) FinishKeySignIn(ctx context.Context, token string, credential 
 	if err != nil {
 		return Step{}, err
 	}
-	if err := s.keysAllowed(o); err != nil {
-		return Step{}, err
-	}
 	hash := hashToken(token)
 	p := &keyAssertion{parsed: parsed, idHash: hash, kind: ceremonyLogin}
 	step, u, err := s.verifySignIn(ctx, hash, o, p, dev)
