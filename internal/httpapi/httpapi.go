@@ -259,25 +259,38 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return enc.Encode(v)
 }
 
+var errBodyTooLarge = errs.E(errs.TooLarge, "The request body is larger than 64 KiB.")
+
 // decode reads a JSON object into v: Content-Type application/json, at most MaxBody bytes,
 // no unknown fields, nothing after the object. A request with no body decodes as {} when
 // allowEmpty.
 func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) error {
-	// The body is read whole first (it is at most MaxBody), so that anything but one object
-	// (null, a list, a string) is refused rather than decoded as {}, and so is anything after
-	// it.
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	body := http.MaxBytesReader(w, r.Body, MaxBody)
+	var first [1]byte
+	n, err := io.ReadFull(body, first[:])
 	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return errs.E(errs.TooLarge, "The request body is larger than 64 KiB.")
-	case len(raw) == 0 && allowEmpty:
-		return nil
-	case len(raw) == 0:
-		return errs.E(errs.Invalid, "The request needs a JSON body.")
+	if n == 0 {
+		switch {
+		case errors.As(err, &tooBig):
+			return errBodyTooLarge
+		case allowEmpty:
+			return nil
+		default:
+			return errs.E(errs.Invalid, "The request needs a JSON body.")
+		}
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return errs.E(errs.Invalid, "Send the body as Content-Type: application/json.")
+	}
+	// The body is read whole first (it is at most MaxBody), so that anything but one object
+	// (null, a list, a string) is refused rather than decoded as {}, and so is anything after
+	// it.
+	var buf bytes.Buffer
+	buf.WriteByte(first[0])
+	_, err = buf.ReadFrom(body)
+	raw := buf.Bytes()
+	if errors.As(err, &tooBig) {
+		return errBodyTooLarge
 	}
 	if err == nil {
 		if obj := bytes.TrimLeft(raw, jsonSpace); len(obj) == 0 || obj[0] != '{' {
