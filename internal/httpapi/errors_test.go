@@ -380,6 +380,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 		cases = append(cases, bad{path + " empty body", request{method: "POST", path: path, contentType: "application/json"}, 400, "invalid_request"})
 		big := `{"code":"` + strings.Repeat("1", 65<<10) + `"}`
 		cases = append(cases, bad{path + " over 64 KiB", request{method: "POST", path: path, body: strings.NewReader(big), contentType: "application/json"}, 413, "too_large"})
+		// The type is checked before the body is read whole: a large body of the wrong type
+		// is refused for its type.
+		cases = append(cases, bad{path + " over 64 KiB as text/plain", request{method: "POST", path: path, body: strings.NewReader(big), contentType: "text/plain"}, 400, "invalid_request"})
 	}
 	js := func(s string) request {
 		return request{method: "POST", body: strings.NewReader(s), contentType: "application/json"}
