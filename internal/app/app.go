@@ -152,6 +152,7 @@ type App struct {
 	random  io.Reader
 	ln      net.Listener
 	srv     *http.Server
+	idle    idleMemory
 }
 
 // DefaultBaseURL is the base URL of commands run without one.

@@ -43,7 +43,7 @@ func (a *App) wireHTTP(ctx context.Context, c Config) error {
 	}
 	a.Handler = a.API.Protect(mux, a.Pages) // cross-origin writes refused first
 	a.srv = &http.Server{
-		Handler:           a.Handler,
+		Handler:           a.idle.count(a.Handler),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -114,7 +114,7 @@ func (a *App) URL() string {
 }
 
 // Serve answers requests, delivers the SMTP queue and the applications' back-channel logouts,
-// and sweeps expired sessions until ctx ends; then it stops taking requests and gives those in
+// sweeps expired sessions and gives free heap back when idle (idleMemory) until ctx ends; then it stops taking requests and gives those in
 // flight 10 seconds to finish.
 func (a *App) Serve(ctx context.Context) error {
 	if a.srv == nil {
@@ -128,6 +128,7 @@ func (a *App) Serve(ctx context.Context) error {
 		go a.Provider.Logouts().Run(ctx)
 	}
 	go a.sweep(ctx)
+	go a.idle.run(ctx.Done(), time.Now)
 	errc := make(chan error, 1)
 	go func() { errc <- a.srv.Serve(a.ln) }()
 	select {

@@ -20,14 +20,15 @@ var ErrBusy = errors.New("password: hashing is saturated")
 // callers get ErrBusy at once, so a flood costs goroutines and memory in proportion to workers.
 const waitersPerWorker = 16
 
-// idleRelease is how long the workers' argon2id buffers are kept after the last hash: a server
+// IdleRelease is how long the workers' argon2id buffers are kept after the last hash: a server
 // that signs people in keeps them (no allocation, zeroing or page faults per hash), an idle one
-// gives them back to the operating system (SPEC §6: under 40 MiB idle).
-const idleRelease = 5 * time.Second
+// gives them back to the operating system (SPEC §6: under 40 MiB idle). A serving app waits as
+// long after its last request before it gives back its free heap.
+const IdleRelease = 5 * time.Second
 
 // Hasher bounds how many hashes run at once so that a flood cannot exhaust memory (each argon2id
 // hash needs Params.Memory KiB), and keeps one argon2id buffer per worker between hashes, given
-// back to the operating system after idleRelease without a hash. It is safe for concurrent use.
+// back to the operating system after IdleRelease without a hash. It is safe for concurrent use.
 type Hasher struct {
 	params  Params
 	rand    io.Reader
@@ -142,7 +143,7 @@ func (h *Hasher) Verify(ctx context.Context, pw, phc string) (ok, replace bool, 
 }
 
 // putBack returns m to the workers' memories and schedules their release for when the
-// Hasher has been idle for idleRelease.
+// Hasher has been idle for IdleRelease.
 func (h *Hasher) putBack(m *argon2id.Memory) {
 	h.mems <- m
 	h.idle.Lock()
@@ -150,16 +151,16 @@ func (h *Hasher) putBack(m *argon2id.Memory) {
 	h.lastUse = h.now()
 	if !h.sweeping {
 		h.sweeping = true
-		h.afterFunc(idleRelease, h.sweep)
+		h.afterFunc(IdleRelease, h.sweep)
 	}
 }
 
-// sweep releases the memories of the workers once no hash has ended for idleRelease, or
+// sweep releases the memories of the workers once no hash has ended for IdleRelease, or
 // schedules itself again for when that will be so.
 func (h *Hasher) sweep() {
 	h.idle.Lock()
 	defer h.idle.Unlock()
-	if wait := idleRelease - h.now().Sub(h.lastUse); wait > 0 {
+	if wait := IdleRelease - h.now().Sub(h.lastUse); wait > 0 {
 		h.afterFunc(wait, h.sweep)
 		return
 	}
@@ -168,7 +169,7 @@ func (h *Hasher) sweep() {
 }
 
 // Release gives back to the operating system the memory of every worker that is not hashing
-// now, as an idle Hasher does on its own after idleRelease; a later hash maps it again. A
+// now, as an idle Hasher does on its own after IdleRelease; a later hash maps it again. A
 // server calls it after a hash at start (the first admin's password), so that it idles small
 // from the start.
 func (h *Hasher) Release() {

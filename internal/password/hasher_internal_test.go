@@ -308,7 +308,7 @@ func (h *Hasher) held(t *testing.T) int {
 }
 
 // TestHasherKeepsMemoryUntilIdle: the workers' argon2id buffers stay mapped between hashes,
-// and are given back once no hash has ended for idleRelease (SPEC §6, idle memory); a hash
+// and are given back once no hash has ended for IdleRelease (SPEC §6, idle memory); a hash
 // after that maps them again and still verifies.
 func TestHasherKeepsMemoryUntilIdle(t *testing.T) {
 	h := NewHasher(tinyParams, 2, time.Second, rand.Reader)
@@ -338,8 +338,8 @@ func TestHasherKeepsMemoryUntilIdle(t *testing.T) {
 	if got := h.held(t); got != perHash {
 		t.Fatalf("after one hash the workers hold %d bytes, want %d", got, perHash)
 	}
-	if len(scheduled) != 1 || delays[0] != idleRelease {
-		t.Fatalf("after one hash: %d releases scheduled (%v), want one after %s", len(scheduled), delays, idleRelease)
+	if len(scheduled) != 1 || delays[0] != IdleRelease {
+		t.Fatalf("after one hash: %d releases scheduled (%v), want one after %s", len(scheduled), delays, IdleRelease)
 	}
 
 	// Another hash 3 s later: the release due at 5 s finds the Hasher busy 2 s ago and waits 3 s more.
@@ -361,7 +361,7 @@ func TestHasherKeepsMemoryUntilIdle(t *testing.T) {
 	now = now.Add(3 * time.Second)
 	runNext()
 	if got := h.held(t); got != 0 {
-		t.Fatalf("after %s idle the workers still hold %d bytes", idleRelease, got)
+		t.Fatalf("after %s idle the workers still hold %d bytes", IdleRelease, got)
 	}
 	if len(scheduled) != 0 {
 		t.Fatal("an idle Hasher keeps scheduling releases")
