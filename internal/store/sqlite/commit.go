@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/store/sqlstore"
@@ -33,6 +34,11 @@ import (
 // descriptor of its own, opened when the store opens, before it answers the batch. Meanwhile the
 // committer runs the next batch. Syncs are one at a time; one sync answers every batch
 // committed before it started, so under load a sync covers several batches.
+//
+// A batch whose transaction is open while a sync is in flight could not be answered before the
+// next sync anyway, so it does not commit yet: the transactions that arrive meanwhile join it,
+// each in its own savepoint, and it commits once the sync has ended (grow). One COMMIT, and
+// one write of each page the batch shares, then serves what would have been several batches.
 //
 // What holds:
 //
@@ -110,6 +116,10 @@ type committer struct {
 	broken    error         // set by a failed sync: every later write answers it
 	wake      chan struct{} // capacity 1: pending has something new
 	drain     chan struct{} // closed when the committer has stopped
+	// syncing is set while the syncer syncs; syncEnded (capacity 1) is signalled after each
+	// sync, for a committer waiting in grow.
+	syncing   atomic.Bool
+	syncEnded chan struct{}
 	syncerWG  sync.WaitGroup
 
 	metrics *metrics
@@ -122,12 +132,13 @@ var errSyncFailed = errors.New("sqlite: syncing the WAL to disk failed; this dat
 
 func (db *DB) startCommitter(ctx context.Context, path string) error {
 	c := &committer{
-		reqs:    make(chan *commitReq),
-		quit:    make(chan struct{}),
-		db:      db.w,
-		wake:    make(chan struct{}, 1),
-		drain:   make(chan struct{}),
-		metrics: newMetrics(),
+		reqs:      make(chan *commitReq),
+		quit:      make(chan struct{}),
+		db:        db.w,
+		wake:      make(chan struct{}, 1),
+		drain:     make(chan struct{}),
+		syncEnded: make(chan struct{}, 1),
+		metrics:   newMetrics(),
 	}
 	db.c = c
 	if _, err := c.writer(ctx); err != nil {
@@ -217,7 +228,7 @@ func (db *DB) commitLoop() {
 		if err := c.failed(); err != nil {
 			fail(batch, err) // no statement runs after a failed sync
 		} else {
-			db.runBatch(batch)
+			db.runBatch(&batch)
 		}
 		c.handOver(batch)
 		clear(batch) // the answered requests are the callers' again
@@ -226,10 +237,11 @@ func (db *DB) commitLoop() {
 
 // runBatch runs the batch's fns and commits them; every request gets its own outcome, and none
 // is answered. Most batches are one transaction; one that is lost under a fn (below) ends
-// there, and the fns after it run in a new one.
-func (db *DB) runBatch(batch []*commitReq) {
-	for len(batch) > 0 {
-		batch = db.runTx(batch)
+// there, and the fns after it run in a new one. The batch grows by the requests that join a
+// transaction while a sync is in flight (grow).
+func (db *DB) runBatch(batch *[]*commitReq) {
+	for from := 0; from < len(*batch); {
+		from = db.runTx(batch, from)
 	}
 }
 
@@ -280,7 +292,14 @@ func (c *committer) syncPending() {
 		// Every request of batch was handed over after its COMMIT returned, so this sync,
 		// started now, covers its frames.
 		start := time.Now()
-		if err = c.syncWAL(); err == nil {
+		c.syncing.Store(true)
+		err = c.syncWAL()
+		c.syncing.Store(false)
+		select {
+		case c.syncEnded <- struct{}{}:
+		default: // a signal is waiting already
+		}
+		if err == nil {
 			c.metrics.walSync.Observe(time.Since(start).Seconds())
 		}
 	}
@@ -308,28 +327,35 @@ func answer(batch []*commitReq, err error) {
 	}
 }
 
-// runTx runs the fns of batch, in order, in one transaction and commits it. It answers the
-// requests it has left to run when the transaction was lost under one fn: SQLite rolls a
-// transaction back on its own after some errors of a statement (I/O, a full disk, no memory, an
-// interrupt), and then every fn run in it so far has lost its work and is answered an error.
-func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
+// runTx runs the fns of batch from from on, in order, in one transaction and commits it,
+// adding to batch the requests that join it while a sync is in flight (grow). It answers where
+// a new transaction must take over: len(batch) when it is done, or the request after the one
+// under which the transaction was lost. SQLite rolls a transaction back on its own after some
+// errors of a statement (I/O, a full disk, no memory, an interrupt), and then every fn run in
+// it so far has lost its work and is answered an error.
+func (db *DB) runTx(batch *[]*commitReq, from int) (next int) {
+	c := db.c
 	ctx := context.Background() // the transaction outlives any one caller's context
-	w, err := db.c.writer(ctx)
+	w, err := c.writer(ctx)
 	if err != nil {
-		fail(batch, err)
-		return nil
+		fail((*batch)[from:], err)
+		return len(*batch)
 	}
-	conn := db.c.conn
+	conn := c.conn
 	// The explicit BEGIN IMMEDIATE takes the file's write lock at once (waiting busy_timeout
 	// for another process), so no statement inside can fail with a busy upgrade.
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		fail(batch, fmt.Errorf("sqlite: begin: %w", err))
-		return nil
+		fail((*batch)[from:], fmt.Errorf("sqlite: begin: %w", err))
+		return len(*batch)
 	}
 	q := sqlstore.New(flavor, w, nil)
-	savepoints := len(batch) > 1
+	// Each fn runs in a savepoint when there are several, or may be: a fn that fails outside
+	// one leaves its statements in the transaction, which then only a ROLLBACK of the whole
+	// undoes. A transaction begun without one does not grow.
+	savepoints := len(*batch)-from > 1 || c.syncing.Load()
 	ok := 0
-	for i, r := range batch {
+	for i := from; i < len(*batch) || savepoints && c.grow(batch); i++ {
+		r := (*batch)[i]
 		if err := r.ctx.Err(); err != nil {
 			r.err = err // the caller has gone: its fn is not run
 			continue
@@ -337,7 +363,8 @@ func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
 		if savepoints {
 			if _, err := w.Exec(ctx, "SAVEPOINT tx"); err != nil {
 				r.err = fmt.Errorf("sqlite: savepoint: %w", err)
-				return db.lost(batch, i)
+				db.lost((*batch)[from : i+1])
+				return i + 1
 			}
 		}
 		r.ran = time.Now()
@@ -354,47 +381,73 @@ func (db *DB) runTx(batch []*commitReq) (rest []*commitReq) {
 				if succeeded {
 					r.err = fmt.Errorf("sqlite: transaction lost: %w", err)
 				}
-				return db.lost(batch, i)
+				db.lost((*batch)[from : i+1])
+				return i + 1
 			}
 		}
 		if succeeded {
 			ok++
 		}
 	}
-	if ok == 0 {
-		if err := db.c.rollback(ctx); err != nil {
-			fail(batch, err)
+	done := (*batch)[from:]
+	// A sync that failed while the transaction was open (it may have waited for that sync in
+	// grow): nothing more is committed.
+	if err := c.failed(); err != nil && ok > 0 {
+		if rerr := c.rollback(ctx); rerr != nil {
+			err = errors.Join(err, rerr)
 		}
-		return nil
+		fail(done, err)
+		return len(*batch)
+	}
+	if ok == 0 {
+		if err := c.rollback(ctx); err != nil {
+			fail(done, err)
+		}
+		return len(*batch)
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		err = fmt.Errorf("sqlite: commit: %w", err)
-		if rerr := db.c.rollback(ctx); rerr != nil {
+		if rerr := c.rollback(ctx); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
-		fail(batch, err)
-		return nil
+		fail(done, err)
+		return len(*batch)
 	}
 	committed := time.Now()
-	for _, r := range batch {
+	for _, r := range done {
 		r.committed = committed
 	}
-	db.c.mu.Lock()
-	db.c.committed++
-	db.c.mu.Unlock()
-	return nil
+	c.mu.Lock()
+	c.committed++
+	c.mu.Unlock()
+	return len(*batch)
 }
 
-// lost ends a transaction lost under batch[i] (or in an unknown state after it): every fn
-// run in it so far is answered an error, and the requests after batch[i] are left for a new
-// transaction.
-func (db *DB) lost(batch []*commitReq, i int) (rest []*commitReq) {
+// grow waits, while the syncer is syncing, for a request to join the open transaction of batch,
+// and answers whether one did: that transaction's commit could not be answered before the next
+// sync anyway. It answers false once the sync has ended, at maxBatch and when the store closes.
+func (c *committer) grow(batch *[]*commitReq) bool {
+	for len(*batch) < maxBatch && c.syncing.Load() {
+		select {
+		case r := <-c.reqs:
+			*batch = append(*batch, r)
+			return true
+		case <-c.syncEnded: // this sync's, or an earlier one's: look again
+		case <-c.quit:
+			return false
+		}
+	}
+	return false
+}
+
+// lost ends a transaction lost under the last fn of run (or in an unknown state after it):
+// every fn of run, all run in it so far, is answered an error.
+func (db *DB) lost(run []*commitReq) {
 	err := errors.New("sqlite: transaction lost: rolled back by a later transaction's failure")
 	if rerr := db.c.rollback(context.Background()); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
-	fail(batch[:i+1], err)
-	return batch[i+1:]
+	fail(run, err)
 }
 
 // fail answers err to every request of batch that has no outcome of its own yet.

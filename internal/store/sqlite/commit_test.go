@@ -114,7 +114,7 @@ func runAsBatch(db *DB, calls ...commitReq) []error {
 	for i := range calls {
 		batch[i] = &commitReq{ctx: calls[i].ctx, fn: calls[i].fn, done: make(chan struct{})}
 	}
-	db.runBatch(batch)
+	db.runBatch(&batch)
 	errs := make([]error, len(batch))
 	for i, r := range batch {
 		errs[i] = r.err
@@ -465,8 +465,9 @@ func TestAnsweredAfterItsSync(t *testing.T) {
 	}
 }
 
-// TestNextBatchRunsDuringSync holds the first batch's sync: the next transaction runs and
-// commits meanwhile, and neither caller is answered until the syncs that cover them are done.
+// TestNextBatchRunsDuringSync holds the first batch's sync: the next transaction runs
+// meanwhile (it commits once the sync has ended: TestBatchGrowsDuringSync), and neither caller
+// is answered until the syncs that cover them are done.
 func TestNextBatchRunsDuringSync(t *testing.T) {
 	db, path := openFile(t)
 	rec, release, resA, resB := commitBehindHeldSync(t, db, nil)
@@ -492,6 +493,56 @@ func TestNextBatchRunsDuringSync(t *testing.T) {
 	kept := eventActions(t, db, path)
 	if !kept["a"] || !kept["b"] {
 		t.Errorf("events kept %v, want a and b", kept)
+	}
+}
+
+// TestBatchGrowsDuringSync holds the first batch's sync: the transactions that come meanwhile
+// join one open transaction (each fn sees what the ones before it wrote, no reader sees any of
+// it), which commits once, after that sync, and is answered after a sync of its own.
+func TestBatchGrowsDuringSync(t *testing.T) {
+	ctx := context.Background()
+	db, path := openFile(t)
+	rec, release, resA, resB := commitBehindHeldSync(t, db, nil)
+	committed := func() uint64 {
+		db.c.mu.Lock()
+		defer db.c.mu.Unlock()
+		return db.c.committed
+	}
+	before := committed()
+	count := func(q sqlstore.Queries, action string) (n int, err error) {
+		err = q.Executor().QueryRow(ctx, `SELECT count(*) FROM events WHERE action = ?`, action).Scan(&n)
+		return n, err
+	}
+	resC, ranC := make(chan error, 1), make(chan struct{})
+	go func() {
+		resC <- db.inTx(ctx, func(q sqlstore.Queries) error {
+			defer close(ranC)
+			if n, err := count(q, "b"); err != nil || n != 1 {
+				return fmt.Errorf("the fn after b's sees %d events b (%v), want b's own transaction's 1", n, err)
+			}
+			return addEvent(ctx, "c")(q)
+		})
+	}()
+	within(t, ranC, "the third transaction's fn, while the first sync is held,")
+	if seen, err := visibleActions(db); err != nil || seen["b"] || seen["c"] {
+		close(release)
+		t.Fatalf("readers see %v (%v) while the sync before b's transaction is held", seen, err)
+	}
+	close(release)
+	for _, ch := range []chan error{resA, resB, resC} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := committed() - before; n != 1 {
+		t.Errorf("b and c were %d commits, want one", n)
+	}
+	if !rec.covered("b") || !rec.covered("c") {
+		t.Errorf("answered without a covering sync: b %v, c %v", rec.covered("b"), rec.covered("c"))
+	}
+	kept := eventActions(t, db, path)
+	if !kept["a"] || !kept["b"] || !kept["c"] {
+		t.Errorf("events kept %v, want a, b and c", kept)
 	}
 }
 
