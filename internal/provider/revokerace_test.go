@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -37,10 +36,7 @@ func TestRevocationWaitsForAGrant(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			var b [6]byte
-			rand.Read(b[:])
-			app := "twofold_race_" + hex.EncodeToString(b[:])
-			url := pgtest.URL(t) + "&application_name=" + app
+			url, app := pgtest.WatchedURL(t)
 			db, err := postgres.Open(ctx, url)
 			if err != nil {
 				t.Fatal(err)
@@ -53,14 +49,7 @@ func TestRevocationWaitsForAGrant(t *testing.T) {
 			t.Cleanup(func() { watch.Close(context.Background()) })
 
 			now := time.Now()
-			u := &store.User{Username: "rae", Email: "rae@example.com", Kind: "internal", Source: store.SourceLocal,
-				Role: store.RoleUser, CreatedAt: now}
-			if err := db.CreateUser(ctx, u); err != nil {
-				t.Fatal(err)
-			}
-			if err := db.CreateClient(ctx, &store.Client{ID: "app", Name: "App", RedirectURIs: []string{"https://app.example/cb"}, CreatedAt: now}); err != nil {
-				t.Fatal(err)
-			}
+			u := userAndApp(t, db, "rae", now)
 			r1 := &store.Token{IDHash: digest("r1"), Kind: store.TokenRefresh, Family: "fam", ClientID: "app", UserID: u.ID,
 				Scopes: []string{"openid", "offline_access"}, AMR: []string{"pwd"}, AuthTime: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now}
 			if err := db.CreateToken(ctx, r1); err != nil {
@@ -136,14 +125,7 @@ func TestCodeVoidedAfterRead(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	now := time.Now()
-	u := &store.User{Username: "vic", Email: "vic@example.com", Kind: "internal", Source: store.SourceLocal,
-		Role: store.RoleUser, CreatedAt: now}
-	if err := db.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateClient(ctx, &store.Client{ID: "app", Name: "App", RedirectURIs: []string{"https://app.example/cb"}, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
+	u := userAndApp(t, db, "vic", now)
 	body, _ := json.Marshal(request{Scopes: []string{"openid"}, RedirectURI: "https://app.example/cb"})
 	if err := db.CreateAuthRequest(ctx, &store.AuthRequest{ID: "req", ClientID: "app", Request: body, CreatedAt: now,
 		Done: true, UserID: u.ID, AuthTime: now, AMR: []string{"pwd"}, CodeHash: digest("code"), CodeExpiresAt: now.Add(CodeLifetime)}); err != nil {
@@ -164,4 +146,19 @@ func TestCodeVoidedAfterRead(t *testing.T) {
 	if n, err := db.DeleteTokens(ctx, store.TokenFilter{UserID: u.ID}); err != nil || n != 0 {
 		t.Errorf("%d tokens written from a voided code (%v)", n, err)
 	}
+}
+
+// userAndApp makes the account name (name@example.com) and the application "app" in db.
+func userAndApp(t *testing.T, db store.Store, name string, now time.Time) *store.User {
+	t.Helper()
+	ctx := context.Background()
+	u := &store.User{Username: name, Email: name + "@example.com", Kind: "internal", Source: store.SourceLocal,
+		Role: store.RoleUser, CreatedAt: now}
+	if err := db.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateClient(ctx, &store.Client{ID: "app", Name: "App", RedirectURIs: []string{"https://app.example/cb"}, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -278,8 +278,7 @@ func TestUpdateLocksSession(t *testing.T) {
 // of two requests that race on one sign-in: it must find the sign-in moved on.
 func TestSessionUserAfterTheAccountsLock(t *testing.T) {
 	ctx := t.Context()
-	app := "twofold_sessionuser_" + fmt.Sprint(time.Now().UnixNano())
-	url := pgtest.URL(t) + "&application_name=" + app
+	url, app := pgtest.WatchedURL(t)
 	db := open(t, url)
 	watch := rawConn(t, url)
 	u := storetest.NewUser(t, db, "erin")

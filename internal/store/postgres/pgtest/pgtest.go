@@ -71,6 +71,15 @@ func URL(t testing.TB) string {
 	return u.String()
 }
 
+// WatchedURL is URL with an application_name of its own, app, by which WaitForLock finds the
+// connections opened with it.
+func WatchedURL(t testing.TB) (url, app string) {
+	var b [6]byte
+	rand.Read(b[:])
+	app = "twofold_test_" + hex.EncodeToString(b[:])
+	return URL(t) + "&application_name=" + app, app
+}
+
 // WaitForLock waits until a connection whose application_name is app waits for a lock, as
 // PostgreSQL's own view of its sessions shows, polling through watch. It fails t should done
 // answer first (what was to wait ended without waiting) or ten seconds pass.
