@@ -155,35 +155,33 @@ func codeRefused(m Method) error {
 }
 
 // factorCheck is one second-factor check: whose, with what proof, and what a success does.
-// Whose is either userID, sess and ready, for a request that has read its session already, or
-// load.
 type factorCheck struct {
-	userID int64
-	// sess is the sign-in or session the proof came with: the failure that locks ends it when
-	// it is an unfinished sign-in.
-	sess  *store.Session
+	// load reads and locks the account, inside the check's transaction, with the sign-in or
+	// session the proof came with (the failure that locks ends it when it is an unfinished
+	// sign-in), and refuses, before anything is checked or counted, a check that their current
+	// state no longer allows. readAccount is the load of a request that has read its session.
+	load  func(q store.Queries) (*store.User, *store.Session, error)
 	proof proof
-	// ready refuses, before anything is checked or counted, a check that the account's current
-	// state no longer allows (enrolled or reset since the request began).
-	ready func(u *store.User) error
-	// load, when set, reads and locks the account with the sign-in or session the proof came
-	// with, inside the check's transaction, and refuses as ready does.
-	load func(q store.Queries) (*store.User, *store.Session, error)
 	// passed finishes a success in the same transaction.
 	passed func(q store.Queries, u *store.User) error
 }
 
-// read reads and locks the account of c with the sign-in or session its proof came with,
-// refusing a check that the account's current state no longer allows.
-func (c factorCheck) read(ctx context.Context, q store.Queries) (*store.User, *store.Session, error) {
-	if c.load != nil {
-		return c.load(q)
+// readAccount is the load of a check made by a request that has read its sign-in or session,
+// sess, of the account id already: it reads and locks the account, and ready, when set, refuses
+// what the account's current state no longer allows (enrolled or reset since the request began).
+func readAccount(ctx context.Context, id int64, sess *store.Session, ready func(u *store.User) error) func(q store.Queries) (*store.User, *store.Session, error) {
+	return func(q store.Queries) (*store.User, *store.Session, error) {
+		u, err := q.User(ctx, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ready != nil {
+			if err := ready(u); err != nil {
+				return nil, nil, err
+			}
+		}
+		return u, sess, nil
 	}
-	u, err := q.User(ctx, c.userID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return u, c.sess, c.ready(u)
 }
 
 // checkSecondFactor runs c in one transaction that reads and locks the account, refuses while
@@ -196,7 +194,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, c factorCheck) error {
 	var locked *store.User
 	err := s.store.Update(ctx, func(q store.Queries) error {
 		refusal, locked = nil, nil
-		u, sess, err := c.read(ctx, q)
+		u, sess, err := c.load(q)
 		if err != nil {
 			return err
 		}

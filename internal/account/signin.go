@@ -482,13 +482,13 @@ func (s *Service) completeEnrollment(ctx context.Context, sess *store.Session, u
 		return Step{}, err
 	}
 	var step Step
-	err = s.checkSecondFactor(ctx, factorCheck{userID: user.ID, sess: sess, proof: enrolmentCode{key: key, code: code},
-		ready: func(u *store.User) error {
+	err = s.checkSecondFactor(ctx, factorCheck{proof: enrolmentCode{key: key, code: code},
+		load: readAccount(ctx, user.ID, sess, func(u *store.User) error {
 			if u.Enrolled() {
 				return &errs.Error{Code: errs.Conflict, Next: StepVerify, Message: "This account is already enrolled."}
 			}
 			return nil
-		},
+		}),
 		passed: func(q store.Queries, u *store.User) error {
 			// An account whose second factor is a usable security key adds the app as a second
 			// method (from the profile): its backup codes stay as they are.

@@ -439,13 +439,13 @@ func (s *Service) FinishKeyEnroll(ctx context.Context, token string, credential 
 	}
 	p := &keyRegistration{parsed: parsed, idHash: si.sess.IDHash, kind: ceremonyEnroll}
 	var step Step
-	err = s.checkSecondFactor(ctx, factorCheck{userID: si.user.ID, sess: si.sess, proof: p,
-		ready: func(u *store.User) error {
+	err = s.checkSecondFactor(ctx, factorCheck{proof: p,
+		load: readAccount(ctx, si.user.ID, si.sess, func(u *store.User) error {
 			if hasSecondFactor(u, si.opts) {
 				return &errs.Error{Code: errs.Conflict, Next: StepVerify, Message: "This account is already enrolled."}
 			}
 			return nil
-		},
+		}),
 		passed: func(q store.Queries, u *store.User) error {
 			u.SecurityKey = true
 			var err error
@@ -675,8 +675,7 @@ func (s *Service) RemoveSecurityKey(ctx context.Context, p *Principal, id, code,
 	if name == "" {
 		return errs.E(errs.NotFound, "There is no such security key.")
 	}
-	err = s.checkSecondFactor(ctx, factorCheck{userID: p.user.ID, sess: p.session, proof: pr,
-		ready: func(*store.User) error { return nil },
+	err = s.checkSecondFactor(ctx, factorCheck{load: readAccount(ctx, p.user.ID, p.session, nil), proof: pr,
 		passed: func(q store.Queries, u *store.User) error {
 			if err := q.DeleteWebAuthnCredential(ctx, u.ID, keyID); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
