@@ -567,8 +567,8 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 	return s.VerifyDevice(ctx, token, code, backup, DeviceRequest{})
 }
 
-// verifySignIn is the "Verification Required" step of the sign-in whose id hash is hash, with
-// p, whatever its method (a code, a backup code, a security key). The sign-in and its account
+// verifySignIn is the "Verification Required" step of the sign-in of token, with p, whatever
+// its method (a code, a backup code, a security key). The sign-in and its account
 // are read inside the transaction that checks p, after the account's lock, so the step costs
 // no read before it and acts on the sign-in as it is then: one that has expired, was moved on
 // by another request or is not at this step, or a method the options turn off, is refused in
@@ -577,11 +577,19 @@ func (s *Service) Verify(ctx context.Context, token, code, backup string) (Step,
 // what its use asks (backupCodeUsed), in the same transaction; the mails of a used backup code
 // follow the commit. The account is answered once the sign-in was read and found live, for the
 // caller's notices.
-func (s *Service) verifySignIn(ctx context.Context, hash []byte, o *options.Values, p proof, dev DeviceRequest) (Step, *store.User, error) {
+func (s *Service) verifySignIn(ctx context.Context, token string, p proof, dev DeviceRequest) (Step, *store.User, error) {
+	if !validToken(token) {
+		return Step{}, nil, errNotSignedIn
+	}
+	o, err := s.opts.Get(ctx)
+	if err != nil {
+		return Step{}, nil, err
+	}
+	hash := hashToken(token)
 	var step Step
 	var sess *store.Session
 	var user *store.User
-	err := s.checkSecondFactor(ctx, factorCheck{proof: p,
+	err = s.checkSecondFactor(ctx, factorCheck{proof: p,
 		load: func(q store.Queries) (*store.User, *store.Session, error) {
 			var err error
 			if sess, user, err = s.liveSession(ctx, q, hash); err != nil {
@@ -628,14 +636,7 @@ func (s *Service) VerifyDevice(ctx context.Context, token, code, backup string, 
 	if err != nil {
 		return Step{}, err
 	}
-	if !validToken(token) {
-		return Step{}, errNotSignedIn
-	}
-	o, err := s.opts.Get(ctx)
-	if err != nil {
-		return Step{}, err
-	}
-	step, _, err := s.verifySignIn(ctx, hashToken(token), o, p, dev)
+	step, _, err := s.verifySignIn(ctx, token, p, dev)
 	return step, err
 }
 

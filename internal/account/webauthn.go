@@ -246,16 +246,8 @@ func (s *Service) FinishKeySignIn(ctx context.Context, token string, credential 
 	if err != nil {
 		return Step{}, err
 	}
-	if !validToken(token) {
-		return Step{}, errNotSignedIn
-	}
-	o, err := s.opts.Get(ctx)
-	if err != nil {
-		return Step{}, err
-	}
-	hash := hashToken(token)
-	p := &keyAssertion{parsed: parsed, idHash: hash, kind: ceremonyLogin}
-	step, u, err := s.verifySignIn(ctx, hash, o, p, dev)
+	p := &keyAssertion{parsed: parsed, idHash: hashToken(token), kind: ceremonyLogin}
+	step, u, err := s.verifySignIn(ctx, token, p, dev)
 	s.clonedKey(ctx, u, p.cloned) // a cloned key was checked: u is its account
 	if err != nil {
 		return Step{}, err
@@ -659,8 +651,8 @@ func (s *Service) RemoveSecurityKey(ctx context.Context, p *Principal, id, code,
 	if !o.WebAuthnEnabled() {
 		return errKeysOff
 	}
-	if pr.method() == MethodBackupCode && !o.BackupCodesEnabled() {
-		return errBackupCodesOff
+	if err := s.methodAllowed(pr.method(), o); err != nil {
+		return err
 	}
 	keys, err := s.store.WebAuthnCredentials(ctx, p.user.ID)
 	if err != nil {

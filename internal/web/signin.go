@@ -114,7 +114,7 @@ func (h *Handler) stepUpForm(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
-	return h.stepUp(w, r, h.svc.ReturnTarget(r.PostForm.Get("rd")))
+	return h.stepUp(w, r, r.PostForm.Get("rd")) // StepUp checks it (ReturnTarget)
 }
 
 // stepUp sends the session of the request for a second factor, then to returnTo.
