@@ -599,6 +599,10 @@ func TestSyncFailureFailsClosed(t *testing.T) {
 			t.Errorf("write %s answered %v, want the sync's failure", name, err)
 		}
 	}
+	// b's transaction was open behind the sync that failed: it was not committed.
+	if seen, err := visibleActions(db); err != nil || seen["b"] {
+		t.Errorf("readers see %v (%v): the transaction behind the failed sync was committed", seen, err)
+	}
 	ran := false
 	err := db.Update(ctx, func(q store.Queries) error { ran = true; return nil })
 	if !errors.Is(err, errSyncFailed) || ran {
