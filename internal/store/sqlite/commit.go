@@ -33,7 +33,7 @@ import (
 // a checkpoint), and a second goroutine, the syncer, fdatasyncs the -wal file through a file
 // descriptor of its own, opened when the store opens, before it answers the batch. Meanwhile the
 // committer runs the next batch. Syncs are one at a time; one sync answers every batch
-// committed before it started, so under load a sync covers several batches.
+// committed before it started (under load one batch, grown as below, of several transactions).
 //
 // A batch whose transaction is open while a sync is in flight could not be answered before the
 // next sync anyway, so it does not commit yet: the transactions that arrive meanwhile join it,

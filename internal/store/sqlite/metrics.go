@@ -11,7 +11,8 @@ import (
 //
 //   - twofold_sqlite_write_seconds{stage}: each write transaction that succeeded, by stage:
 //     "queue", from the call until the committer ran its fn; "run", from then until its batch's
-//     COMMIT returned (its own fn, the fns after it in the batch, and the COMMIT); "sync", from
+//     COMMIT returned (its own fn, the fns after it in the batch, the end of the sync before it
+//     when the batch grew while that sync ran, and the COMMIT); "sync", from
 //     then until the sync of the WAL that covers it ended and it was answered.
 //   - twofold_sqlite_wal_sync_seconds: each sync of the WAL (fdatasync) that succeeded, however
 //     many writes it covered.
@@ -28,7 +29,7 @@ var metricBuckets = []float64{.00005, .0001, .0002, .0003, .0005, .00075, .001, 
 func newMetrics() *metrics {
 	write := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "twofold_sqlite_write_seconds",
 		Help: "SQLite write transactions that succeeded, by stage: queue (waiting for the single writer), " +
-			"run (its batch running until COMMIT returned) and sync (waiting for the sync of the WAL that makes it durable).",
+			"run (its batch running until COMMIT returned, with the end of the sync before it when the batch grew meanwhile) and sync (waiting for the sync of the WAL that makes it durable).",
 		Buckets: metricBuckets}, []string{"stage"})
 	walSync := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "twofold_sqlite_wal_sync_seconds",
 		Help:    "Syncs of the SQLite WAL to disk (fdatasync) that succeeded; one covers every write committed before it began.",
