@@ -45,8 +45,8 @@ func (m *idleMemory) tick(now time.Time) bool {
 }
 
 // run ticks every second until done is closed, giving the heap back when tick says so.
-func (m *idleMemory) run(done <-chan struct{}, now func() time.Time) {
-	m.changed = now()
+func (m *idleMemory) run(done <-chan struct{}) {
+	m.changed = time.Now()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -54,7 +54,7 @@ func (m *idleMemory) run(done <-chan struct{}, now func() time.Time) {
 		case <-done:
 			return
 		case <-t.C:
-			if m.tick(now()) {
+			if m.tick(time.Now()) {
 				debug.FreeOSMemory()
 			}
 		}

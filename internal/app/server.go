@@ -128,7 +128,7 @@ func (a *App) Serve(ctx context.Context) error {
 		go a.Provider.Logouts().Run(ctx)
 	}
 	go a.sweep(ctx)
-	go a.idle.run(ctx.Done(), time.Now)
+	go a.idle.run(ctx.Done())
 	errc := make(chan error, 1)
 	go func() { errc <- a.srv.Serve(a.ln) }()
 	select {
