@@ -17,24 +17,33 @@ import (
 // voids the password; §1: an SSO account has no password here). The change commits
 // while the sign-in is between its read of the account and its session.
 func TestSignInRacingAPasswordChange(t *testing.T) {
-	for name, change := range map[string]func(h *harness, u *testUser) error{
-		"the owner's new password": func(h *harness, u *testUser) error {
+	for name, tc := range map[string]struct {
+		change func(h *harness, u *testUser) error
+		want   string
+	}{
+		"the owner's new password": {func(h *harness, u *testUser) error {
 			_, err := h.svc.ChangePassword(h.ctx, h.principal(h.mustSignIn(u, account.StepDone)), u.Password, "a whole new passphrase 42", "192.0.2.9")
 			return err
-		},
-		"an MFA reset with the password": func(h *harness, u *testUser) error {
+		}, errs.InvalidCredentials},
+		"an MFA reset with the password": {func(h *harness, u *testUser) error {
 			_, err := h.svc.ResetMFA(h.ctx, account.CLI, u.Name, true)
 			return err
-		},
-		"an administrator's new temporary password": func(h *harness, u *testUser) error {
+		}, errs.InvalidCredentials},
+		"an administrator's new temporary password": {func(h *harness, u *testUser) error {
 			_, err := h.svc.ResetPassword(h.ctx, account.CLI, u.Name)
 			return err
-		},
-		"a link to the identity provider": func(h *harness, u *testUser) error {
+		}, errs.InvalidCredentials},
+		"a link to the identity provider": {func(h *harness, u *testUser) error {
 			_, err := h.svc.LinkSSO(h.ctx, account.CLI, u.Name)
 			return err
-		},
+		}, errs.InvalidCredentials},
+		// SPEC §5: disabling an account ends all its sessions, one being made included.
+		"the account disabled": {func(h *harness, u *testUser) error {
+			_, err := h.svc.SetDisabled(h.ctx, account.CLI, u.Name, true)
+			return err
+		}, errs.AccountDisabled},
 	} {
+		change := tc.change
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
 			h.setOption(options.InternalMFA, options.PolicyOff)
@@ -45,7 +54,7 @@ func TestSignInRacingAPasswordChange(t *testing.T) {
 				}
 			}}
 			_, err := h.serviceOn(st, nil).SignIn(h.ctx, account.SignInRequest{Username: u.Name, Password: u.Password, Addr: "192.0.2.1"})
-			wantCode(t, err, errs.InvalidCredentials) // and so no session: it would be made in the refused transaction
+			wantCode(t, err, tc.want) // and so no session: it would be made in the refused transaction
 		})
 	}
 }
