@@ -159,26 +159,38 @@ func userWithKey(s Scanner) (*store.User, error) { return scanUser(s, true) }
 func User(s Scanner) (*store.User, error) { return scanUser(s, false) }
 
 // userScan is what scanning an account's row needs besides the store.User itself: the columns
-// stored in another form, and the destinations. It is kept for the next scan (userScans), so
-// that reading an account allocates the store.User and what the driver hands back only.
+// stored in another form.
 type userScan struct {
 	passwordExpires, lockedUntil, createdAt int64
 	groups                                  string
 	key                                     bool
-	dest                                    [23]any
 }
 
-var userScans = sync.Pool{New: func() any { return new(userScan) }}
+// userColumns is how many destinations userScan.dests appends at most.
+const userColumns = 23
+
+// userRead is a userScan with the destinations of one row. It is kept for the next scan
+// (userReads), so that reading an account allocates the store.User and what the driver hands
+// back only.
+type userRead struct {
+	userScan
+	dest [userColumns]any
+}
+
+var userReads = sync.Pool{New: func() any { return new(userRead) }}
 
 // scanUser reads a row of UserColumns, followed by the security-key column when withKey.
 func scanUser(s Scanner, withKey bool) (*store.User, error) {
 	u := new(store.User)
-	sc := userScans.Get().(*userScan)
-	defer sc.put()
-	if err := s.Scan(sc.dests(sc.dest[:0], u, withKey)...); err != nil {
+	r := userReads.Get().(*userRead)
+	defer func() {
+		*r = userRead{}
+		userReads.Put(r)
+	}()
+	if err := s.Scan(r.dests(r.dest[:0], u, withKey)...); err != nil {
 		return nil, err
 	}
-	return u, sc.finish(u, withKey)
+	return u, r.finish(u, withKey)
 }
 
 // dests appends to dst where the columns of an account's row go: u's fields, or sc for those
@@ -209,34 +221,40 @@ func (sc *userScan) finish(u *store.User, withKey bool) error {
 	return nil
 }
 
-func (sc *userScan) put() {
-	*sc = userScan{}
-	userScans.Put(sc)
-}
-
 // SessionColumns are the columns Session reads, in order.
 const SessionColumns = `id_hash, user_id, done, mfa_passed, mfa_skipped, pending_key,
 	reauthenticated, sid, amr, mfa_required, return_to, created_at, last_seen_at, device_remembered`
 
-// sessionScan is what scanning a session's row needs besides the store.Session, kept for the
-// next scan as userScan is.
+// sessionScan is what scanning a session's row needs besides the store.Session.
 type sessionScan struct {
 	amr                 string
 	createdAt, lastSeen int64
-	dest                [14]any
 }
 
-var sessionScans = sync.Pool{New: func() any { return new(sessionScan) }}
+// sessionColumns is how many destinations sessionScan.dests appends.
+const sessionColumns = 14
+
+// sessionRead is a sessionScan with the destinations of one row, kept for the next scan as
+// userRead is.
+type sessionRead struct {
+	sessionScan
+	dest [sessionColumns]any
+}
+
+var sessionReads = sync.Pool{New: func() any { return new(sessionRead) }}
 
 // Session reads a row of SessionColumns.
 func Session(row Scanner) (*store.Session, error) {
 	s := new(store.Session)
-	sc := sessionScans.Get().(*sessionScan)
-	defer sc.put()
-	if err := row.Scan(sc.dests(sc.dest[:0], s)...); err != nil {
+	r := sessionReads.Get().(*sessionRead)
+	defer func() {
+		*r = sessionRead{}
+		sessionReads.Put(r)
+	}()
+	if err := row.Scan(r.dests(r.dest[:0], s)...); err != nil {
 		return nil, err
 	}
-	return s, sc.finish(s)
+	return s, r.finish(s)
 }
 
 // dests appends to dst where the columns of a session's row go, as userScan.dests does.
@@ -254,17 +272,12 @@ func (sc *sessionScan) finish(s *store.Session) error {
 	return err
 }
 
-func (sc *sessionScan) put() {
-	*sc = sessionScan{}
-	sessionScans.Put(sc)
-}
-
 // sessionUserScan is what scanning a row of sessionUserSelect needs, kept for the next scan as
-// userScan is: the destinations of both rows in one array.
+// userRead is: the destinations of both rows in one array.
 type sessionUserScan struct {
 	s    sessionScan
 	u    userScan
-	dest [len(sessionScan{}.dest) + len(userScan{}.dest)]any
+	dest [sessionColumns + userColumns]any
 }
 
 var sessionUserScans = sync.Pool{New: func() any { return new(sessionUserScan) }}
