@@ -338,8 +338,8 @@ func (a *App) keyCheck(c Config) sqlstore.Check {
 				return err
 			}
 		}
-		if recorded && stored != a.Keys.Check() {
-			return keys.ErrWrongKey
+		if recorded {
+			return a.Keys.Matches(stored)
 		}
 		return nil
 	}

@@ -284,6 +284,11 @@ func (k *Keys) Bind(ctx context.Context, m MetaStore) error {
 	if err != nil {
 		return err
 	}
+	return k.Matches(stored)
+}
+
+// Matches answers ErrWrongKey unless stored, a database's recorded check value, is the key's.
+func (k *Keys) Matches(stored string) error {
 	if stored != k.Check() {
 		return ErrWrongKey
 	}
