@@ -11,7 +11,6 @@ package account
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"time"
@@ -44,27 +43,9 @@ func (c totpCode) drift(s *Service, u *store.User, now time.Time) (int64, bool, 
 	if err != nil {
 		return 0, false, fmt.Errorf("open totp key: %w", err)
 	}
-	p := otp.Default
-	cur := otp.StepAt(now, p.Period)
-	given := []byte(c)
-	var found int
-	var matched int64
-	for i := int64(-driftSteps); i <= driftSteps; i++ {
-		st := cur + i
-		eq := subtle.ConstantTimeCompare(given, []byte(otp.HOTP(key, uint64(max(st, 0)), p.Digits, p.Algorithm)))
-		hit := eq & boolInt(st >= 0) & boolInt(i < -totpSkew || i > totpSkew)
-		mask := -int64(hit)
-		matched = matched&^mask | i&mask
-		found |= hit
-	}
-	return matched, found == 1, nil
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
+	steps, found := otp.Match(key, string(c), now, otp.Default, -driftSteps, driftSteps,
+		func(_, i int64) bool { return i < -totpSkew || i > totpSkew })
+	return steps, found, nil
 }
 
 // noteClockDrift runs, inside the transaction of a failed check, after the failure has been

@@ -160,27 +160,35 @@ func Verify(key []byte, code string, t time.Time, p Params, skew int, after int6
 		}
 	}
 	skew = max(skew, 0)
+	offset, ok := Match(key, code, t, p, -int64(skew), int64(skew), func(step, _ int64) bool { return step > after })
+	if !ok {
+		return 0, false
+	}
+	return StepAt(t, p.Period) + offset, true
+}
 
+// Match compares code with the codes of the steps from lo to hi steps away from t's step and
+// answers the offset of the latest one that matched and that eligible accepts (it is given the
+// step and its offset). Every step is computed and compared in constant time, with no early
+// exit, and eligibility, which must depend on public values only, is folded in with bit
+// operations, so that timing tells nothing of what matched. Steps before 1970 never match. p
+// must be Valid.
+func Match(key []byte, code string, t time.Time, p Params, lo, hi int64, eligible func(step, offset int64) bool) (offset int64, ok bool) {
 	given := []byte(code)
 	cur := StepAt(t, p.Period)
 	mac := hmac.New(p.Algorithm.newHash(), key)
 	var buf [MaxDigits]byte
 	var found int
 	var matched int64
-	for i := -skew; i <= skew; i++ {
-		s := cur + int64(i)
-		eq := subtle.ConstantTimeCompare(given, hotp(mac, uint64(s), p.Digits, &buf))
-		// Eligibility depends only on public values (t, skew, after), but is still folded in
-		// with bit operations so that the secret-dependent eq is never branched on.
-		hit := eq & boolInt(s > after) & boolInt(s >= 0)
+	for i := lo; i <= hi; i++ {
+		s := cur + i
+		eq := subtle.ConstantTimeCompare(given, hotp(mac, uint64(max(s, 0)), p.Digits, &buf))
+		hit := eq & boolInt(s >= 0) & boolInt(eligible(s, i))
 		mask := -int64(hit) // all ones on a hit
-		matched = matched&^mask | s&mask
+		matched = matched&^mask | i&mask
 		found |= hit
 	}
-	if found == 0 {
-		return 0, false
-	}
-	return matched, true
+	return matched, found == 1
 }
 
 func boolInt(b bool) int {
