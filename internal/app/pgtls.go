@@ -1,9 +1,10 @@
 package app
 
 import (
-	"net"
 	"net/url"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/twofold-auth/twofold/internal/loopback"
 )
@@ -11,26 +12,25 @@ import (
 // unverifiedPostgres reports whether the PostgreSQL URL db reaches a server off this machine
 // without checking its certificate. Without sslmode=verify-ca or verify-full, the driver takes
 // any certificate (sslmode=prefer, its default, even falls back to plain text), so that the
-// password and every row could pass through a machine in the middle.
+// password and every row could pass through a machine in the middle. The URL is read as the
+// driver reads it, with what the environment adds (PGHOST, PGSSLMODE...), each of its hosts in
+// turn.
 func unverifiedPostgres(db string) bool {
 	u, err := url.Parse(db)
 	if err != nil || u.Scheme != "postgres" && u.Scheme != "postgresql" {
 		return false
 	}
-	q := u.Query()
-	if mode := q.Get("sslmode"); mode == "verify-ca" || mode == "verify-full" {
-		return false
+	cfg, err := pgconn.ParseConfig(db)
+	if err != nil {
+		return false // the store's open answers the error
 	}
-	hosts := strings.Split(u.Host, ",")
-	if u.Host == "" {
-		hosts = strings.Split(q.Get("host"), ",")
-	}
-	for _, h := range hosts {
-		if name, _, err := net.SplitHostPort(h); err == nil {
-			h = name
-		}
-		h = strings.Trim(h, "[]")
-		if h != "" && !strings.HasPrefix(h, "/") && !loopback.Host(h) { // "" and /path: a Unix socket
+	tries := append([]*pgconn.FallbackConfig{{Host: cfg.Host, TLSConfig: cfg.TLSConfig}}, cfg.Fallbacks...)
+	for _, f := range tries {
+		remote := !strings.HasPrefix(f.Host, "/") && !loopback.Host(f.Host) // /path: a Unix socket
+		// verify-ca checks the chain itself (VerifyPeerCertificate), verify-full lets crypto/tls
+		// check it and the name; every other mode skips the check or has no TLS at all.
+		checked := f.TLSConfig != nil && (!f.TLSConfig.InsecureSkipVerify || f.TLSConfig.VerifyPeerCertificate != nil)
+		if remote && !checked {
 			return true
 		}
 	}

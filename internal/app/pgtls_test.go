@@ -1,6 +1,9 @@
 package app
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // TestUnverifiedPostgres: a database off this machine reached without certificate checks is
 // named, so that serve can warn; loopback, Unix sockets and verify-ca/verify-full are not.
@@ -22,5 +25,29 @@ func TestUnverifiedPostgres(t *testing.T) {
 		if got := unverifiedPostgres(db); got != want {
 			t.Errorf("unverifiedPostgres(%q) = %v, want %v", db, got, want)
 		}
+	}
+}
+
+// TestUnverifiedPostgresEnvironment: what the driver takes from the environment counts as if
+// the URL said it.
+func TestUnverifiedPostgresEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		db   string
+		want bool
+	}{
+		{map[string]string{"PGSSLMODE": "verify-full"}, "postgres://twofold:pw@db.internal:5432/twofold", false},
+		{map[string]string{"PGSSLMODE": "require"}, "postgres://twofold:pw@db.internal:5432/twofold", true},
+		{map[string]string{"PGHOST": "db.internal"}, "postgres://twofold@/twofold", true},
+		{map[string]string{"PGHOST": "db.internal", "PGSSLMODE": "verify-full"}, "postgres://twofold@/twofold", false},
+	} {
+		t.Run(fmt.Sprint(tc.env), func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			if got := unverifiedPostgres(tc.db); got != tc.want {
+				t.Errorf("with %v, unverifiedPostgres(%q) = %v, want %v", tc.env, tc.db, got, tc.want)
+			}
+		})
 	}
 }
