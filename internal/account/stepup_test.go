@@ -64,6 +64,26 @@ func TestStepUpTimesFromItsStart(t *testing.T) {
 		_, err = h.svc.Verify(h.ctx, up.Token, h.codeAt(u.Key, 0), "")
 		wantCode(t, err, errs.NotSignedIn)
 	})
+
+	// SPEC §5: a session ends 12 hours after its sign-in however busy; a step-up 5 minutes
+	// before that does not carry it past them.
+	t.Run("at the 12 hours", func(t *testing.T) {
+		st, err := h.signInOn(u, u.Password, dev, false)
+		if err != nil || st.Next != account.StepDone {
+			t.Fatalf("SignIn from a remembered device = %+v, %v; want done", st, err)
+		}
+		for range 143 { // used every 5 minutes for 11 hours 55 minutes
+			h.clock.Advance(5 * time.Minute)
+			h.principal(st.Token)
+		}
+		up, err := h.svc.StepUp(h.ctx, st.Token, "/oidc/continue?id=x")
+		if err != nil || up.Next != account.StepVerify {
+			t.Fatalf("StepUp = %+v, %v; want verify", up, err)
+		}
+		h.clock.Advance(5*time.Minute + time.Second)
+		_, err = h.svc.Verify(h.ctx, up.Token, h.codeAt(u.Key, 0), "")
+		wantCode(t, err, errs.NotSignedIn)
+	})
 }
 
 // TestSignInStepsDoNotExtendIt: the steps of a sign-in in progress do not move its start, so
