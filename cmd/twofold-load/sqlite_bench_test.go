@@ -58,9 +58,9 @@ const (
 	mfa_failures, mfa_locked_until, mfa_locked_forever, created_at FROM users WHERE id = ?`
 	sqlSetStep        = `UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`
 	sqlReplaceSession = `UPDATE sessions SET
-		id_hash = ?, user_id = ?, done = ?, mfa_passed = ?, mfa_skipped = ?, pending_key = ?,
+		id_hash = ?, done = ?, mfa_passed = ?, mfa_skipped = ?, pending_key = ?,
 		reauthenticated = ?, created_at = ?, last_seen_at = ?
-	WHERE id_hash = ?`
+	WHERE id_hash = ? AND user_id = ?`
 	sqlAddEvent = `INSERT INTO events (at, actor, account, action, detail)
 		VALUES (?, ?, ?, ?, ?) RETURNING id`
 )
@@ -153,7 +153,7 @@ func benchVerifyCommit(b *testing.B, sync string, stmts int, prepared bool, perT
 				next := make([]byte, 32)
 				rand.Read(next)
 				now := time.Now().UnixNano()
-				exec(sqlReplaceSession, next, accts[i].id, 1, 1, 0, nil, 0, now, now, sessions[i])
+				exec(sqlReplaceSession, next, 1, 1, 0, nil, 0, now, now, sessions[i], accts[i].id)
 				sessions[i] = next
 				var id int64
 				if err := row(sqlAddEvent, now, accts[i].username, accts[i].username, "signin", "signed in").Scan(&id); err != nil {

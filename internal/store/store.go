@@ -431,7 +431,8 @@ type Queries interface {
 	SessionUser(ctx context.Context, idHash []byte) (*Session, *User, error)
 	// ReplaceSession writes s in place of the session with oldHash (s.IDHash may differ: the id
 	// changes at every step). ErrNotFound when oldHash is gone, so that of two requests racing
-	// on one sign-in only one moves it on.
+	// on one sign-in only one moves it on, and when s.UserID or s.SID is not the session's: a
+	// session keeps its account and its sid for life.
 	ReplaceSession(ctx context.Context, oldHash []byte, s *Session) error
 	// TouchSession sets the session's last use. ErrNotFound when the session is gone.
 	TouchSession(ctx context.Context, idHash []byte, at time.Time) error

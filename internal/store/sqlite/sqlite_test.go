@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -393,20 +394,32 @@ func TestUpgradeScrubsTypedNamesFromAudit(t *testing.T) {
 // upgradeV1 makes a database file of schema version 1 holding the rows that statements
 // insert, and opens it, which upgrades it.
 func upgradeV1(t *testing.T, statements ...string) (path string, db *sqlite.DB) {
+	return upgradeFrom(t, 1, statements...)
+}
+
+// upgradeFrom makes a database file of schema version v (the migrations up to v, applied as
+// they are released) holding the rows that statements insert, and opens it, which upgrades it.
+func upgradeFrom(t *testing.T, v int, statements ...string) (path string, db *sqlite.DB) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), "twofold.db")
-	v1, err := os.ReadFile("migrations/0001_init.sql")
-	if err != nil {
-		t.Fatal(err)
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) < v {
+		t.Fatalf("migrations: %d files, %v; want at least %d", len(files), err, v)
 	}
+	sort.Strings(files)
 	raw, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range append([]string{string(v1),
-		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL DEFAULT (unixepoch())) STRICT`,
-		`INSERT INTO schema_migrations (version) VALUES (1)`,
-	}, statements...) {
+	schema := []string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL DEFAULT (unixepoch())) STRICT`}
+	for i, f := range files[:v] {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		schema = append(schema, string(b), fmt.Sprintf(`INSERT INTO schema_migrations (version) VALUES (%d)`, i+1))
+	}
+	for _, q := range append(schema, statements...) {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -429,4 +442,81 @@ func files(t *testing.T, path string) map[string][]byte {
 		m[filepath.Base(f)] = b
 	}
 	return m
+}
+
+// TestUpgradeKeepsSessions: version 10 moves the sessions into a table with a rowid (migration
+// 0010); every session and sign-in of a version 9 file comes through it whole, and the new
+// table still refuses a second row of one id hash and is found by account.
+func TestUpgradeKeepsSessions(t *testing.T) {
+	ctx := t.Context()
+	path, db := upgradeFrom(t, 9,
+		`INSERT INTO users (username, subject, kind, source, role, created_at) VALUES
+			('alice', 'sub-a', 'internal', 'local', 'user', 1), ('bob', 'sub-b', 'internal', 'local', 'user', 2)`,
+		`INSERT INTO sessions (id_hash, user_id, done, mfa_passed, mfa_skipped, pending_key, reauthenticated,
+			created_at, last_seen_at, sid, amr, mfa_required, return_to, device_remembered)
+		 SELECT x'a1', id, 1, 1, 0, NULL, 1, 11, 12, 'sid-a', '["pwd","otp","mfa"]', 0, '', 1 FROM users WHERE username = 'alice'`,
+		`INSERT INTO sessions (id_hash, user_id, done, mfa_passed, mfa_skipped, pending_key, reauthenticated,
+			created_at, last_seen_at, sid, amr, mfa_required, return_to, device_remembered)
+		 SELECT x'b2', id, 0, 0, 1, x'5e', 0, 21, 22, 'sid-b', '["pwd"]', 1, '/authorize?id=1', 0 FROM users WHERE username = 'bob'`,
+	)
+	alice, err := db.UserByName(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob, err := db.UserByName(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []*store.Session{
+		{IDHash: []byte{0xa1}, UserID: alice.ID, Done: true, MFAPassed: true, Reauthenticated: true,
+			CreatedAt: time.Unix(0, 11), LastSeenAt: time.Unix(0, 12), SID: "sid-a",
+			AMR: []string{"pwd", "otp", "mfa"}, DeviceRemembered: true},
+		{IDHash: []byte{0xb2}, UserID: bob.ID, MFASkipped: true, PendingKey: []byte{0x5e},
+			CreatedAt: time.Unix(0, 21), LastSeenAt: time.Unix(0, 22), SID: "sid-b", AMR: []string{"pwd"},
+			MFARequired: true, ReturnTo: "/authorize?id=1"},
+	}
+	for _, w := range want {
+		got, err := db.Session(ctx, w.IDHash)
+		if err != nil {
+			t.Fatalf("Session(%x) after the upgrade: %v", w.IDHash, err)
+		}
+		if !got.CreatedAt.Equal(w.CreatedAt) || !got.LastSeenAt.Equal(w.LastSeenAt) {
+			t.Errorf("session %x's times after the upgrade = %v, %v", w.IDHash, got.CreatedAt, got.LastSeenAt)
+		}
+		got.CreatedAt, got.LastSeenAt = w.CreatedAt, w.LastSeenAt
+		if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", w) {
+			t.Errorf("session after the upgrade = %+v, want %+v", got, w)
+		}
+	}
+	dup := *want[0]
+	dup.UserID = bob.ID
+	if err := db.CreateSession(ctx, &dup); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("CreateSession of an upgraded session's id hash = %v, want ErrConflict", err)
+	}
+	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var table, index string
+	if err := raw.QueryRowContext(ctx, `SELECT
+		COALESCE((SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'sessions'), ''),
+		COALESCE((SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'sessions_id_hash'), '')`).Scan(&table, &index); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(table, "WITHOUT ROWID") || !strings.HasPrefix(index, "CREATE UNIQUE INDEX") {
+		t.Errorf("after the upgrade the sessions table is\n%s\nand its id_hash index\n%s\nwant a rowid table and a unique index", table, index)
+	}
+	if sids, err := db.SessionSIDs(ctx, bob.ID, nil); err != nil || fmt.Sprint(sids) != "[sid-b]" {
+		t.Errorf("SessionSIDs(bob) after the upgrade = %q, %v", sids, err)
+	}
+	if err := db.DeleteUserSessions(ctx, alice.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Session(ctx, want[0].IDHash); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("alice's session after DeleteUserSessions(alice) = %v, want ErrNotFound", err)
+	}
+	if _, err := db.Session(ctx, want[1].IDHash); err != nil {
+		t.Errorf("bob's session after DeleteUserSessions(alice): %v", err)
+	}
 }

@@ -58,17 +58,19 @@ func (q Queries) SessionUser(ctx context.Context, idHash []byte) (*store.Session
 }
 
 // ReplaceSession is one conditional write: of two requests racing on one sign-in, the second
-// finds oldHash gone.
+// finds oldHash gone. A session's account and sid are its own for life, so they are conditions
+// rather than columns to set: leaving them out of SET keeps SQLite from rewriting their index
+// entries (migration 10).
 func (q Queries) ReplaceSession(ctx context.Context, oldHash []byte, s *store.Session) error {
 	n, err := q.exec(ctx, `UPDATE sessions SET
-		id_hash = ?, user_id = ?, done = ?, mfa_passed = ?, mfa_skipped = ?, pending_key = ?,
-		reauthenticated = ?, sid = ?, amr = ?, mfa_required = ?, return_to = ?,
+		id_hash = ?, done = ?, mfa_passed = ?, mfa_skipped = ?, pending_key = ?,
+		reauthenticated = ?, amr = ?, mfa_required = ?, return_to = ?,
 		created_at = ?, last_seen_at = ?, device_remembered = ?
-	WHERE id_hash = ?`,
-		s.IDHash, s.UserID, s.Done, s.MFAPassed, s.MFASkipped, blob(s.PendingKey),
-		s.Reauthenticated, s.SID, ListText(s.AMR), s.MFARequired, s.ReturnTo,
+	WHERE id_hash = ? AND user_id = ? AND sid = ?`,
+		s.IDHash, s.Done, s.MFAPassed, s.MFASkipped, blob(s.PendingKey),
+		s.Reauthenticated, ListText(s.AMR), s.MFARequired, s.ReturnTo,
 		Nanos(s.CreatedAt), Nanos(s.LastSeenAt), s.DeviceRemembered,
-		oldHash)
+		oldHash, s.UserID, s.SID)
 	return q.err("replace session", one(n, err))
 }
 

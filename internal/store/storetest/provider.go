@@ -255,9 +255,9 @@ func testSessionProviderFields(t *testing.T, s store.Store) {
 	}
 	get(&s2)
 
-	// And back to none.
+	// And back to none; the sid stays (ReplaceSession never changes it).
 	s3 := s2
-	s3.SID, s3.AMR = "", nil
+	s3.AMR = nil
 	if err := s.ReplaceSession(ctx, s2.IDHash, &s3); err != nil {
 		t.Fatalf("ReplaceSession: %v", err)
 	}

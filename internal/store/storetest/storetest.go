@@ -1344,6 +1344,25 @@ func testSessions(t *testing.T, s store.Store) {
 	if err := s.ReplaceSession(ctx, s1.IDHash, &s3); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("ReplaceSession from a gone hash = %v, want ErrNotFound", err)
 	}
+	// A session keeps its account and its sid: a replacement naming others is refused and
+	// changes nothing.
+	for what, other := range map[string]func(*store.Session){
+		"account": func(x *store.Session) { x.UserID = v.ID },
+		"sid":     func(x *store.Session) { x.SID = "another sid" },
+	} {
+		moved := *s2
+		moved.IDHash, moved.MFASkipped = hash("moved"), true
+		other(&moved)
+		if err := s.ReplaceSession(ctx, s2.IDHash, &moved); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("ReplaceSession to another %s = %v, want ErrNotFound", what, err)
+		}
+		if _, err := s.Session(ctx, moved.IDHash); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("after a refused ReplaceSession to another %s, its new hash is found (%v)", what, err)
+		}
+		if got, err := s.Session(ctx, s2.IDHash); err != nil || diffSession(s2, got) != "" {
+			t.Errorf("after a refused ReplaceSession to another %s: %+v, %v; want it unchanged", what, got, err)
+		}
+	}
 	// Replacing in place (same hash) works too.
 	s2.MFASkipped = true
 	if err := s.ReplaceSession(ctx, s2.IDHash, s2); err != nil {
