@@ -446,7 +446,8 @@ func files(t *testing.T, path string) map[string][]byte {
 
 // TestUpgradeKeepsSessions: version 10 moves the sessions into a table with a rowid (migration
 // 0010); every session and sign-in of a version 9 file comes through it whole, and the new
-// table still refuses a second row of one id hash and is found by account.
+// table has its three indexes, still refuses a second row of one id hash and is found by
+// account.
 func TestUpgradeKeepsSessions(t *testing.T) {
 	ctx := t.Context()
 	path, db := upgradeFrom(t, 9,
@@ -506,6 +507,15 @@ func TestUpgradeKeepsSessions(t *testing.T) {
 	}
 	if strings.Contains(table, "WITHOUT ROWID") || !strings.HasPrefix(index, "CREATE UNIQUE INDEX") {
 		t.Errorf("after the upgrade the sessions table is\n%s\nand its id_hash index\n%s\nwant a rowid table and a unique index", table, index)
+	}
+	var indexes string
+	if err := raw.QueryRowContext(ctx, `SELECT group_concat(i, ' ' ORDER BY i) FROM (
+		SELECT m.name || '(' || (SELECT group_concat(c.name) FROM pragma_index_info(m.name) c) || ')' AS i
+		FROM sqlite_master m WHERE m.type = 'index' AND m.tbl_name = 'sessions')`).Scan(&indexes); err != nil {
+		t.Fatal(err)
+	}
+	if want := "sessions_id_hash(id_hash) sessions_sid(sid) sessions_user_id(user_id)"; indexes != want {
+		t.Errorf("the sessions' indexes after the upgrade are %q, want %q", indexes, want)
 	}
 	if sids, err := db.SessionSIDs(ctx, bob.ID, nil); err != nil || fmt.Sprint(sids) != "[sid-b]" {
 		t.Errorf("SessionSIDs(bob) after the upgrade = %q, %v", sids, err)
