@@ -114,8 +114,8 @@ func (a *App) URL() string {
 }
 
 // Serve answers requests, delivers the SMTP queue and the applications' back-channel logouts,
-// sweeps expired sessions and gives free heap back when idle (idleMemory) until ctx ends; then it stops taking requests and gives those in
-// flight 10 seconds to finish.
+// sweeps expired sessions and gives free heap back when idle (idleMemory) until ctx ends; then
+// it stops taking requests and gives those in flight 10 seconds to finish.
 func (a *App) Serve(ctx context.Context) error {
 	if a.srv == nil {
 		return errors.New("app: opened without an address to serve on")

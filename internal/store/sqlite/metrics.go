@@ -12,8 +12,8 @@ import (
 //   - twofold_sqlite_write_seconds{stage}: each write transaction that succeeded, by stage:
 //     "queue", from the call until the committer ran its fn; "run", from then until its batch's
 //     COMMIT returned (its own fn, the fns after it in the batch, the end of the sync before it
-//     when the batch grew while that sync ran, and the COMMIT); "sync", from
-//     then until the sync of the WAL that covers it ended and it was answered.
+//     when the batch grew while that sync ran, and the COMMIT); "sync", from then until the
+//     sync of the WAL that covers it ended and it was answered.
 //   - twofold_sqlite_wal_sync_seconds: each sync of the WAL (fdatasync) that succeeded, however
 //     many writes it covered.
 type metrics struct {

@@ -60,7 +60,7 @@ func (q Queries) SessionUser(ctx context.Context, idHash []byte) (*store.Session
 // ReplaceSession is one conditional write: of two requests racing on one sign-in, the second
 // finds oldHash gone. A session's account and sid are its own for life, so they are conditions
 // rather than columns to set: leaving them out of SET keeps SQLite from rewriting their index
-// entries (migration 10).
+// entries (SQLite's migration 10).
 func (q Queries) ReplaceSession(ctx context.Context, oldHash []byte, s *store.Session) error {
 	n, err := q.exec(ctx, `UPDATE sessions SET
 		id_hash = ?, done = ?, mfa_passed = ?, mfa_skipped = ?, pending_key = ?,
