@@ -60,7 +60,7 @@ const (
 	sqlReplaceSession = `UPDATE sessions SET
 		id_hash = ?, done = ?, mfa_passed = ?, mfa_skipped = ?, pending_key = ?,
 		reauthenticated = ?, created_at = ?, last_seen_at = ?
-	WHERE id_hash = ? AND user_id = ?`
+	WHERE id_hash = ? AND user_id = ? AND sid = ?`
 	sqlAddEvent = `INSERT INTO events (at, actor, account, action, detail)
 		VALUES (?, ?, ?, ?, ?) RETURNING id`
 )
@@ -107,7 +107,7 @@ func benchVerifyCommit(b *testing.B, sync string, stmts int, prepared bool, perT
 		}
 	}
 
-	step, k := int64(0), 0
+	step, k := int64(1), 0 // the seeded accounts have used no step yet (0)
 	for b.Loop() {
 		tx, err := w.BeginTx(ctx, nil)
 		if err != nil {
@@ -120,14 +120,18 @@ func benchVerifyCommit(b *testing.B, sync string, stmts int, prepared bool, perT
 			return tx.QueryRowContext(ctx, q, args...)
 		}
 		exec := func(q string, args ...any) {
+			var res sql.Result
 			var err error
 			if prepared {
-				_, err = tx.StmtContext(ctx, prep[q]).ExecContext(ctx, args...)
+				res, err = tx.StmtContext(ctx, prep[q]).ExecContext(ctx, args...)
 			} else {
-				_, err = tx.ExecContext(ctx, q, args...)
+				res, err = tx.ExecContext(ctx, q, args...)
 			}
 			if err != nil {
 				b.Fatal(err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n != 1 {
+				b.Fatalf("%s changed %d rows (%v), want 1", q, n, err)
 			}
 		}
 		for range perTx {
@@ -153,7 +157,7 @@ func benchVerifyCommit(b *testing.B, sync string, stmts int, prepared bool, perT
 				next := make([]byte, 32)
 				rand.Read(next)
 				now := time.Now().UnixNano()
-				exec(sqlReplaceSession, next, 1, 1, 0, nil, 0, now, now, sessions[i], accts[i].id)
+				exec(sqlReplaceSession, next, 1, 1, 0, nil, 0, now, now, sessions[i], accts[i].id, "") // seeded without a sid
 				sessions[i] = next
 				var id int64
 				if err := row(sqlAddEvent, now, accts[i].username, accts[i].username, "signin", "signed in").Scan(&id); err != nil {
