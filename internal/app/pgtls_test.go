@@ -1,8 +1,18 @@
 package app
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestUnverifiedPostgres: a database off this machine reached without certificate checks is
@@ -49,5 +59,33 @@ func TestUnverifiedPostgresEnvironment(t *testing.T) {
 				t.Errorf("with %v, unverifiedPostgres(%q) = %v, want %v", tc.env, tc.db, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestUnverifiedPostgresRootCert: sslmode=require with sslrootcert checks the server's chain,
+// as libpq's verify-ca does, so it is not named; without the root certificate it is.
+func TestUnverifiedPostgresRootCert(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(t.TempDir(), "root.crt")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for db, want := range map[string]bool{
+		"postgres://twofold:pw@db.internal:5432/twofold?sslmode=require&sslrootcert=" + ca: false,
+		"postgres://twofold:pw@db.internal:5432/twofold?sslmode=require":                   true,
+	} {
+		if got := unverifiedPostgres(db); got != want {
+			t.Errorf("unverifiedPostgres(%q) = %v, want %v", db, got, want)
+		}
 	}
 }
