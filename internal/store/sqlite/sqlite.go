@@ -83,8 +83,8 @@ func Open(ctx context.Context, path string, checks ...sqlstore.Check) (*DB, erro
 		"_pragma=busy_timeout("+fmt.Sprint(busyTimeoutMS)+")",
 		"_pragma=journal_mode(WAL)",
 		"_pragma=synchronous(FULL)",
-		// Checkpoints run beside the writer (checkpoint.go); this is only a bound on the WAL
-		// should they stop.
+		// Checkpoints run beside the writer (checkpoint.go); this bounds the WAL when they
+		// cannot let it start over (a sustained load) or stop.
 		"_pragma=wal_autocheckpoint("+fmt.Sprint(walSafetyPages)+")",
 		"_pragma=foreign_keys(1)",
 		"_txlock=immediate",
