@@ -24,12 +24,17 @@ import (
 // only when every frame is copied back), so the writer's own wal_autocheckpoint, about once a
 // second at this load, copies in its COMMIT what arrived since the last tick (15-20 ms).
 //
-// Two ways around it were measured on that load and left out. The committer running a RESTART
+// Ways around it were measured and left out. On that load, the committer running a RESTART
 // checkpoint on the writer between batches, right after this goroutine's checkpoint and once
 // the WAL was past 8,192 pages, did start the WAL over, twice a second, but each such
 // checkpoint took 12-24 ms though it had only the 100-200 frames committed meanwhile to copy,
 // and the p99 stayed where it was (three alternated pairs: 9.9, 9.9, 9.7 ms against 9.7, 9.1,
-// 11.4 ms). Two reader connections instead of four changed nothing beyond the noise either.
+// 11.4 ms). A PASSIVE checkpoint instead, run by the committer between batches whenever this
+// goroutine's had copied the whole WAL it saw, was worse (four pairs on a later tree at
+// about 4,000 requests a second: p99 5.33-7.63 ms against 4.84-5.63 ms). This goroutine's
+// syncs do not set the p99 either: the same checkpoint with none at all (unsafe, measured as a
+// bound) gave 5.12-5.75 ms against 4.88-5.44 ms. Nor did two reader connections instead of
+// four change anything beyond the noise.
 // The writer's other stall, a BEGIN IMMEDIATE of 12-21 ms a few times in ten seconds, is not
 // SQLITE_BUSY (none with busy_timeout 0 on the writer), so a busy handler of our own would not
 // help: it is SQLite's wait for a WAL read mark. A connection (the writer or a reader) takes a
