@@ -166,6 +166,24 @@ type userScan struct {
 	key                                     bool
 }
 
+// scratch keeps values of T for the next scan, so that reading a row allocates only what it
+// answers. A value comes zeroed and is zeroed again when put back, so that nothing of one row
+// (or a pointer into its result) stays behind for the next.
+type scratch[T any] struct{ pool sync.Pool }
+
+func (s *scratch[T]) get() *T {
+	if v, ok := s.pool.Get().(*T); ok {
+		return v
+	}
+	return new(T)
+}
+
+func (s *scratch[T]) put(v *T) {
+	var zero T
+	*v = zero
+	s.pool.Put(v)
+}
+
 // userColumns is how many destinations userScan.dests appends at most.
 const userColumns = 23
 
@@ -177,16 +195,13 @@ type userRead struct {
 	dest [userColumns]any
 }
 
-var userReads = sync.Pool{New: func() any { return new(userRead) }}
+var userReads scratch[userRead]
 
 // scanUser reads a row of UserColumns, followed by the security-key column when withKey.
 func scanUser(s Scanner, withKey bool) (*store.User, error) {
 	u := new(store.User)
-	r := userReads.Get().(*userRead)
-	defer func() {
-		*r = userRead{}
-		userReads.Put(r)
-	}()
+	r := userReads.get()
+	defer userReads.put(r)
 	if err := s.Scan(r.dests(r.dest[:0], u, withKey)...); err != nil {
 		return nil, err
 	}
@@ -241,16 +256,13 @@ type sessionRead struct {
 	dest [sessionColumns]any
 }
 
-var sessionReads = sync.Pool{New: func() any { return new(sessionRead) }}
+var sessionReads scratch[sessionRead]
 
 // Session reads a row of SessionColumns.
 func Session(row Scanner) (*store.Session, error) {
 	s := new(store.Session)
-	r := sessionReads.Get().(*sessionRead)
-	defer func() {
-		*r = sessionRead{}
-		sessionReads.Put(r)
-	}()
+	r := sessionReads.get()
+	defer sessionReads.put(r)
 	if err := row.Scan(r.dests(r.dest[:0], s)...); err != nil {
 		return nil, err
 	}
@@ -280,17 +292,14 @@ type sessionUserScan struct {
 	dest [sessionColumns + userColumns]any
 }
 
-var sessionUserScans = sync.Pool{New: func() any { return new(sessionUserScan) }}
+var sessionUserScans scratch[sessionUserScan]
 
 // sessionUser reads a row of sessionUserSelect: a session, then its account as userSelect
 // reads it.
 func sessionUser(row Scanner) (*store.Session, *store.User, error) {
 	s, u := new(store.Session), new(store.User)
-	sc := sessionUserScans.Get().(*sessionUserScan)
-	defer func() {
-		*sc = sessionUserScan{}
-		sessionUserScans.Put(sc)
-	}()
+	sc := sessionUserScans.get()
+	defer sessionUserScans.put(sc)
 	if err := row.Scan(sc.u.dests(sc.s.dests(sc.dest[:0], s), u, true)...); err != nil {
 		return nil, nil, err
 	}
