@@ -11,10 +11,10 @@ import (
 
 // unverifiedPostgres reports whether the PostgreSQL URL db reaches a server off this machine
 // without checking its certificate. Without sslmode=verify-ca or verify-full (or require with
-// sslrootcert, which checks the chain as verify-ca does), the driver takes any certificate (sslmode=prefer, its default, even falls back to plain text), so that the
-// password and every row could pass through a machine in the middle. The URL is read as the
-// driver reads it, with what the environment adds (PGHOST, PGSSLMODE...), each of its hosts in
-// turn.
+// sslrootcert, which checks the chain as verify-ca does), the driver takes any certificate
+// (sslmode=prefer, its default, even falls back to plain text), so that the password and every
+// row could pass through a machine in the middle. The URL is read as the driver reads it, with
+// what the environment adds (PGHOST, PGSSLMODE...), each of its hosts in turn.
 func unverifiedPostgres(db string) bool {
 	u, err := url.Parse(db)
 	if err != nil || u.Scheme != "postgres" && u.Scheme != "postgresql" {
