@@ -352,6 +352,27 @@ func TestSecurityKeysOff(t *testing.T) {
 	checkStep(t, keySignIn(t, h.client(), "kim", newPassword, k), "done")
 }
 
+// TestSecurityKeyTurnedOffMidSignIn: a key's answer to a ceremony begun while keys were on is
+// refused 403 once mfaWebAuthn is no, for an account that has an authenticator app too (so the
+// sign-in is still at its verification step): nothing is checked or counted, and the sign-in
+// still takes the app's code.
+func TestSecurityKeyTurnedOffMidSignIn(t *testing.T) {
+	h := newHarness(t)
+	pw := h.createUser(account.NewUser{Username: "kim"})
+	kim := h.signIn("kim", pw)
+	k := addKey(t, kim, "YubiKey 5")
+	c := h.client()
+	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": kim.pw}), "mfa_verify")
+	opts := publicKey(t, c.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200))
+	h.setOption("mfaWebAuthn", "no")
+	c.postRaw("/api/v1/signin/mfa/webauthn/finish", k.get(opts)).wantError(t, 403, "forbidden")
+	if n := h.user("kim").MFAFailures; n != 0 {
+		t.Errorf("%d failures counted for a refused method, want 0", n)
+	}
+	h.clock.Advance(30 * time.Second) // a step of its own for the code
+	checkStep(t, c.post("/api/v1/signin/mfa/verify", map[string]string{"code": h.code(kim.key)}), "done")
+}
+
 // TestSecurityKeyFirstFromProfile: a key added from the profile by an account that skipped
 // enrolment is its enrolment: backup codes are issued, and the next sign-in asks for the key.
 func TestSecurityKeyFirstFromProfile(t *testing.T) {
