@@ -95,7 +95,7 @@ func (c *client) ask(ctx context.Context, token, username string) answer {
 	return a
 }
 
-// forwardRun asks until a bound is reached, -concurrency at once.
+// forwardRun asks until a bound is reached, -concurrency at once, paced by -rate when given.
 func forwardRun(ctx context.Context, c *config, cl *client, token, username string) loadResult {
 	reqCtx, cancel := context.WithTimeout(ctx, c.duration+requestTimeout+5*time.Second)
 	defer cancel()
@@ -106,22 +106,21 @@ func forwardRun(ctx context.Context, c *config, cl *client, token, username stri
 	stats := make([]stepStats, c.concurrency)
 	var wg sync.WaitGroup
 	start := time.Now()
-	stopAt := start.Add(c.duration)
+	pace := newPacer(start, c.duration, c.rate)
 	for i := range stats {
 		wg.Go(func() {
 			for {
-				switch {
-				case ctx.Err() != nil:
-					stop("interrupted")
-					return
-				case !time.Now().Before(stopAt):
-					stop("duration")
-					return
-				case c.count > 0 && starts.Add(1) > int64(c.count):
+				if c.count > 0 && starts.Add(1) > int64(c.count) {
 					stop("count")
 					return
 				}
+				late, ok := pace.due(reqCtx)
+				if !ok {
+					stop(endReason(reqCtx))
+					return
+				}
 				a := cl.ask(reqCtx, token, username)
+				a.took += late
 				if a.ok() && a.code != "" {
 					stats[i].count(fmt.Sprintf("%d %s", a.status, a.code))
 					continue

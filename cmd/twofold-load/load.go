@@ -42,7 +42,7 @@ func runLoad(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	rep := &report{mode: c.mode, concurrency: c.concurrency, floor: c.floor}
+	rep := &report{mode: c.mode, concurrency: c.concurrency, rate: c.rate, floor: c.floor}
 	need := c.needed()
 	if rep.seed, err = db.ensureAccounts(ctx, max(c.accounts, need), c.batch, stderr); err != nil {
 		return err
@@ -230,8 +230,8 @@ type runner struct {
 	c      *client
 	mode   string
 	pool   chan *loadAccount
-	stopAt time.Time // no sign-in starts after this
-	limit  int64     // at most this many sign-ins start (0: no limit)
+	pace   *pacer // when each sign-in starts, and when none starts any more
+	limit  int64  // at most this many sign-ins start (0: no limit)
 	starts atomic.Int64
 
 	once    sync.Once
@@ -241,25 +241,24 @@ type runner struct {
 // stop records the first bound reached.
 func (r *runner) stop(why string) { r.once.Do(func() { r.stopped = why }) }
 
-// next answers the account of the next sign-in, or false when a bound is reached.
-func (r *runner) next(ctx context.Context) (*loadAccount, bool) {
-	switch {
-	case ctx.Err() != nil:
-		r.stop("interrupted")
-		return nil, false
-	case !time.Now().Before(r.stopAt):
-		r.stop("duration")
-		return nil, false
-	case r.limit > 0 && r.starts.Add(1) > r.limit:
+// next waits for the next sign-in's start (pace.go) and answers its account and how late it
+// starts, or false when a bound is reached.
+func (r *runner) next(ctx context.Context) (*loadAccount, time.Duration, bool) {
+	if r.limit > 0 && r.starts.Add(1) > r.limit {
 		r.stop("count")
-		return nil, false
+		return nil, 0, false
+	}
+	late, ok := r.pace.due(ctx)
+	if !ok {
+		r.stop(endReason(ctx))
+		return nil, 0, false
 	}
 	select {
 	case a := <-r.pool:
-		return a, true
+		return a, late, true
 	default:
 		r.stop("accounts exhausted (seed more with -accounts)")
-		return nil, false
+		return nil, 0, false
 	}
 }
 
@@ -290,7 +289,7 @@ func runWorkers(ctx context.Context, c *config, cl *client, accts []*loadAccount
 	stats := make([]workerStats, c.concurrency)
 	var wg sync.WaitGroup
 	start := time.Now()
-	r.stopAt = start.Add(c.duration)
+	r.pace = newPacer(start, c.duration, c.rate)
 	for i := range stats {
 		wg.Go(func() { r.work(reqCtx, &stats[i]) })
 	}
@@ -315,22 +314,26 @@ func runWorkers(ctx context.Context, c *config, cl *client, accts []*loadAccount
 // work is one worker's loop: one sign-in after another until next says stop.
 func (r *runner) work(ctx context.Context, ws *workerStats) {
 	for {
-		a, ok := r.next(ctx)
+		a, late, ok := r.next(ctx)
 		if !ok {
 			return
 		}
 		if r.mode == "verify" {
-			ws.verify.add(r.c.verify(ctx, a.token, otp.TOTP(a.key, time.Now(), otp.Default)), stepDone)
+			v := r.c.verify(ctx, a.token, otp.TOTP(a.key, time.Now(), otp.Default))
+			v.took += late
+			ws.verify.add(v, stepDone)
 			continue
 		}
-		r.fullSignIn(ctx, a, ws)
+		r.fullSignIn(ctx, a, late, ws)
 	}
 }
 
-// fullSignIn is the password step then the second-factor step with the current code.
-func (r *runner) fullSignIn(ctx context.Context, a *loadAccount, ws *workerStats) {
-	start := time.Now()
+// fullSignIn is the password step then the second-factor step with the current code; the
+// sign-in started late by late (pace.go), which its first step and the whole count.
+func (r *runner) fullSignIn(ctx context.Context, a *loadAccount, late time.Duration, ws *workerStats) {
+	start := time.Now().Add(-late)
 	p := r.c.signIn(ctx, a.username, loadPassword)
+	p.took += late
 	ws.password.add(p, stepVerify)
 	if !p.ok() || p.next != stepVerify || p.token == "" {
 		if p.status == 503 {

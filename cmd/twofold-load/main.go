@@ -57,6 +57,7 @@
 //	/tmp/twofold-load -mode floor -argon2 m=65536,t=3,p=4 -duration 10s
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode full -argon2 m=65536,t=3,p=4 -floor 10
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode verify -duration 10s
+//	/tmp/twofold-load -server-binary /tmp/twofold -mode verify -duration 20s -rate 1500
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode token -duration 10s
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode forward -duration 10s
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode flood -concurrency 200 -duration 20s
@@ -66,6 +67,11 @@
 // Every run also prints the server's own account of the load, from its /metrics read right
 // before and right after: its time per route and, on SQLite, what its writes waited for (the
 // writer, the batch, the sync of the WAL) and how long the syncs took.
+//
+// -rate R starts R requests a second (sign-ins in full mode, grants in token mode) on a fixed
+// schedule, whatever the answers, with at most -concurrency at once, and times each from its
+// scheduled start, so that a stall counts for every request that falls due during it (see
+// pace.go). Without it the workers are a closed loop.
 //
 // Every loop is bounded by -count, -duration and the accounts (or, in token mode, the grants)
 // seeded; the tool stops by itself, and stops the server it started.
@@ -108,6 +114,7 @@ type config struct {
 	keep         bool            // keep a temporary data folder
 	accounts     int             // make sure this many load accounts exist (0: as many as the run needs)
 	concurrency  int             // requests at once (0: the mode's default)
+	rate         float64         // requests (sign-ins, grants) started a second; 0: a closed loop (pace.go)
 	duration     time.Duration   // how long to send
 	count        int             // at most this many sign-ins or grants (0: no limit but -duration)
 	batch        int             // accounts (or pairs of grants) per seeding transaction
@@ -122,6 +129,7 @@ type config struct {
 const (
 	defaultDuration = 20 * time.Second
 	defaultBatch    = 50_000
+	maxRate         = 100_000 // requests a second: far above what two cores answer
 )
 
 // parseConfig reads the command line.
@@ -137,6 +145,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	f.BoolVar(&c.keep, "keep", false, "keep the temporary data folder")
 	f.IntVar(&c.accounts, "accounts", 0, "make sure this many load accounts exist (default: what the run needs)")
 	f.IntVar(&c.concurrency, "concurrency", 0, "requests at once (default 8; flood 200; floor one per core)")
+	f.Float64Var(&c.rate, "rate", 0, "start this many requests a second (sign-ins in full mode, grants in token mode), each timed from its scheduled start, with at most -concurrency at once (default: a closed loop, each worker's next request when its last is answered)")
 	f.DurationVar(&c.duration, "duration", defaultDuration, "how long to send requests")
 	f.IntVar(&c.count, "count", 0, "at most this many sign-ins, or grants in token mode (default: no limit but -duration)")
 	f.IntVar(&c.batch, "batch", defaultBatch, "accounts, or code and refresh token pairs in token mode, per seeding transaction")
@@ -166,6 +175,9 @@ func (c *config) check() error {
 		c.concurrency = orDefault(c.concurrency, 8)
 	case "flood":
 		c.concurrency = orDefault(c.concurrency, 200)
+		if c.rate != 0 {
+			return errors.New("-rate: the flood mode sends as fast as it can")
+		}
 	case "forward":
 		c.concurrency = orDefault(c.concurrency, 16)
 		if err := checkPolicy(c.policy); err != nil {
@@ -173,6 +185,9 @@ func (c *config) check() error {
 		}
 	case "floor":
 		c.concurrency = orDefault(c.concurrency, runtime.NumCPU())
+		if c.rate != 0 {
+			return errors.New("-rate: the floor mode hashes as fast as it can")
+		}
 		return c.checkBounds()
 	default:
 		return fmt.Errorf("-mode: give full, verify, flood, token, forward, seed or floor, not %q", c.mode)
@@ -218,6 +233,8 @@ func (c *config) checkBounds() error {
 		return errors.New("-count must not be negative")
 	case c.accounts < 0:
 		return errors.New("-accounts must not be negative")
+	case !(c.rate >= 0 && c.rate <= maxRate): // refuses NaN too
+		return fmt.Errorf("-rate must be 0 (a closed loop) to %d", maxRate)
 	}
 	return nil
 }
@@ -242,8 +259,10 @@ func (c *config) needed() int {
 		return c.count
 	}
 	secs := int(c.duration.Seconds() + 1)
-	switch c.mode {
-	case "verify":
+	switch {
+	case c.rate > 0:
+		return int(c.rate)*secs + c.concurrency
+	case c.mode == "verify":
 		return 3000 * secs // well above the 1,500/s target
 	default:
 		return 200*secs + c.concurrency // well above two cores' argon2id rate
@@ -255,6 +274,9 @@ func (c *config) needed() int {
 func (c *config) grantPairs() int {
 	if c.count > 0 {
 		return (c.count + 1) / 2
+	}
+	if c.rate > 0 {
+		return int(c.rate)/2*int(c.duration.Seconds()+1) + c.concurrency
 	}
 	return 1500 * int(c.duration.Seconds()+1) // 3,000 grants a second, well above the 1,000/s target
 }

@@ -154,6 +154,7 @@ type memory struct {
 type report struct {
 	mode         string
 	concurrency  int
+	rate         float64 // -rate: requests started a second, 0 in a closed loop
 	server       string
 	seed         seedResult
 	total        int // load accounts in the database
@@ -175,8 +176,12 @@ type report struct {
 
 // writeReport prints a load run: what ran, the latency table, the answers, memory and targets.
 func writeReport(w io.Writer, r *report) {
-	fmt.Fprintf(w, "twofold-load: mode %s, %d at once, %.1fs (stopped by %s)\n",
-		r.mode, r.concurrency, r.elapsed.Seconds(), r.stopped)
+	pacing := "a closed loop"
+	if r.rate > 0 {
+		pacing = fmt.Sprintf("paced at %g a second, each timed from its scheduled start", r.rate)
+	}
+	fmt.Fprintf(w, "twofold-load: mode %s, %d at once, %s, %.1fs (stopped by %s)\n",
+		r.mode, r.concurrency, pacing, r.elapsed.Seconds(), r.stopped)
 	fmt.Fprintf(w, "server: %s\n", r.server)
 	fmt.Fprintf(w, "accounts: %d load accounts in the database", r.total)
 	if r.seed.made > 0 {

@@ -106,7 +106,7 @@ func TestWriteReport(t *testing.T) {
 	writeReport(&buf, r)
 	out := buf.String()
 	for _, want := range []string{
-		"mode full, 8 at once, 2.0s (stopped by duration)",
+		"mode full, 8 at once, a closed loop, 2.0s (stopped by duration)",
 		"1000 load accounts in the database (1000 seeded now in 2.0s, 500/s); 200 ready",
 		"sign-in (both steps)          4         2.0    20.00 ms    40.00 ms    40.00 ms    40.00 ms",
 		"verify step (2): 200: 1, 503 unavailable: 1",

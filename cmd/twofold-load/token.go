@@ -349,8 +349,8 @@ type tokenRunner struct {
 	c        *client
 	endpoint string
 	pool     *grantPool
-	stopAt   time.Time // no grant starts after this
-	limit    int64     // at most this many grants start (0: no limit)
+	pace     *pacer // when each grant starts, and when none starts any more
+	limit    int64  // at most this many grants start (0: no limit)
 	starts   atomic.Int64
 
 	once    sync.Once
@@ -359,29 +359,26 @@ type tokenRunner struct {
 
 func (r *tokenRunner) stop(why string) { r.once.Do(func() { r.stopped = why }) }
 
-// next answers the kind and the code or refresh token of the next grant, or false when a
-// bound is reached.
-func (r *tokenRunner) next(ctx context.Context) (grantKind, string, bool) {
-	if ctx.Err() != nil {
-		r.stop("interrupted")
-		return 0, "", false
-	}
-	if !time.Now().Before(r.stopAt) {
-		r.stop("duration")
-		return 0, "", false
-	}
+// next waits for the next grant's start (pace.go) and answers its kind, its code or refresh
+// token and how late it starts, or false when a bound is reached.
+func (r *tokenRunner) next(ctx context.Context) (grantKind, string, time.Duration, bool) {
 	i := r.starts.Add(1) - 1
 	if r.limit > 0 && i >= r.limit {
 		r.stop("count")
-		return 0, "", false
+		return 0, "", 0, false
+	}
+	late, ok := r.pace.due(ctx)
+	if !ok {
+		r.stop(endReason(ctx))
+		return 0, "", 0, false
 	}
 	k := grantKind(i % 2)
 	select {
 	case s := <-r.pool.of(k):
-		return k, s, true
+		return k, s, late, true
 	default:
 		r.stop(fmt.Sprintf("seeded %ss exhausted", k))
-		return 0, "", false
+		return 0, "", 0, false
 	}
 }
 
@@ -396,7 +393,7 @@ func (t *tokenLoad) run(ctx context.Context, c *config, cl *client) loadResult {
 	stats := make([]tokenStats, c.concurrency)
 	var wg sync.WaitGroup
 	start := time.Now()
-	r.stopAt = start.Add(c.duration)
+	r.pace = newPacer(start, c.duration, c.rate)
 	for i := range stats {
 		wg.Go(func() { r.work(reqCtx, &stats[i]) })
 	}
@@ -415,11 +412,12 @@ func (t *tokenLoad) run(ctx context.Context, c *config, cl *client) loadResult {
 // work is one worker's loop: one grant after another until next says stop.
 func (r *tokenRunner) work(ctx context.Context, ts *tokenStats) {
 	for {
-		k, secret, ok := r.next(ctx)
+		k, secret, late, ok := r.next(ctx)
 		if !ok {
 			return
 		}
 		a, lacks := r.c.grant(ctx, r.endpoint, k, secret)
+		a.took += late
 		ts.all.addGrant(a, lacks)
 		if k == codeGrant {
 			ts.code.addGrant(a, lacks)

@@ -201,10 +201,10 @@ func TestTokenRunnerAlternatesAndStops(t *testing.T) {
 		pool.codes <- "code-" + s
 		pool.refreshes <- "refresh-" + s
 	}
-	r := &tokenRunner{pool: pool, stopAt: time.Now().Add(time.Hour), limit: 5}
+	r := &tokenRunner{pool: pool, pace: newPacer(time.Now(), time.Hour, 0), limit: 5}
 	var kinds []grantKind
 	for {
-		k, _, ok := r.next(t.Context())
+		k, _, _, ok := r.next(t.Context())
 		if !ok {
 			break
 		}
@@ -214,15 +214,15 @@ func TestTokenRunnerAlternatesAndStops(t *testing.T) {
 		t.Errorf("kinds %v, stopped by %q; want five alternating from a code, stopped by count", kinds, r.stopped)
 	}
 
-	r = &tokenRunner{pool: pool, stopAt: time.Now().Add(time.Hour)} // one refresh token left, no code
-	if k, s, ok := r.next(t.Context()); ok {
+	r = &tokenRunner{pool: pool, pace: newPacer(time.Now(), time.Hour, 0)} // one refresh token left, no code
+	if k, s, _, ok := r.next(t.Context()); ok {
 		t.Errorf("next = %v %q with no code left", k, s)
 	}
 	if r.stopped != "seeded codes exhausted" {
 		t.Errorf("stopped by %q", r.stopped)
 	}
-	r = &tokenRunner{pool: pool, stopAt: time.Now()}
-	if _, _, ok := r.next(t.Context()); ok || r.stopped != "duration" {
+	r = &tokenRunner{pool: pool, pace: newPacer(time.Now(), 0, 0)}
+	if _, _, _, ok := r.next(t.Context()); ok || r.stopped != "duration" {
 		t.Errorf("past the duration: ok %v, stopped by %q", ok, r.stopped)
 	}
 }
