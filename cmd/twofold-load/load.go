@@ -158,6 +158,36 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 			return err
 		}
 	}
+	// Everything is seeded: the tool's own connections (and its store's background checkpoint)
+	// must not share the database file with the server while it is measured.
+	if err := db.Close(); err != nil {
+		return err
+	}
+	load := func(c *config, accts []*loadAccount) loadResult {
+		switch {
+		case tokens != nil:
+			return tokens.run(ctx, c, cl)
+		case c.mode == "forward":
+			return forwardRun(ctx, c, cl, forwardToken, accts[0].username)
+		default:
+			return runWorkers(ctx, c, cl, accts)
+		}
+	}
+	if c.warmup > 0 {
+		// The same load for -warmup, on accounts (or grants) of its own, counted nowhere.
+		warm := *c
+		warm.duration, warm.count = c.warmup, 0
+		n := len(accts)
+		if c.mode == "full" || c.mode == "verify" { // each account signs in once
+			n = min(c.warmupNeeds(), len(accts))
+		}
+		load(&warm, accts[:n])
+		if c.mode == "full" || c.mode == "verify" {
+			accts = accts[n:]
+		}
+		rep.warmup = c.warmup
+	}
+
 	var watch *memoryWatch
 	if mem != nil {
 		if err := resetPeak(pid); err != nil {
@@ -165,23 +195,9 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 		}
 		watch = watchMemory(pid, 50*time.Millisecond)
 	}
-
-	// Everything is seeded: the tool's own connections (and its store's background checkpoint)
-	// must not share the database file with the server while it is measured.
-	if err := db.Close(); err != nil {
-		return err
-	}
 	metricsBefore, metricsErr := cl.readHistograms(ctx)
 	before, cpuErr := sampleCPU(pid)
-	var res loadResult
-	switch {
-	case tokens != nil:
-		res = tokens.run(ctx, c, cl)
-	case c.mode == "forward":
-		res = forwardRun(ctx, c, cl, forwardToken, accts[0].username)
-	default:
-		res = runWorkers(ctx, c, cl, accts)
-	}
+	res := load(c, accts)
 	rep.elapsed, rep.stopped, rep.steps = res.elapsed, res.stopped, res.steps
 	if after, err := sampleCPU(pid); err == nil && cpuErr == nil {
 		share := after.shareSince(before, pid != 0)

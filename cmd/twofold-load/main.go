@@ -71,7 +71,9 @@
 // -rate R starts R requests a second (sign-ins in full mode, grants in token mode) on a fixed
 // schedule, whatever the answers, with at most -concurrency at once, and times each from its
 // scheduled start, so that a stall counts for every request that falls due during it (see
-// pace.go). Without it the workers are a closed loop.
+// pace.go). Without it the workers are a closed loop. -warmup D sends the same load for D
+// first and counts none of it (default 2s with -rate, none without); the server's figures,
+// CPU and peak memory are read over the measured run only.
 //
 // Every loop is bounded by -count, -duration and the accounts (or, in token mode, the grants)
 // seeded; the tool stops by itself, and stops the server it started.
@@ -83,6 +85,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
@@ -115,6 +118,7 @@ type config struct {
 	accounts     int             // make sure this many load accounts exist (0: as many as the run needs)
 	concurrency  int             // requests at once (0: the mode's default)
 	rate         float64         // requests (sign-ins, grants) started a second; 0: a closed loop (pace.go)
+	warmup       time.Duration   // the same load, not counted, right before the measured run
 	duration     time.Duration   // how long to send
 	count        int             // at most this many sign-ins or grants (0: no limit but -duration)
 	batch        int             // accounts (or pairs of grants) per seeding transaction
@@ -130,6 +134,11 @@ const (
 	defaultDuration = 20 * time.Second
 	defaultBatch    = 50_000
 	maxRate         = 100_000 // requests a second: far above what two cores answer
+	// defaultPacedWarmup is the warm-up of a paced run: a server that just started, or a
+	// cache still cold, answers its first requests slowly, and a paced run counts every
+	// request that falls due meanwhile (a closed loop only the few in flight).
+	defaultPacedWarmup = 2 * time.Second
+	maxWarmup          = 5 * time.Minute
 )
 
 // parseConfig reads the command line.
@@ -146,6 +155,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	f.IntVar(&c.accounts, "accounts", 0, "make sure this many load accounts exist (default: what the run needs)")
 	f.IntVar(&c.concurrency, "concurrency", 0, "requests at once (default 8; flood 200; floor one per core)")
 	f.Float64Var(&c.rate, "rate", 0, "start this many requests a second (sign-ins in full mode, grants in token mode), each timed from its scheduled start, with at most -concurrency at once (default: a closed loop, each worker's next request when its last is answered)")
+	f.DurationVar(&c.warmup, "warmup", -1, "send the same load for this long first, and count none of it (default: 2s with -rate, none without)")
 	f.DurationVar(&c.duration, "duration", defaultDuration, "how long to send requests")
 	f.IntVar(&c.count, "count", 0, "at most this many sign-ins, or grants in token mode (default: no limit but -duration)")
 	f.IntVar(&c.batch, "batch", defaultBatch, "accounts, or code and refresh token pairs in token mode, per seeding transaction")
@@ -169,6 +179,12 @@ func (c *config) check() error {
 	var err error
 	if c.hashing, err = password.ParseParams(c.argon2); err != nil {
 		return fmt.Errorf("-argon2: %w", err)
+	}
+	if c.warmup < 0 {
+		c.warmup = 0
+		if c.rate > 0 {
+			c.warmup = defaultPacedWarmup
+		}
 	}
 	switch c.mode {
 	case "full", "verify", "token", "seed":
@@ -216,8 +232,8 @@ func (c *config) check() error {
 			return err
 		}
 	}
-	if c.mode == "token" && c.duration > tokenMaxDuration {
-		return fmt.Errorf("-mode token: -duration must be at most %s (the server sweeps authorization requests 30 minutes after they were made)", tokenMaxDuration)
+	if c.mode == "token" && c.warmup+c.duration > tokenMaxDuration {
+		return fmt.Errorf("-mode token: -warmup and -duration must be at most %s together (the server sweeps authorization requests 30 minutes after they were made)", tokenMaxDuration)
 	}
 	return c.checkBounds()
 }
@@ -235,6 +251,8 @@ func (c *config) checkBounds() error {
 		return errors.New("-accounts must not be negative")
 	case !(c.rate >= 0 && c.rate <= maxRate): // refuses NaN too
 		return fmt.Errorf("-rate must be 0 (a closed loop) to %d", maxRate)
+	case c.warmup > maxWarmup:
+		return fmt.Errorf("-warmup must be at most %s", maxWarmup)
 	}
 	return nil
 }
@@ -256,29 +274,43 @@ func (c *config) needed() int {
 		return 1 // one session, asked about again and again
 	}
 	if c.count > 0 {
-		return c.count
+		return c.count + c.warmupNeeds()
 	}
-	secs := int(c.duration.Seconds() + 1)
+	return c.startsWithin(c.duration) + c.warmupNeeds()
+}
+
+// warmupNeeds answers how many sign-ins, or grants in token mode, the warm-up may start.
+func (c *config) warmupNeeds() int {
+	if c.warmup == 0 {
+		return 0
+	}
+	return c.startsWithin(c.warmup)
+}
+
+// startsWithin answers the most sign-ins, or grants in token mode, a run may start within d:
+// -rate's, or a generous bound on what the mode answers in a closed loop.
+func (c *config) startsWithin(d time.Duration) int {
+	secs := int(d.Seconds() + 1)
 	switch {
 	case c.rate > 0:
-		return int(c.rate)*secs + c.concurrency
-	case c.mode == "verify":
-		return 3000 * secs // well above the 1,500/s target
+		return int(math.Ceil(c.rate))*secs + c.concurrency
+	case c.mode == "verify" || c.mode == "token":
+		return 3000 * secs // well above the 1,500/s and 1,000/s targets
 	default:
 		return 200*secs + c.concurrency // well above two cores' argon2id rate
 	}
 }
 
-// grantPairs answers how many codes, and as many refresh tokens, a token run seeds: half of
-// -count (rounded up), or what it can use within -duration at a generous rate.
+// grantPairs answers how many codes, and as many refresh tokens, a token run seeds: half (rounded
+// up) of what the warm-up may use and of -count, or of what the run can use within -duration.
 func (c *config) grantPairs() int {
+	n := c.warmupNeeds()
 	if c.count > 0 {
-		return (c.count + 1) / 2
+		n += c.count
+	} else {
+		n += c.startsWithin(c.duration)
 	}
-	if c.rate > 0 {
-		return int(c.rate)/2*int(c.duration.Seconds()+1) + c.concurrency
-	}
-	return 1500 * int(c.duration.Seconds()+1) // 3,000 grants a second, well above the 1,000/s target
+	return (n + 1) / 2
 }
 
 // run parses the command line and runs the mode.

@@ -101,19 +101,34 @@ func TestRateConfig(t *testing.T) {
 			t.Errorf("%v: err = %v, want a -rate error", bad, err)
 		}
 	}
+	if _, err := parseConfig([]string{"-server-binary", "x", "-mode", "verify", "-warmup", "6m"}, io.Discard); err == nil || !strings.Contains(err.Error(), "-warmup") {
+		t.Errorf("a 6-minute warm-up: err = %v", err)
+	}
+	if _, err := parseConfig([]string{"-server-binary", "x", "-mode", "token", "-warmup", "5m", "-duration", "21m"}, io.Discard); err == nil || !strings.Contains(err.Error(), "-warmup") {
+		t.Errorf("a token run of 26 minutes with its warm-up: err = %v", err)
+	}
 	c, err := parseConfig([]string{"-server-binary", "x", "-mode", "verify", "-rate", "4000", "-duration", "10s"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.rate != 4000 || c.needed() < 40000 {
-		t.Errorf("rate %v, accounts needed %d; want 4000 and at least 40,000", c.rate, c.needed())
+	// 10 s and a 2 s warm-up at 4,000 a second: the run's accounts and the warm-up's.
+	if c.rate != 4000 || c.warmup != defaultPacedWarmup || c.needed() < 48000 {
+		t.Errorf("rate %v, warm-up %v, accounts needed %d; want 4000, %v and at least 48,000", c.rate, c.warmup, c.needed(), defaultPacedWarmup)
+	}
+	c, err = parseConfig([]string{"-server-binary", "x", "-mode", "verify", "-rate", "4000", "-warmup", "0", "-duration", "10s"}, io.Discard)
+	if err != nil || c.warmup != 0 || c.needed() > 4000*11+8 {
+		t.Errorf("-warmup 0: %v, warm-up %v, accounts needed %d", err, c.warmup, c.needed())
+	}
+	c, err = parseConfig([]string{"-server-binary", "x", "-mode", "verify", "-duration", "10s"}, io.Discard)
+	if err != nil || c.warmup != 0 || c.needed() != 33000 {
+		t.Errorf("closed loop: %v, warm-up %v, accounts needed %d; want none and 33,000", err, c.warmup, c.needed())
 	}
 	c, err = parseConfig([]string{"-server-binary", "x", "-mode", "token", "-rate", "8000", "-duration", "10s"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.grantPairs() < 40000 {
-		t.Errorf("grant pairs %d at 8,000 grants a second for 10 s; want at least 40,000", c.grantPairs())
+	if c.grantPairs() < 48000 {
+		t.Errorf("grant pairs %d at 8,000 grants a second for 10 s and 2 s of warm-up; want at least 48,000", c.grantPairs())
 	}
 }
 
@@ -121,9 +136,9 @@ func TestWriteReportPaced(t *testing.T) {
 	var v stepStats
 	v.add(answer{status: 200, next: "done", took: time.Millisecond}, "done")
 	var buf bytes.Buffer
-	writeReport(&buf, &report{mode: "verify", concurrency: 8, rate: 1500, elapsed: time.Second,
-		stopped: "duration", steps: []namedStep{{"verify step", &v}}})
-	if want := "mode verify, 8 at once, paced at 1500 a second, each timed from its scheduled start, 1.0s (stopped by duration)"; !strings.Contains(buf.String(), want) {
+	writeReport(&buf, &report{mode: "verify", concurrency: 8, rate: 1500, warmup: 2 * time.Second,
+		elapsed: time.Second, stopped: "duration", steps: []namedStep{{"verify step", &v}}})
+	if want := "mode verify, 8 at once, paced at 1500 a second, each timed from its scheduled start, after a 2s warm-up not counted, 1.0s (stopped by duration)"; !strings.Contains(buf.String(), want) {
 		t.Errorf("report lacks %q:\n%s", want, buf.String())
 	}
 }

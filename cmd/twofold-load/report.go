@@ -154,7 +154,8 @@ type memory struct {
 type report struct {
 	mode         string
 	concurrency  int
-	rate         float64 // -rate: requests started a second, 0 in a closed loop
+	rate         float64       // -rate: requests started a second, 0 in a closed loop
+	warmup       time.Duration // -warmup: the same load first, not counted
 	server       string
 	seed         seedResult
 	total        int // load accounts in the database
@@ -179,6 +180,9 @@ func writeReport(w io.Writer, r *report) {
 	pacing := "a closed loop"
 	if r.rate > 0 {
 		pacing = fmt.Sprintf("paced at %g a second, each timed from its scheduled start", r.rate)
+	}
+	if r.warmup > 0 {
+		pacing += fmt.Sprintf(", after a %s warm-up not counted", r.warmup)
 	}
 	fmt.Fprintf(w, "twofold-load: mode %s, %d at once, %s, %.1fs (stopped by %s)\n",
 		r.mode, r.concurrency, pacing, r.elapsed.Seconds(), r.stopped)

@@ -46,7 +46,8 @@ const smokeTimeout = 10 * time.Minute
 // TestSmoke runs the load generator's main path with tiny numbers on the server TestMain
 // built: a full run that seeds 20 accounts and signs 10 in, then a verify run on the same
 // folder that reuses the 10 accounts not yet used in this TOTP step, then a token run of 10
-// code and 10 refresh grants, two at once and paced at 200 a second, on grants seeded for it. One sign-in at a time,
+// code and 10 refresh grants, two at once and paced at 200 a second after a warm-up of about
+// as many grants that the report must not count, on grants seeded for it. One sign-in at a time,
 // so that no password step ever waits for a hashing worker (a loaded machine would otherwise
 // meet the server's 503 after its bounded wait); -count ends every run, -duration only
 // bounds them.
@@ -98,12 +99,12 @@ func TestSmoke(t *testing.T) {
 
 	out.Reset()
 	args = []string{"-server-binary", bin, "-data", data, "-mode", "token", "-count", "20",
-		"-concurrency", "2", "-rate", "200", "-duration", "5m"} // -duration is at most 25m in token mode
+		"-concurrency", "2", "-rate", "200", "-warmup", "100ms", "-duration", "5m"} // at most 25m in token mode
 	if err := run(ctx, args, &out, &errOut); err != nil {
 		t.Fatalf("token run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
-	for _, want := range []string{"paced at 200 a second", "(stopped by count)", "20 load accounts in the database; 8 ready",
-		"grants: 10 codes (finished requests) and 10 refresh tokens of client twofold-load",
+	for _, want := range []string{"paced at 200 a second, each timed from its scheduled start, after a 100ms warm-up not counted", "(stopped by count)", "20 load accounts in the database; 8 ready",
+		"grants: 111 codes (finished requests) and 111 refresh tokens of client twofold-load", // 20 and the warm-up's 202
 		"token endpoint /oidc/token (from discovery)", "token (both grants) (20): 200: 20",
 		"code grant (10): 200: 10", "refresh grant (10): 200: 10", "token endpoint p99 "} {
 		if !strings.Contains(out.String(), want) {

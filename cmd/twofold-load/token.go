@@ -330,13 +330,13 @@ func prepareTokens(ctx context.Context, c *config, db *database, cl *client, acc
 		return nil, fmt.Errorf("seeding the load client: %w", err)
 	}
 	n := c.grantPairs()
-	pool, err := db.seedGrants(ctx, accts, n, c.batch, c.duration+time.Minute)
+	pool, err := db.seedGrants(ctx, accts, n, c.batch, c.warmup+c.duration+time.Minute)
 	if err != nil {
 		return nil, err
 	}
 	rep.grantPairs, rep.grantSeed = n, time.Since(start)
 	if rep.grantSeed > c.duration+time.Minute/2 {
-		fmt.Fprintf(log, "warning: seeding the grants took %.0fs; the codes seeded first may expire before their turn (each works for -duration and a minute from its transaction)\n",
+		fmt.Fprintf(log, "warning: seeding the grants took %.0fs; the codes seeded first may expire before their turn (each works for -warmup, -duration and a minute from its transaction)\n",
 			rep.grantSeed.Seconds())
 	}
 	return &tokenLoad{endpoint: endpoint, pool: pool}, nil
