@@ -92,10 +92,18 @@ func dataFolder(c *config, stdout io.Writer) (dir string, cleanup func(), err er
 func measure(ctx context.Context, c *config, db *database, data string, accts []*loadAccount, rep *report, log io.Writer) error {
 	var base string
 	pid := c.pid
-	if c.serverBinary != "" {
+	if c.serverBinary != "" || c.baseline {
+		bin := c.serverBinary
 		var extra []string
 		if c.mode == "forward" {
 			extra = forwardTrusted
+		}
+		if c.baseline {
+			var err error
+			if bin, err = baselineBinary(); err != nil {
+				return err
+			}
+			extra = append(extra, "--remote-user", accts[0].username)
 		}
 		if c.db != "" {
 			extra = append(extra, "--db", c.db)
@@ -103,7 +111,7 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 		if c.hashing != password.DefaultParams { // a binary from before --argon2 runs the default
 			extra = append(extra, "--argon2", c.hashing.String())
 		}
-		srv, err := startServer(ctx, c.serverBinary, data, extra...)
+		srv, err := startServer(ctx, bin, data, extra...)
 		if err != nil {
 			return err
 		}
@@ -113,6 +121,10 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 		}()
 		base, pid = srv.addr, srv.pid()
 		rep.server = fmt.Sprintf("pid %d, started by twofold-load on %s", pid, base)
+		if c.baseline {
+			rep.server += " (the baseline: no work behind its answers, not Twofold)"
+			rep.baseline = true
+		}
 	} else {
 		var err error
 		if base, err = loopbackURL(c.addr); err != nil {

@@ -58,6 +58,7 @@
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode full -argon2 m=65536,t=3,p=4 -floor 10
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode verify -duration 10s
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode verify -duration 20s -rate 1500
+//	/tmp/twofold-load -baseline -mode verify -duration 20s -rate 1500
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode token -duration 10s
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode forward -duration 10s
 //	/tmp/twofold-load -server-binary /tmp/twofold -mode flood -concurrency 200 -duration 20s
@@ -67,6 +68,11 @@
 // Every run also prints the server's own account of the load, from its /metrics read right
 // before and right after: its time per route and, on SQLite, what its writes waited for (the
 // writer, the batch, the sync of the WAL) and how long the syncs took.
+//
+// -baseline starts, in place of Twofold, a server that answers every verify step or
+// reverse-proxy check with its success and does no work (this tool run as a process of its
+// own, see baseline.go): the same load against it measures what the machine and the tool add
+// to any request.
 //
 // -rate R starts R requests a second (sign-ins in full mode, grants in token mode) on a fixed
 // schedule, whatever the answers, with at most -concurrency at once, and times each from its
@@ -111,6 +117,7 @@ func main() {
 type config struct {
 	mode         string
 	serverBinary string          // start this server binary
+	baseline     bool            // or start the baseline server (baseline.go)
 	addr         string          // or use the server at this base URL
 	pid          int             // the server's process, for memory figures
 	data         string          // the server's data folder
@@ -148,6 +155,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	f.SetOutput(stderr)
 	f.StringVar(&c.mode, "mode", "full", "full, verify, flood, token, forward, seed or floor")
 	f.StringVar(&c.serverBinary, "server-binary", "", "start this twofold binary (serve --addr 127.0.0.1:0)")
+	f.BoolVar(&c.baseline, "baseline", false, "verify and forward modes: start the baseline server instead of Twofold, this tool as a process of its own answering every request at once with no work behind it, to measure what the machine and the tool add to any request")
 	f.StringVar(&c.addr, "addr", "", "base URL of a running server, on loopback (http://127.0.0.1:PORT)")
 	f.IntVar(&c.pid, "pid", 0, "process id of the running server, for memory figures")
 	f.StringVar(&c.data, "data", "", "the server's data folder (default: a temporary one with -server-binary)")
@@ -218,6 +226,12 @@ func (c *config) check() error {
 		return nil
 	}
 	switch {
+	case c.baseline && (c.serverBinary != "" || c.addr != "" || c.pid != 0):
+		return errors.New("-baseline starts the baseline server: give no -server-binary, -addr or -pid")
+	case c.baseline && !baselineModes[c.mode]:
+		return fmt.Errorf("-baseline: the baseline server answers the verify and forward modes, not %s", c.mode)
+	case c.baseline:
+		// the tool starts it
 	case c.serverBinary != "" && c.addr != "":
 		return errors.New("give -server-binary or -addr, not both")
 	case c.serverBinary == "" && c.addr == "":
@@ -315,6 +329,9 @@ func (c *config) grantPairs() int {
 
 // run parses the command line and runs the mode.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if isBaselineRun(args) {
+		return serveBaseline(ctx, args[1:], stderr)
+	}
 	c, err := parseConfig(args, stderr)
 	if err != nil {
 		return err

@@ -22,6 +22,10 @@ var serverBinary string
 // TestMain builds the server once, before any test runs and outside every test's time bound,
 // so that a slow (cold-cache, busy) build can neither eat a test's budget nor be cut short.
 func TestMain(m *testing.M) {
+	if isBaselineRun(os.Args[1:]) {
+		main() // a -baseline run of a test started this binary as its server
+		os.Exit(0)
+	}
 	flag.Parse()
 	os.Exit(runTests(m))
 }
@@ -47,7 +51,8 @@ const smokeTimeout = 10 * time.Minute
 // built: a full run that seeds 20 accounts and signs 10 in, then a verify run on the same
 // folder that reuses the 10 accounts not yet used in this TOTP step, then a token run of 10
 // code and 10 refresh grants, two at once and paced at 200 a second after a warm-up of about
-// as many grants that the report must not count, on grants seeded for it. One sign-in at a time,
+// as many grants that the report must not count, on grants seeded for it; last, the baseline
+// server in place of Twofold, in the verify and forward modes. One sign-in at a time,
 // so that no password step ever waits for a hashing worker (a loaded machine would otherwise
 // meet the server's 503 after its bounded wait); -count ends every run, -duration only
 // bounds them.
@@ -109,6 +114,31 @@ func TestSmoke(t *testing.T) {
 		"code grant (10): 200: 10", "refresh grant (10): 200: 10", "token endpoint p99 "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("token run report lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// The baseline: the tool itself as the server, for 10 verify steps (on 10 more accounts:
+	// the tool does not know that the baseline spends no code) and 20 reverse-proxy checks.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-mode", "verify", "-accounts", "30", "-count", "10"}, "verify step (10): 200: 10"},
+		{[]string{"-mode", "forward", "-count", "20", "-rate", "500", "-warmup", "20ms"}, "forward auth (20): 200: 20"},
+	} {
+		out.Reset()
+		args = append([]string{"-baseline", "-data", data, "-concurrency", "2", "-duration", "5m"}, c.args...)
+		if err := run(ctx, args, &out, &errOut); err != nil {
+			t.Fatalf("baseline run %v: %v\nstdout:\n%s\nstderr:\n%s", c.args, err, out.String(), errOut.String())
+		}
+		for _, want := range []string{"(the baseline: no work behind its answers, not Twofold)", c.want,
+			"SPEC §6 targets: not compared; the baseline server answered, not Twofold"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("baseline run %v: report lacks %q:\n%s", c.args, want, out.String())
+			}
+		}
+		if strings.Contains(out.String(), "MISSED") || strings.Contains(out.String(), ": met") {
+			t.Errorf("baseline run %v compared with the targets:\n%s", c.args, out.String())
 		}
 	}
 }
