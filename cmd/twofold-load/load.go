@@ -189,12 +189,11 @@ func measure(ctx context.Context, c *config, db *database, data string, accts []
 		// The same load for -warmup, on accounts (or grants) of its own, counted nowhere.
 		warm := *c
 		warm.duration, warm.count = c.warmup, 0
-		n := len(accts)
-		if c.mode == "full" || c.mode == "verify" { // each account signs in once
-			n = min(c.warmupNeeds(), len(accts))
-		}
-		load(&warm, accts[:n])
-		if c.mode == "full" || c.mode == "verify" {
+		if c.mode == "forward" || c.mode == "token" {
+			load(&warm, accts) // one session asked again and again; grants from the pool
+		} else { // each account signs in once
+			n := min(c.warmupNeeds(), len(accts))
+			load(&warm, accts[:n])
 			accts = accts[n:]
 		}
 		rep.warmup = c.warmup

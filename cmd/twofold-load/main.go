@@ -302,12 +302,13 @@ func (c *config) warmupNeeds() int {
 }
 
 // startsWithin answers the most sign-ins, or grants in token mode, a run may start within d:
-// -rate's, or a generous bound on what the mode answers in a closed loop.
+// what -rate schedules, or a generous bound on what the mode answers in a closed loop.
 func (c *config) startsWithin(d time.Duration) int {
+	if c.rate > 0 {
+		return int(math.Ceil(c.rate*d.Seconds())) + c.concurrency
+	}
 	secs := int(d.Seconds() + 1)
 	switch {
-	case c.rate > 0:
-		return int(math.Ceil(c.rate))*secs + c.concurrency
 	case c.mode == "verify" || c.mode == "token":
 		return 3000 * secs // well above the 1,500/s and 1,000/s targets
 	default:

@@ -51,8 +51,8 @@ const smokeTimeout = 10 * time.Minute
 // built: a full run that seeds 20 accounts and signs 10 in, then a verify run on the same
 // folder that reuses the 10 accounts not yet used in this TOTP step, then a token run of 10
 // code and 10 refresh grants, two at once and paced at 200 a second after a warm-up of about
-// as many grants that the report must not count, on grants seeded for it; last, the baseline
-// server in place of Twofold, in the verify and forward modes. One sign-in at a time,
+// as many grants that the report must not count, on grants seeded for it; then the baseline
+// server in place of Twofold, in the verify and forward modes; last, a paced verify run. One sign-in at a time,
 // so that no password step ever waits for a hashing worker (a loaded machine would otherwise
 // meet the server's 503 after its bounded wait); -count ends every run, -duration only
 // bounds them.
@@ -109,7 +109,7 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("token run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
 	for _, want := range []string{"paced at 200 a second, each timed from its scheduled start, after a 100ms warm-up not counted", "(stopped by count)", "20 load accounts in the database; 8 ready",
-		"grants: 111 codes (finished requests) and 111 refresh tokens of client twofold-load", // 20 and the warm-up's 202
+		"grants: 21 codes (finished requests) and 21 refresh tokens of client twofold-load", // 20, and the warm-up's 20 and 2
 		"token endpoint /oidc/token (from discovery)", "token (both grants) (20): 200: 20",
 		"code grant (10): 200: 10", "refresh grant (10): 200: 10", "token endpoint p99 "} {
 		if !strings.Contains(out.String(), want) {
@@ -139,6 +139,21 @@ func TestSmoke(t *testing.T) {
 		}
 		if strings.Contains(out.String(), "MISSED") || strings.Contains(out.String(), ": met") {
 			t.Errorf("baseline run %v compared with the targets:\n%s", c.args, out.String())
+		}
+	}
+
+	// A paced verify run: its warm-up signs in on accounts of its own (a code spent in the
+	// warm-up would be refused as used again in the run).
+	out.Reset()
+	args = []string{"-server-binary", bin, "-data", data, "-mode", "verify", "-accounts", "45", "-count", "5",
+		"-concurrency", "2", "-rate", "200", "-warmup", "50ms", "-duration", smokeTimeout.String()}
+	if err := run(ctx, args, &out, &errOut); err != nil {
+		t.Fatalf("paced verify run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+	}
+	for _, want := range []string{"paced at 200 a second, each timed from its scheduled start, after a 50ms warm-up not counted",
+		"verify step (5): 200: 5", "POST /api/v1/signin/mfa/verify: 5 answered"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("paced verify run report lacks %q:\n%s", want, out.String())
 		}
 	}
 }
