@@ -263,8 +263,8 @@ func (c *config) checkBounds() error {
 		return errors.New("-count must not be negative")
 	case c.accounts < 0:
 		return errors.New("-accounts must not be negative")
-	case !(c.rate >= 0 && c.rate <= maxRate): // refuses NaN too
-		return fmt.Errorf("-rate must be 0 (a closed loop) to %d", maxRate)
+	case !(c.rate == 0 || c.rate >= 1 && c.rate <= maxRate): // refuses NaN too
+		return fmt.Errorf("-rate must be 0 (a closed loop) or 1 to %d", maxRate)
 	case c.warmup > maxWarmup:
 		return fmt.Errorf("-warmup must be at most %s", maxWarmup)
 	}

@@ -94,6 +94,7 @@ func TestRateConfig(t *testing.T) {
 		{"-mode", "verify", "-rate", "-1"},
 		{"-mode", "verify", "-rate", "NaN"},
 		{"-mode", "verify", "-rate", "1e6"},
+		{"-mode", "verify", "-rate", "1e-300"}, // a start every 1e291 s: more than a Duration holds
 		{"-mode", "flood", "-rate", "100"},
 		{"-mode", "floor", "-rate", "100"},
 	} {
