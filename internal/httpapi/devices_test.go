@@ -91,8 +91,7 @@ func TestRememberedDeviceKeyFinish(t *testing.T) {
 	kim, k, _ := keyOnly(t, h, "kim")
 	c := kim.c
 
-	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": kim.pw}), "mfa_verify")
-	opts := publicKey(t, c.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200))
+	opts := keyBegin(t, c, "kim", kim.pw)
 	var cred map[string]any
 	if err := json.Unmarshal(k.get(opts), &cred); err != nil {
 		t.Fatal(err)

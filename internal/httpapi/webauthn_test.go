@@ -82,9 +82,15 @@ func (h *harness) url0() string { return "http://twofold.test" }
 // keySignIn signs in c as name with the password, then with the key, answering the last answer.
 func keySignIn(t *testing.T, c *client, name, pw string, k *softKey) *answer {
 	t.Helper()
+	return c.postRaw("/api/v1/signin/mfa/webauthn/finish", k.get(keyBegin(t, c, name, pw)))
+}
+
+// keyBegin is the password step, then the begin of a security key's ceremony: it answers the
+// ceremony's options, for a key to answer.
+func keyBegin(t *testing.T, c *client, name, pw string) map[string]any {
+	t.Helper()
 	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": name, "password": pw}), "mfa_verify")
-	opts := publicKey(t, c.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200))
-	return c.postRaw("/api/v1/signin/mfa/webauthn/finish", k.get(opts))
+	return publicKey(t, c.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200))
 }
 
 // sessionAMR answers the amr of c's session as the store keeps it.
@@ -362,8 +368,7 @@ func TestSecurityKeyTurnedOffMidSignIn(t *testing.T) {
 	kim := h.signIn("kim", pw)
 	k := addKey(t, kim, "YubiKey 5")
 	c := h.client()
-	checkStep(t, c.post("/api/v1/signin", map[string]string{"username": "kim", "password": kim.pw}), "mfa_verify")
-	opts := publicKey(t, c.post("/api/v1/signin/mfa/webauthn/begin", nil).ok(t, 200))
+	opts := keyBegin(t, c, "kim", kim.pw)
 	h.setOption("mfaWebAuthn", "no")
 	c.postRaw("/api/v1/signin/mfa/webauthn/finish", k.get(opts)).wantError(t, 403, "forbidden")
 	if n := h.user("kim").MFAFailures; n != 0 {
