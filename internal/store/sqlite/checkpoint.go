@@ -47,10 +47,10 @@ import (
 // The bound is 40,000 pages rather than 20,000: the writer's own checkpoint, and the stall of
 // every request behind it, comes half as often. At 20,000 pages it was a stall of 16-23 ms
 // about every 0.8 s at 3,900 verifications a second, and 100 of the 333 answers over 5 ms in
-// that run came during one. Eight alternated pairs, 10 s
-// at 8 at once: p99 4.47-5.22 ms against 4.45-5.56 ms, lower in six. The price is disk: under
-// a sustained load the -wal file grows to about 160 MiB, and SQLite keeps the file at that
-// size, writing it from the start again after each checkpoint.
+// that run came during one. Eight alternated pairs, 10 s at 8 at once: p99 4.47-5.22 ms
+// against 4.45-5.56 ms, lower in six. The price is disk: under a sustained load the -wal file
+// grows to about 160 MiB, and SQLite keeps the file at that size, writing it from the start
+// again after each checkpoint.
 
 const (
 	checkpointEvery = 250 * time.Millisecond
