@@ -76,6 +76,14 @@ func addKey(t *testing.T, p *person, name string) *softKey {
 	return k
 }
 
+// appAndKey makes the account name, enrolled with the authenticator app and signed in, and
+// registers a software key from its profile under keyName.
+func appAndKey(t *testing.T, h *harness, name, keyName string) (*person, *softKey) {
+	t.Helper()
+	p := h.signIn(name, h.createUser(account.NewUser{Username: name}))
+	return p, addKey(t, p, keyName)
+}
+
 // url0 is the origin the relying party checks: the harness's base URL.
 func (h *harness) url0() string { return "http://twofold.test" }
 
@@ -129,9 +137,7 @@ func hasEvent(h *harness, user, action string) bool {
 // still works; the key's answer works once.
 func TestSecurityKeyRegisterAndSignIn(t *testing.T) {
 	h := newHarness(t)
-	pw := h.createUser(account.NewUser{Username: "kim"})
-	kim := h.signIn("kim", pw)
-	k := addKey(t, kim, "YubiKey 5")
+	kim, k := appAndKey(t, h, "kim", "YubiKey 5")
 	addKey(t, kim, "Phone")
 	if !mailed(h, "kim@example.com", "Security key added") || !hasEvent(h, "kim", "mfa.security_key_added") {
 		t.Error("adding a key was neither mailed nor audited")
@@ -183,9 +189,7 @@ func TestSecurityKeyRegisterAndSignIn(t *testing.T) {
 // TestSecurityKeyChallenge: a challenge works for its own sign-in only, and for 5 minutes.
 func TestSecurityKeyChallenge(t *testing.T) {
 	h := newHarness(t)
-	pw := h.createUser(account.NewUser{Username: "kim"})
-	kim := h.signIn("kim", pw)
-	k := addKey(t, kim, "key")
+	kim, k := appAndKey(t, h, "kim", "key")
 
 	// Foreign: answered to the challenge of another sign-in.
 	a, b := h.client(), h.client()
@@ -212,9 +216,7 @@ func TestSecurityKeyChallenge(t *testing.T) {
 // resets the count.
 func TestSecurityKeyLocks(t *testing.T) {
 	h := newHarness(t)
-	pw := h.createUser(account.NewUser{Username: "kim"})
-	kim := h.signIn("kim", pw)
-	k := addKey(t, kim, "key")
+	kim, k := appAndKey(t, h, "kim", "key")
 	other := newSoftKey(t, h.url0()) // not registered: refused
 
 	c := h.client()
@@ -258,9 +260,7 @@ func TestSecurityKeyLocks(t *testing.T) {
 // and is audited and mailed.
 func TestSecurityKeyClonedCounter(t *testing.T) {
 	h := newHarness(t)
-	pw := h.createUser(account.NewUser{Username: "kim"})
-	kim := h.signIn("kim", pw)
-	k := addKey(t, kim, "key")
+	kim, k := appAndKey(t, h, "kim", "key")
 	c := h.client()
 	k.SignCount = 10
 	checkStep(t, keySignIn(t, c, "kim", kim.pw, k), "done") // counter 11
@@ -364,9 +364,7 @@ func TestSecurityKeysOff(t *testing.T) {
 // still takes the app's code.
 func TestSecurityKeyTurnedOffMidSignIn(t *testing.T) {
 	h := newHarness(t)
-	pw := h.createUser(account.NewUser{Username: "kim"})
-	kim := h.signIn("kim", pw)
-	k := addKey(t, kim, "YubiKey 5")
+	kim, k := appAndKey(t, h, "kim", "YubiKey 5")
 	c := h.client()
 	opts := keyBegin(t, c, "kim", kim.pw)
 	h.setOption("mfaWebAuthn", "no")
