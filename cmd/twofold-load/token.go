@@ -315,10 +315,10 @@ type tokenLoad struct {
 }
 
 // prepareTokens finds the token endpoint, then makes the load client and seeds the grants of
-// the run (right before the measurement, since a seeded code works only for the run's
-// duration and a minute after its transaction), saying how long the seeding took in rep.
-// Codes are used in the order they were seeded, so only a seeding longer than the run's
-// duration and a minute leaves codes that expire before their turn: log is told.
+// the run (right before the measurement, since a seeded code works only for the warm-up, the
+// run's duration and a minute after its transaction), saying how long the seeding took in rep.
+// Codes are used in the order they were seeded, so only a seeding about that long leaves codes
+// that expire before their turn: log is told.
 func prepareTokens(ctx context.Context, c *config, db *database, cl *client, accts []*loadAccount, rep *report, log io.Writer) (*tokenLoad, error) {
 	endpoint, err := cl.tokenEndpoint(ctx)
 	if err != nil {
@@ -330,12 +330,13 @@ func prepareTokens(ctx context.Context, c *config, db *database, cl *client, acc
 		return nil, fmt.Errorf("seeding the load client: %w", err)
 	}
 	n := c.grantPairs()
-	pool, err := db.seedGrants(ctx, accts, n, c.batch, c.warmup+c.duration+time.Minute)
+	valid := c.warmup + c.duration + time.Minute // each code's life, from its transaction
+	pool, err := db.seedGrants(ctx, accts, n, c.batch, valid)
 	if err != nil {
 		return nil, err
 	}
 	rep.grantPairs, rep.grantSeed = n, time.Since(start)
-	if rep.grantSeed > c.duration+time.Minute/2 {
+	if rep.grantSeed > valid-time.Minute/2 {
 		fmt.Fprintf(log, "warning: seeding the grants took %.0fs; the codes seeded first may expire before their turn (each works for -warmup, -duration and a minute from its transaction)\n",
 			rep.grantSeed.Seconds())
 	}
