@@ -28,6 +28,7 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/access"
 	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/baseurl"
 	"github.com/twofold-auth/twofold/internal/clock"
 	"github.com/twofold-auth/twofold/internal/cookie"
 	"github.com/twofold-auth/twofold/internal/httpapi"
@@ -183,7 +184,7 @@ func Open(ctx context.Context, c Config) (_ *App, err error) {
 	a.BaseURL = c.BaseURL
 	switch {
 	case a.BaseURL != "":
-		if err := CheckBaseURL(a.BaseURL); err != nil {
+		if err := baseurl.Check(a.BaseURL); err != nil {
 			return nil, &SettingsError{err}
 		}
 	case a.ln != nil:

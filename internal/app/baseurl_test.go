@@ -8,24 +8,6 @@ import (
 	"github.com/twofold-auth/twofold/internal/app"
 )
 
-// TestCheckBaseURL: the links in mail are built on --base-url, so it is an absolute http(s)
-// URL with nothing after its path; anything else is refused at start.
-func TestCheckBaseURL(t *testing.T) {
-	for _, ok := range []string{"https://signin.example.org", "https://signin.example.org/", "http://127.0.0.1:8080",
-		"https://example.org/twofold", "http://[::1]:8080"} {
-		if err := app.CheckBaseURL(ok); err != nil {
-			t.Errorf("CheckBaseURL(%q) = %v, want nil", ok, err)
-		}
-	}
-	for _, bad := range []string{"", "signin.example.org", "javascript:alert(1)//", "ftp://example.org",
-		"http://x/?a=1", "https://example.org/#top", "https://user:pw@example.org", "https://example.org/?", "//example.org",
-		"https:///path", "mailto:a@example.org"} {
-		if err := app.CheckBaseURL(bad); err == nil {
-			t.Errorf("CheckBaseURL(%q) = nil, want an error", bad)
-		}
-	}
-}
-
 // TestSSORedirectOrigin: an --sso-redirect-url on the pages' origin (the host's case aside) is
 // taken; one on another scheme, host or port is a settings error.
 func TestSSORedirectOrigin(t *testing.T) {

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/twofold-auth/twofold/internal/account"
+	"github.com/twofold-auth/twofold/internal/baseurl"
 	"github.com/twofold-auth/twofold/internal/keys"
 	"github.com/twofold-auth/twofold/internal/loopback"
 	"github.com/twofold-auth/twofold/internal/store"
@@ -74,16 +75,13 @@ type Provider struct {
 	clientAuthFailures prometheus.Counter
 }
 
-// CheckIssuer applies SPEC §7's rule to an issuer URL.
+// CheckIssuer applies SPEC §7's rule to an issuer URL: a base URL (baseurl.Check) that is
+// https, or http on a loopback address or localhost.
 func CheckIssuer(issuer string) error {
-	u, err := url.Parse(issuer)
-	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("the base URL %q is not an absolute URL without query or fragment", issuer)
+	if err := baseurl.Check(issuer); err != nil {
+		return err
 	}
-	switch {
-	case u.Scheme == "https":
-		return nil
-	case u.Scheme == "http" && loopback.Host(u.Hostname()):
+	if u, _ := url.Parse(issuer); u.Scheme == "https" || loopback.Host(u.Hostname()) {
 		return nil
 	}
 	return fmt.Errorf("the base URL %q must be https (http only for a loopback address or localhost)", issuer)
