@@ -679,7 +679,7 @@ func (s *Service) SignOut(ctx context.Context, token string) error {
 	queued := 0
 	err = s.store.Update(ctx, func(q store.Queries) error {
 		// The account first, then the session: the order of every transaction that locks both.
-		if _, err := q.User(ctx, sess.UserID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := store.LockUser(ctx, q, sess.UserID); err != nil {
 			return err
 		}
 		cur, err := q.Session(ctx, hash)

@@ -464,7 +464,7 @@ func (p *Provider) removeAccess(ctx context.Context, u *store.User, clientID str
 		return notAllowed
 	}
 	return p.st.Update(ctx, func(q store.Queries) error {
-		if err := lockAccount(ctx, q, u.ID); err != nil { // see lockAccount
+		if err := store.LockUser(ctx, q, u.ID); err != nil { // grants and revocations take turns
 			return err
 		}
 		err := q.DeleteConsent(ctx, u.ID, clientID)

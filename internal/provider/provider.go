@@ -210,26 +210,18 @@ func (p *Provider) accessToken(ctx context.Context, tokenID, subject string) (*s
 	return t, u, nil
 }
 
-// lockAccount locks the account userID for the rest of the transaction of q. Every grant
-// (issue) and every revocation of an account's tokens by a filter (a family, an application's,
-// all of them in account's endSessions) takes it first, so that the two take turns: on
-// PostgreSQL a DELETE sees only the rows committed when it starts, and would miss the tokens of
-// a grant committing meanwhile. Neither a revocation of one token by its id, which a grant
-// never writes again, nor a client's removal, which waits for a grant of the client through
-// the tokens' foreign key and takes them by cascade, needs it. The account comes first in
-// every transaction that locks it with other rows. An account that is gone took its tokens
-// with it.
-func lockAccount(ctx context.Context, q store.Queries, userID int64) error {
-	if _, err := q.User(ctx, userID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	return nil
-}
+// Grants and revocations take turns on the account. Every grant (issue) and every revocation
+// of an account's tokens by a filter (a family, an application's, all of them in account's
+// endSessions) locks the account first (store.LockUser): on PostgreSQL a DELETE sees only the
+// rows committed when it starts, and would miss the tokens of a grant committing meanwhile.
+// Neither a revocation of one token by its id, which a grant never writes again, nor a
+// client's removal, which waits for a grant of the client through the tokens' foreign key and
+// takes them by cascade, needs it.
 
 // deleteFamily revokes every token of the grant family, the account userID's.
 func (p *Provider) deleteFamily(ctx context.Context, family string, userID int64) (n int, err error) {
 	err = p.st.Update(ctx, func(q store.Queries) error {
-		if err := lockAccount(ctx, q, userID); err != nil {
+		if err := store.LockUser(ctx, q, userID); err != nil {
 			return err
 		}
 		n, err = q.DeleteTokens(ctx, store.TokenFilter{Family: family})

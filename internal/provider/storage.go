@@ -167,7 +167,7 @@ func (p *Provider) replayed(ctx context.Context, id string, userID int64) error 
 		revoked int
 	)
 	err := p.st.Update(ctx, func(q store.Queries) error {
-		if err := lockAccount(ctx, q, userID); err != nil {
+		if err := store.LockUser(ctx, q, userID); err != nil {
 			return err
 		}
 		var err error
@@ -253,7 +253,7 @@ func (s storage) issue(ctx context.Context, r op.TokenRequest, current string, w
 	}
 	replayed := false
 	err = s.p.st.Update(ctx, func(q store.Queries) error {
-		if err := lockAccount(ctx, q, t.UserID); err != nil {
+		if err := store.LockUser(ctx, q, t.UserID); err != nil {
 			return err
 		}
 		if ar != nil {

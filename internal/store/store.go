@@ -347,6 +347,16 @@ type EndedSessionClient struct {
 	Subject  string
 }
 
+// LockUser locks the account id until the transaction of q ends, as reading it with User does
+// inside Update. An account that is gone is no error: whatever the lock was to guard went with
+// it. A transaction that locks an account with other rows takes the account first.
+func LockUser(ctx context.Context, q Queries, id int64) error {
+	if _, err := q.User(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
 // Queries are the operations a backend offers, inside a transaction (see Store.Update) or on
 // their own, where each is atomic by itself.
 type Queries interface {
