@@ -161,6 +161,12 @@ func validToken(token string) bool {
 	return err == nil
 }
 
+// ErrPasswordFirst is StepUp's answer when the account has no second factor to prove, so that
+// the step-up would enrol one: adding a second factor needs the password (SPEC §4, §9: a stolen
+// session alone cannot add one). The person signs in again, for an application that needs a
+// second factor (SignInRequest.RequireMFA), and enrols in that sign-in.
+var ErrPasswordFirst = errors.New("account: enrolling a second factor needs the password first")
+
 var errNotSignedIn = errs.E(errs.NotSignedIn, "You are not signed in, or your sign-in has expired. Please sign in again.")
 
 // current loads the sign-in or session of token and its account, ending it when it expired.

@@ -193,8 +193,10 @@ func (s *Service) CheckSession(ctx context.Context, token string) (*SignedIn, er
 }
 
 // StepUp asks the finished session of token for a second factor because an application needs
-// one (SPEC §7): the session goes through verification, or enrolment when the account has no
-// authenticator, and then to returnTo. An SSO account cannot prove one here: it is refused.
+// one (SPEC §7): the session goes through verification, and then to returnTo. An account with
+// no second factor to prove gets ErrPasswordFirst and its session is left as it was: enrolment
+// needs the password, which the session alone does not prove. An SSO account cannot prove one
+// here: it is refused.
 func (s *Service) StepUp(ctx context.Context, token, returnTo string) (Step, error) {
 	si, err := s.open(ctx, token)
 	if err != nil {
@@ -219,6 +221,9 @@ func (s *Service) StepUp(ctx context.Context, token, returnTo string) (Step, err
 		// session older than SignInLifetime would expire at once, and with it the person's
 		// sign-in to every application.
 		sess.MFARequired, sess.ReturnTo, sess.LastSeenAt = true, s.ReturnTarget(returnTo), s.now()
+		if next := nextStep(si.user, sess, si.opts); next == StepEnroll || next == StepEnrollOptional {
+			return ErrPasswordFirst
+		}
 		step, err = s.advance(ctx, q, sess, si.user, si.opts)
 		return err
 	})

@@ -1,6 +1,7 @@
 package account_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -104,5 +105,48 @@ func TestSignInStepsDoNotExtendIt(t *testing.T) {
 	h.clock.Advance(time.Second)
 	if h.alive(st.Token) {
 		t.Fatal("a step 9 minutes in kept the sign-in alive past its 10 minutes")
+	}
+}
+
+// TestStepUpToEnrolmentAsksThePassword: a session of an account with no second factor, sent to
+// prove one (an application needs it), is not turned into an enrolment: adding a second factor
+// needs the password (SPEC §4, §9), which whoever holds the session cookie may not know. The
+// step-up answers ErrPasswordFirst and leaves the session as it was; a new sign-in for such an
+// application, with the password, enrols without "Skip for now".
+func TestStepUpToEnrolmentAsksThePassword(t *testing.T) {
+	for _, policy := range []string{options.PolicyOff, options.PolicyOptional} {
+		t.Run(policy, func(t *testing.T) {
+			h := newHarness(t)
+			h.setOption(options.InternalMFA, policy)
+			u := h.user("nell")
+			tok := h.mustSignIn(u, map[string]string{options.PolicyOff: account.StepDone,
+				options.PolicyOptional: account.StepEnrollOptional}[policy])
+			if policy == options.PolicyOptional {
+				st, err := h.svc.SkipEnroll(h.ctx, tok)
+				if err != nil || st.Next != account.StepDone {
+					t.Fatalf("SkipEnroll = %+v, %v; want done", st, err)
+				}
+				tok = st.Token
+			}
+
+			if _, err := h.svc.StepUp(h.ctx, tok, "/oidc/continue?id=x"); !errors.Is(err, account.ErrPasswordFirst) {
+				t.Fatalf("StepUp of an account with no second factor: %v, want ErrPasswordFirst", err)
+			}
+			if st := h.state(tok); st != account.StepDone {
+				t.Errorf("after the refused step-up the session is %q, want done as it was", st)
+			}
+			if _, err := h.svc.Enroll(h.ctx, tok); err == nil {
+				t.Error("the session could enrol a second factor without the password")
+			}
+			if _, err := h.svc.BeginKeyEnroll(h.ctx, tok); err == nil {
+				t.Error("the session could register a security key without the password")
+			}
+
+			st, err := h.signInOn(u, u.Password, "", true)
+			if err != nil || st.Next != account.StepEnroll {
+				t.Fatalf("a sign-in with the password for an application that needs a second factor = %+v, %v; want %s",
+					st, err, account.StepEnroll)
+			}
+		})
 	}
 }

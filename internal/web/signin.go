@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/base64"
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -117,9 +118,15 @@ func (h *Handler) stepUpForm(w http.ResponseWriter, r *http.Request) error {
 	return h.stepUp(w, r, r.PostForm.Get("rd")) // StepUp checks it (ReturnTarget)
 }
 
-// stepUp sends the session of the request for a second factor, then to returnTo.
+// stepUp sends the session of the request for a second factor, then to returnTo. An account
+// with none to prove signs in again first, with its password, and enrols in that sign-in
+// (account.ErrPasswordFirst); the session is left as it was until then.
 func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request, returnTo string) error {
 	st, err := h.svc.StepUp(r.Context(), h.token(r), returnTo)
+	if errors.Is(err, account.ErrPasswordFirst) {
+		redirect(w, r, "/signin?"+url.Values{"prompt": {"login"}, "mfa": {"required"}, "rd": {returnTo}}.Encode())
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -169,8 +169,9 @@ func exercise(t *testing.T, start func(t *testing.T, upstream, twofold string) *
 		if s, _ := up.last("app."+domain, "/erin"); s.User != "erin" {
 			t.Fatalf("one_factor with a password-only session: the application saw %+v", s)
 		}
-		// two_factor: enrolment, with no "Skip for now".
-		b.Open(px.url("mfa", "/secret?a=1"))
+		// two_factor: the password again, since enrolling needs it (not the session alone),
+		// then enrolment, with no "Skip for now".
+		tf.signIn(b, px.url("mfa", "/secret?a=1"), erin)
 		b.ExpectAt(tf.base, "/signin/enroll")
 		if browsertest.Eval[bool](b, `!!document.getElementById("skip")`) {
 			t.Errorf("enrolment for a two_factor rule offers Skip for now")
