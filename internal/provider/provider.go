@@ -355,6 +355,8 @@ const (
 
 // discovery lists only what works (SPEC §7): the code flow, S256, the two secret methods and
 // none, RS256, the scopes and claims Twofold answers, back-channel logout, and RFC 9207's iss.
+// Introspection takes the client's secret by HTTP basic authentication only: the protocol
+// library reads no other way for that endpoint.
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	ctx := op.ContextWithIssuer(r.Context(), p.issuer)
 	d := op.CreateDiscoveryConfig(ctx, p.op, storage{p})
@@ -363,7 +365,7 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	d.TokenEndpointAuthSigningAlgValuesSupported = nil
-	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
+	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic}
 	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
 	d.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	d.RevocationEndpointAuthSigningAlgValuesSupported = nil

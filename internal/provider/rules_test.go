@@ -58,7 +58,9 @@ func TestDiscoveryListsOnlyWhatWorks(t *testing.T) {
 		"authorization_response_iss_parameter_supported": true,
 		"backchannel_logout_supported":                   true,
 		"request_parameter_supported":                    nil,
-		"device_authorization_endpoint":                  nil,
+		// TestIntrospection: the secret in the form is refused there.
+		"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic"},
+		"device_authorization_endpoint":                 nil,
 	}
 	for k, want := range checks {
 		got, _ := json.Marshal(d[k])
@@ -782,11 +784,13 @@ func TestIntrospection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	introspect := func(client, secret string) map[string]any {
-		form := url.Values{"token": {tok.AccessToken}}
+	introspectWith := func(form url.Values, client, secret string) map[string]any {
+		form.Set("token", tok.AccessToken)
 		req, _ := http.NewRequest(http.MethodPost, h.base+"/oidc/introspect", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(client, secret)
+		if client != "" {
+			req.SetBasicAuth(client, secret)
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -795,6 +799,12 @@ func TestIntrospection(t *testing.T) {
 		var m map[string]any
 		json.NewDecoder(resp.Body).Decode(&m)
 		return m
+	}
+	introspect := func(client, secret string) map[string]any { return introspectWith(url.Values{}, client, secret) }
+	// Discovery lists basic authentication alone for this endpoint: a secret in the form
+	// authenticates nothing here.
+	if m := introspectWith(url.Values{"client_id": {id}, "client_secret": {secret}}, "", ""); m["active"] == true {
+		t.Fatalf("with the secret in the form: %v", m)
 	}
 	if m := introspect(id, secret); m["active"] != true || m["sub"] != u.Subject || m["client_id"] != id || m["username"] != "xia" {
 		t.Fatalf("own token: %v", m)
