@@ -249,6 +249,20 @@ func (p *Provider) Respond(ctx context.Context, id, token string) (string, error
 	}
 	var ar *authRequest
 	err = p.st.Update(ctx, func(q store.Queries) error {
+		// The account first, then whether the session still stands: a change of the account's
+		// standing that ended it since SignedIn read it has committed, and no code may come of
+		// it; one that commits after this transaction voids the request it finished
+		// (DeleteUnredeemedCodes), so its code is never written or never exchanged.
+		if err := store.LockUser(ctx, q, si.User.ID); err != nil {
+			return err
+		}
+		sids, err := q.SessionSIDs(ctx, si.User.ID, nil)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(sids, si.SID) {
+			return errSessionEnded
+		}
 		a, err := q.AuthRequest(ctx, id)
 		if err != nil {
 			return err

@@ -28,6 +28,7 @@ import (
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/baseurl"
+	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/keys"
 	"github.com/twofold-auth/twofold/internal/loopback"
 	"github.com/twofold-auth/twofold/internal/store"
@@ -397,6 +398,10 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Write(body)
 }
+
+// errSessionEnded: the session ended (sign-out, or a change of the account's standing) while
+// its sign-in request was being answered.
+var errSessionEnded = errs.E(errs.NotSignedIn, "Your sign-in has ended. Go back to the application and sign in again.")
 
 // errRequestGone is an authorization request that expired, finished or never was.
 var errRequestGone = errors.New("the sign-in request has expired or was finished; go back to the application and try again")

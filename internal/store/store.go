@@ -501,8 +501,8 @@ type Queries interface {
 	DeleteAuthRequest(ctx context.Context, id string) error
 	// DeleteUnredeemedCodes removes the account's finished requests whose code has not been
 	// redeemed (of the client only, when clientID is not empty) and answers how many: their
-	// codes can no longer be exchanged. Redeemed requests stay, so that a replay of their code
-	// is still recognised.
+	// codes can no longer be exchanged, and a code not written yet can no longer be written.
+	// Redeemed requests stay, so that a replay of their code is still recognised.
 	DeleteUnredeemedCodes(ctx context.Context, userID int64, clientID string) (int, error)
 	// DeleteExpiredAuthRequests removes requests created before before and answers how many.
 	DeleteExpiredAuthRequests(ctx context.Context, before time.Time) (int, error)

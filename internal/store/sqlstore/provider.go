@@ -185,11 +185,10 @@ func (q Queries) DeleteAuthRequest(ctx context.Context, id string) error {
 	return q.err("delete auth request", err)
 }
 
-// DeleteUnredeemedCodes removes the account's requests that hold a code not yet exchanged, of
-// one client when clientID is set.
+// DeleteUnredeemedCodes removes the account's finished requests whose code is not exchanged
+// (or not written yet), of one client when clientID is set.
 func (q Queries) DeleteUnredeemedCodes(ctx context.Context, userID int64, clientID string) (int, error) {
-	query := `DELETE FROM auth_requests WHERE user_id = ? AND code_hash IS NOT NULL
-		AND NOT redeemed AND NOT replayed`
+	query := `DELETE FROM auth_requests WHERE user_id = ? AND NOT redeemed AND NOT replayed`
 	args := []any{userID}
 	if clientID != "" {
 		query += ` AND client_id = ?`
