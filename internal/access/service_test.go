@@ -224,7 +224,7 @@ func TestCheckURL(t *testing.T) {
 			[]string{"rule 1: the host app.example.com is not public.example.com"}},
 		{"https://app.example.com/admin/x", "", "", "rule 2: two_factor", authz.SignIn,
 			[]string{"rule 1: the host app.example.com is not public.example.com"}},
-		{"https://app.example.com/admin/x", "Bob", "get", "rule 3: one_factor", authz.Allow,
+		{"https://app.example.com/admin/x", "Bob", "get", "rule 2: two_factor", authz.Forbidden,
 			[]string{"rule 1: the host app.example.com is not public.example.com", "rule 2: bob is not among its subjects"}},
 		{"https://app.example.com/page", "bob", "POST", "default: deny", authz.Forbidden,
 			[]string{"rule 1: the host app.example.com is not public.example.com",

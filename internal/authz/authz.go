@@ -139,10 +139,28 @@ type Target struct {
 // and a host name with an empty label (".admin.example.com", "admin..example.com", "."): a proxy
 // may route such a name to a site whose rules it would not meet. One trailing dot is no empty
 // label: "admin.example.com." is a fully qualified admin.example.com (targetHost).
+//
+// It refuses too what servers read in more than one way, so that the rules cannot be met by
+// one reading while the application serves another: a "#" (a request has no fragment, and
+// url.Parse would drop what follows it unseen), a backslash in the path, literal or "%5C"
+// (some servers take it for "/"), and a segment "." or ".." followed by ";" ("/public/..;/admin",
+// which some servers read as "..").
 func ParseTarget(method, raw string) (Target, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(raw) > 8192 {
 		return Target{}, errors.New("the target is not an absolute http or https URL")
+	}
+	if strings.Contains(raw, "#") {
+		return Target{}, errors.New(`the target holds a "#", which no request's address has`)
+	}
+	if strings.Contains(u.Path, `\`) {
+		return Target{}, errors.New(`the path holds a backslash, which some servers read as "/"`)
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if strings.HasPrefix(seg, ".;") || strings.HasPrefix(seg, "..;") {
+			dots, _, _ := strings.Cut(seg, ";")
+			return Target{}, fmt.Errorf("the path segment %q is read as %q by some servers", seg, dots)
+		}
 	}
 	if host := u.Hostname(); net.ParseIP(host) == nil {
 		if name := strings.TrimSuffix(host, "."); name == "" || slices.Contains(strings.Split(name, "."), "") {
@@ -175,7 +193,8 @@ const (
 	SignIn = "sign_in"
 	// SecondFactor: the session proves a second factor first (two_factor).
 	SecondFactor = "second_factor"
-	// Forbidden: the request is denied (403).
+	// Forbidden: the request is denied (403): a deny policy, a person outside the deciding
+	// rule's subjects, or a path that reads differently decoded and as sent.
 	Forbidden = "forbidden"
 )
 
@@ -185,16 +204,42 @@ type Decision struct {
 	// Rule is the deciding rule's index (0-based), or -1 for the default.
 	Rule   int
 	Policy string
-	// Why tells, for each rule before the deciding one, why it did not match.
+	// Why tells, for each rule before the deciding one, why it did not match; then why the
+	// deciding rule refused a person outside its subjects, or why a path that reads two ways
+	// was refused.
 	Why []string
 }
 
 // Decide applies the first rule that matches t for who, or the default policy (SPEC §8).
 // rules must have been compiled.
+//
+// The path is read twice: fully decoded without dot segments, as an application that decodes
+// it sees it, and as sent, with "%2F", "%5C" and "%2E" kept (Go's ServeMux routes on them
+// undecoded; nginx's proxy_pass without a URI passes them on so). When the two readings are
+// decided differently, by another rule or with another outcome, the request is Forbidden:
+// which one the application serves is not known here, and either may be the one the rules
+// keep out.
 func Decide(rules []Rule, defaultPolicy string, t Target, who *Who) Decision {
-	var why []string
 	host := targetHost(t.URL)
-	pathQuery := normalPath(t.URL.Path)
+	decoded := normalPath(t.URL.Path)
+	d := decide(rules, defaultPolicy, host, decoded, t, who)
+	if sent := sentPath(t.URL); sent != decoded {
+		s := decide(rules, defaultPolicy, host, sent, t, who)
+		if s.Rule != d.Rule || s.Outcome != d.Outcome {
+			d.Why = append(d.Why, fmt.Sprintf("the path reads differently decoded (%q, %s) and as sent (%q, %s): forbidden",
+				decoded, d.summary(), sent, s.summary()))
+			d.Outcome = Forbidden
+		}
+	}
+	return d
+}
+
+// decide is Decide for one reading of the path. The first rule whose hosts, path and methods
+// match decides: a person outside its subjects is Forbidden there rather than passed to a
+// later, broader rule (SPEC §8).
+func decide(rules []Rule, defaultPolicy, host, p string, t Target, who *Who) Decision {
+	var why []string
+	pathQuery := p
 	if t.URL.RawQuery != "" {
 		pathQuery += "?" + t.URL.RawQuery
 	}
@@ -210,12 +255,20 @@ func Decide(rules []Rule, defaultPolicy string, t Target, who *Who) Decision {
 			}
 			if !r.hasSubject(who) {
 				why = append(why, fmt.Sprintf("rule %d: %s is not among its subjects", i+1, who.Username))
-				continue
+				return Decision{Outcome: Forbidden, Rule: i, Policy: r.Policy, Why: why}
 			}
 		}
 		return Decision{Outcome: outcome(r.Policy, who), Rule: i, Policy: r.Policy, Why: why}
 	}
 	return Decision{Outcome: outcome(defaultPolicy, who), Rule: -1, Policy: defaultPolicy, Why: why}
+}
+
+// summary names d's deciding rule and outcome: "rule 2: sign_in", "default: forbidden".
+func (d Decision) summary() string {
+	if d.Rule < 0 {
+		return "default: " + d.Outcome
+	}
+	return fmt.Sprintf("rule %d: %s", d.Rule+1, d.Outcome)
 }
 
 // targetHost is u's host as the rules name hosts: lower case and without the port. A fully
@@ -259,6 +312,31 @@ func normalPath(p string) string {
 		clean += "/"
 	}
 	return clean
+}
+
+// sentPath is the path as a server that does not decode "%2F", "%5C" or "%2E" reads it: those
+// escapes kept as written, every other one decoded, and dot segments removed only between
+// literal slashes. "/admin/%2e%2e/static/" stays under /admin, as such a server serves it.
+func sentPath(u *url.URL) string {
+	raw := u.RawPath
+	if p, err := url.PathUnescape(raw); raw == "" || err != nil || p != u.Path {
+		// Escaped as Go would escape the decoded path, so holding no "%2F" or "%2E" (and
+		// ParseTarget refuses a backslash); or a URL not parsed from its text: read the
+		// decoded path.
+		raw = u.EscapedPath()
+	}
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '%' && i+2 < len(raw) {
+			if c, err := strconv.ParseUint(raw[i+1:i+3], 16, 8); err == nil && c != '/' && c != '\\' && c != '.' {
+				b.WriteByte(byte(c))
+				i += 2
+				continue
+			}
+		}
+		b.WriteByte(raw[i])
+	}
+	return normalPath(b.String())
 }
 
 // mismatch answers why r does not match the request, or "" when it does.

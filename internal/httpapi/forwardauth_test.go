@@ -20,14 +20,14 @@ import (
 	"github.com/twofold-auth/twofold/internal/httpapi"
 )
 
-// fwdRules are the rules of the forward-auth tests: one host per policy, a host for the group
-// admins, and deny by default.
+// fwdRules are the rules of the forward-auth tests: one host per policy, app.example.test/admin
+// for the group admins alone (its subjects rule keeps everyone else out, with no deny rule
+// after it), and deny by default.
 func fwdRules(t *testing.T) *access.Static {
 	t.Helper()
 	rules := []authz.Rule{
 		{Hosts: []string{"public.example.test"}, Policy: authz.Bypass},
 		{Hosts: []string{"app.example.test"}, Path: "^/admin", Subjects: []string{"group:admins"}, Policy: authz.OneFactor},
-		{Hosts: []string{"app.example.test"}, Path: "^/admin", Policy: authz.Deny},
 		{Hosts: []string{"app.example.test"}, Policy: authz.OneFactor},
 		{Hosts: []string{"mfa.example.test"}, Policy: authz.TwoFactor},
 		{Hosts: []string{"deny.example.test"}, Policy: authz.Deny},
@@ -252,9 +252,9 @@ func TestForwardAuthSignedIn(t *testing.T) {
 
 	// Every decision is counted by rule and outcome.
 	m := h.client().get("/metrics")
-	for _, line := range []string{`twofold_forward_auth_decisions_total{outcome="allow",rule="4"}`,
-		`twofold_forward_auth_decisions_total{outcome="forbidden",rule="3"}`,
-		`twofold_forward_auth_decisions_total{outcome="second_factor",rule="5"}`} {
+	for _, line := range []string{`twofold_forward_auth_decisions_total{outcome="allow",rule="3"}`,
+		`twofold_forward_auth_decisions_total{outcome="forbidden",rule="2"}`,
+		`twofold_forward_auth_decisions_total{outcome="second_factor",rule="4"}`} {
 		if !strings.Contains(string(m.raw), line) {
 			t.Errorf("/metrics lacks %s", line)
 		}
@@ -277,7 +277,7 @@ func TestForwardAuthTrailingDot(t *testing.T) {
 		status    int
 		code      string
 	}{
-		{"app.example.test", "/admin/x", 403, "forbidden"},      // outside the subjects: the deny rule
+		{"app.example.test", "/admin/x", 403, "forbidden"},      // outside the subjects
 		{"deny.example.test", "/", 403, "forbidden"},            // a deny rule
 		{"mfa.example.test", "/", 401, "not_signed_in"},         // two_factor: prove a second factor
 		{"APP.example.test:8443", "/admin/x", 403, "forbidden"}, // with a port and upper case
@@ -292,6 +292,46 @@ func TestForwardAuthTrailingDot(t *testing.T) {
 				if a := ask(t, h, path, hd, carol); a.status != c.status || a.code() != c.code {
 					t.Errorf("%s %s, password only: %d %q, want %d %q", path, target, a.status, a.code(), c.status, c.code)
 				}
+			}
+		}
+	}
+}
+
+// TestForwardAuthPathReadings: through both endpoints, a path whose escaped dots or slashes
+// lead the decoded reading to a bypass rule while the application, which does not decode them,
+// serves /admin is refused with 403; the plain paths are answered as their rules say.
+func TestForwardAuthPathReadings(t *testing.T) {
+	rules := []authz.Rule{
+		{Hosts: []string{"app.example.test"}, Path: "^/static/", Policy: authz.Bypass},
+		{Hosts: []string{"app.example.test"}, Path: "^/admin", Policy: authz.TwoFactor},
+	}
+	for i := range rules {
+		if err := rules[i].Compile(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := newHarness(t, harnessConfig{trusted: loopback, access: &access.Static{Rules: rules, Default: authz.Deny},
+		baseURL: "https://signin.example.test", cookieDomain: "example.test"})
+	const fa, ar = "/api/v1/authz/forward-auth", "/api/v1/authz/auth-request"
+	for _, c := range []struct {
+		uri    string
+		status int
+		code   string
+	}{
+		{"/admin/users/%2e%2e/%2e%2e/static/", 403, "forbidden"},
+		{"/admin/users%2F..%2F..%2Fstatic/x", 403, "forbidden"},
+		{"/static/app.js", 200, ""},
+		{"/admin/users/../../static/", 200, ""}, // literal dots: every server reads /static/
+		{"/admin/users", 401, "not_signed_in"},
+	} {
+		for _, path := range []string{fa, ar} {
+			hd := map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Proto": "https",
+				"X-Forwarded-Host": "app.example.test", "X-Forwarded-Uri": c.uri}
+			if path == ar {
+				hd = original("GET", "https://app.example.test"+c.uri)
+			}
+			if a := ask(t, h, path, hd, ""); a.status != c.status || a.code() != c.code {
+				t.Errorf("%s %s without a session: %d %q, want %d %q", path, c.uri, a.status, a.code(), c.status, c.code)
 			}
 		}
 	}
@@ -340,6 +380,12 @@ func TestForwardAuthRefusals(t *testing.T) {
 		{"userinfo", ar, original("GET", "https://user@app.example.test/")},
 		{"uri not a path", fa, map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "app.example.test", "X-Forwarded-Uri": "notes"}},
 		{"bad method", ar, original("FROB", "https://app.example.test/")},
+		{"fragment", fa, map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example.test", "X-Forwarded-Uri": "/#/../../admin"}},
+		{"fragment nginx", ar, original("GET", "https://public.example.test/#/../../admin")},
+		{"backslash", fa, map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example.test", "X-Forwarded-Uri": `/x\..\admin`}},
+		{"encoded backslash nginx", ar, original("GET", "https://public.example.test/x%5C..%5Cadmin")},
+		{"dots and a semicolon", fa, map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "app.example.test", "X-Forwarded-Uri": "/notes/..;/admin"}},
+		{"dots and a semicolon nginx", ar, original("GET", "https://app.example.test/notes/..;/admin")},
 	} {
 		if a := ask(t, h, c.path, c.header, ""); a.status != 400 || a.code() != "invalid_request" {
 			t.Errorf("%s: %d %v", c.name, a.status, a.body)

@@ -105,7 +105,8 @@ func TestAdminRulesAPI(t *testing.T) {
 	}
 	h.createUser(account.NewUser{Username: "bob"})
 	chk = c.post("/api/v1/admin/rules/check", map[string]any{"url": "https://app.example.com/admin", "user": "bob"}).ok(t, 200)
-	if asString(t, chk.json, "decision") != "default: deny" || len(asStrings(t, chk.json, "why")) != 2 {
+	if asString(t, chk.json, "decision") != "rule 1: two_factor" || asString(t, chk.json, "outcome") != "forbidden" ||
+		!slices.Equal(asStrings(t, chk.json, "why"), []string{"rule 1: bob is not among its subjects"}) {
 		t.Errorf("check as bob: %s", chk.raw)
 	}
 	c.post("/api/v1/admin/rules/check", map[string]any{"url": "not a url"}).wantError(t, 400, "invalid_request")
