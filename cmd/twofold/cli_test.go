@@ -391,7 +391,7 @@ func TestWrongServerKeyRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`DROP TABLE code_drift`, `DELETE FROM schema_migrations WHERE version = 9`} {
+	for _, q := range []string{`ALTER TABLE code_drift DROP COLUMN step`, `DELETE FROM schema_migrations WHERE version = 11`} {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

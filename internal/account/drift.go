@@ -2,15 +2,20 @@ package account
 
 // Clock drift (SPEC §10): a well-formed wrong TOTP code is also compared with the codes of the
 // steps up to driftSteps away from the server's clock, none of which is ever accepted. The
-// account keeps where its last wrong code matched; when two consecutive wrong codes match
-// the same offset (within one step), the refusal says that the device's clock seems off and
-// how to fix it, and the audit records the drift. A guesser's code matches one of those 38
-// steps (the accepted window's three left out) about once in 26,000 tries, and a second one
-// at the same offset right after it about once in 330,000 more, far beyond what the lock
-// allows.
+// account keeps where its last wrong code matched: the offset and the TOTP step. When two
+// consecutive wrong codes are two different codes, of two different steps, that match the same
+// offset (within one step), the refusal says that the device's clock seems off and how to fix
+// it, and the audit records the drift: a phone whose clock is off shows a new code at every
+// step, all at one offset. A guesser's code matches one of those 38 steps (the accepted
+// window's three left out) about once in 26,000 tries, and a second, different code at the
+// same offset right after it about once in 330,000 more, far beyond what the lock allows.
+// The same code sent again is no second match: it matches the same step (one step nearer if
+// the clock moved on meanwhile), and pairing it would tell a guesser whose code hit a far step
+// that it did, and when that code will be accepted.
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"time"
@@ -29,6 +34,8 @@ type driftFinder interface {
 	// drift answers the offset, in steps from now, at which the wrong proof matched a code of
 	// u beyond the accepted window, if any.
 	drift(s *Service, u *store.User, now time.Time) (steps int64, found bool, err error)
+	// isCodeOf answers whether the wrong proof is u's code of TOTP step step.
+	isCodeOf(s *Service, u *store.User, step int64) (bool, error)
 }
 
 // drift computes the codes of every step up to driftSteps either side of now and compares
@@ -48,19 +55,33 @@ func (c totpCode) drift(s *Service, u *store.User, now time.Time) (int64, bool, 
 	return steps, found, nil
 }
 
+// isCodeOf computes u's code of step and compares it with c in constant time.
+func (c totpCode) isCodeOf(s *Service, u *store.User, step int64) (bool, error) {
+	if !u.Enrolled() || step < 0 {
+		return false, nil
+	}
+	key, err := s.keys.OpenTOTP(u.ID, u.TOTPKeyVersion, u.TOTPKey)
+	if err != nil {
+		return false, fmt.Errorf("open totp key: %w", err)
+	}
+	code := otp.HOTP(key, uint64(step), otp.Default.Digits, otp.Default.Algorithm)
+	return subtle.ConstantTimeCompare([]byte(c), []byte(code)) == 1, nil
+}
+
 // noteClockDrift runs, inside the transaction of a failed check, after the failure has been
-// counted and written: it keeps where a wrong TOTP code matched, or forgets an earlier offset
-// (a code that matches nothing, another proof), and when the account's previous failed check
-// matched within one step of this one, audits mfa.clock_drift and answers the refusal with
-// the hint. A lock's answer stays as it is. Every failed check writes or forgets the offset,
-// so that the one kept is always the previous failure's, also after an unlock or a reset
-// started the count again.
+// counted and written: it keeps where a wrong TOTP code matched (offset and step), or forgets
+// an earlier one (a code that matches nothing, another proof), and when the account's previous
+// failed check matched within one step of this one's offset, at another step and with another
+// code, audits mfa.clock_drift and answers the refusal with the hint. A lock's answer stays as
+// it is. Every failed check writes or forgets the match, so that the one kept is always the
+// previous failure's, also after an unlock or a reset started the count again.
 func (s *Service) noteClockDrift(ctx context.Context, q store.Queries, u *store.User, p proof, now time.Time, refusal error) (error, error) {
 	var (
 		steps int64
 		found bool
 	)
-	if f, ok := p.(driftFinder); ok {
+	f, ok := p.(driftFinder)
+	if ok {
 		var err error
 		if steps, found, err = f.drift(s, u, now); err != nil {
 			return nil, err
@@ -73,11 +94,21 @@ func (s *Service) noteClockDrift(ctx context.Context, q store.Queries, u *store.
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	step := otp.StepAt(now, otp.Default.Period) + steps
 	// Consecutive: the previous failed check of the account, with no success or other
-	// failure between, is the one that kept prev.
+	// failure between, is the one that kept prev. Its offset is within one step of this one,
+	// and it matched another step (a row kept before steps were has 0: none to compare).
 	consecutive := err == nil && prev.Failure == u.MFAFailures-1 && prev.Failure > 0 &&
-		prev.Steps-steps <= 1 && steps-prev.Steps <= 1
-	if err := q.SetCodeDrift(ctx, u.ID, store.CodeDrift{Steps: steps, Failure: u.MFAFailures}); err != nil {
+		prev.Steps-steps <= 1 && steps-prev.Steps <= 1 && prev.Step > 0 && prev.Step != step
+	if consecutive {
+		// Another code too: one code that is the code of two steps is still one code.
+		same, err := f.isCodeOf(s, u, prev.Step)
+		if err != nil {
+			return nil, err
+		}
+		consecutive = !same
+	}
+	if err := q.SetCodeDrift(ctx, u.ID, store.CodeDrift{Steps: steps, Step: step, Failure: u.MFAFailures}); err != nil {
 		return nil, err
 	}
 	if !consecutive {

@@ -77,7 +77,9 @@ func TestClockDriftHint(t *testing.T) {
 }
 
 // A drift of one step either way is the same drift (the phone's clock sits near a step's
-// boundary); the hint names the latest. More than one step either way is another offset.
+// boundary); the hint names the latest. More than one step either way is another offset. One
+// step back with another code needs two steps between them: one step later, the offset one
+// less is the same code again (TestClockDriftSameCodeTwice).
 func TestClockDriftWithinOneStep(t *testing.T) {
 	h := newHarness(t)
 	u := h.enrolledUser("dora")
@@ -99,10 +101,12 @@ func TestClockDriftWithinOneStep(t *testing.T) {
 	h.clock.Advance(30 * time.Second)
 	tok = h.mustSignIn(u, account.StepVerify)
 	h.driftedCode(u, tok, -9)
+	h.clock.Advance(30 * time.Second)
 	if e := h.driftedCode(u, tok, -10); !strings.Contains(e.Message, "about 5 minutes slow") {
 		t.Fatalf("offsets -9 then -10: %q, want the hint", e.Message)
 	}
 	h.driftedCode(u, tok, 9)
+	h.clock.Advance(30 * time.Second)
 	if e := h.driftedCode(u, tok, 8); !strings.Contains(e.Message, "about 4 minutes fast") {
 		t.Fatalf("offsets 9 then 8: %q, want the hint", e.Message)
 	}
@@ -151,6 +155,18 @@ func TestClockDriftNoHint(t *testing.T) {
 				h.t.Fatalf("Unlock: %v", err)
 			}
 			return h.driftedCode(u, tok, 6) // the first failure since the unlock
+		}},
+		{"drifted, kept without its step, drifted", func(h *harness, u *testUser, tok string) *errs.Error {
+			h.driftedCode(u, tok, 6)
+			d, err := h.db.CodeDrift(h.ctx, u.ID)
+			if err != nil || d.Step == 0 {
+				h.t.Fatalf("CodeDrift after a drifted code = %+v, %v; want its step", d, err)
+			}
+			d.Step = 0 // as a row kept before steps were
+			if err := h.db.SetCodeDrift(h.ctx, u.ID, d); err != nil {
+				h.t.Fatal(err)
+			}
+			return h.driftedCode(u, tok, 6)
 		}},
 		{"drifted, unlock, wrong backup code, drifted", func(h *harness, u *testUser, tok string) *errs.Error {
 			h.driftedCode(u, tok, 6)
@@ -249,5 +265,70 @@ func TestClockDriftRandomGuesses(t *testing.T) {
 		if h.state(tok) != account.StepVerify {
 			t.Errorf("%s: the sign-in moved on to %s", u.Name, h.state(tok))
 		}
+	}
+}
+
+// The hint needs two different codes, of two different steps: one code sent twice matches the
+// same step both times, whether the clock moved on between them (the offset then one step
+// less) or not, and tells nothing, however far that step is. Otherwise a guesser who hit the
+// code of a far step would learn, from sending it again, when it will be accepted.
+func TestClockDriftSameCodeTwice(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		steps int
+		wait  time.Duration // between the two
+	}{
+		{"3 minutes fast, same step", 6, 0},
+		{"3 minutes fast, next step", 6, 30 * time.Second},
+		{"7 minutes slow, same step", -14, 0},
+		{"7 minutes slow, next step", -14, 30 * time.Second},
+		{"10 minutes fast, next step", 20, 30 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			u := h.enrolledUser("dora")
+			tok := h.mustSignIn(u, account.StepVerify)
+			code := h.codeAt(u.Key, c.steps)
+			for i := 1; i <= 2; i++ {
+				_, err := h.svc.Verify(h.ctx, tok, code, "")
+				if e := wantCode(t, err, errs.InvalidCode); hinted(e) {
+					t.Fatalf("code of step now%+d sent %d times: told about the clock: %q", c.steps, i, e.Message)
+				}
+				h.clock.Advance(c.wait)
+			}
+			if ev := h.events(u.Name, "mfa.clock_drift"); len(ev) != 0 {
+				t.Fatalf("mfa.clock_drift events %+v, want none", ev)
+			}
+			if got := h.storeUser(u.Name).MFAFailures; got != 2 {
+				t.Errorf("MFAFailures = %d, want 2", got)
+			}
+			// A third code, of the next step and so another code, pairs with the one before it.
+			h.clock.Advance(30*time.Second - c.wait)
+			e := h.driftedCode(u, tok, c.steps)
+			if !hinted(e) {
+				t.Fatalf("another code of the same offset after the repeated one: %q, want the hint", e.Message)
+			}
+		})
+	}
+}
+
+// A phone 3 minutes fast, its current code at two real steps one after the other: two codes,
+// two steps, one offset, and the hint.
+func TestClockDriftTwoCodesOfOneOffset(t *testing.T) {
+	h := newHarness(t)
+	u := h.enrolledUser("dora")
+	tok := h.mustSignIn(u, account.StepVerify)
+	first := h.codeAt(u.Key, 6)
+	if e := h.driftedCode(u, tok, 6); hinted(e) {
+		t.Fatalf("first code: %q", e.Message)
+	}
+	if h.codeAt(u.Key, 6) == first {
+		t.Fatal("the phone shows the same code a step later")
+	}
+	if e := h.driftedCode(u, tok, 6); !strings.Contains(e.Message, "seems about 3 minutes fast") {
+		t.Fatalf("second code: %q, want the hint", e.Message)
+	}
+	if ev := h.events(u.Name, "mfa.clock_drift"); len(ev) != 1 || !strings.Contains(ev[0].Detail, "+6 steps") {
+		t.Fatalf("mfa.clock_drift events %+v, want one of +6 steps", ev)
 	}
 }

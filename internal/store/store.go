@@ -174,10 +174,12 @@ type RememberedDevice struct {
 }
 
 // CodeDrift is where an account's last wrong TOTP code matched (SPEC §10 "Clock drift"): the
-// step Steps away from the server's clock (positive: the device's clock is ahead), found by
-// the Failure-th failed second-factor check in a row.
+// step Steps away from the server's clock (positive: the device's clock is ahead), which is
+// TOTP step Step, found by the Failure-th failed second-factor check in a row. Step is 0 in a
+// row written before it was kept.
 type CodeDrift struct {
 	Steps   int64
+	Step    int64
 	Failure int
 }
 

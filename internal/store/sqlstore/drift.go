@@ -12,15 +12,15 @@ import (
 // CodeDrift answers the account's kept offset.
 func (q Queries) CodeDrift(ctx context.Context, userID int64) (store.CodeDrift, error) {
 	var d store.CodeDrift
-	err := q.queryRow(ctx, `SELECT steps, failure FROM code_drift WHERE user_id = ?`, userID).Scan(&d.Steps, &d.Failure)
+	err := q.queryRow(ctx, `SELECT steps, step, failure FROM code_drift WHERE user_id = ?`, userID).Scan(&d.Steps, &d.Step, &d.Failure)
 	return d, q.err("code drift", err)
 }
 
 // SetCodeDrift inserts or replaces the account's row.
 func (q Queries) SetCodeDrift(ctx context.Context, userID int64, d store.CodeDrift) error {
-	_, err := q.exec(ctx, `INSERT INTO code_drift (user_id, steps, failure) VALUES (?, ?, ?)
-		ON CONFLICT (user_id) DO UPDATE SET steps = excluded.steps, failure = excluded.failure`,
-		userID, d.Steps, d.Failure)
+	_, err := q.exec(ctx, `INSERT INTO code_drift (user_id, steps, step, failure) VALUES (?, ?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET steps = excluded.steps, step = excluded.step, failure = excluded.failure`,
+		userID, d.Steps, d.Step, d.Failure)
 	return q.err("set code drift", err)
 }
 

@@ -26,15 +26,15 @@ func testCodeDrift(t *testing.T, s store.Store) {
 		t.Fatalf("DeleteCodeDrift of none: %v", err)
 	}
 	err := s.Update(ctx, func(q store.Queries) error {
-		if err := q.SetCodeDrift(ctx, u.ID, store.CodeDrift{Steps: 6, Failure: 1}); err != nil {
+		if err := q.SetCodeDrift(ctx, u.ID, store.CodeDrift{Steps: 6, Step: 65_000_006, Failure: 1}); err != nil {
 			return err
 		}
-		return q.SetCodeDrift(ctx, u.ID, store.CodeDrift{Steps: -14, Failure: 2}) // replaces
+		return q.SetCodeDrift(ctx, u.ID, store.CodeDrift{Steps: -14, Step: 65_000_987, Failure: 2}) // replaces
 	})
 	if err != nil {
 		t.Fatalf("SetCodeDrift: %v", err)
 	}
-	if d, err := s.CodeDrift(ctx, u.ID); err != nil || d != (store.CodeDrift{Steps: -14, Failure: 2}) {
+	if d, err := s.CodeDrift(ctx, u.ID); err != nil || d != (store.CodeDrift{Steps: -14, Step: 65_000_987, Failure: 2}) {
 		t.Errorf("CodeDrift = %+v, %v; want the second one written", d, err)
 	}
 	if _, err := s.CodeDrift(ctx, v.ID); !errors.Is(err, store.ErrNotFound) {
