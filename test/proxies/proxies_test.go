@@ -69,6 +69,24 @@ func exercise(t *testing.T, start func(t *testing.T, upstream, twofold string) *
 		}
 	})
 
+	t.Run("a path that climbs out of /admin only once decoded gets 403", func(t *testing.T) {
+		// "%2e%2e" and "%2F" are no dot segment or slash to a server that routes on the path as
+		// sent: it serves these from /admin, which bob may not see.
+		token := tf.session(t, bob)
+		n := up.count()
+		for _, p := range []string{"/admin/users/%2e%2e/%2e%2e/notes", "/admin/users%2F..%2F..%2Fnotes"} {
+			if res := get(t, hc, "GET", px.url("app", p), token); res.StatusCode != 403 {
+				t.Errorf("bob at %s: %d, want 403", p, res.StatusCode)
+			}
+		}
+		if up.count() != n {
+			t.Errorf("a denied request reached the application")
+		}
+		if res := get(t, hc, "GET", px.url("app", "/notes"), token); res.StatusCode != 200 {
+			t.Errorf("bob at /notes: %d, want 200", res.StatusCode)
+		}
+	})
+
 	t.Run("a request without a session: a browser is redirected, other clients get 401, a POST 303", func(t *testing.T) {
 		n := up.count()
 		target := px.url("app", "/notes?id=3")
