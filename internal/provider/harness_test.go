@@ -208,6 +208,17 @@ type browser struct {
 	client *http.Client
 }
 
+// atConsent makes the account name and an application that asks for consent, and signs name
+// in through an authorization request of it: the browser ends at the consent page.
+func (h *harness) atConsent(name string) (*browser, *page, *oauth2.Config) {
+	h.t.Helper()
+	h.addUser(name, false)
+	id, secret := h.addClient(store.Client{})
+	cfg, _ := h.oauth(id, secret)
+	b := h.browser()
+	return b, b.signIn(b.authorize(cfg, "s"), name), cfg
+}
+
 func (h *harness) browser() *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: h.t, h: h, client: &http.Client{Jar: jar, Timeout: 10 * time.Second}}

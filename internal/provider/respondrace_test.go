@@ -37,11 +37,7 @@ func (s *beforeUpdate) Update(ctx context.Context, fn func(q store.Queries) erro
 // application holds outlives the session's end).
 func TestNoCodeForAnEndedSession(t *testing.T) {
 	h := newHarness(t)
-	h.addUser("ned", false)
-	id, secret := h.addClient(store.Client{})
-	cfg, _ := h.oauth(id, secret)
-	b := h.browser()
-	p := b.signIn(b.authorize(cfg, "s"), "ned")
+	b, p, _ := h.atConsent("ned")
 	reqID := p.hidden(t, "id")
 	base, _ := url.Parse(h.base)
 	var token string

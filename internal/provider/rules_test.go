@@ -401,11 +401,7 @@ func TestGroupsRestrictClient(t *testing.T) {
 // TestConsentDeny: Deny sends access_denied and remembers nothing.
 func TestConsentDeny(t *testing.T) {
 	h := newHarness(t)
-	h.addUser("kim", false)
-	id, secret := h.addClient(store.Client{})
-	cfg, _ := h.oauth(id, secret)
-	b := h.browser()
-	p := b.signIn(b.authorize(cfg, "s"), "kim")
+	b, p, cfg := h.atConsent("kim")
 	got := h.atApp(b.post("/oidc/consent", url.Values{"id": {p.hidden(t, "id")}, "answer": {"deny"}}))
 	if got.Get("error") != "access_denied" {
 		t.Fatalf("Deny: %v", got)
