@@ -25,7 +25,7 @@ const SSOStartPath = "/api/v1/sso/start"
 
 // RegisterSSO adds the routes of sign-in through the identity provider to mux:
 //
-//	GET  /api/v1/sso/start                            302 to the provider
+//	GET  /api/v1/sso/start[?rd=&prompt=login]         302 to the provider
 //	GET  /api/v1/sso/callback                         302 to Home with a session, or the error
 //	POST /api/v1/admin/users/{username}/sso/link      an admin links a local account
 func (a *API) RegisterSSO(c SSOConfig, mux *http.ServeMux) {
@@ -53,7 +53,8 @@ func (h *ssoRoutes) start(w http.ResponseWriter, r *http.Request) error {
 	if h.c.Client == nil {
 		return errNoSSO
 	}
-	to, cookie, err := h.c.Client.Start(r.Context(), h.a.svc.ReturnTarget(r.URL.Query().Get("rd")))
+	q := r.URL.Query()
+	to, cookie, err := h.c.Client.Start(r.Context(), h.a.svc.ReturnTarget(q.Get("rd")), q.Get("prompt") == "login")
 	if err != nil {
 		return h.failed(w, r, err)
 	}

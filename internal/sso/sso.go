@@ -209,12 +209,17 @@ type pending struct {
 	ClientID string `json:"c"`
 	Created  int64  `json:"t"`
 	ReturnTo string `json:"r,omitempty"`
+	// Fresh: the provider was asked to sign the person in again (Start).
+	Fresh bool `json:"f,omitempty"`
 }
 
 // Start begins a sign-in: it answers the provider's authorization URL to send the browser to,
 // and the value of the cookie (see Cookie) that must come back with the callback. returnTo,
-// sealed into the cookie with the rest, comes back in the Identity.
-func (c *Client) Start(ctx context.Context, returnTo string) (authURL, cookie string, err error) {
+// sealed into the cookie with the rest, comes back in the Identity. fresh asks the provider to
+// sign the person in again, whatever session it holds (prompt=login and max_age=0, OpenID
+// Connect Core 3.1.2.1), as an application's prompt=login or passed max_age asks of Twofold
+// (SPEC §7); Finish then refuses an answer whose auth_time is from before the start.
+func (c *Client) Start(ctx context.Context, returnTo string, fresh bool) (authURL, cookie string, err error) {
 	p, err := c.discover(ctx)
 	if err != nil {
 		return "", "", err
@@ -228,7 +233,7 @@ func (c *Client) Start(ctx context.Context, returnTo string) (authURL, cookie st
 		return "", "", err
 	}
 	pd := pending{State: state, Nonce: nonce, Verifier: oauth2.GenerateVerifier(), Issuer: c.cfg.Issuer,
-		ClientID: c.cfg.ClientID, Created: c.cfg.Now().Unix(), ReturnTo: returnTo}
+		ClientID: c.cfg.ClientID, Created: c.cfg.Now().Unix(), ReturnTo: returnTo, Fresh: fresh}
 	plain, err := json.Marshal(pd)
 	if err != nil {
 		return "", "", err
@@ -237,7 +242,11 @@ func (c *Client) Start(ctx context.Context, returnTo string) (authURL, cookie st
 	if err != nil {
 		return "", "", err
 	}
-	authURL = c.oauth(p).AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(pd.Verifier))
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce), oauth2.S256ChallengeOption(pd.Verifier)}
+	if fresh {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"), oauth2.SetAuthURLParam("max_age", "0"))
+	}
+	authURL = c.oauth(p).AuthCodeURL(state, opts...)
 	return authURL, base64.RawURLEncoding.EncodeToString(sealed), nil
 }
 
@@ -327,6 +336,11 @@ func (c *Client) Finish(ctx context.Context, cookie string, q url.Values) (*Iden
 	if err := c.checkParty(idt.Subject, idt.Audience, claims); err != nil {
 		return nil, err
 	}
+	if pd.Fresh {
+		if err := checkFresh(claims, time.Unix(pd.Created, 0)); err != nil {
+			return nil, err
+		}
+	}
 	if idt.AccessTokenHash != "" {
 		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
 			return nil, invalidToken("access token hash", err)
@@ -337,6 +351,26 @@ func (c *Client) Finish(ctx context.Context, cookie string, q url.Values) (*Iden
 		return nil, err
 	}
 	return id, nil
+}
+
+// freshSkew is how far the provider's clock may be behind Twofold's when it says when it
+// signed the person in.
+const freshSkew = time.Minute
+
+// checkFresh checks that a provider asked to sign the person in again did: its ID token's
+// auth_time (required when max_age was sent) is not before started, give or take freshSkew.
+func checkFresh(claims map[string]any, started time.Time) error {
+	at, ok := claims["auth_time"].(float64)
+	if !ok {
+		return fail(KindStale, errors.New("no auth_time in the ID token of a sign-in that asked for a new one"), errs.InvalidCredentials,
+			"The identity provider did not say when you signed in, and this sign-in asks for a new one. Please try again; if this persists, tell your administrator.")
+	}
+	if when := time.Unix(int64(at), 0); when.Before(started.Add(-freshSkew)) {
+		return fail(KindStale, fmt.Errorf("auth_time %s is before the sign-in started (%s)", when.UTC().Format(time.RFC3339),
+			started.UTC().Format(time.RFC3339)), errs.InvalidCredentials,
+			"The identity provider did not sign you in again, and this sign-in asks for a new one. Sign out at your identity provider, then try again.")
+	}
+	return nil
 }
 
 // checkParty checks what the library leaves to the client (OpenID Connect Core 2 and
@@ -454,6 +488,7 @@ const (
 	KindIssuer      = "issuer"      // discovery names another issuer
 	KindUnreachable = "unreachable" // the provider cannot be reached
 	KindConfig      = "config"      // the provider refused Twofold's request or credentials
+	KindStale       = "stale"       // asked to sign the person in again, the provider did not
 )
 
 // Error is a failed sign-in through the provider: what the person is told (an *errs.Error,

@@ -54,6 +54,8 @@ type env struct {
 	authorizeAs string
 	// startQuery is added to the start address ("?rd=...").
 	startQuery string
+	// authURL is where the last start sent the browser: the provider's authorization request.
+	authURL string
 }
 
 var people = []idpUser{
@@ -155,6 +157,7 @@ func (e *env) toProvider() string {
 		e.t.Fatalf("start: %d", resp.StatusCode)
 	}
 	next := resp.Header.Get("Location")
+	e.authURL = next
 	if e.authorizeAs != "" {
 		u := mustURL(next)
 		q := u.Query()
@@ -674,7 +677,7 @@ func TestDiscoveryRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Start(context.Background(), ""); errs.Code(err) != errs.Unavailable {
+	if _, _, err := c.Start(context.Background(), "", false); errs.Code(err) != errs.Unavailable {
 		t.Fatalf("start: %v", err)
 	}
 	if err := c.Discover(context.Background()); err == nil {
@@ -701,4 +704,42 @@ func mailTo(t *testing.T, dir, addr, text string) bool {
 		}
 	}
 	return false
+}
+
+// TestFreshSignIn: a sign-in started with prompt=login (an application's prompt=login, or its
+// max_age passed, SPEC §7) asks the provider to sign the person in again (prompt=login,
+// max_age=0) and takes its answer only when the provider's auth_time is not from before the
+// start; a sign-in started without it asks nothing of the kind and takes an older auth_time.
+func TestFreshSignIn(t *testing.T) {
+	e := newEnv(t)
+	e.startQuery = "?prompt=login&rd=" + url.QueryEscape("/oidc/continue?id=abc")
+	r := e.signIn("Alice")
+	q := mustURL(e.authURL).Query()
+	if q.Get("prompt") != "login" || q.Get("max_age") != "0" {
+		t.Errorf("the provider was asked %q: want prompt=login and max_age=0", e.authURL)
+	}
+	if r.status != http.StatusFound || r.session == "" || r.header.Get("Location") != e.url+"/oidc/continue?id=abc" {
+		t.Fatalf("a fresh sign-in: %d to %q (session %v)", r.status, r.header.Get("Location"), r.session != "")
+	}
+
+	// The provider signed the person in 10 minutes before Twofold's clock says the sign-in
+	// started: an old sign-in of its own, as far as Twofold can tell.
+	e.sessions() // the first sign-in's
+	e.skew.Store(int64(10 * time.Minute))
+	e.newBrowser()
+	r = e.signIn("Alice")
+	e.refused(r, http.StatusUnauthorized, errs.InvalidCredentials, "did not sign you in again")
+	if !strings.Contains(e.logs.String(), "stale") {
+		t.Errorf("the refusal's kind is not in the log:\n%s", e.logs)
+	}
+
+	e.startQuery = ""
+	e.newBrowser()
+	r = e.signIn("Alice")
+	if q := mustURL(e.authURL).Query(); q.Has("prompt") || q.Has("max_age") {
+		t.Errorf("a sign-in without prompt=login asked the provider %q", e.authURL)
+	}
+	if r.status != http.StatusFound || r.session == "" {
+		t.Fatalf("a sign-in that asks for no new one, with the same auth_time: %d, session %v", r.status, r.session != "")
+	}
 }

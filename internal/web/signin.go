@@ -33,14 +33,28 @@ type signInData struct {
 	// RequireMFA says that application needs a second factor.
 	ReturnTo   string
 	RequireMFA bool
+	// Fresh: an application asked for a new sign-in (prompt=login, or its max_age passed),
+	// which the identity provider is asked for too.
+	Fresh bool
 }
 
-// ssoLink is "Login with the identity provider" for a sign-in that returns to returnTo.
-func (h *Handler) ssoLink(returnTo string) string {
-	if h.ssoURL == "" || returnTo == "" {
-		return h.ssoURL
+// signInView is the sign-in page's data for a sign-in that returns to returnTo.
+func (h *Handler) signInView(returnTo string, requireMFA, fresh bool) signInData {
+	d := signInData{SSOURL: h.ssoURL, ReturnTo: returnTo, RequireMFA: requireMFA, Fresh: fresh}
+	if h.ssoURL == "" {
+		return d
 	}
-	return h.ssoURL + "?rd=" + url.QueryEscape(returnTo)
+	q := url.Values{}
+	if returnTo != "" {
+		q.Set("rd", returnTo)
+	}
+	if fresh {
+		q.Set("prompt", "login")
+	}
+	if len(q) > 0 {
+		d.SSOURL += "?" + q.Encode()
+	}
+	return d
 }
 
 // signInPage is the sign-in form. A person signed in already goes on to rd (or the profile),
@@ -78,7 +92,7 @@ func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) error {
 		f = newForm(url.Values{"username": {hint}})
 	}
 	h.render(w, r, http.StatusOK, "signin", &view{Title: "Sign in", Notice: notice(r), Form: f,
-		Data: signInData{SSOURL: h.ssoLink(returnTo), ReturnTo: returnTo, RequireMFA: q.Get("mfa") == "required"}})
+		Data: h.signInView(returnTo, q.Get("mfa") == "required", q.Get("prompt") == "login")})
 	return nil
 }
 
@@ -102,7 +116,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
 		default:
 			f.fail(err, "")
 		}
-		v := &view{Title: "Sign in", Form: f, Data: signInData{SSOURL: h.ssoLink(returnTo), ReturnTo: returnTo, RequireMFA: requireMFA}}
+		v := &view{Title: "Sign in", Form: f, Data: h.signInView(returnTo, requireMFA, r.PostForm.Get("prompt") == "login")}
 		h.renderForm(w, r, "signin", v, err)
 		return nil
 	}

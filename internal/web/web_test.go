@@ -777,6 +777,23 @@ func TestSSOLink(t *testing.T) {
 	if newApp(t, appConfig{}).client().get("/signin").has("sso") {
 		t.Errorf("the SSO link shows without SSO")
 	}
+
+	// A new sign-in an application asked for (prompt=login) asks it of the identity provider
+	// too, also on the page that answers a wrong password.
+	rd := "/oidc/continue?id=abc"
+	want := "https://idp.example/start?" + url.Values{"prompt": {"login"}, "rd": {rd}}.Encode()
+	c := a.client()
+	p = c.get("/signin?prompt=login&rd="+url.QueryEscape(rd)).expect(200, "")
+	if href := p.byID("sso").attr("href"); href != want {
+		t.Errorf("sso link %q after prompt=login, want %q", href, want)
+	}
+	p = c.post("/signin", url.Values{"username": {"nobody"}, "password": {"wrong password"}, "prompt": {"login"}, "rd": {rd}})
+	if href := p.byID("sso").attr("href"); href != want {
+		t.Errorf("sso link %q on the wrong password's page, want %q", href, want)
+	}
+	if p := c.get("/signin?rd=" + url.QueryEscape(rd)); strings.Contains(p.byID("sso").attr("href"), "prompt") {
+		t.Errorf("sso link %q asks for a new sign-in unasked", p.byID("sso").attr("href"))
+	}
 }
 
 func TestCookieAttributes(t *testing.T) {
