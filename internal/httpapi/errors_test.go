@@ -341,6 +341,11 @@ var badBodies = []struct {
 	{"two objects", `{"code":"123456"}{"code":"123456"}`, "application/json"},
 	{"truncated", `{"code":"1234`, "application/json"},
 	{"unknown field", `{"code":"123456","remember":true}`, "application/json"},
+	// encoding/json would take these: a field's name in another case, and a name twice (the
+	// last value winning).
+	{"a name in another case", `{"CODE":"123456"}`, "application/json"},
+	{"a name twice", `{"code":"000000","code":"123456"}`, "application/json"},
+	{"a name twice in another case", `{"code":"000000","Code":"123456"}`, "application/json"},
 	{"wrong type", `{"code":123456}`, "application/json"},
 	{"no Content-Type", `{"code":"123456"}`, ""},
 	{"text/plain", `{"code":"123456"}`, "text/plain"},

@@ -16,6 +16,7 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -262,7 +263,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 var errBodyTooLarge = errs.E(errs.TooLarge, "The request body is larger than 64 KiB.")
 
 // decode reads a JSON object into v: Content-Type application/json, at most MaxBody bytes,
-// no unknown fields, nothing after the object. A request with no body decodes as {} when
+// no unknown fields, each field's name exactly as it is written and once (exactMembers),
+// nothing after the object. A request with no body decodes as {} when
 // allowEmpty.
 func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) error {
 	body := http.MaxBytesReader(w, r.Body, MaxBody)
@@ -304,6 +306,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) erro
 			err = errors.New("data after the JSON object")
 		}
 	}
+	if err == nil {
+		err = exactMembers(raw, reflect.TypeOf(v))
+	}
 	if err != nil {
 		return errs.E(errs.Invalid, "The request body is not valid: %s.", jsonProblem(err))
 	}
@@ -324,6 +329,8 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("field %q has the wrong type", typ.Field)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	case strings.HasPrefix(err.Error(), "unknown field "), strings.HasPrefix(err.Error(), "the field "):
+		return err.Error() // exactMembers: a name of the body, which is not its content
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "the JSON ends too early"
 	default:
