@@ -11,6 +11,7 @@ package options
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -165,7 +166,8 @@ func intRange(lo, hi int) func(string) (string, error) {
 	}
 }
 
-// ParseLifetime reads a duration written as a number and one of s, m, h or d.
+// ParseLifetime reads a duration written as a number and one of s, m, h or d. A number too
+// large for a duration is refused, not wrapped round into one that may be in range.
 func ParseLifetime(s string) (time.Duration, error) {
 	if len(s) < 2 || len(s) > 12 {
 		return 0, fmt.Errorf("%q is not a number followed by s, m, h or d", s)
@@ -174,6 +176,9 @@ func ParseLifetime(s string) (time.Duration, error) {
 	n, err := strconv.Atoi(s[:len(s)-1])
 	if unit == 0 || err != nil || n < 0 || strings.ContainsAny(s[:1], "+-") {
 		return 0, fmt.Errorf("%q is not a number followed by s, m, h or d", s)
+	}
+	if int64(n) > math.MaxInt64/int64(unit) {
+		return 0, fmt.Errorf("%q is too long a time", s)
 	}
 	return time.Duration(n) * unit, nil
 }

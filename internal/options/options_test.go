@@ -34,6 +34,9 @@ func TestValidate(t *testing.T) {
 		{"lifetime in hours over", options.TemporaryPasswordLifetime, "721h", "", "1s to 30d"},
 		{"lifetime without unit", options.TemporaryPasswordLifetime, "12", "", "1s to 30d"},
 		{"lifetime negative", options.TemporaryPasswordLifetime, "-1d", "", "1s to 30d"},
+		// 99999927755 days is past what a duration holds; wrapped round, it is about 29 days.
+		{"lifetime past a duration's range", options.TemporaryPasswordLifetime, "99999927755d", "", "1s to 30d"},
+		{"remember device past a duration's range", options.MFARememberDevice, "99999927755d", "", "1d to 30d"},
 		{"lifetime unknown unit", options.TemporaryPasswordLifetime, "2w", "", "1s to 30d"},
 		{"issuer", options.MFAIssuer, "Acme Corp", "Acme Corp", ""},
 		{"issuer with colon", options.MFAIssuer, "Acme:Corp", "", "':'"},
