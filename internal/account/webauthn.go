@@ -507,6 +507,9 @@ func (s *Service) FinishKeyRegister(ctx context.Context, p *Principal, credentia
 		if err != nil {
 			return err
 		}
+		if err := stillStanding(ctx, q, u, p.session); err != nil {
+			return err
+		}
 		c, err := s.takeChallenge(ctx, q, p.session.IDHash, ceremonyRegister)
 		if err != nil || c == nil { // a refusal commits the challenge used up
 			return err
