@@ -277,14 +277,28 @@ func (p *Provider) Handler() http.Handler {
 		MaxAge:         600,
 	})
 	for _, path := range ProtocolPaths[1:] {
+		var h http.Handler = p.op
+		if path != "/"+endpoints.keys {
+			h = noStore(h) // tokens, and what they say of the person
+		}
 		switch path {
 		case "/" + endpoints.introspect:
-			mux.Handle(path, p.op) // for clients' servers, never a browser
+			mux.Handle(path, h) // for clients' servers, never a browser
 		default:
-			mux.Handle(path, crossOrigin.Handler(p.op))
+			mux.Handle(path, crossOrigin.Handler(h))
 		}
 	}
 	return mux
+}
+
+// noStore marks h's answers as not to be kept by any cache (SPEC §4: answers that carry a
+// secret; RFC 6749 §5.1 for the token endpoint's).
+func noStore(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		h.ServeHTTP(w, r)
+	})
 }
 
 // publicOrigin reports whether origin is the origin of a registered public client's redirect
