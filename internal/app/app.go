@@ -187,6 +187,7 @@ func Open(ctx context.Context, c Config) (_ *App, err error) {
 		if err := baseurl.Check(a.BaseURL); err != nil {
 			return nil, &SettingsError{err}
 		}
+		a.BaseURL = baseurl.Canonical(a.BaseURL)
 	case a.ln != nil:
 		a.BaseURL = "http://" + a.ln.Addr().String() // port 0 is known only now
 	default:

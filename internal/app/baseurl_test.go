@@ -3,6 +3,9 @@ package app_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/twofold-auth/twofold/internal/app"
@@ -29,5 +32,27 @@ func TestSSORedirectOrigin(t *testing.T) {
 		if err == nil {
 			a.Close()
 		}
+	}
+}
+
+// TestBaseURLInCapitals: "HTTPS://" is https to every use of the base URL: the issuer, and the
+// cookies' Secure flag (SPEC §5).
+func TestBaseURLInCapitals(t *testing.T) {
+	c := keyConfig(t.TempDir(), "", keyA)
+	c.Addr, c.BaseURL = "127.0.0.1:0", "HTTPS://Signin.Example.org"
+	a, err := app.Open(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if a.BaseURL != "https://signin.example.org" || a.Provider == nil {
+		t.Errorf("base URL %q, provider %v; want https://signin.example.org and a provider", a.BaseURL, a.Provider != nil)
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/signin", strings.NewReader("username=nobody&password=wrong+password"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	a.Handler.ServeHTTP(rec, req)
+	if set := rec.Header().Get("Set-Cookie"); !strings.Contains(set, "twofold_session=") || !strings.Contains(set, "; Secure") {
+		t.Errorf("Set-Cookie %q: want the session cookie, Secure", set)
 	}
 }

@@ -6,6 +6,7 @@ package baseurl
 import (
 	"fmt"
 	"net/url"
+	"strings"
 )
 
 // Check reports whether s can be the base URL: an absolute http or https URL with a host, and
@@ -20,4 +21,16 @@ func Check(s string) error {
 		return fmt.Errorf("--base-url %q has user info, a query or a fragment: give the scheme, host and path alone", s)
 	}
 	return nil
+}
+
+// Canonical answers s, which Check accepted, with its scheme and host in lower case: every use
+// of the base URL reads them so ("https://" for the cookies' Secure flag, the issuer, security
+// keys' relying party), and "HTTPS://" must mean https to all of them.
+func Canonical(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	return u.String()
 }

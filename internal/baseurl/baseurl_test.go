@@ -23,3 +23,17 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestCanonical: the scheme and host in lower case, the rest as given.
+func TestCanonical(t *testing.T) {
+	for in, want := range map[string]string{
+		"HTTPS://Signin.Example.ORG":          "https://signin.example.org",
+		"Https://signin.example.org:8443/Tf/": "https://signin.example.org:8443/Tf/",
+		"http://127.0.0.1:8080":               "http://127.0.0.1:8080",
+		"https://signin.example.org/":         "https://signin.example.org/",
+	} {
+		if got := baseurl.Canonical(in); got != want {
+			t.Errorf("Canonical(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
