@@ -49,6 +49,10 @@ type Decision struct {
 	// ReturnTo is where the sign-in, step-up or consent comes back to.
 	ReturnTo string
 	Error    *oidc.Error
+
+	// req and client are the request and its application, for Respond's checks again.
+	req    *authRequest
+	client *client
 }
 
 // ContinueURL is the page that carries request id through sign-in.
@@ -65,7 +69,7 @@ func (p *Provider) Continue(ctx context.Context, id, token string) (*Decision, e
 		return nil, err
 	}
 	d := &Decision{ClientName: c.c.Name, ReturnTo: ContinueURL(id), LoginHint: ar.r.LoginHint,
-		NeedMFA: c.c.RequireMFA || ar.asksMFA()}
+		NeedMFA: c.c.RequireMFA || ar.asksMFA(), req: ar, client: c}
 	fail := func(e *oidc.Error) (*Decision, error) {
 		d.Next, d.Error = NextError, e
 		return d, nil
@@ -102,7 +106,7 @@ func (p *Provider) Continue(ctx context.Context, id, token string) (*Decision, e
 			return d, nil
 		}
 	}
-	if len(c.c.Groups) > 0 && !inAny(si.User.Groups, c.c.Groups) {
+	if !c.admits(si.User) {
 		if ar.promptNone() {
 			return fail(oidc.ErrAccessDenied())
 		}
@@ -123,21 +127,38 @@ func (p *Provider) Continue(ctx context.Context, id, token string) (*Decision, e
 		d.Next = NextStepUp
 		return d, nil
 	}
-	if !c.c.SkipConsent {
-		consent, err := p.st.Consent(ctx, si.User.ID, c.c.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
+	if ok, err := consented(ctx, p.st, si.User, c, ar); err != nil {
+		return nil, err
+	} else if !ok {
+		if ar.promptNone() {
+			return fail(&oidc.Error{ErrorType: "consent_required"})
 		}
-		if consent == nil || !covers(consent.Scopes, ar.r.Scopes) {
-			if ar.promptNone() {
-				return fail(&oidc.Error{ErrorType: "consent_required"})
-			}
-			d.Next, d.Scopes = NextConsent, ar.r.Scopes
-			return d, nil
-		}
+		d.Next, d.Scopes = NextConsent, ar.r.Scopes
+		return d, nil
 	}
 	d.Next = NextRespond
 	return d, nil
+}
+
+// admits reports whether the application c admits the account u: a member of one of its
+// groups, when it names any (SPEC §7 --groups).
+func (c *client) admits(u *store.User) bool {
+	return len(c.c.Groups) == 0 || inAny(u.Groups, c.c.Groups)
+}
+
+// consented reports whether u allowed the application c what ar asks, or c asks no consent.
+func consented(ctx context.Context, q store.Queries, u *store.User, c *client, ar *authRequest) (bool, error) {
+	if c.c.SkipConsent {
+		return true, nil
+	}
+	consent, err := q.Consent(ctx, u.ID, c.c.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return covers(consent.Scopes, ar.r.Scopes), nil
 }
 
 // stale reports whether the session si is too old for the request ar, which then asks for the
@@ -252,9 +273,22 @@ func (p *Provider) Respond(ctx context.Context, id, token string) (string, error
 		// The account first, then whether the session still stands: a change of the account's
 		// standing that ended it since SignedIn read it has committed, and no code may come of
 		// it; one that commits after this transaction voids the request it finished
-		// (DeleteUnredeemedCodes), so its code is never written or never exchanged.
-		if err := store.LockUser(ctx, q, si.User.ID); err != nil {
+		// (DeleteUnredeemedCodes), so its code is never written or never exchanged. Groups
+		// changed and consent withdrawn since Continue read them are seen here too.
+		u, err := q.User(ctx, si.User.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return errSessionEnded
+		}
+		if err != nil {
 			return err
+		}
+		if !d.client.admits(u) {
+			return errAccessChanged
+		}
+		if ok, err := consented(ctx, q, u, d.client, d.req); err != nil {
+			return err
+		} else if !ok {
+			return errAccessChanged
 		}
 		sids, err := q.SessionSIDs(ctx, si.User.ID, nil)
 		if err != nil {

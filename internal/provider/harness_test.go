@@ -208,12 +208,13 @@ type browser struct {
 	client *http.Client
 }
 
-// atConsent makes the account name and an application that asks for consent, and signs name
-// in through an authorization request of it: the browser ends at the consent page.
-func (h *harness) atConsent(name string) (*browser, *page, *oauth2.Config) {
+// atConsent makes the account name, in groups, and the application c, which asks for consent,
+// and signs name in through an authorization request of it: the browser ends at the consent
+// page.
+func (h *harness) atConsent(name string, c store.Client, groups ...string) (*browser, *page, *oauth2.Config) {
 	h.t.Helper()
-	h.addUser(name, false)
-	id, secret := h.addClient(store.Client{})
+	h.addUser(name, false, groups...)
+	id, secret := h.addClient(c)
 	cfg, _ := h.oauth(id, secret)
 	b := h.browser()
 	return b, b.signIn(b.authorize(cfg, "s"), name), cfg

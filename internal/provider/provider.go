@@ -417,6 +417,10 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 // its sign-in request was being answered.
 var errSessionEnded = errs.E(errs.NotSignedIn, "Your sign-in has ended. Go back to the application and sign in again.")
 
+// errAccessChanged: the account left the application's groups, or its consent was withdrawn,
+// while its sign-in request was being answered.
+var errAccessChanged = errs.E(errs.Conflict, "Your access to this application changed meanwhile. Go back to the application and try again.")
+
 // errRequestGone is an authorization request that expired, finished or never was.
 var errRequestGone = errors.New("the sign-in request has expired or was finished; go back to the application and try again")
 

@@ -401,7 +401,7 @@ func TestGroupsRestrictClient(t *testing.T) {
 // TestConsentDeny: Deny sends access_denied and remembers nothing.
 func TestConsentDeny(t *testing.T) {
 	h := newHarness(t)
-	b, p, cfg := h.atConsent("kim")
+	b, p, cfg := h.atConsent("kim", store.Client{})
 	got := h.atApp(b.post("/oidc/consent", url.Values{"id": {p.hidden(t, "id")}, "answer": {"deny"}}))
 	if got.Get("error") != "access_denied" {
 		t.Fatalf("Deny: %v", got)
