@@ -109,6 +109,33 @@ func TestUpgradeLeavesAChangedPasswordAlone(t *testing.T) {
 	}
 }
 
+// TestTwoUpgradesAtOnce: two sign-ins with the right password that both found the old,
+// cheaper hash both sign in: the second finds the hash the first wrote, which is the same
+// password's, and takes it instead of refusing a right password.
+func TestTwoUpgradesAtOnce(t *testing.T) {
+	h := newHarness(t, withParams(raised))
+	u := h.user("ulf")
+	h.withHashAt(u, apptest.CheapHashing)
+	first, err := password.Hash(goodPassword, raised, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &hookedStore{Store: h.db, hook: func() { // the first sign-in's upgrade, committed meanwhile
+		su := h.storeUser(u.Name)
+		su.PasswordHash = first
+		if err := h.db.UpdateUser(h.ctx, su); err != nil {
+			t.Error(err)
+		}
+	}}
+	st2, err := h.serviceOn(st, nil).SignIn(h.ctx, account.SignInRequest{Username: u.Name, Password: goodPassword, Addr: "192.0.2.1"})
+	if err != nil || st2.Next != account.StepEnroll {
+		t.Fatalf("the second right password = %+v, %v; want signed in", st2, err)
+	}
+	if got := h.storeUser(u.Name).PasswordHash; got != first {
+		t.Errorf("the hash is %s, want the first upgrade's, kept", got)
+	}
+}
+
 // failingLockedRead fails the read of an account inside the first transaction, the upgrade's,
 // which comes before the sign-in's own.
 type failingLockedRead struct {

@@ -199,28 +199,40 @@ func (s *Service) verifyPassword(ctx context.Context, u *store.User, pw string) 
 
 // upgradeHash replaces the hash of u's right password pw, made at a lower cost than the
 // server's (serve --argon2), with one at the server's cost (SPEC §5), and updates u to match.
-// It replaces only the hash it was given: a password changed meanwhile is left alone. The
-// upgrade is best effort: when it fails the old hash still works, and the next sign-in tries
-// again; it never fails the caller.
+// It replaces only the hash it was given: a password changed meanwhile is left alone, and u
+// keeps the hash it was given, which the sign-in then finds replaced. A hash replaced
+// meanwhile by another sign-in's upgrade of the same password is taken as the account's, once
+// pw is checked against it, so that two right passwords at once both sign in. The upgrade is
+// best effort: when it fails the old hash still works, and the next sign-in tries again; it
+// never fails the caller.
 func (s *Service) upgradeHash(ctx context.Context, u *store.User, pw string) {
 	hash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
 		s.log.Warn("password hash not upgraded", "user", u.Username, "error", err)
 		return
 	}
+	var now string
 	err = s.store.Update(ctx, func(q store.Queries) error {
 		cur, err := q.User(ctx, u.ID)
-		if err != nil || cur.PasswordHash != u.PasswordHash {
+		if err != nil {
 			return err
 		}
-		cur.PasswordHash = hash
+		if now = cur.PasswordHash; now != u.PasswordHash {
+			return nil
+		}
+		cur.PasswordHash, now = hash, hash
 		return q.UpdateUser(ctx, cur)
 	})
 	if err != nil {
 		s.log.Warn("password hash not upgraded", "user", u.Username, "error", err)
 		return
 	}
-	u.PasswordHash = hash
+	if now != hash {
+		if ok, _, err := s.hasher.Verify(ctx, pw, now); err != nil || !ok {
+			return // a new password: the sign-in with this one is refused
+		}
+	}
+	u.PasswordHash = now
 }
 
 // nextStep computes the first requirement not yet met, from the current options and account.
