@@ -346,3 +346,31 @@ func claims(t *testing.T, tok *gooidc.IDToken) map[string]any {
 	}
 	return m
 }
+
+// protocol sends a request to one of the protocol's endpoints, a form when form is set, with
+// auth's credentials, and answers the response (its body read) and the JSON object it holds.
+func (h *harness) protocol(method, path string, form url.Values, auth func(r *http.Request)) (*http.Response, map[string]any) {
+	h.t.Helper()
+	body := ""
+	if form != nil {
+		body = form.Encode()
+	}
+	req, err := http.NewRequest(method, h.base+path, strings.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if auth != nil {
+		auth(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp, m
+}

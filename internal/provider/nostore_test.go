@@ -1,10 +1,8 @@
 package provider_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/twofold-auth/twofold/internal/store"
@@ -20,31 +18,6 @@ func TestTokenAnswersNotCached(t *testing.T) {
 	cfg, _ := h.oauth(id, secret)
 	code := h.codeFor(h.browser(), cfg, "noa")
 
-	send := func(method, path string, form url.Values, auth func(r *http.Request)) (*http.Response, map[string]any) {
-		t.Helper()
-		var body *strings.Reader
-		if form != nil {
-			body = strings.NewReader(form.Encode())
-		} else {
-			body = strings.NewReader("")
-		}
-		req, err := http.NewRequest(method, h.base+path, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if form != nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		auth(req)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
-		return resp, m
-	}
 	basic := func(r *http.Request) { r.SetBasicAuth(id, secret) }
 	noStore := func(what string, resp *http.Response) {
 		t.Helper()
@@ -53,12 +26,12 @@ func TestTokenAnswersNotCached(t *testing.T) {
 		}
 	}
 
-	resp, tok := send("POST", "/oidc/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+	resp, tok := h.protocol("POST", "/oidc/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
 		"redirect_uri": {cfg.RedirectURL}}, basic)
 	noStore("the token answer", resp)
 	access, _ := tok["access_token"].(string)
-	resp, _ = send("GET", "/oidc/userinfo", nil, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+access) })
+	resp, _ = h.protocol("GET", "/oidc/userinfo", nil, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+access) })
 	noStore("userinfo", resp)
-	resp, _ = send("POST", "/oidc/introspect", url.Values{"token": {access}}, basic)
+	resp, _ = h.protocol("POST", "/oidc/introspect", url.Values{"token": {access}}, basic)
 	noStore("introspection", resp)
 }

@@ -782,18 +782,11 @@ func TestIntrospection(t *testing.T) {
 	}
 	introspectWith := func(form url.Values, client, secret string) map[string]any {
 		form.Set("token", tok.AccessToken)
-		req, _ := http.NewRequest(http.MethodPost, h.base+"/oidc/introspect", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if client != "" {
-			req.SetBasicAuth(client, secret)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
+		_, m := h.protocol(http.MethodPost, "/oidc/introspect", form, func(r *http.Request) {
+			if client != "" {
+				r.SetBasicAuth(client, secret)
+			}
+		})
 		return m
 	}
 	introspect := func(client, secret string) map[string]any { return introspectWith(url.Values{}, client, secret) }
