@@ -325,16 +325,13 @@ func (b *browser) authorize(cfg *oauth2.Config, state string, opts ...oauth2.Aut
 // userinfo asks the userinfo endpoint with an access token.
 func (h *harness) userinfo(token string) (int, map[string]any) {
 	h.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, h.base+"/oidc/userinfo", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	json.NewDecoder(resp.Body).Decode(&m)
+	resp, m := h.protocol(http.MethodGet, "/oidc/userinfo", nil, bearer(token))
 	return resp.StatusCode, m
+}
+
+// bearer authenticates a request with an access token.
+func bearer(token string) func(r *http.Request) {
+	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
 }
 
 // claims answers an ID token's claims.

@@ -30,7 +30,7 @@ func TestTokenAnswersNotCached(t *testing.T) {
 		"redirect_uri": {cfg.RedirectURL}}, basic)
 	noStore("the token answer", resp)
 	access, _ := tok["access_token"].(string)
-	resp, _ = h.protocol("GET", "/oidc/userinfo", nil, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+access) })
+	resp, _ = h.protocol("GET", "/oidc/userinfo", nil, bearer(access))
 	noStore("userinfo", resp)
 	resp, _ = h.protocol("POST", "/oidc/introspect", url.Values{"token": {access}}, basic)
 	noStore("introspection", resp)
