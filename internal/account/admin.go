@@ -116,7 +116,7 @@ func (s *Service) SetOptions(ctx context.Context, a Actor, typed map[string]stri
 	}
 	var changes []OptionChange
 	err := s.store.Update(ctx, func(q store.Queries) error {
-		stored, err := q.Options(ctx)
+		stored, err := q.LockOptions(ctx)
 		if err != nil {
 			return err
 		}

@@ -463,6 +463,11 @@ type Queries interface {
 
 	// Options answers every stored option value by key.
 	Options(ctx context.Context) (map[string]string, error)
+	// LockOptions takes the options' lock, inside Update until commit, and answers every
+	// stored value as it is then: a change of options takes it before it reads what it
+	// changes, so that two changes at once take turns, and each audits the value the other
+	// left.
+	LockOptions(ctx context.Context) (map[string]string, error)
 	// SetOption stores value under key.
 	SetOption(ctx context.Context, key, value string) error
 

@@ -427,3 +427,58 @@ func TestClearWaitsForACountInFlight(t *testing.T) {
 		t.Fatalf("after the clear: %+v, %v; want nothing left (the lock written before it undone)", f, err)
 	}
 }
+
+// TestOptionChangesTakeTurns: a change of options that begins while another holds the
+// options' lock reads the options only once that one has committed, so that it audits the
+// value the other left as the old one (SPEC §2); READ COMMITTED alone would let both read
+// the value from before either.
+func TestOptionChangesTakeTurns(t *testing.T) {
+	ctx := t.Context()
+	url, app := pgtest.WatchedURL(t)
+	db := open(t, url)
+	watch, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { watch.Close(context.Background()) })
+	if err := db.SetOption(ctx, "k", "A"); err != nil {
+		t.Fatal(err)
+	}
+
+	locked, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	releaseFirst := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(releaseFirst) // a failure below must not leave the first transaction waiting
+	first := make(chan error, 1)
+	go func() {
+		first <- db.Update(ctx, func(q store.Queries) error {
+			if _, err := q.LockOptions(ctx); err != nil {
+				return err
+			}
+			close(locked)
+			<-release
+			return q.SetOption(ctx, "k", "B")
+		})
+	}()
+	<-locked
+	second := make(chan error, 1)
+	var seen string
+	go func() {
+		second <- db.Update(ctx, func(q store.Queries) error {
+			o, err := q.LockOptions(ctx)
+			seen = o["k"]
+			return err
+		})
+	}()
+	pgtest.WaitForLock(t, watch, app, second)
+	releaseFirst()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	if seen != "B" {
+		t.Errorf("the second change read k = %q, want B, what the first committed", seen)
+	}
+}

@@ -141,6 +141,10 @@ func (db *DB) DeleteExpiredSessions(ctx context.Context, signinBefore, idleBefor
 
 func (db *DB) Options(ctx context.Context) (map[string]string, error) { return db.rq.Options(ctx) }
 
+func (db *DB) LockOptions(ctx context.Context) (map[string]string, error) {
+	return write(ctx, db, func(q sqlstore.Queries) (map[string]string, error) { return q.LockOptions(ctx) })
+}
+
 func (db *DB) SetOption(ctx context.Context, key, value string) error {
 	return db.inTx(ctx, func(q sqlstore.Queries) error { return q.SetOption(ctx, key, value) })
 }

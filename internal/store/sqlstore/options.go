@@ -26,6 +26,20 @@ func (q Queries) Options(ctx context.Context) (map[string]string, error) {
 	return m, nil
 }
 
+// optionsVersion is the meta row whose update is the options' lock.
+const optionsVersion = "options_version"
+
+// LockOptions updates the options' meta row, which holds every other writer of it until
+// commit (PostgreSQL's row lock; SQLite has one writer), then reads the options.
+func (q Queries) LockOptions(ctx context.Context) (map[string]string, error) {
+	_, err := q.exec(ctx, `INSERT INTO meta (key, value) VALUES (?, '1')
+		ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)`, optionsVersion)
+	if err != nil {
+		return nil, q.err("lock options", err)
+	}
+	return q.Options(ctx)
+}
+
 // SetOption stores value under key.
 func (q Queries) SetOption(ctx context.Context, key, value string) error {
 	_, err := q.exec(ctx, `INSERT INTO options (key, value) VALUES (?, ?)
