@@ -42,7 +42,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 
 // finishIfComplete turns a sign-in into a session when nothing is left to do, which happens
 // when an option change removed the requirement it was at (MFA turned off, say). Its id was
-// renewed at the last step it took; the conditional write keeps two requests from both doing it.
+// renewed at the last step it took. The sign-in is read again inside the transaction, which
+// locks it: of two requests that find it unfinished, the second finds it done by the first,
+// and only the first audits the sign-in.
 func (s *Service) finishIfComplete(ctx context.Context, sess *store.Session, u *store.User) (*store.Session, error) {
 	o, err := s.opts.Get(ctx)
 	if err != nil {
@@ -54,6 +56,14 @@ func (s *Service) finishIfComplete(ctx context.Context, sess *store.Session, u *
 	done := *sess
 	done.Done, done.LastSeenAt = true, s.now()
 	err = s.store.Update(ctx, func(q store.Queries) error {
+		cur, err := q.Session(ctx, sess.IDHash)
+		if err != nil {
+			return err
+		}
+		if cur.Done {
+			done = *cur
+			return nil
+		}
 		if err := q.ReplaceSession(ctx, sess.IDHash, &done); err != nil {
 			return err
 		}
