@@ -126,7 +126,7 @@ func (s *Service) RegenerateBackupCodesWithKey(ctx context.Context, p *Principal
 // before anything is checked or counted, an account that has nothing pr could prove.
 func (s *Service) regenerate(ctx context.Context, p *Principal, o *options.Values, pr proof, ready func(*store.User) error) ([]string, error) {
 	var codes []string
-	err := s.checkSecondFactor(ctx, factorCheck{load: readAccount(ctx, p.user.ID, p.session, ready), proof: pr,
+	err := s.checkSecondFactor(ctx, factorCheck{load: s.readAccount(ctx, p.session, ready), proof: pr,
 		passed: func(q store.Queries, u *store.User) error {
 			if err := q.DeleteBackupCodes(ctx, u.ID); err != nil {
 				return err

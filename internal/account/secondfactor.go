@@ -168,16 +168,13 @@ type factorCheck struct {
 }
 
 // readAccount is the load of a check made by a request that has read its sign-in or session,
-// sess, of the account id already: it reads and locks the account, finds the sign-in or
-// session still standing (stillStanding), and ready, when set, refuses what the account's
-// current state no longer allows (enrolled or reset since the request began).
-func readAccount(ctx context.Context, id int64, sess *store.Session, ready func(u *store.User) error) func(q store.Queries) (*store.User, *store.Session, error) {
+// sess, already: it reads the account again and locks it, with the sign-in or session still
+// standing (standing), and ready, when set, refuses what the account's current state no longer
+// allows (enrolled or reset since the request began).
+func (s *Service) readAccount(ctx context.Context, sess *store.Session, ready func(u *store.User) error) func(q store.Queries) (*store.User, *store.Session, error) {
 	return func(q store.Queries) (*store.User, *store.Session, error) {
-		u, err := q.User(ctx, id)
+		u, err := s.standing(ctx, q, sess)
 		if err != nil {
-			return nil, nil, err
-		}
-		if err := stillStanding(ctx, q, u, sess); err != nil {
 			return nil, nil, err
 		}
 		if ready != nil {
@@ -189,19 +186,17 @@ func readAccount(ctx context.Context, id int64, sess *store.Session, ready func(
 	}
 }
 
-// stillStanding refuses, in a transaction that has locked the account u, a request whose
-// sign-in or session sess, read before the lock, has ended since: a change of the account's
-// standing (a reset second factor, a new password, disabling) ends every session in a
-// transaction of its own, and nothing the request would add may outlive it (SPEC §3, §5).
-func stillStanding(ctx context.Context, q store.Queries, u *store.User, sess *store.Session) error {
-	if u.Disabled {
-		return errNotSignedIn
+// standing answers, locked for the transaction of q, the account of a request whose sign-in or
+// session sess was read before the transaction, refusing it when sess has ended since: a change
+// of the account's standing (a reset second factor, a new password, disabling) ends every
+// session in a transaction of its own, and nothing the request would add may outlive it (SPEC
+// §3, §5). liveSession is the rule; one that expired meanwhile is removed at its next use.
+func (s *Service) standing(ctx context.Context, q store.Queries, sess *store.Session) (*store.User, error) {
+	_, u, err := s.liveSession(ctx, q, sess.IDHash)
+	if errors.Is(err, errExpired) {
+		return nil, errNotSignedIn
 	}
-	cur, err := q.Session(ctx, sess.IDHash)
-	if errors.Is(err, store.ErrNotFound) || err == nil && cur.UserID != u.ID {
-		return errNotSignedIn
-	}
-	return err
+	return u, err
 }
 
 // checkSecondFactor runs c in one transaction that reads and locks the account, refuses while

@@ -495,7 +495,7 @@ func (s *Service) completeEnrollment(ctx context.Context, sess *store.Session, u
 	}
 	var step Step
 	err = s.checkSecondFactor(ctx, factorCheck{proof: enrolmentCode{key: key, code: code},
-		load: readAccount(ctx, user.ID, sess, func(u *store.User) error {
+		load: s.readAccount(ctx, sess, func(u *store.User) error {
 			if u.Enrolled() {
 				return &errs.Error{Code: errs.Conflict, Next: StepVerify, Message: "This account is already enrolled."}
 			}

@@ -432,7 +432,7 @@ func (s *Service) FinishKeyEnroll(ctx context.Context, token string, credential 
 	p := &keyRegistration{parsed: parsed, idHash: si.sess.IDHash, kind: ceremonyEnroll}
 	var step Step
 	err = s.checkSecondFactor(ctx, factorCheck{proof: p,
-		load: readAccount(ctx, si.user.ID, si.sess, func(u *store.User) error {
+		load: s.readAccount(ctx, si.sess, func(u *store.User) error {
 			if hasSecondFactor(u, si.opts) {
 				return &errs.Error{Code: errs.Conflict, Next: StepVerify, Message: "This account is already enrolled."}
 			}
@@ -503,11 +503,8 @@ func (s *Service) FinishKeyRegister(ctx context.Context, p *Principal, credentia
 	var codes []string
 	err = s.store.Update(ctx, func(q store.Queries) error {
 		key, codes = nil, nil
-		u, err := q.User(ctx, p.user.ID)
+		u, err := s.standing(ctx, q, p.session)
 		if err != nil {
-			return err
-		}
-		if err := stillStanding(ctx, q, u, p.session); err != nil {
 			return err
 		}
 		c, err := s.takeChallenge(ctx, q, p.session.IDHash, ceremonyRegister)
@@ -670,7 +667,7 @@ func (s *Service) RemoveSecurityKey(ctx context.Context, p *Principal, id, code,
 	if name == "" {
 		return errs.E(errs.NotFound, "There is no such security key.")
 	}
-	err = s.checkSecondFactor(ctx, factorCheck{load: readAccount(ctx, p.user.ID, p.session, nil), proof: pr,
+	err = s.checkSecondFactor(ctx, factorCheck{load: s.readAccount(ctx, p.session, nil), proof: pr,
 		passed: func(q store.Queries, u *store.User) error {
 			if err := q.DeleteWebAuthnCredential(ctx, u.ID, keyID); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
