@@ -208,6 +208,9 @@ func (s *Service) StepUp(ctx context.Context, token, returnTo string) (Step, err
 	if si.user.Source == store.SourceSSO {
 		return Step{}, errs.E(errs.Forbidden, "This application needs a second factor, and your organisation's identity provider did not report one for this sign-in. Sign in to the identity provider with a second factor, then try again.")
 	}
+	if !hasSecondFactor(si.user, si.opts) {
+		return Step{}, ErrPasswordFirst
+	}
 	var step Step
 	err = s.store.Update(ctx, func(q store.Queries) error {
 		sess, err := q.Session(ctx, si.sess.IDHash)
@@ -221,9 +224,6 @@ func (s *Service) StepUp(ctx context.Context, token, returnTo string) (Step, err
 		// session older than SignInLifetime would expire at once, and with it the person's
 		// sign-in to every application.
 		sess.MFARequired, sess.ReturnTo, sess.LastSeenAt = true, s.ReturnTarget(returnTo), s.now()
-		if next := nextStep(si.user, sess, si.opts); next == StepEnroll || next == StepEnrollOptional {
-			return ErrPasswordFirst
-		}
 		step, err = s.advance(ctx, q, sess, si.user, si.opts)
 		return err
 	})
