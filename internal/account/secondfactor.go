@@ -6,7 +6,6 @@ package account
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -169,11 +168,11 @@ type factorCheck struct {
 
 // readAccount is the load of a check made by a request that has read its sign-in or session,
 // sess, already: it reads the account again and locks it, with the sign-in or session still
-// standing (standing), and ready, when set, refuses what the account's current state no longer
+// there (stillLive), and ready, when set, refuses what the account's current state no longer
 // allows (enrolled or reset since the request began).
 func (s *Service) readAccount(ctx context.Context, sess *store.Session, ready func(u *store.User) error) func(q store.Queries) (*store.User, *store.Session, error) {
 	return func(q store.Queries) (*store.User, *store.Session, error) {
-		u, err := s.standing(ctx, q, sess)
+		_, u, err := s.stillLive(ctx, q, sess.IDHash)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -184,19 +183,6 @@ func (s *Service) readAccount(ctx context.Context, sess *store.Session, ready fu
 		}
 		return u, sess, nil
 	}
-}
-
-// standing answers, locked for the transaction of q, the account of a request whose sign-in or
-// session sess was read before the transaction, refusing it when sess has ended since: a change
-// of the account's standing (a reset second factor, a new password, disabling) ends every
-// session in a transaction of its own, and nothing the request would add may outlive it (SPEC
-// §3, §5). liveSession is the rule; one that expired meanwhile is removed at its next use.
-func (s *Service) standing(ctx context.Context, q store.Queries, sess *store.Session) (*store.User, error) {
-	_, u, err := s.liveSession(ctx, q, sess.IDHash)
-	if errors.Is(err, errExpired) {
-		return nil, errNotSignedIn
-	}
-	return u, err
 }
 
 // checkSecondFactor runs c in one transaction that reads and locks the account, refuses while

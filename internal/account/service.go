@@ -215,6 +215,20 @@ func (s *Service) liveSession(ctx context.Context, q store.Queries, hash []byte)
 	return sess, u, nil
 }
 
+// stillLive is liveSession inside a transaction of a request that read the sign-in or session
+// of hash before it: it reads it again with its account, locked until commit, and refuses it
+// when it has ended since. A change of the account's standing (a reset second factor, a new
+// password, disabling) ends every session in a transaction of its own, and nothing the request
+// would add may outlive it (SPEC §3, §5, §7). One that expired meanwhile is errNotSignedIn here,
+// and removed at its next use (current).
+func (s *Service) stillLive(ctx context.Context, q store.Queries, hash []byte) (*store.Session, *store.User, error) {
+	sess, u, err := s.liveSession(ctx, q, hash)
+	if errors.Is(err, errExpired) {
+		return nil, nil, errNotSignedIn
+	}
+	return sess, u, err
+}
+
 // endExpired answers err, after removing the sign-in or session of hash when err says it
 // expired, as errNotSignedIn.
 func (s *Service) endExpired(ctx context.Context, hash []byte, err error) error {

@@ -172,6 +172,23 @@ func (s *Service) SignedIn(ctx context.Context, token string) (*SignedIn, error)
 	return &SignedIn{User: p.user, SID: p.session.SID, AMR: p.session.AMR, AuthTime: p.session.CreatedAt}, nil
 }
 
+// SignedInNow is SignedIn inside the transaction of q, for a request that read the session
+// before it (stillLive): the finished session of token as it is now, its account locked until
+// commit, or 401 not_signed_in when it has ended since.
+func (s *Service) SignedInNow(ctx context.Context, q store.Queries, token string) (*SignedIn, error) {
+	if !validToken(token) {
+		return nil, errNotSignedIn
+	}
+	sess, u, err := s.stillLive(ctx, q, hashToken(token))
+	if err != nil {
+		return nil, err
+	}
+	if !sess.Done {
+		return nil, errNotSignedIn
+	}
+	return &SignedIn{User: u, SID: sess.SID, AMR: sess.AMR, AuthTime: sess.CreatedAt}, nil
+}
+
 // CheckSession is SignedIn for forward auth's check before every proxied request (SPEC §8): a
 // finished session only, read without any write but its once-a-minute last use. An unfinished
 // sign-in is not signed in here, even one that an option change left nothing to do for: the

@@ -503,7 +503,7 @@ func (s *Service) FinishKeyRegister(ctx context.Context, p *Principal, credentia
 	var codes []string
 	err = s.store.Update(ctx, func(q store.Queries) error {
 		key, codes = nil, nil
-		u, err := s.standing(ctx, q, p.session)
+		_, u, err := s.stillLive(ctx, q, p.session.IDHash)
 		if err != nil {
 			return err
 		}

@@ -264,38 +264,24 @@ func (p *Provider) Respond(ctx context.Context, id, token string) (string, error
 	if d.Next != NextRespond {
 		return "", errs.E(errs.Conflict, "This sign-in request is not finished yet. Go back to the application and try again.")
 	}
-	si, err := p.acc.SignedIn(ctx, token)
-	if err != nil {
-		return "", err
-	}
 	var ar *authRequest
 	err = p.st.Update(ctx, func(q store.Queries) error {
-		// The account first, then whether the session still stands: a change of the account's
-		// standing that ended it since SignedIn read it has committed, and no code may come of
-		// it; one that commits after this transaction voids the request it finished
-		// (DeleteUnredeemedCodes), so its code is never written or never exchanged. Groups
-		// changed and consent withdrawn since Continue read them are seen here too.
-		u, err := q.User(ctx, si.User.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			return errSessionEnded
-		}
+		// The session and its account as they are now, the account locked: a change of the
+		// account's standing that ended the session since Continue read it has committed, and
+		// no code may come of it; one that commits after this transaction voids the request it
+		// finished (DeleteUnredeemedCodes), so its code is never written or never exchanged.
+		// Groups changed and consent withdrawn since Continue read them are seen here too.
+		si, err := p.acc.SignedInNow(ctx, q, token)
 		if err != nil {
 			return err
 		}
-		if !d.client.admits(u) {
+		if !d.client.admits(si.User) {
 			return errAccessChanged
 		}
-		if ok, err := consented(ctx, q, u, d.client, d.req); err != nil {
+		if ok, err := consented(ctx, q, si.User, d.client, d.req); err != nil {
 			return err
 		} else if !ok {
 			return errAccessChanged
-		}
-		sids, err := q.SessionSIDs(ctx, si.User.ID, nil)
-		if err != nil {
-			return err
-		}
-		if !slices.Contains(sids, si.SID) {
-			return errSessionEnded
 		}
 		a, err := q.AuthRequest(ctx, id)
 		if err != nil {

@@ -413,10 +413,6 @@ func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// errSessionEnded: the session ended (sign-out, or a change of the account's standing) while
-// its sign-in request was being answered.
-var errSessionEnded = errs.E(errs.NotSignedIn, "Your sign-in has ended. Go back to the application and sign in again.")
-
 // errAccessChanged: the account left the application's groups, or its consent was withdrawn,
 // while its sign-in request was being answered.
 var errAccessChanged = errs.E(errs.Conflict, "Your access to this application changed meanwhile. Go back to the application and try again.")
