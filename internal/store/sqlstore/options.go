@@ -29,13 +29,10 @@ func (q Queries) Options(ctx context.Context) (map[string]string, error) {
 // optionsVersion is the meta row whose update is the options' lock.
 const optionsVersion = "options_version"
 
-// LockOptions updates the options' meta row, which holds every other writer of it until
-// commit (PostgreSQL's row lock; SQLite has one writer), then reads the options.
+// LockOptions takes the options' lock (lockMeta), then reads the options.
 func (q Queries) LockOptions(ctx context.Context) (map[string]string, error) {
-	_, err := q.exec(ctx, `INSERT INTO meta (key, value) VALUES (?, '1')
-		ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)`, optionsVersion)
-	if err != nil {
-		return nil, q.err("lock options", err)
+	if err := q.lockMeta(ctx, optionsVersion); err != nil {
+		return nil, err
 	}
 	return q.Options(ctx)
 }
@@ -105,6 +102,16 @@ func (q Queries) Meta(ctx context.Context, key string) (string, error) {
 	var v string
 	err := q.queryRow(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
 	return v, q.err(fmt.Sprintf("meta %q", key), err)
+}
+
+// lockMeta counts the meta row key one up, creating it at 1: the upsert locks the row until
+// commit (PostgreSQL; SQLite has one writer anyway), so that the transactions that take it
+// first take turns. It is the lock of a set of rows that a change reads whole (the access
+// rules, the options), where no one row would do.
+func (q Queries) lockMeta(ctx context.Context, key string) error {
+	_, err := q.exec(ctx, `INSERT INTO meta (key, value) VALUES (?, '1')
+		ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)`, key)
+	return q.err(fmt.Sprintf("lock meta %q", key), err)
 }
 
 // SetMetaOnce uses DO UPDATE, which keeps the stored value and makes RETURNING answer it (DO

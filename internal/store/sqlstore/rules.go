@@ -32,13 +32,10 @@ func (q Queries) AccessRulesVersion(ctx context.Context) (int64, error) {
 	return strconv.ParseInt(v, 10, 64)
 }
 
-// lockRules moves the version on as the first write of a change: the upsert locks the meta row
-// until commit (PostgreSQL; SQLite has one writer anyway), so that the changes of several
-// instances take turns and each reads the list the one before it left.
+// lockRules moves the version on as the first write of a change (lockMeta), so that the
+// changes of several instances take turns and each reads the list the one before it left.
 func (q Queries) lockRules(ctx context.Context) error {
-	_, err := q.exec(ctx, `INSERT INTO meta (key, value) VALUES (?, '1')
-		ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)`, accessRulesVersion)
-	return q.err("lock access rules", err)
+	return q.lockMeta(ctx, accessRulesVersion)
 }
 
 // countRules answers how many rules there are.
