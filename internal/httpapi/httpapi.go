@@ -322,6 +322,7 @@ const jsonSpace = " \t\r\n"
 func jsonProblem(err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var member badMember
 	switch {
 	case errors.As(err, &syn):
 		return fmt.Sprintf("malformed JSON at byte %d", syn.Offset)
@@ -329,8 +330,8 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("field %q has the wrong type", typ.Field)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
-	case strings.HasPrefix(err.Error(), "unknown field "), strings.HasPrefix(err.Error(), "the field "):
-		return err.Error() // exactMembers: a name of the body, which is not its content
+	case errors.As(err, &member):
+		return string(member)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return "the JSON ends too early"
 	default:

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // exactMembers refuses what encoding/json lets through into v's type t: a member whose name
@@ -16,6 +18,12 @@ import (
 func exactMembers(raw []byte, t reflect.Type) error {
 	return exactValue(json.NewDecoder(bytes.NewReader(raw)), t)
 }
+
+// badMember says which member of a body exactMembers refused: a name the body holds, which is
+// not its content, and so may be told back.
+type badMember string
+
+func (b badMember) Error() string { return string(b) }
 
 func exactValue(dec *json.Decoder, t reflect.Type) error {
 	for t != nil && t.Kind() == reflect.Pointer {
@@ -28,22 +36,22 @@ func exactValue(dec *json.Decoder, t reflect.Type) error {
 	switch tok {
 	case json.Delim('{'):
 		fields := fieldTypes(t)
-		seen := map[string]bool{}
+		var seen []string // a body's objects have a few members
 		for dec.More() {
 			tok, err := dec.Token()
 			if err != nil {
 				return err
 			}
 			name, _ := tok.(string)
-			if seen[name] {
-				return fmt.Errorf("the field %q is given twice", name)
+			if slices.Contains(seen, name) {
+				return badMember(fmt.Sprintf("the field %q is given twice", name))
 			}
-			seen[name] = true
+			seen = append(seen, name)
 			var ft reflect.Type
 			switch {
 			case fields != nil:
 				if ft = fields[name]; ft == nil {
-					return fmt.Errorf("unknown field %q", name)
+					return badMember(fmt.Sprintf("unknown field %q", name))
 				}
 			case t != nil && t.Kind() == reflect.Map:
 				ft = t.Elem()
@@ -70,11 +78,18 @@ func exactValue(dec *json.Decoder, t reflect.Type) error {
 	return nil
 }
 
+// knownFields holds fieldTypes' answer for each type met, since every request of an endpoint
+// asks it of the same type.
+var knownFields sync.Map // reflect.Type → map[string]reflect.Type
+
 // fieldTypes answers the JSON names of struct type t's fields, as encoding/json names them,
 // with their types; nil when t is no struct (a map, an interface: any name is taken).
 func fieldTypes(t reflect.Type) map[string]reflect.Type {
 	if t == nil || t.Kind() != reflect.Struct {
 		return nil
+	}
+	if f, ok := knownFields.Load(t); ok {
+		return f.(map[string]reflect.Type)
 	}
 	fields := map[string]reflect.Type{}
 	for _, f := range reflect.VisibleFields(t) {
@@ -90,5 +105,6 @@ func fieldTypes(t reflect.Type) map[string]reflect.Type {
 		}
 		fields[name] = f.Type
 	}
+	knownFields.Store(t, fields)
 	return fields
 }
