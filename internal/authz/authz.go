@@ -223,7 +223,7 @@ func Decide(rules []Rule, defaultPolicy string, t Target, who *Who) Decision {
 	host := targetHost(t.URL)
 	decoded := normalPath(t.URL.Path)
 	d := decide(rules, defaultPolicy, host, decoded, t, who)
-	if sent := sentPath(t.URL); sent != decoded {
+	if sent, ok := sentPath(t.URL); ok && sent != decoded {
 		s := decide(rules, defaultPolicy, host, sent, t, who)
 		if s.Rule != d.Rule || s.Outcome != d.Outcome {
 			d.Why = append(d.Why, fmt.Sprintf("the path reads differently decoded (%q, %s) and as sent (%q, %s): forbidden",
@@ -317,13 +317,13 @@ func normalPath(p string) string {
 // sentPath is the path as a server that does not decode "%2F", "%5C" or "%2E" reads it: those
 // escapes kept as written, every other one decoded, and dot segments removed only between
 // literal slashes. "/admin/%2e%2e/static/" stays under /admin, as such a server serves it.
-func sentPath(u *url.URL) string {
+// Without a path as sent (RawPath, kept by url.Parse only when the text was escaped otherwise
+// than Go would escape the decoded path, which holds no "%2F" or "%2E", and ParseTarget
+// refuses a backslash), the two readings are one, and ok is false.
+func sentPath(u *url.URL) (sent string, ok bool) {
 	raw := u.RawPath
 	if p, err := url.PathUnescape(raw); raw == "" || err != nil || p != u.Path {
-		// Escaped as Go would escape the decoded path, so holding no "%2F" or "%2E" (and
-		// ParseTarget refuses a backslash); or a URL not parsed from its text: read the
-		// decoded path.
-		raw = u.EscapedPath()
+		return "", false
 	}
 	var b strings.Builder
 	for i := 0; i < len(raw); i++ {
@@ -336,7 +336,7 @@ func sentPath(u *url.URL) string {
 		}
 		b.WriteByte(raw[i])
 	}
-	return normalPath(b.String())
+	return normalPath(b.String()), true
 }
 
 // mismatch answers why r does not match the request, or "" when it does.
