@@ -1,16 +1,14 @@
 package account_test
 
 import (
-	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/errs"
 	"github.com/twofold-auth/twofold/internal/options"
-	"github.com/twofold-auth/twofold/internal/store"
+	"github.com/twofold-auth/twofold/internal/store/storetest"
 	"github.com/twofold-auth/twofold/internal/webauthntest"
 )
 
@@ -58,19 +56,6 @@ func TestNothingAddedByAnEndedSession(t *testing.T) {
 	}
 }
 
-// beforeFirstUpdate runs hook once, before its first transaction begins: what another request
-// commits just before this one's transaction.
-type beforeFirstUpdate struct {
-	store.Store
-	once sync.Once
-	hook func()
-}
-
-func (s *beforeFirstUpdate) Update(ctx context.Context, fn func(q store.Queries) error) error {
-	s.once.Do(s.hook)
-	return s.Store.Update(ctx, fn)
-}
-
 // TestSignInFinishedOnce: a sign-in that an option change left with nothing to do is finished
 // by the first request that finds it so; a second that read it unfinished too finds it done,
 // and the sign-in is audited once.
@@ -80,11 +65,12 @@ func TestSignInFinishedOnce(t *testing.T) {
 	u := h.user("fin")
 	tok := h.mustSignIn(u, account.StepEnrollOptional)
 	h.setOption(options.InternalMFA, options.PolicyOff) // nothing left to do
-	st := &beforeFirstUpdate{Store: h.db, hook: func() {
+	st := &storetest.Before{Store: h.db}
+	st.Arm(func() {
 		if _, err := h.svc.Authenticate(h.ctx, tok); err != nil {
 			t.Errorf("the first request: %v", err)
 		}
-	}}
+	})
 	if _, err := h.serviceOn(st, nil).Authenticate(h.ctx, tok); err != nil {
 		t.Fatalf("the second request: %v", err)
 	}

@@ -4,33 +4,14 @@ import (
 	"context"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/twofold-auth/twofold/internal/account"
 	"github.com/twofold-auth/twofold/internal/cookie"
 	"github.com/twofold-auth/twofold/internal/provider"
 	"github.com/twofold-auth/twofold/internal/store"
+	"github.com/twofold-auth/twofold/internal/store/storetest"
 )
-
-// beforeUpdate runs hook once, before the first transaction after it is armed, in a
-// transaction of its own: something another request commits just before.
-type beforeUpdate struct {
-	store.Store
-	mu   sync.Mutex
-	hook func()
-}
-
-func (s *beforeUpdate) Update(ctx context.Context, fn func(q store.Queries) error) error {
-	s.mu.Lock()
-	hook := s.hook
-	s.hook = nil
-	s.mu.Unlock()
-	if hook != nil {
-		hook()
-	}
-	return s.Store.Update(ctx, fn)
-}
 
 // TestNoCodeForAnEndedSession: what changes after the provider has checked a sign-in request
 // but before it binds the request to the session gives the application no code: the session
@@ -67,16 +48,16 @@ func TestNoCodeForAnEndedSession(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			st := &beforeUpdate{Store: h.app.Store}
+			st := &storetest.Before{Store: h.app.Store}
 			p2, err := provider.New(ctx, provider.Config{Store: st, Accounts: h.app.Service, Keys: h.app.Keys, Issuer: h.base, Now: h.clock.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
-			st.hook = func() {
+			st.Arm(func() {
 				if err := change(h, token, cfg.ClientID); err != nil {
 					t.Errorf("%s: %v", name, err)
 				}
-			}
+			})
 			target, err := p2.Respond(ctx, reqID, token)
 			if err == nil || strings.Contains(target, "code=") {
 				t.Fatalf("Respond after the change = %q, %v; want no code", target, err)
